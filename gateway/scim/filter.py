@@ -1,0 +1,571 @@
+"""SCIM filters (RFC 7644 section 3.4.2.2): text -> AST -> text, and a reference evaluator.
+
+The AST is the contract between the protocol and the stores: `gateway.store.sql` compiles it
+to SQL and `matches` below defines what every compiled query must select. Attribute names in
+the AST are canonical (as the schema spells them), so later stages never compare names
+case-insensitively.
+
+Semantics decisions (the RFC leaves them open):
+- `ne` is the negation of `eq`: true when no value equals, so also when the attribute is
+  absent; `x ne v` and `not (x eq v)` always agree. Every other operator on an absent
+  attribute is false.
+- `eq null` means "not present", `ne null` means "present"; other operators reject null.
+- `schemas` is accepted as a multi-valued pseudo-attribute: the core schema URN plus the URN
+  of each extension the resource has data for.
+- Group `members.value` and User `groups.value` compare exactly: they hold resource ids,
+  which are caseExact.
+- Chains of one operator (`a or b or c`) become balanced trees; and/or are associative, and
+  this keeps the AST depth logarithmic in the filter length for recursive consumers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import msgspec
+
+from gateway.scim.errors import ScimError
+from gateway.scim.schema import COMMON, Attribute, ResourceType
+
+MAX_FILTER_LENGTH = 4096
+MAX_DEPTH = 50
+
+COMPARE_OPS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
+ORDER_OPS = ("gt", "ge", "lt", "le")
+SUBSTRING_OPS = ("co", "sw", "ew")
+
+# Not a schema attribute (RFC 7643 section 3): a resource's schema URNs, usable in filters.
+SCHEMAS_ATTR = Attribute(name="schemas", type="reference", multi_valued=True,
+                         mutability="readOnly", returned="always")
+
+# Multi-valued references whose `value` is a resource id (caseExact like `id` itself).
+ID_REFERENCES = (("Group", "members"), ("User", "groups"))
+
+
+class AttrPath(msgspec.Struct, frozen=True):
+    schema: str
+    attr: str
+    sub: str | None = None
+
+
+class Compare(msgspec.Struct, frozen=True):
+    path: AttrPath
+    op: str
+    value: str | int | float | bool | None
+
+
+class Present(msgspec.Struct, frozen=True):
+    path: AttrPath
+
+
+class And(msgspec.Struct, frozen=True):
+    left: "Filter"
+    right: "Filter"
+
+
+class Or(msgspec.Struct, frozen=True):
+    left: "Filter"
+    right: "Filter"
+
+
+class Not(msgspec.Struct, frozen=True):
+    expr: "Filter"
+
+
+class ValueFilter(msgspec.Struct, frozen=True):
+    path: AttrPath
+    expr: "Filter"
+
+
+Filter = Compare | Present | And | Or | Not | ValueFilter
+
+
+def invalid(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidFilter")
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribute metadata for AST paths
+
+
+def lookup(path: AttrPath, rtype: ResourceType) -> tuple[Attribute, Attribute | None]:
+    """The (attribute, sub-attribute) an AST path names; KeyError if rtype has no such one."""
+    if path.attr == SCHEMAS_ATTR.name and path.schema == rtype.schema.id:
+        return SCHEMAS_ATTR, None
+    attr = next((a for a in COMMON if a.name == path.attr), None)
+    if attr is None:
+        schema = rtype.schema_by_urn(path.schema)
+        attr = schema.attribute(path.attr) if schema else None
+    if attr is None:
+        raise KeyError(path)
+    if path.sub is None:
+        return attr, None
+    sub = attr.sub(path.sub)
+    if sub is None:
+        raise KeyError(path)
+    return attr, sub
+
+
+def leaf(path: AttrPath, rtype: ResourceType) -> Attribute:
+    attr, sub = lookup(path, rtype)
+    return sub or attr
+
+
+def is_case_exact(path: AttrPath, rtype: ResourceType) -> bool:
+    if path.sub == "value" and (rtype.name, path.attr) in ID_REFERENCES:
+        return True
+    return leaf(path, rtype).case_exact
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """An xsd:dateTime as an aware UTC datetime (naive means UTC); None if unparseable."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizer
+
+_PUNCT = "()[]"
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+
+
+class Token(msgspec.Struct, frozen=True):
+    kind: str  # "(" ")" "[" "]" "string" "word" "end"
+    text: str
+    pos: int
+    value: Any = None
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in _PUNCT:
+            tokens.append(Token(ch, ch, i))
+            i += 1
+        elif ch == '"':
+            end = _string_end(text, i)
+            try:
+                value = json.loads(text[i:end])
+            except ValueError:
+                raise invalid(f"Malformed string at position {i} in filter") from None
+            tokens.append(Token("string", text[i:end], i, value))
+            i = end
+        else:
+            start = i
+            while i < n and not text[i].isspace() and text[i] not in _PUNCT and text[i] != '"':
+                i += 1
+            tokens.append(Token("word", text[start:i], start))
+    tokens.append(Token("end", "", n))
+    return tokens
+
+
+def _string_end(text: str, start: int) -> int:
+    """Index just past the closing quote of the JSON string starting at text[start]."""
+    i = start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == '"':
+            return i + 1
+        else:
+            i += 1
+    raise invalid(f"Unterminated string at position {start} in filter")
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+
+
+class Parser:
+    """Recursive descent over the token list; also used by `gateway.scim.path`."""
+
+    def __init__(self, text: str, rtype: ResourceType) -> None:
+        if len(text) > MAX_FILTER_LENGTH:
+            raise invalid(f"Filter is longer than {MAX_FILTER_LENGTH} characters")
+        self.rtype = rtype
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.depth = 0
+
+    # token helpers
+    def peek(self) -> Token:
+        return self.tokens[self.i]
+
+    def next(self) -> Token:
+        tok = self.tokens[self.i]
+        if tok.kind != "end":
+            self.i += 1
+        return tok
+
+    def keyword(self, *words: str) -> str | None:
+        tok = self.peek()
+        if tok.kind == "word" and tok.text.lower() in words:
+            self.i += 1
+            return tok.text.lower()
+        return None
+
+    def expect(self, kind: str, what: str) -> Token:
+        tok = self.next()
+        if tok.kind != kind:
+            raise invalid(f"Expected {what} at position {tok.pos}, found {describe(tok)}")
+        return tok
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise invalid(f"Filter is nested deeper than {MAX_DEPTH} levels")
+
+    # grammar
+    def parse(self) -> Filter:
+        if self.peek().kind == "end":
+            raise invalid("Empty filter")
+        result = self.or_expr(None)
+        tok = self.peek()
+        if tok.kind != "end":
+            raise invalid(f"Unexpected {describe(tok)} at position {tok.pos} in filter")
+        return result
+
+    def or_expr(self, outer: tuple[str, Attribute] | None) -> Filter:
+        items = [self.and_expr(outer)]
+        while self.keyword("or"):
+            items.append(self.and_expr(outer))
+        return balanced(Or, items)
+
+    def and_expr(self, outer: tuple[str, Attribute] | None) -> Filter:
+        items = [self.unary(outer)]
+        while self.keyword("and"):
+            items.append(self.unary(outer))
+        return balanced(And, items)
+
+    def unary(self, outer: tuple[str, Attribute] | None) -> Filter:
+        tok = self.peek()
+        if tok.kind == "word" and tok.text.lower() == "not":
+            self.next()
+            self.expect("(", "'(' after 'not'")
+            return Not(self.group(outer))
+        if tok.kind == "(":
+            self.next()
+            return self.group(outer)
+        if tok.kind != "word":
+            raise invalid(f"Expected an attribute at position {tok.pos}, found {describe(tok)}")
+        self.next()
+        if outer is not None:
+            path = self.inner_path(tok, outer)
+        else:
+            path = self.attr_path(tok)
+            if self.peek().kind == "[":
+                return self.value_filter(path, tok)
+        return self.attr_expr(path, tok)
+
+    def group(self, outer: tuple[str, Attribute] | None) -> Filter:
+        self.enter()
+        result = self.or_expr(outer)
+        self.expect(")", "')'")
+        self.depth -= 1
+        return result
+
+    def value_filter(self, path: AttrPath, tok: Token) -> ValueFilter:
+        attr, sub = lookup(path, self.rtype)
+        if sub is not None or attr.type != "complex" or not attr.multi_valued:
+            raise invalid(
+                f"'{tok.text}' is not a multi-valued complex attribute; it cannot take [filter]"
+            )
+        self.next()
+        self.enter()
+        if self.peek().kind == "]":
+            raise invalid(f"Empty [] after '{tok.text}'")
+        expr = self.or_expr((path.schema, attr))
+        self.expect("]", "']'")
+        self.depth -= 1
+        return ValueFilter(path, expr)
+
+    def attr_path(self, tok: Token) -> AttrPath:
+        """A top-level attribute path, resolved to canonical names."""
+        text = tok.text
+        if text.lower() in ("schemas", f"{self.rtype.schema.id.lower()}:schemas"):
+            return AttrPath(self.rtype.schema.id, SCHEMAS_ATTR.name)
+        try:
+            urn, attr, sub = self.rtype.resolve(text)
+        except ScimError as exc:
+            raise invalid(f"{exc.detail} in filter") from None
+        if attr.returned == "never" or (sub is not None and sub.returned == "never"):
+            raise invalid(f"Attribute '{text}' cannot be used in a filter")
+        return AttrPath(urn, attr.name, sub.name if sub else None)
+
+    def inner_path(self, tok: Token, outer: tuple[str, Attribute]) -> AttrPath:
+        """A name inside `attr[...]`: a sub-attribute of the outer attribute."""
+        urn, attr = outer
+        if tok.kind == "word" and self.peek().kind == "[":
+            raise invalid("Nested [] filters are not allowed")
+        sub = attr.sub(tok.text)
+        if sub is None:
+            raise invalid(f"Unknown sub-attribute '{tok.text}' of '{attr.name}' in filter")
+        return AttrPath(urn, attr.name, sub.name)
+
+    def attr_expr(self, path: AttrPath, tok: Token) -> Filter:
+        op_tok = self.next()
+        op = op_tok.text.lower() if op_tok.kind == "word" else ""
+        if op == "pr":
+            return Present(path)
+        if op not in COMPARE_OPS:
+            if op_tok.kind == "[":
+                raise invalid("Nested [] filters are not allowed")
+            raise invalid(
+                f"Expected an operator after '{tok.text}' at position {op_tok.pos}, "
+                f"found {describe(op_tok)}"
+            )
+        value = self.comp_value()
+        return check_compare(Compare(path, op, value), self.rtype, tok.text)
+
+    def comp_value(self) -> str | int | float | bool | None:
+        tok = self.next()
+        if tok.kind == "string":
+            return tok.value
+        if tok.kind == "word":
+            lowered = tok.text.lower()
+            if lowered in ("true", "false"):
+                return lowered == "true"
+            if lowered == "null":
+                return None
+            match = _NUMBER.match(tok.text)
+            if match:
+                return float(tok.text) if match.group(1) or match.group(2) else int(tok.text)
+        raise invalid(f"Expected a value at position {tok.pos}, found {describe(tok)}")
+
+
+def describe(tok: Token) -> str:
+    return "the end of the filter" if tok.kind == "end" else f"'{tok.text}'"
+
+
+def balanced(cls: type[And] | type[Or], items: list[Filter]) -> Filter:
+    if len(items) == 1:
+        return items[0]
+    mid = len(items) // 2
+    return cls(balanced(cls, items[:mid]), balanced(cls, items[mid:]))
+
+
+def check_compare(node: Compare, rtype: ResourceType, label: str) -> Compare:
+    """Type-check a comparison; `emails co x` becomes `emails.value co x`."""
+    attr, sub = lookup(node.path, rtype)
+    target = sub or attr
+    if target.type == "complex":
+        if target.multi_valued or sub is None:
+            value_sub = target.sub("value")
+            if value_sub is None:
+                raise invalid(f"'{label}' is complex; compare one of its sub-attributes")
+            node = Compare(AttrPath(node.path.schema, node.path.attr, value_sub.name),
+                           node.op, node.value)
+            target = value_sub
+    op, value = node.op, node.value
+    if value is None:
+        if op not in ("eq", "ne"):
+            raise invalid(f"'{op}' cannot compare with null")
+        return node
+    kind = target.type
+    if kind == "boolean":
+        if op not in ("eq", "ne") or not isinstance(value, bool):
+            raise invalid(f"'{label}' is boolean: only eq/ne with true or false")
+    elif kind in ("integer", "decimal"):
+        if op in SUBSTRING_OPS or isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise invalid(f"'{label}' is a number: compare it with eq/ne/gt/ge/lt/le and a number")
+        if kind == "integer" and isinstance(value, float) and not value.is_integer():
+            raise invalid(f"'{label}' is an integer")
+    elif not isinstance(value, str):
+        raise invalid(f"'{label}' is a {kind}: compare it with a string value")
+    elif kind == "dateTime":
+        if op in SUBSTRING_OPS:
+            raise invalid(f"'{label}' is a dateTime: use eq/ne/gt/ge/lt/le")
+        if parse_datetime(value) is None:
+            raise invalid(f"'{value}' is not a dateTime such as 2011-05-13T04:42:34Z")
+    return node
+
+
+def parse_filter(text: str, rtype: ResourceType) -> Filter:
+    """Parse a SCIM filter; every error is ScimError(400, ..., "invalidFilter")."""
+    if not isinstance(text, str):
+        raise invalid("The filter must be a string")
+    try:
+        return Parser(text, rtype).parse()
+    except RecursionError:
+        raise invalid("Filter is nested too deeply") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatter
+
+
+def format_filter(f: Filter) -> str:
+    """Canonical text that parses back to an equal AST."""
+    return _fmt(f, bare=True, inner=False)
+
+
+def _fmt(f: Filter, bare: bool, inner: bool) -> str:
+    if isinstance(f, (And, Or)):
+        word = "and" if isinstance(f, And) else "or"
+        text = f"{_fmt(f.left, False, inner)} {word} {_fmt(f.right, False, inner)}"
+        return text if bare else f"({text})"
+    if isinstance(f, Not):
+        return f"not ({_fmt(f.expr, True, inner)})"
+    if isinstance(f, ValueFilter):
+        return f"{format_path(f.path)}[{_fmt(f.expr, True, True)}]"
+    name = f.path.sub if inner else format_path(f.path)
+    if isinstance(f, Present):
+        return f"{name} pr"
+    return f"{name} {f.op} {format_value(f.value)}"
+
+
+def format_path(path: AttrPath) -> str:
+    """Bare names for the core schema, URN-qualified for extensions."""
+    core = path.schema.startswith("urn:ietf:params:scim:schemas:core:")
+    name = path.attr if core else f"{path.schema}:{path.attr}"
+    return f"{name}.{path.sub}" if path.sub else name
+
+
+def format_value(value: str | int | float | bool | None) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference evaluator
+
+Getter = Callable[[AttrPath], list]
+
+
+def matches(f: Filter, resource: dict, rtype: ResourceType) -> bool:
+    """Does the resource (canonical shape plus id, externalId, meta, members) satisfy f?"""
+    return _eval(f, lambda path: resource_values(resource, path, rtype), resource, rtype)
+
+
+def element_matches(expr: Filter, element: dict, rtype: ResourceType) -> bool:
+    """Does one element of a multi-valued attribute satisfy a ValueFilter's inner expr?"""
+    def get(path: AttrPath) -> list:
+        if not isinstance(element, dict):
+            return []
+        return as_list(element.get(path.sub)) if path.sub else [element]
+    return _eval(expr, get, None, rtype)
+
+
+def _eval(f: Filter, get: Getter, resource: dict | None, rtype: ResourceType) -> bool:
+    if isinstance(f, And):
+        return _eval(f.left, get, resource, rtype) and _eval(f.right, get, resource, rtype)
+    if isinstance(f, Or):
+        return _eval(f.left, get, resource, rtype) or _eval(f.right, get, resource, rtype)
+    if isinstance(f, Not):
+        return not _eval(f.expr, get, resource, rtype)
+    if isinstance(f, ValueFilter):
+        if resource is None:
+            raise invalid("Nested [] filters are not allowed")
+        elements = resource_values(resource, f.path, rtype)
+        return any(element_matches(f.expr, el, rtype) for el in elements)
+    values = get(f.path)
+    if isinstance(f, Present):
+        return any(not is_empty(v) for v in values)
+    return compare_values(values, f, rtype)
+
+
+def compare_values(values: list, node: Compare, rtype: ResourceType) -> bool:
+    if node.value is None:
+        present = any(not is_empty(v) for v in values)
+        return present if node.op == "ne" else not present
+    target = leaf(node.path, rtype)
+    exact = is_case_exact(node.path, rtype)
+    if node.op == "ne":
+        return not any(compare_one(v, "eq", node.value, target.type, exact) for v in values)
+    return any(compare_one(v, node.op, node.value, target.type, exact) for v in values)
+
+
+def compare_one(actual: Any, op: str, expected: Any, kind: str, case_exact: bool) -> bool:
+    if kind == "boolean":
+        return isinstance(actual, bool) and actual == expected
+    if kind in ("integer", "decimal"):
+        if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+            return False
+        return _order(actual, op, expected)
+    if not isinstance(actual, str):
+        return False
+    if kind == "dateTime":
+        left, right = parse_datetime(actual), parse_datetime(expected)
+        return left is not None and right is not None and _order(left, op, right)
+    if not case_exact:
+        actual, expected = actual.lower(), expected.lower()
+    if op == "co":
+        return expected in actual
+    if op == "sw":
+        return actual.startswith(expected)
+    if op == "ew":
+        return actual.endswith(expected)
+    return _order(actual, op, expected)
+
+
+def _order(left: Any, op: str, right: Any) -> bool:
+    if op == "eq":
+        return left == right
+    if op == "gt":
+        return left > right
+    if op == "ge":
+        return left >= right
+    if op == "lt":
+        return left < right
+    if op == "le":
+        return left <= right
+    raise invalid(f"Operator '{op}' does not apply here")
+
+
+def resource_values(resource: dict, path: AttrPath, rtype: ResourceType) -> list:
+    """The values a path selects: one per element for multi-valued attributes."""
+    if path.attr == SCHEMAS_ATTR.name and path.schema == rtype.schema.id:
+        return schemas_of(resource, rtype)
+    common = any(a.name == path.attr for a in COMMON)
+    container = resource if common or path.schema == rtype.schema.id else resource.get(path.schema)
+    if not isinstance(container, dict):
+        return []
+    raw = container.get(path.attr)
+    if raw is None:
+        return []
+    attr, _sub = lookup(path, rtype)
+    items = as_list(raw) if attr.multi_valued else [raw]
+    if path.sub is None:
+        return items
+    return [item[path.sub] for item in items
+            if isinstance(item, dict) and item.get(path.sub) is not None]
+
+
+def schemas_of(resource: dict, rtype: ResourceType) -> list[str]:
+    """Derived from the data, not from a rendered `schemas` key, so SQL can mirror it."""
+    urns = [rtype.schema.id]
+    for ext, _required in rtype.extensions:
+        value = resource.get(ext.id)
+        if isinstance(value, dict) and value:
+            urns.append(ext.id)
+    return urns
+
+
+def as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
