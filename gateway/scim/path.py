@@ -1,0 +1,97 @@
+"""Attribute paths: PATCH targets (RFC 7644 section 3.5.2) and `attributes=` lists.
+
+PATH = attrPath / valuePath [subAttr], e.g. `name.familyName`, `emails[type eq "work"]`,
+`emails[type eq "work"].value`, `urn:...:enterprise:2.0:User:manager.value`. Names resolve to
+their canonical spelling; the bracket filter reuses the filter grammar of `gateway.scim.filter`.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from gateway.scim.errors import ScimError
+from gateway.scim.filter import SCHEMAS_ATTR, AttrPath, Filter, Parser, describe
+from gateway.scim.schema import Attribute, ResourceType
+
+
+class PatchPath(msgspec.Struct, frozen=True):
+    attr: AttrPath
+    value_filter: Filter | None = None
+    sub: str | None = None
+
+
+def invalid_path(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidPath")
+
+
+def parse_path(text: str, rtype: ResourceType) -> PatchPath:
+    """Parse a PATCH operation's path; every error is ScimError(400, ..., "invalidPath").
+
+    That includes a malformed filter inside the brackets, and brackets after an attribute
+    that is not multi-valued and complex.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise invalid_path("The path is empty")
+    try:
+        return _parse_path(Parser(text, rtype), rtype, text)
+    except ScimError as exc:
+        if exc.scim_type == "invalidFilter":
+            raise invalid_path(f"Invalid path '{text}': {exc.detail}") from None
+        raise
+
+
+def _parse_path(parser: Parser, rtype: ResourceType, text: str) -> PatchPath:
+    first = parser.next()
+    if first.kind != "word":
+        raise invalid_path(f"Invalid path '{text}': it must start with an attribute name")
+    urn, attr, sub = rtype.resolve(first.text)
+    path = AttrPath(urn, attr.name, sub.name if sub else None)
+    tok = parser.peek()
+    if tok.kind == "end":
+        return PatchPath(path)
+    if tok.kind != "[":
+        raise invalid_path(f"Invalid path '{text}': unexpected {describe(tok)}")
+    if sub is not None or attr.type != "complex" or not attr.multi_valued:
+        raise invalid_path(
+            f"Invalid path '{text}': only a multi-valued complex attribute takes [filter]"
+        )
+    value_filter = parser.value_filter(path, first).expr
+    after = parser.next()
+    if after.kind == "end":
+        return PatchPath(path, value_filter)
+    if after.kind == "word" and after.text.startswith(".") and parser.peek().kind == "end":
+        return PatchPath(path, value_filter, sub_attribute(attr, after.text[1:], text).name)
+    raise invalid_path(f"Invalid path '{text}': unexpected {describe(after)} after ']'")
+
+
+def sub_attribute(attr: Attribute, name: str, text: str) -> Attribute:
+    found = attr.sub(name)
+    if found is None:
+        raise invalid_path(f"Invalid path '{text}': '{attr.name}' has no sub-attribute '{name}'")
+    return found
+
+
+def parse_attr_list(text: str, rtype: ResourceType) -> list[AttrPath]:
+    """Parse `attributes=` / `excludedAttributes=`: comma separated, whitespace tolerant.
+
+    Unknown names raise ScimError(400, ..., "invalidPath") (the parameter is a list of
+    paths). `schemas` is dropped: it is always returned. A bare extension URN stands for every
+    attribute of that extension. Duplicates are dropped; order is kept.
+    """
+    out: list[AttrPath] = []
+    for part in (text or "").split(","):
+        name = part.strip()
+        if not name or name.lower() in (SCHEMAS_ATTR.name, f"{rtype.schema.id}:schemas".lower()):
+            continue
+        for path in _resolve_listed(name, rtype):
+            if path not in out:
+                out.append(path)
+    return out
+
+
+def _resolve_listed(name: str, rtype: ResourceType) -> list[AttrPath]:
+    schema = rtype.schema_by_urn(name)
+    if schema is not None and schema.id != rtype.schema.id:
+        return [AttrPath(schema.id, attr.name) for attr in schema.attributes]
+    urn, attr, sub = rtype.resolve(name)
+    return [AttrPath(urn, attr.name, sub.name if sub else None)]
