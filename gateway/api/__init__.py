@@ -1,0 +1,1 @@
+"""HTTP: the SCIM routes, discovery, the admin API."""

@@ -1,0 +1,52 @@
+"""Who is calling: the provider named by the URL and its credential, or the admin."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from gateway.auth import ADMIN, bearer_token, match_bearer
+from gateway.core import Gateway
+from gateway.scim.errors import ScimError
+from gateway.store import providers as queries
+from gateway.store.base import ProviderRow
+
+CHALLENGES = {"basic": 'Basic realm="identity-gateway"'}
+DEFAULT_CHALLENGE = 'Bearer realm="identity-gateway"'
+
+
+def unauthorized(detail: str, kind: str | None = None) -> ScimError:
+    error = ScimError(401, detail)
+    error.headers = {"WWW-Authenticate": CHALLENGES.get(kind or "", DEFAULT_CHALLENGE)}
+    return error
+
+
+async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
+    """The provider of /scim/v2/{provider}/..., if the request's credential is one of its own.
+
+    An unknown provider and a wrong credential get the same answer, so nothing is revealed.
+    """
+    pid = request.path_params.get("provider", "")
+    async with gw.store.read() as conn:
+        provider = await queries.get_provider(conn, pid)
+        credentials = (
+            await queries.live_credentials(conn, pid, gw.clock.stamp()) if provider else []
+        )
+    if provider is None:
+        raise unauthorized("Authentication required: send this provider's credential")
+    principal = await gw.hooks.first("authenticate", request=request, provider=provider,
+                                     credentials=credentials)
+    if principal is None or principal.provider_id != provider.id:
+        raise unauthorized("Authentication required: send this provider's credential",
+                           provider.auth_kind)
+    request.state.principal = principal
+    return provider
+
+
+async def authenticate_admin(request: Request, gw: Gateway) -> None:
+    token = bearer_token(request)
+    if token is not None:
+        async with gw.store.read() as conn:
+            credentials = await queries.live_credentials(conn, ADMIN, gw.clock.stamp())
+        if match_bearer(token, credentials, {"admin"}) is not None:
+            return
+    raise unauthorized("Admin authentication required: send the admin token as a Bearer token")

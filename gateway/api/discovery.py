@@ -1,0 +1,73 @@
+"""/ServiceProviderConfig, /Schemas and /ResourceTypes, generated from gateway.scim.schema."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.http import ScimResponse
+from gateway.core import Gateway, RequestContext
+from gateway.scim.errors import ScimError
+from gateway.scim.schema import LIST_RESPONSE, SPC_SCHEMA
+
+DOCS = "https://datatracker.ietf.org/doc/html/rfc7644"
+AUTH_SCHEMES = {
+    "bearer": {"type": "oauthbearertoken", "name": "OAuth Bearer Token",
+               "description": "The provider's bearer token in the Authorization header"},
+    "basic": {"type": "httpbasic", "name": "HTTP Basic",
+              "description": "The provider's API credentials (username and password)"},
+}
+
+
+def list_response(items: list[dict]) -> dict:
+    return {"schemas": [LIST_RESPONSE], "totalResults": len(items), "startIndex": 1,
+            "itemsPerPage": len(items), "Resources": items}
+
+
+async def service_provider_config(request: Request, gw: Gateway,
+                                  ctx: RequestContext) -> Response:
+    settings = gw.settings
+    scheme = AUTH_SCHEMES.get(ctx.provider.auth_kind, {
+        "type": "oauthbearertoken", "name": ctx.provider.auth_kind,
+        "description": f"{ctx.provider.auth_kind} credentials"})
+    bulk = getattr(request.app.state, "bulk_supported", False)
+    return ScimResponse({
+        "schemas": [SPC_SCHEMA],
+        "documentationUri": DOCS,
+        "patch": {"supported": True},
+        "bulk": {"supported": bulk, "maxOperations": settings.bulk_max_operations if bulk else 0,
+                 "maxPayloadSize": settings.bulk_max_payload if bulk else 0},
+        "filter": {"supported": True, "maxResults": settings.max_page_size},
+        "changePassword": {"supported": False},
+        "sort": {"supported": True},
+        "etag": {"supported": True},
+        "authenticationSchemes": [{**scheme, "primary": True}],
+        "meta": {"resourceType": "ServiceProviderConfig",
+                 "location": f"{gw.base_url(ctx.provider.id)}/ServiceProviderConfig"},
+    })
+
+
+async def schemas(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    base = gw.base_url(ctx.provider.id)
+    return ScimResponse(list_response([s.to_scim(base) for s in gw.registry.schemas()]))
+
+
+async def schema(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    urn = request.path_params["urn"]
+    for found in gw.registry.schemas():
+        if found.id.lower() == urn.lower():
+            return ScimResponse(found.to_scim(gw.base_url(ctx.provider.id)))
+    raise ScimError(404, f"No schema {urn}")
+
+
+async def resource_types(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    base = gw.base_url(ctx.provider.id)
+    return ScimResponse(list_response([t.to_scim(base) for t in gw.registry.types.values()]))
+
+
+async def resource_type(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    name = request.path_params["name"]
+    for found in gw.registry.types.values():
+        if found.name.lower() == name.lower():
+            return ScimResponse(found.to_scim(gw.base_url(ctx.provider.id)))
+    raise ScimError(404, f"No resource type {name}")

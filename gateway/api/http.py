@@ -1,0 +1,87 @@
+"""Request bodies in, SCIM JSON out, errors as SCIM error bodies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.scim.errors import ScimError
+
+SCIM_JSON = "application/scim+json"
+ACCEPTED_TYPES = ("application/scim+json", "application/json")
+MAX_DEPTH = 32
+_encoder = msgspec.json.Encoder()
+
+
+class ScimResponse(Response):
+    media_type = SCIM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return _encoder.encode(content)
+
+
+class JsonResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _encoder.encode(content)
+
+
+def error_response(error: ScimError, headers: dict | None = None) -> ScimResponse:
+    return ScimResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """Nesting depth of decoded JSON, stopping early past the limit."""
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The decoded body, or a SCIM error: wrong type 415, too large 413, bad JSON 400."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and ctype not in ACCEPTED_TYPES:
+        raise ScimError(415, f"Content-Type must be {SCIM_JSON} or application/json, "
+                             f"not {ctype}")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ScimError(413, f"The request body is over the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ScimError(413, f"The request body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ScimError(400, "The request needs a JSON body", "invalidSyntax")
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ScimError(400, f"The body is not valid JSON: {exc}", "invalidSyntax") from None
+    if depth(body) > MAX_DEPTH:
+        raise ScimError(400, f"The body is nested deeper than {MAX_DEPTH} levels",
+                        "invalidSyntax")
+    return body
+
+
+def request_id(request: Request) -> str:
+    """The client's X-Request-Id when it sent a sane one, else a new one."""
+    given = request.headers.get("x-request-id", "")
+    if 0 < len(given) <= 128 and given.isprintable():
+        return given
+    return uuid.uuid4().hex

@@ -1,0 +1,126 @@
+"""The SCIM routes under /scim/v2/{provider}: parse -> hooks -> store -> render."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway import provisioning, reads
+from gateway.api.auth import authenticate_provider
+from gateway.api.http import ScimResponse, error_response, read_json, request_id
+from gateway.core import Gateway, RequestContext
+from gateway.scim.errors import ScimError
+from gateway.scim.schema import ResourceType
+
+Handler = Callable[[Request, Gateway, RequestContext], Awaitable[Response]]
+
+
+def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Authenticate the provider, then run the handler; any ScimError becomes its body."""
+
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        gw: Gateway = request.app.state.gateway
+        rid = request_id(request)
+        try:
+            provider = await authenticate_provider(request, gw)
+            ctx = RequestContext(provider=provider, actor=f"provider:{provider.id}",
+                                 request_id=rid, method=request.method, path=request.url.path)
+            response = await handler(request, gw, ctx)
+        except ScimError as error:
+            headers = getattr(error, "headers", None)
+            response = error_response(error, headers)
+        response.headers["X-Request-Id"] = rid
+        return response
+
+    return endpoint
+
+
+def resource_type(request: Request, gw: Gateway) -> ResourceType:
+    rtype = gw.registry.by_endpoint("/" + request.path_params["kind"])
+    if rtype is None:
+        raise ScimError(404, f"No resource type at /{request.path_params['kind']}")
+    return rtype
+
+
+def with_etag(body: dict, status: int = 200, headers: dict | None = None) -> ScimResponse:
+    headers = dict(headers or {})
+    version = body.get("meta", {}).get("version")
+    if version:
+        headers["ETag"] = version
+    return ScimResponse(body, status_code=status, headers=headers)
+
+
+@scim_endpoint
+async def list_or_create(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    rtype = resource_type(request, gw)
+    if request.method == "POST":
+        body = await read_json(request, gw.settings.max_body_bytes)
+        created = await provisioning.create(gw, ctx, rtype, body)
+        return with_etag(created, 201, {"Location": created["meta"]["location"]})
+    query = reads.query_from_params(request.query_params)
+    return ScimResponse(await reads.search(gw, ctx.provider.id, rtype, query))
+
+
+@scim_endpoint
+async def search(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    rtype = resource_type(request, gw)
+    query = reads.query_from_search(await read_json(request, gw.settings.max_body_bytes))
+    return ScimResponse(await reads.search(gw, ctx.provider.id, rtype, query))
+
+
+@scim_endpoint
+async def one(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    rtype = resource_type(request, gw)
+    rid = request.path_params["id"]
+    if_match = request.headers.get("if-match")
+    if request.method == "GET":
+        params = {k.lower(): v for k, v in request.query_params.items()}
+        body = await reads.get_resource(gw, ctx.provider.id, rtype, rid,
+                                        params.get("attributes"),
+                                        params.get("excludedattributes"))
+        none_match = request.headers.get("if-none-match")
+        if none_match and body["meta"]["version"] in {t.strip() for t in none_match.split(",")}:
+            return Response(status_code=304, headers={"ETag": body["meta"]["version"]})
+        return with_etag(body)
+    if request.method == "DELETE":
+        await provisioning.delete(gw, ctx, rtype, rid, if_match)
+        return Response(status_code=204)
+    body = await read_json(request, gw.settings.max_body_bytes)
+    if request.method == "PUT":
+        return with_etag(await provisioning.replace(gw, ctx, rtype, rid, body, if_match))
+    result = await provisioning.patch(gw, ctx, rtype, rid, body, if_match)
+    params = {k.lower(): v for k, v in request.query_params.items()}
+    if rtype.name == "Group" and not params.get("attributes"):
+        return Response(status_code=204, headers={"ETag": result["meta"]["version"]})
+    if params.get("attributes") or params.get("excludedattributes"):
+        result = await reads.get_resource(gw, ctx.provider.id, rtype, rid,
+                                          params.get("attributes"),
+                                          params.get("excludedattributes"))
+    return with_etag(result)
+
+
+@scim_endpoint
+async def not_implemented(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    raise ScimError(501, f"{request.url.path.rsplit('/', 1)[-1]} is not supported by this "
+                         "service provider")
+
+
+def routes() -> list[Route]:
+    from gateway.api import discovery
+
+    return [
+        Route("/ServiceProviderConfig", scim_endpoint(discovery.service_provider_config)),
+        Route("/Schemas", scim_endpoint(discovery.schemas)),
+        Route("/Schemas/{urn:path}", scim_endpoint(discovery.schema)),
+        Route("/ResourceTypes", scim_endpoint(discovery.resource_types)),
+        Route("/ResourceTypes/{name}", scim_endpoint(discovery.resource_type)),
+        Route("/Me", not_implemented, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Route("/{kind}/.search", search, methods=["POST"]),
+        Route("/{kind}", list_or_create, methods=["GET", "POST"]),
+        Route("/{kind}/{id}", one, methods=["GET", "PUT", "PATCH", "DELETE"]),
+    ]

@@ -1,0 +1,35 @@
+"""Time, injectable: the app reads it from its Clock so tests can move it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds: sorts correctly as text in both stores."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class Clock:
+    """The real clock. Tests use FakeClock (same interface)."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def stamp(self) -> str:
+        return format_time(self.now())
+
+
+class FakeClock(Clock):
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)

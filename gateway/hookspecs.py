@@ -1,0 +1,169 @@
+"""Every extension point of the gateway, one docstring each.
+
+A plugin is a plain module (or object) with functions decorated by ``@hookimpl`` whose names
+and parameters match the specs below; it may accept any subset of a spec's parameters.
+Plugins are registered through the entry-point group ``identity_gateway.plugins`` and enabled
+in the config file (``[plugins] enabled = [...]``).
+
+Any hook may return an awaitable instead of a value; the gateway awaits it. A hook marked
+``firstresult`` stops at the first implementation that returns something other than None, so
+such an implementation abstains by returning None *synchronously* and only then may return an
+awaitable that resolves to its answer.
+
+Hooks that receive ``conn`` run inside the transaction of the change: whatever they write
+through ``conn`` (their own tables, see ``migrations``) commits or rolls back with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("identity_gateway")
+hookimpl = pluggy.HookimplMarker("identity_gateway")
+
+
+@hookspec
+def gateway_config(config: dict) -> None:
+    """Called once at startup with the whole parsed config file (a dict).
+
+    A plugin reads its own section (``config.get("my_plugin", {})``) and keeps what it needs
+    on its own module state or, better, returns nothing and reads it again when called.
+    """
+
+
+@hookspec
+def register_schemas(registry: Any) -> None:
+    """Called once at startup with the app's ``gateway.scim.schema.Registry``.
+
+    Add schema extensions with ``registry.extend("User", schema)``; they appear in /Schemas and
+    /ResourceTypes and are accepted, stored, filtered and returned like the built-in ones.
+    """
+
+
+@hookspec
+def migrations(dialect: str) -> list:
+    """Called at startup and by ``identity-gateway migrate``.
+
+    Return a list of ``gateway.store.base.Migration(component, version, name, sql)`` for the
+    plugin's own tables in this dialect ("sqlite" or "postgres"). ``component`` is the plugin's
+    name; versions are applied in order, each once, and recorded.
+    """
+
+
+@hookspec
+def credential_kinds() -> list:
+    """Called when the admin creates a provider or lists what is possible.
+
+    Return the names of the credential kinds this plugin can issue and check
+    (the core offers ``bearer`` and ``basic``).
+    """
+
+
+@hookspec(firstresult=True)
+def issue_credential(provider: Any, kind: str, secret: str, username: str | None) -> Any:
+    """Called when a provider is created or its credential rotated.
+
+    ``secret`` is a fresh random secret (32 bytes, URL-safe base64) that the gateway will show
+    once. Return a ``gateway.auth.IssuedCredential`` describing what to store and what to show,
+    or None when ``kind`` is not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def authenticate(request: Any, provider: Any, credentials: list) -> Any:
+    """Called on every SCIM request for the provider named by the URL.
+
+    ``credentials`` are that provider's live ``gateway.store.base.CredentialRow``s (hashes only).
+    Return a ``gateway.auth.Principal`` when the request's credential is valid, None when this
+    plugin does not handle the provider's credential kind or the request's scheme. Compare
+    secrets only with ``gateway.auth.verify_secret`` (constant time). When every plugin
+    returns None the request is answered 401.
+    """
+
+
+@hookspec
+def normalize_request(
+    provider: Any, resource_type: str, operation: str, body: Any, current: dict | None
+) -> Any:
+    """Called before a SCIM body is parsed, for POST, PUT, PATCH and /Bulk operations.
+
+    Turn an IdP's dialect into canonical SCIM and return the new body, or None to leave it.
+    Implementations are chained: each sees the previous one's result. ``operation`` is
+    "create", "replace" or "patch"; ``current`` is the stored resource as SCIM JSON for
+    replace and patch (None for create).
+    """
+
+
+@hookspec
+def validate_resource(provider: Any, resource_type: str, resource: dict, operation: str) -> None:
+    """Called with the canonical resource about to be written (create, replace, patch).
+
+    Raise ``gateway.scim.errors.ScimError`` to refuse it; nothing is written then.
+    """
+
+
+@hookspec(firstresult=True)
+def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any) -> Any:
+    """Called when a provider deactivates a user (``change`` is "deactivate" or "delete") and
+    when a scheduled deactivation comes due (``change`` is "due").
+
+    Return a ``gateway.lifecycle.Decision`` (deactivate now, schedule after a delay, block,
+    keep), or None to let the next plugin or the core decide (the core schedules after the
+    provider's ``deactivation_delay``).
+    """
+
+
+@hookspec
+def map_user(provider: Any, user: dict, conn: Any) -> Any:
+    """Called inside the transaction after a user or its group memberships change.
+
+    Return a dict of application-facing fields derived for the user (for example
+    ``{"organization": ..., "roles": [...]}``) or None.
+    """
+
+
+@hookspec
+def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
+    """Called whenever a user's canonical profile is derived from its SCIM data.
+
+    ``profile`` is the core's derivation (work email and address, else the primary ones);
+    return a dict of fields to override, or None.
+    """
+
+
+@hookspec
+def after_change(event: dict, conn: Any) -> None:
+    """Called inside the transaction of a change, once its resource, sync-log entry and
+    outbox event are written. ``event`` is the outbox event (with its ``seq``).
+
+    Writes made through ``conn`` commit with the change; raising aborts the whole change.
+    """
+
+
+@hookspec
+def after_commit(events: list) -> None:
+    """Called after a transaction has committed, with the events it wrote.
+
+    For side effects outside the database (waking a delivery loop, metrics). Must not block.
+    """
+
+
+@hookspec
+def user_view(user: dict, conn: Any) -> Any:
+    """Called when the admin API renders a user; return a dict of extra fields
+    (for example ``{"legal_hold": {...}}``) or None."""
+
+
+@hookspec
+def extra_routes() -> list:
+    """Called once at startup. Return Starlette ``Route``s to mount under ``/admin/v1``
+    (they get admin authentication) or an empty list."""
+
+
+@hookspec
+def provider_routes() -> list:
+    """Called once at startup. Return Starlette ``Route``s to mount under each provider's
+    base URL ``/scim/v2/{provider}`` without SCIM authentication (for example an OAuth token
+    endpoint). ``request.path_params["provider"]`` names the provider."""

@@ -1,0 +1,465 @@
+"""SCIM writes, free of HTTP: normalize -> validate -> lifecycle -> one transaction.
+
+Each write stores the resource, its membership rows, its sync-log entry and its outbox event
+in one transaction; a refused write is logged as a failure and changes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from gateway import events, lifecycle
+from gateway.auth import new_id
+from gateway.core import Gateway, RequestContext
+from gateway.profile import derive_profile
+from gateway.render import etag, render
+from gateway.scim.errors import ScimError
+from gateway.scim.patch import MemberChange, apply_patch, parse_patch_request
+from gateway.scim.resource import canonical_resource
+from gateway.scim.schema import ResourceType
+from gateway.store import resources
+from gateway.store.base import Conn, IntegrityError, ResourceRow
+from gateway.store.resources import LOCAL
+
+
+def owner(ctx: RequestContext) -> str:
+    return getattr(ctx.provider, "id", LOCAL)
+
+
+def check_version(row: ResourceRow, if_match: str | None) -> None:
+    """RFC 7644 3.14: a stale If-Match answers 412 and nothing is written."""
+    if not if_match or if_match.strip() == "*":
+        return
+    wanted = {tag.strip() for tag in if_match.split(",")}
+    current = etag(row.version)
+    if current not in wanted and current.removeprefix("W/") not in wanted:
+        raise ScimError(412, f"The resource has changed: its version is now {current}")
+
+
+def require(data: dict, rtype: ResourceType) -> None:
+    for attr in rtype.schema.attributes:
+        if attr.required and attr.name not in data:
+            raise ScimError(400, f"'{attr.name}' is required for a {rtype.name}", "invalidValue")
+
+
+def take_members(data: dict, rtype: ResourceType) -> list[str] | None:
+    """Group members leave the data here: they are stored as rows."""
+    if rtype.name != "Group" or "members" not in data:
+        return None
+    ids = []
+    for member in data.pop("members"):
+        value = member.get("value")
+        if not isinstance(value, str) or not value:
+            raise ScimError(400, "Each member needs a 'value' with a resource id", "invalidValue")
+        ids.append(value)
+    return ids
+
+
+async def profile_of(gw: Gateway, provider: Any, data: dict) -> dict:
+    profile = derive_profile(data)
+    for override in await gw.hooks.all("canonical_profile", provider=provider, resource=data,
+                                       profile=dict(profile)):
+        profile.update(override)
+    return profile
+
+
+async def event_data(gw: Gateway, provider: Any, row: ResourceRow, before: dict | None,
+                     extra: dict | None = None) -> dict:
+    """What an event says: the canonical user or group and what changed."""
+    changed = sorted(
+        key for key in set(row.data) | set(before or {})
+        if (before or {}).get(key) != row.data.get(key)
+    )
+    out: dict = {"id": row.id, "changed": changed}
+    if row.type == "User":
+        out["user"] = {"id": row.id, "state": row.state, "deactivate_at": row.deactivate_at,
+                       "profile": await profile_of(gw, provider, row.data)}
+    else:
+        out["group"] = {"id": row.id, "displayName": row.data.get("displayName"),
+                        "externalId": row.data.get("externalId")}
+    if extra:
+        out.update(extra)
+    return out
+
+
+async def normalize(gw: Gateway, ctx: RequestContext, rtype: ResourceType, operation: str,
+                    body: Any, current: dict | None) -> Any:
+    return await gw.hooks.chain(
+        "normalize_request", "body", body, provider=ctx.provider,
+        resource_type=rtype.name, operation=operation, current=current,
+    )
+
+
+async def validate(gw: Gateway, ctx: RequestContext, rtype: ResourceType, data: dict,
+                   operation: str) -> None:
+    await gw.hooks.all("validate_resource", provider=ctx.provider, resource_type=rtype.name,
+                       resource=data, operation=operation)
+
+
+async def check_members(conn: Conn, pid: str, ids: list[str]) -> None:
+    missing = set(ids) - await resources.existing_ids(conn, pid, ids)
+    if missing:
+        raise ScimError(
+            400, f"Unknown member id(s): {', '.join(sorted(missing)[:5])}", "invalidValue"
+        )
+
+
+async def apply_member_changes(conn: Conn, pid: str, group_id: str,
+                               changes: list[MemberChange]) -> tuple[set[str], set[str]]:
+    """Apply PATCH membership edits in order; cost follows the ids named."""
+    added: set[str] = set()
+    removed: set[str] = set()
+    for change in changes:
+        ids = list(change.ids)
+        if change.action in ("replace", "remove_all"):
+            current = await conn.fetchall(
+                "SELECT member_id FROM members WHERE group_id = ?", (group_id,)
+            )
+            old = {row["member_id"] for row in current}
+            keep = set(ids) if change.action == "replace" else set()
+            drop = list(old - keep)
+            await resources.remove_members(conn, group_id, drop)
+            removed |= set(drop)
+            added -= set(drop)
+            ids = list(keep - old)
+            if not ids:
+                continue
+            change = MemberChange(action="add", ids=tuple(ids))
+        if change.action == "add":
+            await check_members(conn, pid, ids)
+            if group_id in ids:
+                raise ScimError(400, "A group cannot be a member of itself", "invalidValue")
+            if await resources.add_members(conn, pid, group_id, ids):
+                fresh = set(ids) - removed
+                added |= fresh
+                removed -= set(ids)
+        elif change.action == "remove":
+            await resources.remove_members(conn, group_id, ids)
+            removed |= set(ids) - added
+            added -= set(ids)
+    return added, removed
+
+
+async def log_refusal(gw: Gateway, ctx: RequestContext, operation: str, rtype: ResourceType,
+                      rid: str | None, error: ScimError, attempted: Any = None) -> None:
+    await events.log_failure(gw, ctx, operation=operation, resource_type=rtype.name,
+                             resource_id=rid, status=error.status, detail=error.detail,
+                             attempted=attempted)
+
+
+async def _conflict(conn: Conn, pid: str, data: dict) -> ScimError:
+    if pid != LOCAL and await resources.find_by_name(conn, LOCAL, data["userName"]):
+        return ScimError(409, f"userName '{data['userName']}' belongs to a local user of this "
+                              "application; identity providers cannot create or change it",
+                         "uniqueness")
+    return ScimError(409, f"A User with userName '{data['userName']}' already exists",
+                     "uniqueness")
+
+
+async def create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
+    try:
+        return await _create(gw, ctx, rtype, body)
+    except ScimError as error:
+        await log_refusal(gw, ctx, "create", rtype, None, error, body)
+        raise
+
+
+async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
+    pid = owner(ctx)
+    body = await normalize(gw, ctx, rtype, "create", body, None)
+    data = canonical_resource(body, rtype)
+    member_ids = take_members(data, rtype)
+    require(data, rtype)
+    await validate(gw, ctx, rtype, data, "create")
+    now = gw.clock.stamp()
+    external_id, name_key, display_key = resources.keys_for(rtype.name, data)
+    async with gw.store.write() as conn:
+        if rtype.name == "User":
+            if pid != LOCAL and await resources.find_by_name(conn, LOCAL, data["userName"]):
+                raise await _conflict(conn, pid, data)
+            reclaimed = await reclaim(gw, conn, ctx, pid, data)
+            if reclaimed is not None:
+                return render(reclaimed, rtype, gw.base_url(pid), [])
+        row = ResourceRow(
+            provider_id=pid, id=new_id(), type=rtype.name, external_id=external_id,
+            name_key=name_key, display_key=display_key, data=data, version=1, created=now,
+            last_modified=now,
+            state=lifecycle.DEACTIVATED if data.get("active") is False else lifecycle.ACTIVE,
+        )
+        try:
+            await resources.insert(conn, row)
+        except IntegrityError:
+            raise await _conflict(conn, pid, data) from None
+        members = []
+        if member_ids:
+            await check_members(conn, pid, member_ids)
+            await resources.add_members(conn, pid, row.id, member_ids)
+            members = (await resources.members_of(conn, [row.id]))[row.id]
+        kind = rtype.name.lower()
+        event = await events.record(
+            gw, conn, ctx, operation="create", event_type=f"{kind}.created",
+            resource_type=rtype.name, resource_id=row.id, before=None,
+            after={**data, **({"members": member_ids} if member_ids else {})},
+            data=await event_data(gw, ctx.provider, row, None,
+                                  {"members": member_ids} if member_ids else None),
+        )
+    await gw.hooks.all("after_commit", events=[event])
+    return render(row, rtype, gw.base_url(pid), members)
+
+
+async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
+                  data: dict) -> ResourceRow | None:
+    """A POST for a user this provider deleted: the same user comes back (same id)."""
+    found = await conn.fetchone(
+        "SELECT id FROM resources WHERE provider_id = ? AND type = 'User' AND hidden = 1"
+        " AND (name_key = ? OR (external_id IS NOT NULL AND external_id = ?))"
+        " ORDER BY last_modified DESC LIMIT 1",
+        (pid, data["userName"].lower(), data.get("externalId")),
+    )
+    if found is None:
+        return None
+    row = await resources.get(conn, pid, "User", found["id"], include_hidden=True)
+    assert row is not None
+    before = copy.deepcopy(row.data)
+    old_state = row.state
+    row.data = data
+    row.external_id, row.name_key, row.display_key = resources.keys_for("User", data)
+    row.hidden, row.version, row.last_modified = False, row.version + 1, gw.clock.stamp()
+    if old_state != lifecycle.BLOCKED:
+        row.state, row.deactivate_at = lifecycle.ACTIVE, None
+    try:
+        await resources.update(conn, row, row.version - 1)
+    except IntegrityError:
+        raise await _conflict(conn, pid, data) from None
+    await lifecycle.schedule_row(conn, row, None)
+    await events.record(
+        gw, conn, ctx, operation="create", event_type="user.restored", resource_type="User",
+        resource_id=row.id, before={"state": old_state, **before},
+        after={"state": row.state, **data}, reason="reclaimed_by_create",
+        data=await event_data(gw, ctx.provider, row, before),
+    )
+    return row
+
+
+async def load(conn: Conn, pid: str, rtype: ResourceType, rid: str) -> ResourceRow:
+    row = await resources.get(conn, pid, rtype.name, rid)
+    if row is None:
+        raise ScimError(404, f"{rtype.name} {rid} not found")
+    return row
+
+
+async def replace(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str, body: Any,
+                  if_match: str | None = None) -> dict:
+    try:
+        return await _update(gw, ctx, rtype, rid, "replace", body, if_match)
+    except ScimError as error:
+        await log_refusal(gw, ctx, "replace", rtype, rid, error, body)
+        raise
+
+
+async def patch(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str, body: Any,
+                if_match: str | None = None) -> dict:
+    try:
+        return await _update(gw, ctx, rtype, rid, "patch", body, if_match)
+    except ScimError as error:
+        await log_refusal(gw, ctx, "patch", rtype, rid, error, body)
+        raise
+
+
+def _immutable(rtype: ResourceType, old: dict, new: dict) -> None:
+    for attr in rtype.schema.attributes:
+        if attr.mutability == "immutable" and attr.name in old and \
+                new.get(attr.name) != old[attr.name]:
+            raise ScimError(400, f"'{attr.name}' is immutable", "mutability")
+
+
+async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
+                  operation: str, body: Any, if_match: str | None) -> dict:
+    pid = owner(ctx)
+    async with gw.store.write() as conn:
+        row = await load(conn, pid, rtype, rid)
+        check_version(row, if_match)
+        before = copy.deepcopy(row.data)
+        current = render(row, rtype, gw.base_url(pid))
+        body = await normalize(gw, ctx, rtype, operation, body, current)
+        if operation == "patch":
+            result = apply_patch(row.data, parse_patch_request(body), rtype)
+            new_data, changes = result.data, result.member_changes
+        else:
+            new_data = canonical_resource(body, rtype)
+            ids = take_members(new_data, rtype)
+            changes = [MemberChange(action="replace", ids=tuple(ids or ()))] \
+                if rtype.name == "Group" else []
+            _immutable(rtype, before, new_data)
+        require(new_data, rtype)
+        await validate(gw, ctx, rtype, new_data, operation)
+        added, removed = await apply_member_changes(conn, pid, rid, changes)
+        event_type = f"{rtype.name.lower()}.updated"
+        reason = None
+        if rtype.name == "User":
+            event_type, reason = await _active_change(gw, conn, ctx, row, before, new_data)
+        if new_data == before and not added and not removed and event_type.endswith(".updated"):
+            return await _respond(conn, gw, rtype, row, pid, operation)
+        row.data = new_data
+        row.external_id, row.name_key, row.display_key = resources.keys_for(rtype.name, new_data)
+        row.version += 1
+        row.last_modified = gw.clock.stamp()
+        try:
+            await resources.update(conn, row, row.version - 1)
+        except IntegrityError:
+            raise await _conflict(conn, pid, new_data) from None
+        if rtype.name == "User":
+            await lifecycle.schedule_row(conn, row, reason)
+        extra = {}
+        if added:
+            extra["members_added"] = sorted(added)
+        if removed:
+            extra["members_removed"] = sorted(removed)
+        written = []
+        if new_data != before or event_type != f"{rtype.name.lower()}.updated":
+            written.append(await events.record(
+                gw, conn, ctx, operation=operation, event_type=event_type,
+                resource_type=rtype.name, resource_id=rid,
+                before=before if rtype.name == "Group" else {"state": _state(before), **before},
+                after=new_data if rtype.name == "Group" else {"state": row.state, **new_data},
+                data=await event_data(gw, ctx.provider, row, before), reason=reason,
+            ))
+        for kind, ids in (("members_added", added), ("members_removed", removed)):
+            if ids:
+                written.append(await events.record(
+                    gw, conn, ctx, operation=operation, event_type=f"group.{kind}",
+                    resource_type="Group", resource_id=rid, before=None,
+                    after={kind: sorted(ids)},
+                    data=await event_data(gw, ctx.provider, row, row.data, {kind: sorted(ids)}),
+                ))
+        response = await _respond(conn, gw, rtype, row, pid, operation)
+    await gw.hooks.all("after_commit", events=written)
+    return response
+
+
+def _state(data: dict) -> str:
+    return "inactive" if data.get("active") is False else "active"
+
+
+async def _respond(conn: Conn, gw: Gateway, rtype: ResourceType, row: ResourceRow, pid: str,
+                   operation: str) -> dict:
+    """The resource after a write. A Group PATCH answers without its member list (204 at the
+    HTTP layer) so that editing a large group never reads all of its rows."""
+    if rtype.name == "Group":
+        if operation == "patch":
+            return render(row, rtype, gw.base_url(pid))
+        multi = (await resources.members_of(conn, [row.id]))[row.id]
+    else:
+        multi = (await resources.groups_of(conn, [row.id]))[row.id]
+    return render(row, rtype, gw.base_url(pid), multi)
+
+
+async def _active_change(gw: Gateway, conn: Conn, ctx: RequestContext, row: ResourceRow,
+                         before: dict, after: dict) -> tuple[str, str | None]:
+    """A provider changed `active`: what state the user moves to, as (event type, reason)."""
+    was = before.get("active") is not False
+    now = after.get("active") is not False
+    if was == now or row.state == lifecycle.BLOCKED:
+        return "user.updated", None
+    if not now:
+        decision = await lifecycle.decide(gw, conn, ctx.provider, after, "deactivate")
+        return lifecycle.apply_deactivation(gw, row, decision), decision.reason
+    event = lifecycle.reactivation(row)
+    return (event or "user.updated"), ("provider_reactivation" if event else None)
+
+
+async def delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
+                 if_match: str | None = None) -> None:
+    try:
+        await _delete(gw, ctx, rtype, rid, if_match)
+    except ScimError as error:
+        await log_refusal(gw, ctx, "delete", rtype, rid, error)
+        raise
+
+
+async def _delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
+                  if_match: str | None) -> None:
+    pid = owner(ctx)
+    async with gw.store.write() as conn:
+        row = await load(conn, pid, rtype, rid)
+        check_version(row, if_match)
+        before = copy.deepcopy(row.data)
+        if rtype.name == "Group":
+            await resources.delete(conn, rid)
+            event = await events.record(
+                gw, conn, ctx, operation="delete", event_type="group.deleted",
+                resource_type="Group", resource_id=rid, before=before, after=None,
+                data=await event_data(gw, ctx.provider, row, before),
+            )
+            written = [event]
+        else:
+            written = await _delete_user(gw, conn, ctx, row, before)
+    await gw.hooks.all("after_commit", events=written)
+
+
+async def _delete_user(gw: Gateway, conn: Conn, ctx: RequestContext, row: ResourceRow,
+                       before: dict) -> list[dict]:
+    """The IdP sees the user gone at once; the account follows the lifecycle decision and its
+    data is kept (cold storage), so a POST of the same user during the delay reclaims it."""
+    old_state = row.state
+    event_type, reason = "user.updated", None
+    if row.state in (lifecycle.ACTIVE, lifecycle.PENDING):
+        decision = await lifecycle.decide(gw, conn, ctx.provider, row.data, "delete")
+        if row.state == lifecycle.PENDING and decision.action == "schedule":
+            event_type, reason = "user.deactivation_scheduled", decision.reason
+        else:
+            event_type = lifecycle.apply_deactivation(gw, row, decision)
+            reason = decision.reason
+    row.hidden = True
+    row.version += 1
+    row.last_modified = gw.clock.stamp()
+    await resources.update(conn, row, row.version - 1)
+    await conn.execute("DELETE FROM members WHERE member_id = ?", (row.id,))
+    await lifecycle.schedule_row(conn, row, reason)
+    written = [await events.record(
+        gw, conn, ctx, operation="delete", event_type="user.deleted", resource_type="User",
+        resource_id=row.id, before={"state": old_state, **before},
+        after={"state": row.state, "deactivate_at": row.deactivate_at}, reason=reason,
+        data=await event_data(gw, ctx.provider, row, before),
+    )]
+    if event_type != "user.updated" and row.state != old_state:
+        written.append(await events.emit(
+            gw, conn, ctx, event_type, resource_type="User", resource_id=row.id,
+            data=await event_data(gw, ctx.provider, row, before, {"reason": reason}),
+        ))
+    return written
+
+
+async def run_scheduled(gw: Gateway, rid: str, now: str) -> bool:
+    """Carry out one due lifecycle action, once: whoever deletes its row runs it."""
+    from gateway.store.providers import get_provider
+
+    async with gw.store.write() as conn:
+        claimed = await conn.execute(
+            "DELETE FROM lifecycle WHERE resource_id = ? AND due_at <= ?", (rid, now)
+        )
+        if not claimed:
+            return False
+        row = await resources.get_any(conn, rid)
+        if row is None or row.state != lifecycle.PENDING:
+            return True
+        provider = await get_provider(conn, row.provider_id)
+        ctx = lifecycle.system_context(provider)
+        decision = await lifecycle.decide(gw, conn, provider, row.data, "due")
+        old_state = row.state
+        event_type = lifecycle.apply_deactivation(gw, row, decision)
+        if decision.action == "schedule":
+            row.state = lifecycle.PENDING
+        row.version += 1
+        row.last_modified = gw.clock.stamp()
+        await resources.update(conn, row, row.version - 1)
+        await lifecycle.schedule_row(conn, row, decision.reason)
+        event = await events.record(
+            gw, conn, ctx, operation="lifecycle", event_type=event_type, resource_type="User",
+            resource_id=rid, before={"state": old_state}, after={"state": row.state},
+            reason=decision.reason, data=await event_data(gw, provider, row, row.data,
+                                                          {"reason": decision.reason}),
+        )
+    await gw.hooks.all("after_commit", events=[event])
+    return True

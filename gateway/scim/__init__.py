@@ -1,0 +1,1 @@
+"""The SCIM protocol, free of HTTP and storage."""

@@ -1,0 +1,169 @@
+"""A client's resource body -> the canonical stored shape, and back to SCIM JSON.
+
+Canonical shape: keys spelled as the schema spells them, extension attributes nested under
+their schema URN, values type-checked, nulls and empty values dropped, readOnly attributes
+(id, meta, groups) and writeOnly ones (password) left out: the gateway keeps no passwords.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gateway.scim.errors import ScimError
+from gateway.scim.schema import COMMON, Attribute, ResourceType
+
+# Client-sent members of the body that are not attributes of any schema.
+_ENVELOPE = {"schemas"}
+
+
+def canonical_resource(body: Any, rtype: ResourceType) -> dict:
+    """Validate a POST/PUT body and return its canonical form (no id, meta, readOnly)."""
+    if not isinstance(body, dict):
+        raise ScimError(400, f"A {rtype.name} must be a JSON object", "invalidSyntax")
+    out: dict = {}
+    for key, value in body.items():
+        if key.lower() in _ENVELOPE:
+            continue
+        schema = rtype.schema_by_urn(key) if key.lower().startswith("urn:") else None
+        if schema is not None and schema.id != rtype.schema.id:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ScimError(400, f"'{key}' must be a JSON object", "invalidSyntax")
+            ext = {}
+            for name, sub_value in value.items():
+                attr = schema.attribute(name)
+                if attr is None:
+                    raise unknown_attribute(f"{schema.id}:{name}", rtype)
+                put_attribute(ext, attr, sub_value, f"{schema.id}:{attr.name}")
+            if ext:
+                out[schema.id] = ext
+            continue
+        if schema is not None:  # the core schema URN used as a container: unusual but valid
+            if isinstance(value, dict):
+                out.update(canonical_resource(value, rtype))
+                continue
+        try:
+            urn, attr, sub = rtype.resolve(key)
+        except ScimError:
+            raise unknown_attribute(key, rtype) from None
+        if sub is not None:
+            raise unknown_attribute(key, rtype)
+        if urn != rtype.schema.id:
+            ext = out.setdefault(urn, {})
+            put_attribute(ext, attr, value, f"{urn}:{attr.name}")
+            if not ext:
+                del out[urn]
+            continue
+        put_attribute(out, attr, value, attr.name)
+    return out
+
+
+def put_attribute(target: dict, attr: Attribute, value: Any, label: str) -> None:
+    """Set attr in target from a client value, unless the client may not write it."""
+    if attr.mutability == "readOnly" or attr.returned == "never":
+        return
+    if attr in COMMON and attr.name != "externalId":
+        return
+    checked = check_value(attr, value, label)
+    if is_empty(checked):
+        target.pop(attr.name, None)
+    else:
+        target[attr.name] = checked
+
+
+def check_value(attr: Attribute, value: Any, label: str) -> Any:
+    """Type-check a whole attribute value (a list for multi-valued attributes)."""
+    if value is None:
+        return None
+    if attr.multi_valued:
+        items = value if isinstance(value, list) else [value]
+        checked = [check_single(attr, item, label) for item in items]
+        return [item for item in checked if not is_empty(item)]
+    if isinstance(value, list):
+        raise ScimError(400, f"'{label}' is single-valued; a list was given", "invalidValue")
+    return check_single(attr, value, label)
+
+
+def check_single(attr: Attribute, value: Any, label: str) -> Any:
+    if value is None:
+        return None
+    if attr.type == "complex":
+        if not isinstance(value, dict):
+            raise ScimError(400, f"'{label}' must be a JSON object", "invalidValue")
+        out = {}
+        for name, sub_value in value.items():
+            sub = attr.sub(name)
+            if sub is None:
+                raise ScimError(
+                    400, f"'{label}' has no sub-attribute '{name}'", "invalidSyntax"
+                )
+            if sub.mutability == "readOnly" and attr.mutability != "readOnly":
+                # display names of references are computed by the server.
+                continue
+            checked = check_single(sub, sub_value, f"{label}.{sub.name}")
+            if not is_empty(checked):
+                out[sub.name] = checked
+        return out
+    return check_scalar(attr, value, label)
+
+
+def check_scalar(attr: Attribute, value: Any, label: str) -> Any:
+    kind = attr.type
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise ScimError(400, f"'{label}' must be a boolean (true or false)", "invalidValue")
+    if kind == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ScimError(400, f"'{label}' must be an integer", "invalidValue")
+    if kind == "decimal":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        raise ScimError(400, f"'{label}' must be a number", "invalidValue")
+    if not isinstance(value, str):
+        raise ScimError(400, f"'{label}' must be a string", "invalidValue")
+    if kind == "dateTime":
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ScimError(
+                400, f"'{label}' must be an xsd:dateTime such as 2026-01-01T00:00:00Z",
+                "invalidValue",
+            ) from None
+    return value
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == [] or value == {} or value == ""
+
+
+def unknown_attribute(name: str, rtype: ResourceType) -> ScimError:
+    return ScimError(
+        400,
+        f"Unknown attribute '{name}' for {rtype.name}: it is in none of the schemas "
+        f"{', '.join(s.id for s in rtype.schemas)}",
+        "invalidSyntax",
+    )
+
+
+def schemas_of(data: dict, rtype: ResourceType) -> list[str]:
+    """The `schemas` list of a resource: the core schema and each extension it has data for."""
+    urns = [rtype.schema.id]
+    for ext, _required in rtype.extensions:
+        if ext.id in data:
+            urns.append(ext.id)
+    return urns
+
+
+def find_key(obj: dict, name: str) -> str | None:
+    """The key of obj that equals name case-insensitively (attribute names are)."""
+    if name in obj:
+        return name
+    lowered = name.lower()
+    for key in obj:
+        if key.lower() == lowered:
+            return key
+    return None

@@ -1,0 +1,108 @@
+"""The Store protocol both backends implement, and the row types that cross it.
+
+A store hands out connections: ``read()`` for queries and ``write()`` for one transaction
+that commits when the block exits normally and rolls back when it raises. SQL is written
+once with ``?`` placeholders; each backend adapts it to its driver. Everything that changes
+data goes through ``write()``, so a resource, its membership rows, its sync-log entry and its
+outbox event always commit together.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Iterable, Protocol, Sequence
+
+import msgspec
+
+
+class Migration(msgspec.Struct, frozen=True):
+    component: str  # "core" or a plugin's name
+    version: int
+    name: str
+    sql: str
+
+
+class Conn(Protocol):
+    dialect: str
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None: ...
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+
+class Store(Protocol):
+    dialect: str
+    url: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def read(self) -> AbstractAsyncContextManager[Conn]: ...
+
+    def write(self) -> AbstractAsyncContextManager[Conn]: ...
+
+    async def pending(self, migrations: list[Migration]) -> list[Migration]:
+        """The migrations not yet applied to this database."""
+
+    async def migrate(self, migrations: list[Migration]) -> list[Migration]:
+        """Apply the pending ones in order, each in its own transaction; return them."""
+
+
+class IntegrityError(Exception):
+    """A uniqueness constraint refused a write (both backends raise this)."""
+
+
+class ProviderRow(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    plugin: str | None
+    auth_kind: str
+    settings: dict
+    created_at: str
+
+
+class CredentialRow(msgspec.Struct, kw_only=True):
+    id: str
+    provider_id: str
+    kind: str
+    username: str | None
+    secret_hash: str
+    created_at: str
+    expires_at: str | None = None
+
+
+class ResourceRow(msgspec.Struct, kw_only=True):
+    provider_id: str
+    id: str
+    type: str
+    external_id: str | None
+    name_key: str | None
+    display_key: str | None
+    data: dict
+    version: int
+    created: str
+    last_modified: str
+    state: str = "active"
+    deactivate_at: str | None = None
+    hidden: bool = False
+
+
+def core_migrations(dialect: str) -> list[Migration]:
+    """The core's numbered SQL files for a dialect, in order."""
+    from importlib import resources
+
+    folder = resources.files("gateway.store") / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append(Migration("core", int(number), rest[:-4], entry.read_text()))
+    return sorted(found, key=lambda m: m.version)

@@ -1,0 +1,85 @@
+"""Providers and credentials: the queries, shared by both stores."""
+
+from __future__ import annotations
+
+import msgspec
+
+from gateway.store.base import Conn, CredentialRow, ProviderRow
+
+_json = msgspec.json
+
+
+def _provider(row: dict | None) -> ProviderRow | None:
+    if row is None:
+        return None
+    return ProviderRow(
+        id=row["id"], name=row["name"], plugin=row["plugin"], auth_kind=row["auth_kind"],
+        settings=_json.decode(row["settings"]) if isinstance(row["settings"], (str, bytes))
+        else dict(row["settings"]), created_at=row["created_at"],
+    )
+
+
+async def insert_provider(conn: Conn, provider: ProviderRow) -> None:
+    await conn.execute(
+        "INSERT INTO providers (id, name, plugin, auth_kind, settings, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (provider.id, provider.name, provider.plugin, provider.auth_kind,
+         _json.encode(provider.settings).decode(), provider.created_at),
+    )
+
+
+async def update_provider(conn: Conn, provider: ProviderRow) -> None:
+    await conn.execute(
+        "UPDATE providers SET name = ?, plugin = ?, auth_kind = ?, settings = ? WHERE id = ?",
+        (provider.name, provider.plugin, provider.auth_kind,
+         _json.encode(provider.settings).decode(), provider.id),
+    )
+
+
+async def delete_provider(conn: Conn, provider_id: str) -> None:
+    await conn.execute("DELETE FROM credentials WHERE provider_id = ?", (provider_id,))
+    await conn.execute("DELETE FROM providers WHERE id = ?", (provider_id,))
+
+
+async def get_provider(conn: Conn, provider_id: str) -> ProviderRow | None:
+    return _provider(await conn.fetchone("SELECT * FROM providers WHERE id = ?", (provider_id,)))
+
+
+async def find_provider(conn: Conn, id_or_name: str) -> ProviderRow | None:
+    return _provider(await conn.fetchone(
+        "SELECT * FROM providers WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1",
+        (id_or_name, id_or_name, id_or_name),
+    ))
+
+
+async def list_providers(conn: Conn) -> list[ProviderRow]:
+    rows = await conn.fetchall("SELECT * FROM providers ORDER BY created_at, id")
+    return [p for p in map(_provider, rows) if p is not None]
+
+
+async def insert_credential(conn: Conn, cred: CredentialRow) -> None:
+    await conn.execute(
+        "INSERT INTO credentials (id, provider_id, kind, username, secret_hash, created_at,"
+        " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (cred.id, cred.provider_id, cred.kind, cred.username, cred.secret_hash,
+         cred.created_at, cred.expires_at),
+    )
+
+
+async def live_credentials(conn: Conn, provider_id: str, now: str) -> list[CredentialRow]:
+    rows = await conn.fetchall(
+        "SELECT id, provider_id, kind, username, secret_hash, created_at, expires_at"
+        " FROM credentials WHERE provider_id = ? AND revoked_at IS NULL"
+        " AND (expires_at IS NULL OR expires_at > ?)",
+        (provider_id, now),
+    )
+    return [CredentialRow(**row) for row in rows]
+
+
+async def revoke_credentials(conn: Conn, provider_id: str, kinds: list[str], now: str) -> int:
+    marks = ", ".join("?" for _ in kinds)
+    return await conn.execute(
+        f"UPDATE credentials SET revoked_at = ? WHERE provider_id = ? AND kind IN ({marks})"
+        " AND revoked_at IS NULL",
+        (now, provider_id, *kinds),
+    )

@@ -1,0 +1,203 @@
+"""Users, groups and membership rows: the queries, shared by both stores.
+
+Callers scope every query by provider; '' is the owner of local users.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import msgspec
+
+from gateway.store.base import Conn, ResourceRow
+
+LOCAL = ""
+_COLUMNS = (
+    "provider_id, id, type, external_id, name_key, display_key, data, version, created,"
+    " last_modified, state, deactivate_at, hidden"
+)
+_json = msgspec.json
+
+
+def encode(data: dict) -> str:
+    return _json.encode(data).decode()
+
+
+def to_row(row: dict) -> ResourceRow:
+    data = row["data"]
+    return ResourceRow(
+        provider_id=row["provider_id"], id=row["id"], type=row["type"],
+        external_id=row["external_id"], name_key=row["name_key"],
+        display_key=row["display_key"],
+        data=_json.decode(data) if isinstance(data, (str, bytes)) else dict(data),
+        version=row["version"], created=row["created"], last_modified=row["last_modified"],
+        state=row["state"], deactivate_at=row["deactivate_at"], hidden=bool(row["hidden"]),
+    )
+
+
+def keys_for(rtype: str, data: dict) -> tuple[str | None, str | None, str | None]:
+    """The indexed columns derived from data: external_id, name_key, display_key."""
+    user_name = data.get("userName") if rtype == "User" else None
+    display = data.get("displayName")
+    return (
+        data.get("externalId"),
+        user_name.lower() if isinstance(user_name, str) else None,
+        display.lower() if isinstance(display, str) else None,
+    )
+
+
+async def get(conn: Conn, provider_id: str, rtype: str, rid: str,
+              include_hidden: bool = False) -> ResourceRow | None:
+    sql = f"SELECT {_COLUMNS} FROM resources WHERE id = ? AND provider_id = ? AND type = ?"
+    if not include_hidden:
+        sql += " AND hidden = 0"
+    row = await conn.fetchone(sql, (rid, provider_id, rtype))
+    return to_row(row) if row else None
+
+
+async def get_any(conn: Conn, rid: str) -> ResourceRow | None:
+    row = await conn.fetchone(f"SELECT {_COLUMNS} FROM resources WHERE id = ?", (rid,))
+    return to_row(row) if row else None
+
+
+async def find_by_name(conn: Conn, provider_id: str, user_name: str) -> ResourceRow | None:
+    row = await conn.fetchone(
+        f"SELECT {_COLUMNS} FROM resources WHERE provider_id = ? AND type = 'User'"
+        " AND name_key = ?",
+        (provider_id, user_name.lower()),
+    )
+    return to_row(row) if row else None
+
+
+async def insert(conn: Conn, res: ResourceRow) -> None:
+    await conn.execute(
+        f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (res.provider_id, res.id, res.type, res.external_id, res.name_key, res.display_key,
+         encode(res.data), res.version, res.created, res.last_modified, res.state,
+         res.deactivate_at, int(res.hidden)),
+    )
+
+
+async def update(conn: Conn, res: ResourceRow, expected_version: int) -> bool:
+    """Write res if the stored version is still expected_version (optimistic check)."""
+    count = await conn.execute(
+        "UPDATE resources SET external_id = ?, name_key = ?, display_key = ?, data = ?,"
+        " version = ?, last_modified = ?, state = ?, deactivate_at = ?, hidden = ?"
+        " WHERE id = ? AND version = ?",
+        (res.external_id, res.name_key, res.display_key, encode(res.data), res.version,
+         res.last_modified, res.state, res.deactivate_at, int(res.hidden), res.id,
+         expected_version),
+    )
+    return count == 1
+
+
+async def delete(conn: Conn, rid: str) -> None:
+    await conn.execute("DELETE FROM members WHERE group_id = ? OR member_id = ?", (rid, rid))
+    await conn.execute("DELETE FROM lifecycle WHERE resource_id = ?", (rid,))
+    await conn.execute("DELETE FROM resources WHERE id = ?", (rid,))
+
+
+async def page(conn: Conn, provider_id: str, rtype: str, where: str, params: list,
+               order: str, offset: int, limit: int) -> tuple[int, list[ResourceRow]]:
+    """One page of a filtered, ordered list and the exact total."""
+    base = "FROM resources r WHERE r.provider_id = ? AND r.type = ? AND r.hidden = 0"
+    args: list[Any] = [provider_id, rtype]
+    if where:
+        base += f" AND ({where})"
+        args += params
+    total = await conn.fetchval(f"SELECT count(*) {base}", args)
+    if limit <= 0 or offset >= total:
+        return total, []
+    cols = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+    rows = await conn.fetchall(
+        f"SELECT {cols} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset]
+    )
+    return total, [to_row(row) for row in rows]
+
+
+# Membership -----------------------------------------------------------------------------
+
+async def existing_ids(conn: Conn, provider_id: str, ids: Iterable[str]) -> set[str]:
+    """Which of ids are visible users or groups of this provider (members must be)."""
+    wanted = list(dict.fromkeys(ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = await conn.fetchall(
+            f"SELECT id FROM resources WHERE provider_id = ? AND hidden = 0"
+            f" AND id IN ({marks})",
+            [provider_id, *chunk],
+        )
+        found.update(row["id"] for row in rows)
+    return found
+
+
+async def add_members(conn: Conn, provider_id: str, group_id: str, ids: list[str]) -> int:
+    """Insert membership rows; return how many were new."""
+    added = 0
+    for member_id in dict.fromkeys(ids):
+        added += await conn.execute(
+            "INSERT INTO members (provider_id, group_id, member_id) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (provider_id, group_id, member_id),
+        )
+    return added
+
+
+async def remove_members(conn: Conn, group_id: str, ids: list[str]) -> int:
+    removed = 0
+    for member_id in dict.fromkeys(ids):
+        removed += await conn.execute(
+            "DELETE FROM members WHERE group_id = ? AND member_id = ?", (group_id, member_id)
+        )
+    return removed
+
+
+async def clear_members(conn: Conn, group_id: str) -> int:
+    return await conn.execute("DELETE FROM members WHERE group_id = ?", (group_id,))
+
+
+async def members_of(conn: Conn, group_ids: list[str]) -> dict[str, list[dict]]:
+    """Each group's members as SCIM member values (value, display, type)."""
+    out: dict[str, list[dict]] = {gid: [] for gid in group_ids}
+    if not group_ids:
+        return out
+    marks = ", ".join("?" for _ in group_ids)
+    rows = await conn.fetchall(
+        "SELECT m.group_id, m.member_id, r.type, r.data FROM members m"
+        " JOIN resources r ON r.id = m.member_id"
+        f" WHERE m.group_id IN ({marks}) ORDER BY m.group_id, m.member_id",
+        group_ids,
+    )
+    for row in rows:
+        data = row["data"]
+        data = _json.decode(data) if isinstance(data, (str, bytes)) else data
+        display = data.get("userName") if row["type"] == "User" else data.get("displayName")
+        member = {"value": row["member_id"], "type": row["type"]}
+        if display:
+            member["display"] = display
+        out[row["group_id"]].append(member)
+    return out
+
+
+async def groups_of(conn: Conn, member_ids: list[str]) -> dict[str, list[dict]]:
+    """Each user's direct groups as SCIM `groups` values."""
+    out: dict[str, list[dict]] = {mid: [] for mid in member_ids}
+    if not member_ids:
+        return out
+    marks = ", ".join("?" for _ in member_ids)
+    rows = await conn.fetchall(
+        "SELECT m.member_id, m.group_id, r.display_key, r.data FROM members m"
+        " JOIN resources r ON r.id = m.group_id"
+        f" WHERE m.member_id IN ({marks}) ORDER BY m.member_id, m.group_id",
+        member_ids,
+    )
+    for row in rows:
+        data = row["data"]
+        data = _json.decode(data) if isinstance(data, (str, bytes)) else data
+        group = {"value": row["group_id"], "type": "direct"}
+        if data.get("displayName"):
+            group["display"] = data["displayName"]
+        out[row["member_id"]].append(group)
+    return out

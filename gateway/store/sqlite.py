@@ -1,0 +1,160 @@
+"""The embedded store: one SQLite file in WAL mode, through aiosqlite.
+
+SQLite allows one writer at a time, so writes share one connection behind a lock and each
+runs as a ``BEGIN IMMEDIATE`` transaction; reads use a small pool of their own connections,
+which WAL lets proceed while a write is under way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable, Sequence
+
+import aiosqlite
+import anyio
+
+from gateway.store.base import IntegrityError, Migration
+
+READERS = 2
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
+    return {col[0]: value for col, value in zip(cursor.description, row)}
+
+
+class SqliteConn:
+    dialect = "sqlite"
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            cursor = await self._db.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            await self._db.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        return list(await self._db.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
+        rows = await self._db.execute_fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+
+class SqliteStore:
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.url = path
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._free: list[aiosqlite.Connection] = []
+        self._write_lock = anyio.Lock()
+        self._reader_slots = anyio.Semaphore(READERS)
+
+    async def _connect(self) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.url, isolation_level=None)
+        db.row_factory = _dict_row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    async def open(self) -> None:
+        if self.url != ":memory:":
+            Path(self.url).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await self._writer.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL,"
+            " version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
+            " PRIMARY KEY (component, version))"
+        )
+        for _ in range(READERS):
+            self._readers.append(await self._connect())
+        self._free = list(self._readers)
+
+    async def close(self) -> None:
+        for db in self._readers:
+            await db.close()
+        if self._writer is not None:
+            await self._writer.close()
+        self._readers, self._free, self._writer = [], [], None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqliteConn]:
+        async with self._reader_slots:
+            db = self._free.pop()
+            try:
+                yield SqliteConn(db)
+            finally:
+                self._free.append(db)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SqliteConn]:
+        assert self._writer is not None, "store is not open"
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteConn(self._writer)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._writer.execute("ROLLBACK")
+                raise
+            else:
+                with anyio.CancelScope(shield=True):
+                    await self._writer.execute("COMMIT")
+
+    async def pending(self, migrations: list[Migration]) -> list[Migration]:
+        async with self.read() as conn:
+            rows = await conn.fetchall("SELECT component, version FROM schema_migrations")
+        done = {(row["component"], row["version"]) for row in rows}
+        return [m for m in migrations if (m.component, m.version) not in done]
+
+    async def migrate(self, migrations: list[Migration]) -> list[Migration]:
+        from gateway.clock import Clock
+
+        applied = []
+        for migration in await self.pending(migrations):
+            assert self._writer is not None
+            async with self._write_lock:
+                # executescript commits on its own, so the record goes in the same script.
+                script = (
+                    "BEGIN IMMEDIATE;\n" + migration.sql + "\n;INSERT INTO schema_migrations"
+                    " VALUES (" + ", ".join(
+                        _literal(v) for v in (
+                            migration.component, migration.version, migration.name,
+                            Clock().stamp(),
+                        )
+                    ) + ");\nCOMMIT;"
+                )
+                try:
+                    await self._writer.executescript(script)
+                except BaseException:
+                    if self._writer.in_transaction:
+                        await self._writer.execute("ROLLBACK")
+                    raise
+            applied.append(migration)
+        return applied
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,85 @@
+"""Groups over SCIM: membership is rows; member edits, renames, filters, delete."""
+
+import pytest
+
+from conftest import user_body
+
+pytestmark = pytest.mark.anyio
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+async def make_users(gateway, idp, n):
+    return [(await gateway.scim(idp, "POST", "/Users", user_body(f"u{i}@example.com"))).json()["id"]
+            for i in range(n)]
+
+
+async def test_group_lifecycle(gateway, idp):
+    u1, u2, u3 = await make_users(gateway, idp, 3)
+    r = await gateway.scim(idp, "POST", "/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Sales", "externalId": "g-1", "members": [{"value": u1}]})
+    assert r.status_code == 201, r.text
+    group = r.json()
+    assert [m["value"] for m in group["members"]] == [u1]
+    gid = group["id"]
+
+    r = await gateway.scim(idp, "PATCH", f"/Groups/{gid}", {"schemas": [PATCH], "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": u2}, {"value": u3}]},
+        {"op": "remove", "path": f'members[value eq "{u1}"]'},
+        {"op": "replace", "path": "displayName", "value": "Sales West"}]})
+    assert r.status_code in (200, 204), r.text
+    got = (await gateway.scim(idp, "GET", f"/Groups/{gid}")).json()
+    assert got["displayName"] == "Sales West"
+    assert sorted(m["value"] for m in got["members"]) == sorted([u2, u3])
+    assert all(m["type"] == "User" for m in got["members"])
+
+    bare = (await gateway.scim(idp, "GET", f"/Groups/{gid}?excludedAttributes=members")).json()
+    assert "members" not in bare and bare["displayName"] == "Sales West"
+
+    found = (await gateway.scim(idp, "GET", "/Groups",
+                                params={"filter": 'displayName eq "sales west"'})).json()
+    assert [g["id"] for g in found["Resources"]] == [gid]
+
+    user = (await gateway.scim(idp, "GET", f"/Users/{u2}")).json()
+    assert [g["value"] for g in user["groups"]] == [gid]
+
+    assert (await gateway.scim(idp, "DELETE", f"/Groups/{gid}")).status_code == 204
+    assert (await gateway.scim(idp, "GET", f"/Groups/{gid}")).status_code == 404
+    user = (await gateway.scim(idp, "GET", f"/Users/{u2}")).json()
+    assert "groups" not in user
+
+
+async def test_unknown_member_is_refused_and_nothing_written(gateway, idp):
+    (u1,) = await make_users(gateway, idp, 1)
+    r = await gateway.scim(idp, "POST", "/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Bad", "members": [{"value": u1}, {"value": "no-such-user"}]})
+    assert r.status_code == 400
+    assert r.json()["scimType"] == "invalidValue"
+    listed = (await gateway.scim(idp, "GET", "/Groups")).json()
+    assert listed["totalResults"] == 0
+
+
+async def test_put_replaces_membership(gateway, idp):
+    u1, u2 = await make_users(gateway, idp, 2)
+    gid = (await gateway.scim(idp, "POST", "/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Eng", "members": [{"value": u1}]})).json()["id"]
+    r = await gateway.scim(idp, "PUT", f"/Groups/{gid}", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": gid,
+        "displayName": "Eng", "members": [{"value": u2}]})
+    assert r.status_code == 200, r.text
+    assert [m["value"] for m in r.json()["members"]] == [u2]
+
+
+async def test_member_rows_not_json(gateway, idp):
+    """Membership lives in the members table, never inside the group's JSON."""
+    (u1,) = await make_users(gateway, idp, 1)
+    gid = (await gateway.scim(idp, "POST", "/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Rows", "members": [{"value": u1}]})).json()["id"]
+    async with gateway.gw.store.read() as conn:
+        data = await conn.fetchval("SELECT data FROM resources WHERE id = ?", (gid,))
+        rows = await conn.fetchall("SELECT member_id FROM members WHERE group_id = ?", (gid,))
+    assert "members" not in data
+    assert [r["member_id"] for r in rows] == [u1]
