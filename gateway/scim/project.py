@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from gateway.scim.resource import is_empty
-from gateway.scim.schema import Attribute, ResourceType
+from gateway.scim.schema import Attribute, ResourceType, Schema
 
 if TYPE_CHECKING:  # only the shape (schema, attr, sub) is used; avoids an import cycle
     from gateway.scim.filter import AttrPath
@@ -59,7 +59,7 @@ def project(
             continue
         ext = _extension(rtype, key)
         if ext is not None:
-            kept = _project_extension(value, ext, rtype, attributes, excluded)
+            kept = _project_extension(value, ext, attributes, excluded)
             if kept:
                 out[key] = kept
             continue
@@ -96,7 +96,7 @@ def wants_members(
     return not _select(excluded or [], urn, attr).whole or attr.returned == "always"
 
 
-def _extension(rtype: ResourceType, key: str):
+def _extension(rtype: ResourceType, key: str) -> Schema | None:
     if not key.lower().startswith("urn:"):
         return None
     schema = rtype.schema_by_urn(key)
@@ -105,8 +105,8 @@ def _extension(rtype: ResourceType, key: str):
     return schema
 
 
-def _project_extension(value: Any, schema, rtype: ResourceType,
-                       attributes: list | None, excluded: list | None) -> dict:
+def _project_extension(value: Any, schema: Schema, attributes: list | None,
+                       excluded: list | None) -> dict:
     if not isinstance(value, dict):
         return {}
     out = {}

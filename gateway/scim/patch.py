@@ -1,0 +1,590 @@
+"""PatchOp (RFC 7644 section 3.5.2) applied to the canonical stored shape of a resource.
+
+Semantics decisions (where the RFC is open or silent):
+- Request shape errors (not an object, missing PatchOp schema, no `Operations`, unknown `op`,
+  more than MAX_OPERATIONS operations, a no-path add/replace whose value is not an object)
+  are `invalidSyntax`.
+- Unknown attribute names, in a `path` or as a key of a no-path value object, are
+  `invalidPath` (a no-path key is itself parsed as a path: `name.givenName`,
+  `urn:...:enterprise:2.0:User:department` and `emails[type eq "work"].value` all work).
+  An unknown sub-attribute inside a value object is `invalidSyntax` (from resource.check_value).
+  A value of the wrong type is `invalidValue`; add without a value is `invalidValue`.
+- `schemas` cannot be a path (`invalidPath`); in a no-path value object it is ignored.
+  `id` as a path is `mutability`; as a no-path key it is ignored when it equals
+  `resource_id` (Okta sends the resource's own id with a group rename) or when the caller does
+  not pass `resource_id`, and is `mutability` otherwise.
+- readOnly targets (`id`, `meta`, `meta.*`, User `groups`, readOnly sub-attributes such as
+  `manager.displayName`) are `mutability`. Removing a required attribute (userName, Group
+  displayName) is `mutability`; replacing it with an empty value is `invalidValue`. An
+  immutable attribute may be set while absent; changing or removing it is `mutability`.
+- `password` (writeOnly, returned never) is accepted and dropped: the gateway keeps none.
+- remove without a path is `noTarget`. replace with a value filter that matches no element is
+  `noTarget`. remove with a filter that matches nothing, or of an absent attribute, is a
+  successful no-op (retries by IdPs stay idempotent).
+- add with a value filter that matches nothing creates an element when the filter is made of
+  `sub eq value` terms joined by `and` (Entra sends `emails[type eq "work"].value` for a user
+  with no work email); any other unmatched add filter is `noTarget`.
+- Complex single-valued targets (add or replace without a sub-attribute) are merged
+  sub-attribute by sub-attribute, as RFC 7644 3.5.2.3 describes for replace.
+- Multi-valued add appends; an element equal to one already present (strings compared
+  case-insensitively unless caseExact) is not added again. A sub path without a filter on a
+  multi-valued attribute (`emails.type`) applies to every element.
+- remove of a multi-valued attribute with a value list removes the listed elements: matched by
+  their `value` sub-attribute when given, else by whole-element equality.
+- At most one `primary: true` per multi-valued attribute: after each operation, the element
+  that operation set primary last wins; others lose their `primary`.
+- Group `members` are never materialised; operations on them become MemberChange entries, in
+  request order. Member filters may only be `value eq "id"` terms joined by `or`
+  (else `invalidFilter`); member sub-attribute paths are `invalidPath`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator, NamedTuple
+
+import msgspec
+
+from gateway.scim.errors import ScimError
+from gateway.scim.filter import (
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Or,
+    element_matches,
+    lookup,
+)
+from gateway.scim.path import PatchPath, parse_path
+from gateway.scim.resource import check_single, check_value, find_key, is_empty
+from gateway.scim.schema import ID, META, PATCH_OP, Attribute, ResourceType
+
+MAX_OPERATIONS = 1000
+OPS = ("add", "replace", "remove")
+
+
+class PatchOperation(msgspec.Struct, frozen=True):
+    op: str
+    path: str | None = None
+    value: Any = None
+
+
+class MemberChange(msgspec.Struct, frozen=True):
+    action: str  # "add" | "remove" | "replace" | "remove_all"
+    ids: tuple[str, ...] = ()
+
+
+class PatchResult(msgspec.Struct):
+    data: dict
+    member_changes: list[MemberChange]
+    changed: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# Request parsing
+
+
+def syntax(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidSyntax")
+
+
+def parse_patch_request(body: Any) -> list[PatchOperation]:
+    """Validate a PatchOp message and return its operations, ops lower-cased."""
+    if not isinstance(body, dict):
+        raise syntax("A PATCH body must be a JSON object")
+    schemas = body.get(find_key(body, "schemas") or "schemas")
+    if not isinstance(schemas, list) or not any(
+        isinstance(s, str) and s.lower() == PATCH_OP.lower() for s in schemas
+    ):
+        raise syntax(f"A PATCH body must have \"schemas\": [\"{PATCH_OP}\"]")
+    raw_ops = body.get(find_key(body, "Operations") or "Operations")
+    if not isinstance(raw_ops, list) or not raw_ops:
+        raise syntax("A PATCH body must have a non-empty \"Operations\" list")
+    if len(raw_ops) > MAX_OPERATIONS:
+        raise syntax(f"A PATCH request may have at most {MAX_OPERATIONS} operations")
+    return [_parse_operation(raw, i + 1) for i, raw in enumerate(raw_ops)]
+
+
+def _parse_operation(raw: Any, number: int) -> PatchOperation:
+    if not isinstance(raw, dict):
+        raise syntax(f"Operation {number} must be a JSON object")
+    op = raw.get(find_key(raw, "op") or "op")
+    if not isinstance(op, str) or op.lower() not in OPS:
+        raise syntax(f"Operation {number}: \"op\" must be one of add, replace, remove")
+    path = raw.get(find_key(raw, "path") or "path")
+    if path is not None and not isinstance(path, str):
+        raise syntax(f"Operation {number}: \"path\" must be a string")
+    value = raw.get(find_key(raw, "value") or "value")
+    return PatchOperation(op=op.lower(), path=path or None, value=value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Application
+
+
+class _State:
+    """The working copy of one PATCH request; discarded if any operation fails."""
+
+    def __init__(self, data: dict, rtype: ResourceType, resource_id: str | None) -> None:
+        self.data = copy.deepcopy(data)
+        self.rtype = rtype
+        self.resource_id = resource_id
+        self.member_changes: list[MemberChange] = []
+
+
+class _Target(NamedTuple):
+    container: dict  # the resource, or its extension object
+    attr: Attribute
+    sub: Attribute | None
+    where: Filter | None
+    label: str
+
+
+def apply_patch(data: dict, ops: list[PatchOperation], rtype: ResourceType, *,
+                resource_id: str | None = None) -> PatchResult:
+    """Apply all operations or none: returns the new data, or raises ScimError."""
+    state = _State(data, rtype, resource_id)
+    for number, op in enumerate(ops, 1):
+        try:
+            _apply_operation(state, op)
+        except ScimError as exc:
+            raise ScimError(exc.status, f"Operation {number} ({op.op}): {exc.detail}",
+                            exc.scim_type) from None
+    new = _prune(state.data)
+    _check_invariants(data, new, rtype)
+    changed = new != data or bool(state.member_changes)
+    return PatchResult(data=new, member_changes=state.member_changes, changed=changed)
+
+
+def _apply_operation(state: _State, op: PatchOperation) -> None:
+    kind = op.op.lower()
+    if kind not in OPS:
+        raise syntax(f"Unknown op '{op.op}'")
+    if not op.path:
+        if kind == "remove":
+            raise ScimError(400, "remove requires a path", "noTarget")
+        for path, value in _expand(op.value, state):
+            _apply_path(state, kind, path, value)
+        return
+    ext = _extension(op.path, state.rtype)
+    if ext is not None:  # the whole extension object as the target
+        if kind == "remove":
+            state.data.pop(ext, None)
+            return
+        for path, value in _expand({ext: op.value}, state):
+            _apply_path(state, kind, path, value)
+        return
+    if op.path.strip().lower() == "schemas":
+        raise ScimError(400, "'schemas' follows from the data and cannot be patched",
+                        "invalidPath")
+    _apply_path(state, kind, parse_path(op.path, state.rtype), op.value)
+
+
+def _extension(path: str, rtype: ResourceType) -> str | None:
+    if not path.lower().startswith("urn:"):
+        return None
+    schema = rtype.schema_by_urn(path)
+    return schema.id if schema is not None and schema.id != rtype.schema.id else None
+
+
+def _expand(value: Any, state: _State) -> Iterator[tuple[PatchPath, Any]]:
+    """A no-path value object -> one (path, value) per attribute it names."""
+    if not isinstance(value, dict):
+        raise syntax("Without a path, the value must be an object of attributes")
+    rtype = state.rtype
+    for key, item in value.items():
+        lowered = key.lower()
+        if lowered == "schemas":
+            continue
+        if lowered == "id":
+            if state.resource_id is not None and item != state.resource_id:
+                raise ScimError(400, "'id' is readOnly", "mutability")
+            continue
+        schema = rtype.schema_by_urn(key) if lowered.startswith("urn:") else None
+        if schema is None:
+            yield parse_path(key, rtype), item
+            continue
+        if item is None:
+            continue
+        if not isinstance(item, dict):
+            raise syntax(f"'{key}' must be an object of attributes")
+        if schema.id == rtype.schema.id:
+            yield from _expand(item, state)
+            continue
+        for name, sub_value in item.items():
+            yield parse_path(f"{schema.id}:{name}", rtype), sub_value
+
+
+def _apply_path(state: _State, kind: str, path: PatchPath, value: Any) -> None:
+    rtype = state.rtype
+    try:
+        attr, sub = lookup(AttrPath(path.attr.schema, path.attr.attr), rtype)
+        sub_name = path.sub or path.attr.sub
+        sub = attr.sub(sub_name) if sub_name else None
+    except KeyError:
+        raise ScimError(400, f"Unknown attribute '{path.attr.attr}'", "invalidPath") from None
+    if sub_name and sub is None:
+        raise ScimError(400, f"Unknown sub-attribute '{attr.name}.{sub_name}'", "invalidPath")
+    if path.value_filter is not None and not attr.multi_valued:
+        raise ScimError(400, f"'{attr.name}' is single-valued; it takes no [filter]",
+                        "invalidPath")
+    if _is_membership(rtype, path.attr.schema, attr):
+        _members(state, kind, path.value_filter, sub, value)
+        return
+    if not _writable(attr, sub):
+        return
+    container = _container(state, path.attr.schema)
+    label = attr.name + (f".{sub.name}" if sub else "")
+    target = _Target(container, attr, sub, path.value_filter, label)
+    touched = _OPERATIONS[kind](target, value, rtype)
+    if attr.multi_valued and touched:
+        _one_primary(container.get(attr.name) or [], touched)
+
+
+def _is_membership(rtype: ResourceType, urn: str, attr: Attribute) -> bool:
+    return rtype.name == "Group" and urn == rtype.schema.id and attr.name == "members"
+
+
+def _writable(attr: Attribute, sub: Attribute | None) -> bool:
+    """Raise for targets a client may never write; False for ones silently dropped."""
+    name = attr.name + (f".{sub.name}" if sub else "")
+    if attr is ID or attr is META or attr.mutability == "readOnly":
+        raise ScimError(400, f"'{name}' is readOnly", "mutability")
+    if sub is not None and sub.mutability == "readOnly":
+        raise ScimError(400, f"'{name}' is readOnly", "mutability")
+    return not (attr.returned == "never" or attr.mutability == "writeOnly")
+
+
+def _container(state: _State, urn: str) -> dict:
+    if urn == state.rtype.schema.id:
+        return state.data
+    ext = state.data.get(urn)
+    if not isinstance(ext, dict):
+        ext = state.data[urn] = {}
+    return ext
+
+
+# ---------------------------------------------------------------------------------------------
+# add / replace / remove on one target; each returns the elements of a multi-valued attribute
+# it wrote, so that the one-primary rule can favour them.
+
+
+def _add(t: _Target, value: Any, rtype: ResourceType) -> list[dict]:
+    if value is None:
+        raise ScimError(400, f"add '{t.label}' requires a value", "invalidValue")
+    if t.where is not None:
+        return _set_matching(t, value, rtype, create=True)
+    if t.sub is not None:
+        return _set_sub(t, value)
+    if t.attr.multi_valued:
+        return _append(t, value)
+    if t.attr.type == "complex":
+        _merge(t, value)
+        return []
+    return _set(t, value)
+
+
+def _replace(t: _Target, value: Any, rtype: ResourceType) -> list[dict]:
+    if t.where is not None:
+        return _set_matching(t, value, rtype, create=False)
+    if t.sub is not None:
+        return _set_sub(t, value)
+    if t.attr.type == "complex" and not t.attr.multi_valued and value is not None:
+        _merge(t, value)
+        return []
+    return _set(t, value)
+
+
+def _remove(t: _Target, value: Any, rtype: ResourceType) -> list[dict]:
+    if t.where is not None:
+        _remove_matching(t, rtype)
+    elif t.sub is not None:
+        _remove_sub(t)
+    elif t.attr.multi_valued and value is not None:
+        _remove_listed(t, value)
+    else:
+        if t.attr.required:
+            raise ScimError(400, f"'{t.label}' is required and cannot be removed", "mutability")
+        t.container.pop(t.attr.name, None)
+    return []
+
+
+_OPERATIONS = {"add": _add, "replace": _replace, "remove": _remove}
+
+
+def _set(t: _Target, value: Any) -> list[dict]:
+    checked = check_value(t.attr, value, t.label)
+    if is_empty(checked):
+        t.container.pop(t.attr.name, None)
+        return []
+    t.container[t.attr.name] = checked
+    return checked if t.attr.multi_valued else []
+
+
+def _merge(t: _Target, value: Any) -> None:
+    checked = check_value(t.attr, value, t.label)
+    if is_empty(checked):
+        return
+    current = t.container.get(t.attr.name)
+    merged = dict(current) if isinstance(current, dict) else {}
+    merged.update(checked)
+    t.container[t.attr.name] = merged
+
+
+def _append(t: _Target, value: Any) -> list[dict]:
+    items = _elements(t)
+    added = []
+    for element in check_value(t.attr, value, t.label):
+        if not any(_same(t.attr, element, old) for old in items):
+            items.append(element)
+            added.append(element)
+    return added
+
+
+def _set_sub(t: _Target, value: Any) -> list[dict]:
+    """`name.givenName` (one parent) or `emails.type` (every element)."""
+    checked = check_value(t.sub, value, t.label)
+    if not t.attr.multi_valued:
+        parent = t.container.get(t.attr.name)
+        parent = dict(parent) if isinstance(parent, dict) else {}
+        _put(parent, t.sub.name, checked)
+        t.container[t.attr.name] = parent
+        return []
+    items = _elements(t)
+    if not items and not is_empty(checked):
+        items.append({})
+    for element in items:
+        _put(element, t.sub.name, checked)
+    return list(items)
+
+
+def _set_matching(t: _Target, value: Any, rtype: ResourceType, create: bool) -> list[dict]:
+    """`emails[type eq "work"]` (whole elements) or `emails[type eq "work"].value`."""
+    if t.sub is not None:
+        checked = check_value(t.sub, value, t.label)
+    else:
+        checked = check_single(t.attr, value, t.label)
+    items = _elements(t)
+    found = [el for el in items if element_matches(t.where, el, rtype)]
+    if not found:
+        seed = _seed(t.where, t.attr) if create else None
+        if seed is None:
+            raise ScimError(400, f"No '{t.attr.name}' element matches the filter", "noTarget")
+        items.append(seed)
+        found = [seed]
+    for element in found:
+        if t.sub is not None:
+            _put(element, t.sub.name, checked)
+        elif create:
+            element.update(checked)
+        else:
+            element.clear()
+            element.update(checked)
+    return found
+
+
+def _seed(where: Filter, attr: Attribute) -> dict | None:
+    """The element an `a eq x and b eq y` filter describes; None for any other filter."""
+    if isinstance(where, And):
+        left, right = _seed(where.left, attr), _seed(where.right, attr)
+        return None if left is None or right is None else {**left, **right}
+    if isinstance(where, Compare) and where.op == "eq" and where.path.sub:
+        sub = attr.sub(where.path.sub)
+        if sub is None or sub.mutability == "readOnly" or where.value is None:
+            return None
+        return {sub.name: check_single(sub, where.value, f"{attr.name}.{sub.name}")}
+    return None
+
+
+def _remove_matching(t: _Target, rtype: ResourceType) -> None:
+    items = t.container.get(t.attr.name)
+    if not isinstance(items, list):
+        return
+    if t.sub is not None:
+        for element in items:
+            if element_matches(t.where, element, rtype):
+                element.pop(t.sub.name, None)
+        return
+    t.container[t.attr.name] = [el for el in items if not element_matches(t.where, el, rtype)]
+
+
+def _remove_sub(t: _Target) -> None:
+    current = t.container.get(t.attr.name)
+    if isinstance(current, dict):
+        current.pop(t.sub.name, None)
+    elif isinstance(current, list):
+        for element in current:
+            if isinstance(element, dict):
+                element.pop(t.sub.name, None)
+
+
+def _remove_listed(t: _Target, value: Any) -> None:
+    """Entra's `remove members` shape, for any multi-valued attribute: drop listed elements."""
+    listed = check_value(t.attr, value, t.label)
+    items = t.container.get(t.attr.name)
+    if not isinstance(items, list):
+        return
+    value_sub = t.attr.sub("value")
+
+    def listed_match(element: Any) -> bool:
+        for wanted in listed:
+            if value_sub is not None and isinstance(wanted, dict) and "value" in wanted:
+                if isinstance(element, dict) and _equal(value_sub, element.get("value"),
+                                                        wanted["value"]):
+                    return True
+            elif _same(t.attr, element, wanted):
+                return True
+        return False
+
+    t.container[t.attr.name] = [el for el in items if not listed_match(el)]
+
+
+def _elements(t: _Target) -> list:
+    items = t.container.get(t.attr.name)
+    if not isinstance(items, list):
+        items = t.container[t.attr.name] = []
+    return items
+
+
+def _put(element: dict, key: str, value: Any) -> None:
+    if is_empty(value):
+        element.pop(key, None)
+    else:
+        element[key] = value
+
+
+def _same(attr: Attribute, left: Any, right: Any) -> bool:
+    """Element equality with each sub-attribute's caseExact rule."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        if left.keys() != right.keys():
+            return False
+        return all(_equal(attr.sub(k) or attr, left[k], right[k]) for k in left)
+    return _equal(attr, left, right)
+
+
+def _equal(attr: Attribute, left: Any, right: Any) -> bool:
+    if isinstance(left, str) and isinstance(right, str) and not attr.case_exact:
+        return left.lower() == right.lower()
+    return left == right and type(left) is type(right)
+
+
+def _one_primary(items: list, touched: list[dict]) -> None:
+    """RFC 7643 2.4: at most one element is primary; the one this operation set wins."""
+    primaries = [el for el in items if isinstance(el, dict) and el.get("primary") is True]
+    if len(primaries) < 2:
+        return
+    ids = {id(el) for el in primaries}
+    winner = next((el for el in reversed(touched)
+                   if id(el) in ids and el.get("primary") is True), primaries[0])
+    for element in primaries:
+        if element is not winner:
+            del element["primary"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Group members: translated into row changes, never read
+
+
+def _members(state: _State, kind: str, where: Filter | None, sub: Attribute | None,
+             value: Any) -> None:
+    if sub is not None:
+        raise ScimError(400, "members can only be added or removed whole, not by sub-attribute",
+                        "invalidPath")
+    changes = state.member_changes
+    if kind == "add":
+        if where is not None:
+            raise ScimError(400, "add to members takes no [filter]", "invalidPath")
+        if value is None:
+            raise ScimError(400, "add 'members' requires a value", "invalidValue")
+        _emit(changes, "add", _member_ids(value))
+    elif kind == "replace":
+        if where is None:
+            changes.append(MemberChange("replace", _member_ids(value)))
+        else:
+            _emit(changes, "remove", _filter_ids(where))
+            _emit(changes, "add", _member_ids(value))
+    elif where is not None:
+        _emit(changes, "remove", _filter_ids(where))
+    elif value is not None:
+        _emit(changes, "remove", _member_ids(value))
+    else:
+        changes.append(MemberChange("remove_all"))
+
+
+def _emit(changes: list[MemberChange], action: str, ids: tuple[str, ...]) -> None:
+    if ids:
+        changes.append(MemberChange(action, ids))
+
+
+def _member_ids(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [] if value is None else [value]
+    ids: dict[str, None] = {}  # ordered set: the request order, each id once
+    for item in items:
+        key = find_key(item, "value") if isinstance(item, dict) else None
+        member = item.get(key) if key else None
+        if not isinstance(member, str) or not member:
+            raise ScimError(400, "Each member must be an object with a string \"value\" (the id)",
+                            "invalidValue")
+        ids[member] = None
+    return tuple(ids)
+
+
+def _filter_ids(where: Filter) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    pending = [where]
+    while pending:  # iterative: a long `or` chain must not hit the recursion limit
+        node = pending.pop()
+        if isinstance(node, Or):
+            pending.extend((node.right, node.left))
+        elif (isinstance(node, Compare) and node.op == "eq" and node.path.sub == "value"
+              and isinstance(node.value, str)):
+            found[node.value] = None
+        else:
+            raise ScimError(400, "members can only be selected by value "
+                            "(members[value eq \"id\" or value eq \"id2\"])", "invalidFilter")
+    return tuple(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-resource checks
+
+
+def _prune(value: Any) -> Any:
+    """Canonical data holds no empty values: drop those that operations left behind."""
+    if isinstance(value, dict):
+        pruned = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if not is_empty(v)}
+    if isinstance(value, list):
+        pruned = [_prune(v) for v in value]
+        return [v for v in pruned if not is_empty(v)]
+    return value
+
+
+def _check_invariants(old: dict, new: dict, rtype: ResourceType) -> None:
+    for urn, attr in _attributes(rtype):
+        before, after = _get(old, urn, attr.name, rtype), _get(new, urn, attr.name, rtype)
+        if attr.required and before is not None and after is None:
+            raise ScimError(400, f"'{attr.name}' is required; it cannot be empty",
+                            "invalidValue")
+        if attr.mutability == "immutable" and before is not None and before != after:
+            raise ScimError(400, f"'{attr.name}' is immutable", "mutability")
+        if not attr.multi_valued and isinstance(before, dict):
+            _check_immutable_subs(attr, before, after if isinstance(after, dict) else {})
+
+
+def _check_immutable_subs(attr: Attribute, before: dict, after: dict) -> None:
+    for sub in attr.sub_attributes:
+        if sub.mutability == "immutable" and sub.name in before:
+            if before.get(sub.name) != after.get(sub.name):
+                raise ScimError(400, f"'{attr.name}.{sub.name}' is immutable", "mutability")
+
+
+def _attributes(rtype: ResourceType) -> Iterator[tuple[str, Attribute]]:
+    for schema in rtype.schemas:
+        for attr in schema.attributes:
+            yield schema.id, attr
+
+
+def _get(data: dict, urn: str, name: str, rtype: ResourceType) -> Any:
+    container = data if urn == rtype.schema.id else data.get(urn)
+    return container.get(name) if isinstance(container, dict) else None
