@@ -284,7 +284,7 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         current = render(row, rtype, gw.base_url(pid))
         body = await normalize(gw, ctx, rtype, operation, body, current)
         if operation == "patch":
-            result = apply_patch(row.data, parse_patch_request(body), rtype)
+            result = apply_patch(row.data, parse_patch_request(body), rtype, resource_id=row.id)
             new_data, changes = result.data, result.member_changes
         else:
             new_data = canonical_resource(body, rtype)

@@ -88,6 +88,7 @@ async def test_list_filter_and_paging(gateway, idp):
     for n in range(5):
         body = user_body(f"user{n}@example.com", externalId=f"ext-{n}")
         ids.append((await gateway.scim(idp, "POST", "/Users", body)).json()["id"])
+        gateway.clock.advance(seconds=1)  # the default order is by creation time
     page = (await gateway.scim(idp, "GET", "/Users?startIndex=2&count=2")).json()
     assert page["totalResults"] == 5
     assert page["startIndex"] == 2
