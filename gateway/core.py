@@ -5,6 +5,8 @@ It lives on ``app.state.gateway``; there is no global state outside it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pluggy
 
@@ -28,12 +30,43 @@ class Gateway:
     def base_url(self, provider_id: str) -> str:
         return f"{self.settings.public_url}/scim/v2/{provider_id}"
 
+    # The public surface for plugins (documented in docs/plugins.md). --------------------
+
+    async def record(self, conn: Any, *, actor: str, provider_id: str | None,
+                     event_type: str, resource_type: str, resource_id: str, operation: str,
+                     data: dict, before: Any = None, after: Any = None,
+                     reason: str | None = None) -> dict:
+        """Write a sync-log entry and an outbox event through ``conn`` (the caller's
+        transaction) and return the event. For plugins that change what they own."""
+        from gateway import events
+
+        ctx = RequestContext(provider=None, provider_id=provider_id, actor=actor)
+        return await events.record(self, conn, ctx, operation=operation,
+                                   event_type=event_type, resource_type=resource_type,
+                                   resource_id=resource_id, before=before, after=after,
+                                   data=data, reason=reason)
+
+    async def user_action(self, user_id: str, action: str, actor: str = "admin",
+                          reason: str | None = None) -> dict | None:
+        """block / unblock / deactivate / reactivate a user now, in its own transaction;
+        returns the admin view of the user, or None when there is no such user."""
+        from gateway import users
+
+        return await users.admin_action(self, user_id, action, actor=actor, reason=reason)
+
+    async def user_view(self, user_id: str) -> dict | None:
+        """The admin view of a user (state, source, profile, plugin fields)."""
+        from gateway import users
+
+        return await users.user_view(self, user_id)
+
 
 class RequestContext(msgspec.Struct, kw_only=True):
     """Who is changing what, for the sync log and events."""
 
-    provider: object | None  # ProviderRow, or None for the admin acting on local users
-    actor: str  # "provider:<id>" or "admin"
+    provider: Any  # ProviderRow, or None for the admin and the gateway's own actions
+    actor: str  # "provider:<id>", "admin", "scheduler" or a plugin's name
+    provider_id: str | None = None  # the provider concerned when provider is None
     request_id: str | None = None
     method: str | None = None
     path: str | None = None

@@ -28,7 +28,7 @@ def _dump(value: Any) -> str | None:
 
 
 def provider_id(ctx: RequestContext) -> str | None:
-    return getattr(ctx.provider, "id", None)
+    return getattr(ctx.provider, "id", None) or ctx.provider_id
 
 
 async def log_entry(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: str,

@@ -81,8 +81,9 @@ async def create_local(gw: Gateway, body: dict) -> dict:
     return found
 
 
-async def admin_action(gw: Gateway, rid: str, action: str) -> dict | None:
-    """block / unblock / deactivate (immediate) / reactivate, as the admin."""
+async def admin_action(gw: Gateway, rid: str, action: str, actor: str = "admin",
+                       reason: str | None = None) -> dict | None:
+    """block / unblock / deactivate (immediate) / reactivate, as the admin (or a plugin)."""
     async with gw.store.write() as conn:
         row = await resources.get_any(conn, rid)
         if row is None or row.type != "User":
@@ -109,13 +110,13 @@ async def admin_action(gw: Gateway, rid: str, action: str) -> dict | None:
                 lifecycle.ACTIVE: "user.unblocked" if old == lifecycle.BLOCKED
                 else "user.reactivated",
             }[new]
-            ctx = RequestContext(provider=None, actor="admin")
+            ctx = RequestContext(provider=None, actor=actor,
+                                 provider_id=row.provider_id or None)
+            reason = reason or f"admin_{action}"
             written = await events.record(
                 gw, conn, ctx, operation=action, event_type=event_type, resource_type="User",
-                resource_id=rid, before={"state": old}, after={"state": new},
-                reason=f"admin_{action}",
-                data=await provisioning.event_data(gw, None, row, row.data,
-                                                   {"reason": f"admin_{action}"}),
+                resource_id=rid, before={"state": old}, after={"state": new}, reason=reason,
+                data=await provisioning.event_data(gw, None, row, row.data, {"reason": reason}),
             )
         result = await view(gw, conn, row)
     if new != old:
