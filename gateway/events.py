@@ -52,19 +52,11 @@ async def emit(gw: Gateway, conn: Conn, ctx: RequestContext, event_type: str, *,
     occurred_at = gw.clock.stamp()
     payload = _dump(data) or "{}"
     pid = provider_id(ctx)
-    if conn.dialect == "postgres":
-        seq = await conn.fetchval(
-            "INSERT INTO outbox (type, provider_id, resource_type, resource_id, occurred_at,"
-            " data) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-            (event_type, pid, resource_type, resource_id, occurred_at, payload),
-        )
-    else:
-        await conn.execute(
-            "INSERT INTO outbox (type, provider_id, resource_type, resource_id, occurred_at,"
-            " data) VALUES (?, ?, ?, ?, ?, ?)",
-            (event_type, pid, resource_type, resource_id, occurred_at, payload),
-        )
-        seq = await conn.fetchval("SELECT last_insert_rowid()")
+    seq = await conn.fetchval(
+        "INSERT INTO outbox (type, provider_id, resource_type, resource_id, occurred_at, data)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+        (event_type, pid, resource_type, resource_id, occurred_at, payload),
+    )
     event = {
         "seq": seq, "type": event_type, "provider": pid, "occurred_at": occurred_at,
         "resource_type": resource_type, "resource_id": resource_id, "data": scrub(data),

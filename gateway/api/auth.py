@@ -27,10 +27,8 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
     """
     pid = request.path_params.get("provider", "")
     async with gw.store.read() as conn:
-        provider = await queries.get_provider(conn, pid)
-        credentials = (
-            await queries.live_credentials(conn, pid, gw.clock.stamp()) if provider else []
-        )
+        provider, credentials = await queries.provider_with_credentials(
+            conn, pid, gw.clock.stamp())
     if provider is None:
         raise unauthorized("Authentication required: send this provider's credential")
     principal = await gw.hooks.first("authenticate", request=request, provider=provider,

@@ -76,6 +76,29 @@ async def live_credentials(conn: Conn, provider_id: str, now: str) -> list[Crede
     return [CredentialRow(**row) for row in rows]
 
 
+async def provider_with_credentials(conn: Conn, provider_id: str,
+                                    now: str) -> tuple[ProviderRow | None, list[CredentialRow]]:
+    """A provider and its live credentials in one query (it runs on every SCIM request)."""
+    rows = await conn.fetchall(
+        "SELECT p.id, p.name, p.plugin, p.auth_kind, p.settings, p.created_at,"
+        " c.id AS c_id, c.kind AS c_kind, c.username AS c_username,"
+        " c.secret_hash AS c_hash, c.created_at AS c_created, c.expires_at AS c_expires"
+        " FROM providers p LEFT JOIN credentials c ON c.provider_id = p.id"
+        " AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > ?)"
+        " WHERE p.id = ?",
+        (now, provider_id),
+    )
+    if not rows:
+        return None, []
+    credentials = [
+        CredentialRow(id=r["c_id"], provider_id=provider_id, kind=r["c_kind"],
+                      username=r["c_username"], secret_hash=r["c_hash"],
+                      created_at=r["c_created"], expires_at=r["c_expires"])
+        for r in rows if r["c_id"] is not None
+    ]
+    return _provider(rows[0]), credentials
+
+
 async def revoke_credentials(conn: Conn, provider_id: str, kinds: list[str], now: str) -> int:
     marks = ", ".join("?" for _ in kinds)
     return await conn.execute(

@@ -105,14 +105,16 @@ async def page(conn: Conn, provider_id: str, rtype: str, where: str, params: lis
     if where:
         base += f" AND ({where})"
         args += params
-    total = await conn.fetchval(f"SELECT count(*) {base}", args)
-    if limit <= 0 or offset >= total:
-        return total, []
     cols = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
-    rows = await conn.fetchall(
-        f"SELECT {cols} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset]
-    )
-    return total, [to_row(row) for row in rows]
+    rows = []
+    if limit > 0:
+        # The total rides along as a window count, saving a second query per page.
+        rows = await conn.fetchall(
+            f"SELECT {cols}, count(*) OVER () AS total_ {base} ORDER BY {order}"
+            " LIMIT ? OFFSET ?", [*args, limit, offset])
+    if rows:
+        return rows[0]["total_"], [to_row(row) for row in rows]
+    return await conn.fetchval(f"SELECT count(*) {base}", args), []
 
 
 # Membership -----------------------------------------------------------------------------

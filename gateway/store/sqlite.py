@@ -31,13 +31,13 @@ class SqliteConn:
         self._db = db
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        # The cursor is left to the garbage collector: closing it explicitly would cost a
+        # second round trip to the connection's thread on every statement.
         try:
             cursor = await self._db.execute(sql, params)
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+        return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
@@ -46,10 +46,13 @@ class SqliteConn:
             raise IntegrityError(str(exc)) from exc
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        return list(await self._db.execute_fetchall(sql, params))
+        try:
+            return list(await self._db.execute_fetchall(sql, params))
+        except sqlite3.IntegrityError as exc:  # INSERT ... RETURNING
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
-        rows = await self._db.execute_fetchall(sql, params)
+        rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
     async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:

@@ -1,0 +1,208 @@
+"""`make bench`: start the gateway on a fresh database and the floor endpoint, drive both from
+a separate load process, print a table and write bench/results.json.
+
+BENCH_SCALE=large runs 100,000 users and a 100,000-member group, then fills the store to
+1,000,000 users to compare lookup latency. BENCH_STORE=postgres (or a postgresql:// URL in
+BENCH_DATABASE) runs the same scenarios on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ORDER = ["initial_sync", "get_by_id", "lookup_username", "lookup_externalid", "patch_user",
+         "put_user", "group_add_members", "group_remove_members", "group_get_no_members",
+         "list_paging"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered at {url}")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the process's peak resident set size, kept by the kernel."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def start_gateway(database: str, port: int) -> tuple[subprocess.Popen, str, str]:
+    proc = subprocess.Popen(
+        [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1",
+         "--port", str(port), "--database", database, "--config", os.devnull,
+         "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = [proc.stdout.readline().strip() for _ in range(3)]
+    if not lines[0].startswith("SCIM base URL: "):
+        proc.kill()
+        raise RuntimeError(f"the gateway did not start: {lines}")
+    base = lines[0].split(": ", 1)[1]
+    token = lines[1].split(": ", 1)[1]
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return proc, base, token
+
+
+def start_floor(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+    wait_http(f"http://127.0.0.1:{port}/floor")
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def load(args: list[str], out: Path) -> dict:
+    subprocess.run([sys.executable, "-m", "bench.load", *args, "--out", str(out)],
+                   cwd=ROOT, check=True)
+    return json.loads(out.read_text())
+
+
+def fill_sqlite(database: str, provider_id: str, start: int, stop_at: int) -> None:
+    """Grow the store to stop_at users with rows shaped like the gateway's own, fast, so the
+    lookup can be timed at a size that would take hours to provision over HTTP."""
+    from bench.load import entra_user, user_name
+
+    db = sqlite3.connect(database)
+    stamp = "2026-01-01T00:00:00.000000Z"
+    batch = []
+    for i in range(start, stop_at):
+        data = entra_user(i)
+        del data["schemas"], data["meta"]
+        batch.append((provider_id, f"fill-{i:07d}", "User", f"ext-{i:07d}",
+                      user_name(i).lower(), None, json.dumps(data), 1, stamp, stamp))
+        if len(batch) == 20_000:
+            db.executemany("INSERT INTO resources (provider_id, id, type, external_id, name_key,"
+                           " display_key, data, version, created, last_modified)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
+            db.commit()
+            batch.clear()
+    if batch:
+        db.executemany("INSERT INTO resources (provider_id, id, type, external_id, name_key,"
+                       " display_key, data, version, created, last_modified)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
+        db.commit()
+    db.close()
+
+
+def table(report: dict) -> str:
+    rows = [f"{'scenario':<22} {'req/s':>9} {'x floor':>8} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'errors':>6}"]
+    rows.append(f"{'floor (bare Starlette)':<22} {report['floor_rps']:>9} {1.0:>8}")
+    for name in ORDER:
+        s = report["scenarios"].get(name)
+        if s:
+            rows.append(f"{name:<22} {s['rps']:>9} {s['ratio_to_floor']:>8} {s['p50_ms']:>8} "
+                        f"{s['p99_ms']:>8} {s['errors']:>6}")
+    sync = report["scenarios"]["initial_sync"]
+    rows.append(f"initial sync of {sync['users']} users: {sync['seconds']} s")
+    for name, ratio in report["scale_ratios"].items():
+        rows.append(f"scale ratio {name}: {json.dumps(ratio)}")
+    rows.append(f"gateway peak RSS: {report['peak_rss_mb']} MB")
+    return "\n".join(rows)
+
+
+def run_store(store: str, scale: str, work: Path) -> dict:
+    database = os.environ.get("BENCH_DATABASE") if store == "postgres" else None
+    database = database or (str(work / "bench.db") if store == "sqlite"
+                            else "postgresql://127.0.0.1:5432/test")
+    port, floor_port = free_port(), free_port()
+    floor = start_floor(floor_port)
+    gateway, base, token = start_gateway(database, port)
+    provider_id = base.rsplit("/", 1)[1]
+    try:
+        common = ["--port", str(port), "--floor-port", str(floor_port),
+                  "--base-path", f"/scim/v2/{provider_id}", "--token", token, "--scale", scale]
+        report = load(common, work / f"{store}.json")
+        if scale == "large" and store == "sqlite":
+            fill_sqlite(database, provider_id, report["scenarios"]["initial_sync"]["users"],
+                        1_000_000)
+            big = load([*common, "--phase", "lookup"], work / "lookup.json")
+            small = report["notes"]["lookup_p50_ms_at_10k"]
+            report["scale_ratios"]["lookup_p50_1m_vs_10k"] = {
+                "p50_ms_10k": small, "p50_ms_1m": big["lookup_username"]["p50_ms"],
+                "ratio": round(big["lookup_username"]["p50_ms"] / small, 3)}
+        report["peak_rss_mb"] = peak_rss_mb(gateway.pid)
+    finally:
+        stop(gateway)
+        stop(floor)
+    report.update({"machine": f"{platform.machine()} {os.cpu_count()} cores, "
+                              f"Python {platform.python_version()}",
+                   "store": store, "scale": scale})
+    return report
+
+
+def postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def main() -> int:
+    scale = os.environ.get("BENCH_SCALE", "default")
+    stores = os.environ.get("BENCH_STORE", "sqlite,postgres").split(",")
+    out = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "results.json"))
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for store in stores:
+            if store == "postgres" and not (postgres_reachable() and _has_postgres_store()):
+                print("postgres: skipped (no PostgreSQL store or server reachable)")
+                continue
+            print(f"== {store}, {scale} scale", file=sys.stderr)
+            report = run_store(store, scale, Path(tmp))
+            print(table(report))
+            results.append(report)
+    primary = results[0]
+    if len(results) > 1:
+        primary = {**primary, "other_stores": results[1:]}
+    out.write_text(json.dumps(primary, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def _has_postgres_store() -> bool:
+    try:
+        import gateway.store.postgres  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
