@@ -1,0 +1,29 @@
+"""`make bench` runs: a small scale end to end. It checks that the bench works, not speed."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = {"initial_sync", "get_by_id", "lookup_username", "lookup_externalid", "patch_user",
+             "put_user", "group_add_members", "group_get_no_members", "list_paging"}
+
+
+def test_bench_runs_at_smoke_scale(tmp_path):
+    out = tmp_path / "results.json"
+    env = {**os.environ, "BENCH_SCALE": "smoke", "BENCH_STORE": "sqlite",
+           "BENCH_OUT": str(out)}
+    done = subprocess.run([sys.executable, "-m", "bench"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["store"] == "sqlite" and report["scale"] == "smoke"
+    assert SCENARIOS <= set(report["scenarios"])
+    for name, scenario in report["scenarios"].items():
+        assert scenario["errors"] == 0, name
+        assert scenario["rps"] > 0 and scenario["p50_ms"] <= scenario["p99_ms"], name
+    assert report["floor_rps"] > 0 and report["peak_rss_mb"] > 0
+    assert report["scale_ratios"]["group_add_100"]["ratio"] > 0
+    assert "initial_sync" in done.stdout
