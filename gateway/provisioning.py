@@ -107,37 +107,45 @@ async def check_members(conn: Conn, pid: str, ids: list[str]) -> None:
 
 async def apply_member_changes(conn: Conn, pid: str, group_id: str,
                                changes: list[MemberChange]) -> tuple[set[str], set[str]]:
-    """Apply PATCH membership edits in order; cost follows the ids named."""
+    """Apply PATCH membership edits in order; return the net (added, removed) ids.
+
+    The cost follows the ids named, except for a whole-list replace or remove-all.
+    """
     added: set[str] = set()
     removed: set[str] = set()
+
+    def note(now_in: list[str], now_out: list[str]) -> None:
+        for mid in now_in:
+            if mid in removed:
+                removed.discard(mid)
+            else:
+                added.add(mid)
+        for mid in now_out:
+            if mid in added:
+                added.discard(mid)
+            else:
+                removed.add(mid)
+
     for change in changes:
         ids = list(change.ids)
         if change.action in ("replace", "remove_all"):
-            current = await conn.fetchall(
-                "SELECT member_id FROM members WHERE group_id = ?", (group_id,)
-            )
-            old = {row["member_id"] for row in current}
+            rows = await conn.fetchall(
+                "SELECT member_id FROM members WHERE group_id = ?", (group_id,))
             keep = set(ids) if change.action == "replace" else set()
-            drop = list(old - keep)
-            await resources.remove_members(conn, group_id, drop)
-            removed |= set(drop)
-            added -= set(drop)
-            ids = list(keep - old)
+            old = {row["member_id"] for row in rows}
+            note([], await resources.remove_members(
+                conn, group_id, [mid for mid in old if mid not in keep]))
+            ids = [mid for mid in dict.fromkeys(ids) if mid not in old]
             if not ids:
                 continue
             change = MemberChange(action="add", ids=tuple(ids))
         if change.action == "add":
-            await check_members(conn, pid, ids)
             if group_id in ids:
                 raise ScimError(400, "A group cannot be a member of itself", "invalidValue")
-            if await resources.add_members(conn, pid, group_id, ids):
-                fresh = set(ids) - removed
-                added |= fresh
-                removed -= set(ids)
+            await check_members(conn, pid, ids)
+            note(await resources.add_members(conn, pid, group_id, ids), [])
         elif change.action == "remove":
-            await resources.remove_members(conn, group_id, ids)
-            removed |= set(ids) - added
-            added -= set(ids)
+            note([], await resources.remove_members(conn, group_id, ids))
     return added, removed
 
 

@@ -135,25 +135,51 @@ async def existing_ids(conn: Conn, provider_id: str, ids: Iterable[str]) -> set[
     return found
 
 
-async def add_members(conn: Conn, provider_id: str, group_id: str, ids: list[str]) -> int:
-    """Insert membership rows; return how many were new."""
-    added = 0
-    for member_id in dict.fromkeys(ids):
-        added += await conn.execute(
-            "INSERT INTO members (provider_id, group_id, member_id) VALUES (?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (provider_id, group_id, member_id),
-        )
-    return added
+def chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
-async def remove_members(conn: Conn, group_id: str, ids: list[str]) -> int:
-    removed = 0
-    for member_id in dict.fromkeys(ids):
-        removed += await conn.execute(
-            "DELETE FROM members WHERE group_id = ? AND member_id = ?", (group_id, member_id)
+async def current_members(conn: Conn, group_id: str, ids: list[str]) -> set[str]:
+    """Which of ids are members of the group now (one query per 500 ids)."""
+    found: set[str] = set()
+    for chunk in chunks(ids):
+        marks = ", ".join("?" for _ in chunk)
+        rows = await conn.fetchall(
+            f"SELECT member_id FROM members WHERE group_id = ? AND member_id IN ({marks})",
+            [group_id, *chunk],
         )
-    return removed
+        found.update(row["member_id"] for row in rows)
+    return found
+
+
+async def add_members(conn: Conn, provider_id: str, group_id: str, ids: list[str]) -> list[str]:
+    """Insert membership rows; return the ids that were not members before.
+
+    The cost follows the ids named: a lookup of those ids and one batched insert.
+    """
+    wanted = list(dict.fromkeys(ids))
+    present = await current_members(conn, group_id, wanted)
+    fresh = [mid for mid in wanted if mid not in present]
+    if fresh:
+        await conn.executemany(
+            "INSERT INTO members (provider_id, group_id, member_id) VALUES (?, ?, ?)",
+            [(provider_id, group_id, mid) for mid in fresh],
+        )
+    return fresh
+
+
+async def remove_members(conn: Conn, group_id: str, ids: list[str]) -> list[str]:
+    """Delete membership rows; return the ids that were members."""
+    wanted = list(dict.fromkeys(ids))
+    present = await current_members(conn, group_id, wanted)
+    gone = [mid for mid in wanted if mid in present]
+    if gone:
+        await conn.executemany(
+            "DELETE FROM members WHERE group_id = ? AND member_id = ?",
+            [(group_id, mid) for mid in gone],
+        )
+    return gone
 
 
 async def clear_members(conn: Conn, group_id: str) -> int:

@@ -83,3 +83,24 @@ async def test_member_rows_not_json(gateway, idp):
         rows = await conn.fetchall("SELECT member_id FROM members WHERE group_id = ?", (gid,))
     assert "members" not in data
     assert [r["member_id"] for r in rows] == [u1]
+
+
+async def test_member_events_are_net_changes(gateway, idp):
+    u1, u2, u3 = await make_users(gateway, idp, 3)
+    gid = (await gateway.scim(idp, "POST", "/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Net", "members": [{"value": u1}]})).json()["id"]
+    after = (await gateway.client.get("/admin/v1/events", headers=gateway.admin)).json()
+    last = int(after["next_cursor"])
+    r = await gateway.scim(idp, "PATCH", f"/Groups/{gid}", {"schemas": [PATCH], "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": u2}, {"value": u3}, {"value": u1}]},
+        {"op": "remove", "path": f'members[value eq "{u3}"]'},
+        {"op": "remove", "path": f'members[value eq "{u1}"]'}]})
+    assert r.status_code == 204, r.text
+    feed = (await gateway.client.get(f"/admin/v1/events?after={last}",
+                                     headers=gateway.admin)).json()["items"]
+    kinds = {e["type"]: e["data"] for e in feed}
+    assert kinds["group.members_added"]["members_added"] == [u2]
+    assert kinds["group.members_removed"]["members_removed"] == [u1]
+    got = (await gateway.scim(idp, "GET", f"/Groups/{gid}")).json()
+    assert [m["value"] for m in got["members"]] == [u2]
