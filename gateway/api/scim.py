@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import provisioning, reads
+from gateway import provisioning, reads, root_search
 from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json, request_id
 from gateway.core import Gateway, RequestContext
@@ -40,8 +40,14 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+DISCOVERY = ("serviceproviderconfig", "schemas", "resourcetypes")
+
+
 def resource_type(request: Request, gw: Gateway) -> ResourceType:
-    rtype = gw.registry.by_endpoint("/" + request.path_params["kind"])
+    kind = request.path_params["kind"]
+    if kind.lower() in DISCOVERY:  # reached only by a method the discovery routes refuse
+        raise ScimError(405, f"{request.method} is not allowed on /{kind}")
+    rtype = gw.registry.by_endpoint("/" + kind)
     if rtype is None:
         raise ScimError(404, f"No resource type at /{request.path_params['kind']}")
     return rtype
@@ -71,6 +77,12 @@ async def search(request: Request, gw: Gateway, ctx: RequestContext) -> Response
     rtype = resource_type(request, gw)
     query = reads.query_from_search(await read_json(request, gw.settings.max_body_bytes))
     return ScimResponse(await reads.search(gw, ctx.provider.id, rtype, query))
+
+
+@scim_endpoint
+async def search_root(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    query = reads.query_from_search(await read_json(request, gw.settings.max_body_bytes))
+    return ScimResponse(await root_search.search_root(gw, ctx.provider.id, query))
 
 
 @scim_endpoint
@@ -120,6 +132,7 @@ def routes() -> list[Route]:
         Route("/ResourceTypes", scim_endpoint(discovery.resource_types)),
         Route("/ResourceTypes/{name}", scim_endpoint(discovery.resource_type)),
         Route("/Me", not_implemented, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Route("/.search", search_root, methods=["POST"]),
         Route("/{kind}/.search", search, methods=["POST"]),
         Route("/{kind}", list_or_create, methods=["GET", "POST"]),
         Route("/{kind}/{id}", one, methods=["GET", "PUT", "PATCH", "DELETE"]),
