@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import provisioning, reads, root_search
+from gateway import bulk, provisioning, reads, root_search
 from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json, request_id
 from gateway.core import Gateway, RequestContext
@@ -40,12 +40,12 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-DISCOVERY = ("serviceproviderconfig", "schemas", "resourcetypes")
+FIXED = ("serviceproviderconfig", "schemas", "resourcetypes", "bulk", ".search")
 
 
 def resource_type(request: Request, gw: Gateway) -> ResourceType:
     kind = request.path_params["kind"]
-    if kind.lower() in DISCOVERY:  # reached only by a method the discovery routes refuse
+    if kind.lower() in FIXED:  # reached only by a method their own routes refuse
         raise ScimError(405, f"{request.method} is not allowed on /{kind}")
     rtype = gw.registry.by_endpoint("/" + kind)
     if rtype is None:
@@ -83,6 +83,12 @@ async def search(request: Request, gw: Gateway, ctx: RequestContext) -> Response
 async def search_root(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     query = reads.query_from_search(await read_json(request, gw.settings.max_body_bytes))
     return ScimResponse(await root_search.search_root(gw, ctx.provider.id, query))
+
+
+@scim_endpoint
+async def bulk_request(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    body = await read_json(request, gw.settings.bulk_max_payload)
+    return ScimResponse(await bulk.run(gw, ctx, body))
 
 
 @scim_endpoint
@@ -133,6 +139,7 @@ def routes() -> list[Route]:
         Route("/ResourceTypes/{name}", scim_endpoint(discovery.resource_type)),
         Route("/Me", not_implemented, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Route("/.search", search_root, methods=["POST"]),
+        Route("/Bulk", bulk_request, methods=["POST"]),
         Route("/{kind}/.search", search, methods=["POST"]),
         Route("/{kind}", list_or_create, methods=["GET", "POST"]),
         Route("/{kind}/{id}", one, methods=["GET", "PUT", "PATCH", "DELETE"]),
