@@ -3,7 +3,8 @@
 One SQL query over the resources table selects every type at once, so `totalResults` is
 exact and paging (startIndex/count) runs over the combined result. The order is by
 `sortBy` when given (a type that does not define the attribute sorts as if it were
-unassigned: last in ascending order), else by creation time; ties break by id.
+unassigned: last in ascending order), else by creation time; ties break by creation time,
+then id.
 Per type, a filter or attribute list naming attributes the type does not define is read as
 gateway.scim.across describes.
 """
@@ -66,7 +67,8 @@ def order_by(gw: Gateway, types: list[ResourceType], query: ListQuery) -> str:
                         "invalidValue")
     key = f"(CASE {' '.join(branches)} END)"
     # Rows without the attribute sort last in ascending order, as on each endpoint.
-    return f"{key} IS NULL {direction}, {key} {direction}, r.id {direction}"
+    return f"{key} IS NULL {direction}, {key} {direction}, r.created {direction}, " \
+           f"r.id {direction}"
 
 
 async def render_mixed(gw: Gateway, conn: Conn, pid: str, types: list[ResourceType],

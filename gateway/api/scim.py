@@ -14,6 +14,7 @@ from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json, request_id
 from gateway.core import Gateway, RequestContext
 from gateway.scim.errors import ScimError
+from gateway.scim.project import project
 from gateway.scim.schema import ResourceType
 
 Handler = Callable[[Request, Gateway, RequestContext], Awaitable[Response]]
@@ -61,13 +62,32 @@ def with_etag(body: dict, status: int = 200, headers: dict | None = None) -> Sci
     return ScimResponse(body, status_code=status, headers=headers)
 
 
+Shape = tuple[list | None, list | None]
+
+
+def write_projection(request: Request, rtype: ResourceType) -> Shape:
+    """?attributes= / ?excludedAttributes= of a write, checked before anything is written."""
+    params = {k.lower(): v for k, v in request.query_params.items()}
+    return reads.projection(rtype, params.get("attributes"), params.get("excludedattributes"))
+
+
+def shaped(body: dict, rtype: ResourceType, shape: Shape) -> dict:
+    attributes, excluded = shape
+    if attributes is None and excluded is None:
+        return body
+    return project(body, rtype, attributes, excluded)
+
+
 @scim_endpoint
 async def list_or_create(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     rtype = resource_type(request, gw)
     if request.method == "POST":
+        shape = write_projection(request, rtype)
         body = await read_json(request, gw.settings.max_body_bytes)
         created = await provisioning.create(gw, ctx, rtype, body)
-        return with_etag(created, 201, {"Location": created["meta"]["location"]})
+        return with_etag(shaped(created, rtype, shape), 201,
+                         {"Location": created["meta"]["location"],
+                          "ETag": created["meta"]["version"]})
     query = reads.query_from_params(request.query_params)
     return ScimResponse(await reads.search(gw, ctx.provider.id, rtype, query))
 
@@ -108,18 +128,22 @@ async def one(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     if request.method == "DELETE":
         await provisioning.delete(gw, ctx, rtype, rid, if_match)
         return Response(status_code=204)
+    shape = write_projection(request, rtype)
     body = await read_json(request, gw.settings.max_body_bytes)
     if request.method == "PUT":
-        return with_etag(await provisioning.replace(gw, ctx, rtype, rid, body, if_match))
+        replaced = await provisioning.replace(gw, ctx, rtype, rid, body, if_match)
+        return with_etag(shaped(replaced, rtype, shape),
+                         headers={"ETag": replaced["meta"]["version"]})
     result = await provisioning.patch(gw, ctx, rtype, rid, body, if_match)
     params = {k.lower(): v for k, v in request.query_params.items()}
     if rtype.name == "Group" and not params.get("attributes"):
         return Response(status_code=204, headers={"ETag": result["meta"]["version"]})
+    version = result["meta"]["version"]
     if params.get("attributes") or params.get("excludedattributes"):
         result = await reads.get_resource(gw, ctx.provider.id, rtype, rid,
                                           params.get("attributes"),
                                           params.get("excludedattributes"))
-    return with_etag(result)
+    return with_etag(result, headers={"ETag": version})
 
 
 @scim_endpoint
