@@ -22,7 +22,6 @@ from gateway.scim.filter import (
     Parser,
     Present,
     Token,
-    ValueFilter,
     describe,
     invalid,
 )
