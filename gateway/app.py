@@ -111,4 +111,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None, plugins: Itera
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.gateway = gw
+    app.state.bulk_supported = True  # POST /Bulk (gateway.bulk), advertised by discovery
     return app

@@ -18,7 +18,8 @@ def render(row: ResourceRow, rtype: ResourceType, base_url: str,
     body: dict = {"schemas": schemas_of(row.data, rtype), "id": row.id}
     body.update(row.data)
     if multi is not None and multi:
-        body["members" if rtype.name == "Group" else "groups"] = multi
+        body["members" if rtype.name == "Group" else "groups"] = [
+            with_ref(item, base_url, rtype) for item in multi]
     body["meta"] = {
         "resourceType": rtype.name,
         "created": row.created,
@@ -27,3 +28,10 @@ def render(row: ResourceRow, rtype: ResourceType, base_url: str,
         "version": etag(row.version),
     }
     return body
+
+
+def with_ref(item: dict, base_url: str, rtype: ResourceType) -> dict:
+    """A member or group value with its `$ref` (RFC 7643 4.1.2, 4.2): the resource's URI."""
+    kind = item.get("type") if rtype.name == "Group" else "Group"
+    endpoint = "/Groups" if kind == "Group" else "/Users"
+    return {**item, "$ref": f"{base_url}{endpoint}/{item['value']}"}

@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import provisioning, reads
+from gateway import bulk, provisioning, reads, root_search
 from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json, request_id
 from gateway.core import Gateway, RequestContext
 from gateway.scim.errors import ScimError
+from gateway.scim.project import project
 from gateway.scim.schema import ResourceType
 
 Handler = Callable[[Request, Gateway, RequestContext], Awaitable[Response]]
@@ -40,8 +41,14 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+FIXED = ("serviceproviderconfig", "schemas", "resourcetypes", "bulk", ".search")
+
+
 def resource_type(request: Request, gw: Gateway) -> ResourceType:
-    rtype = gw.registry.by_endpoint("/" + request.path_params["kind"])
+    kind = request.path_params["kind"]
+    if kind.lower() in FIXED:  # reached only by a method their own routes refuse
+        raise ScimError(405, f"{request.method} is not allowed on /{kind}")
+    rtype = gw.registry.by_endpoint("/" + kind)
     if rtype is None:
         raise ScimError(404, f"No resource type at /{request.path_params['kind']}")
     return rtype
@@ -55,13 +62,32 @@ def with_etag(body: dict, status: int = 200, headers: dict | None = None) -> Sci
     return ScimResponse(body, status_code=status, headers=headers)
 
 
+Shape = tuple[list | None, list | None]
+
+
+def write_projection(request: Request, rtype: ResourceType) -> Shape:
+    """?attributes= / ?excludedAttributes= of a write, checked before anything is written."""
+    params = {k.lower(): v for k, v in request.query_params.items()}
+    return reads.projection(rtype, params.get("attributes"), params.get("excludedattributes"))
+
+
+def shaped(body: dict, rtype: ResourceType, shape: Shape) -> dict:
+    attributes, excluded = shape
+    if attributes is None and excluded is None:
+        return body
+    return project(body, rtype, attributes, excluded)
+
+
 @scim_endpoint
 async def list_or_create(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     rtype = resource_type(request, gw)
     if request.method == "POST":
+        shape = write_projection(request, rtype)
         body = await read_json(request, gw.settings.max_body_bytes)
         created = await provisioning.create(gw, ctx, rtype, body)
-        return with_etag(created, 201, {"Location": created["meta"]["location"]})
+        return with_etag(shaped(created, rtype, shape), 201,
+                         {"Location": created["meta"]["location"],
+                          "ETag": created["meta"]["version"]})
     query = reads.query_from_params(request.query_params)
     return ScimResponse(await reads.search(gw, ctx.provider.id, rtype, query))
 
@@ -71,6 +97,18 @@ async def search(request: Request, gw: Gateway, ctx: RequestContext) -> Response
     rtype = resource_type(request, gw)
     query = reads.query_from_search(await read_json(request, gw.settings.max_body_bytes))
     return ScimResponse(await reads.search(gw, ctx.provider.id, rtype, query))
+
+
+@scim_endpoint
+async def search_root(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    query = reads.query_from_search(await read_json(request, gw.settings.max_body_bytes))
+    return ScimResponse(await root_search.search_root(gw, ctx.provider.id, query))
+
+
+@scim_endpoint
+async def bulk_request(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
+    body = await read_json(request, gw.settings.bulk_max_payload)
+    return ScimResponse(await bulk.run(gw, ctx, body))
 
 
 @scim_endpoint
@@ -90,18 +128,22 @@ async def one(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     if request.method == "DELETE":
         await provisioning.delete(gw, ctx, rtype, rid, if_match)
         return Response(status_code=204)
+    shape = write_projection(request, rtype)
     body = await read_json(request, gw.settings.max_body_bytes)
     if request.method == "PUT":
-        return with_etag(await provisioning.replace(gw, ctx, rtype, rid, body, if_match))
+        replaced = await provisioning.replace(gw, ctx, rtype, rid, body, if_match)
+        return with_etag(shaped(replaced, rtype, shape),
+                         headers={"ETag": replaced["meta"]["version"]})
     result = await provisioning.patch(gw, ctx, rtype, rid, body, if_match)
     params = {k.lower(): v for k, v in request.query_params.items()}
     if rtype.name == "Group" and not params.get("attributes"):
         return Response(status_code=204, headers={"ETag": result["meta"]["version"]})
+    version = result["meta"]["version"]
     if params.get("attributes") or params.get("excludedattributes"):
         result = await reads.get_resource(gw, ctx.provider.id, rtype, rid,
                                           params.get("attributes"),
                                           params.get("excludedattributes"))
-    return with_etag(result)
+    return with_etag(result, headers={"ETag": version})
 
 
 @scim_endpoint
@@ -120,6 +162,8 @@ def routes() -> list[Route]:
         Route("/ResourceTypes", scim_endpoint(discovery.resource_types)),
         Route("/ResourceTypes/{name}", scim_endpoint(discovery.resource_type)),
         Route("/Me", not_implemented, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        Route("/.search", search_root, methods=["POST"]),
+        Route("/Bulk", bulk_request, methods=["POST"]),
         Route("/{kind}/.search", search, methods=["POST"]),
         Route("/{kind}", list_or_create, methods=["GET", "POST"]),
         Route("/{kind}/{id}", one, methods=["GET", "PUT", "PATCH", "DELETE"]),

@@ -212,6 +212,8 @@ def _expand(value: Any, state: _State) -> Iterator[tuple[PatchPath, Any]]:
             yield from _expand(item, state)
             continue
         for name, sub_value in item.items():
+            if name.lower() == "schemas":  # clients serialise extension objects with it
+                continue
             yield parse_path(f"{schema.id}:{name}", rtype), sub_value
 
 

@@ -229,3 +229,18 @@ async def groups_of(conn: Conn, member_ids: list[str]) -> dict[str, list[dict]]:
             group["display"] = data["displayName"]
         out[row["member_id"]].append(group)
     return out
+
+
+async def page_where(conn: Conn, provider_id: str, where: str, params: list, order: str,
+                     offset: int, limit: int) -> tuple[int, list[ResourceRow]]:
+    """Like `page`, for a condition that picks the types itself (a search at the root)."""
+    base = f"FROM resources r WHERE r.provider_id = ? AND r.hidden = 0 AND ({where})"
+    args: list[Any] = [provider_id, *params]
+    total = await conn.fetchval(f"SELECT count(*) {base}", args)
+    if limit <= 0 or offset >= total:
+        return total, []
+    cols = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+    rows = await conn.fetchall(
+        f"SELECT {cols} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset]
+    )
+    return total, [to_row(row) for row in rows]
