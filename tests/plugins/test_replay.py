@@ -102,3 +102,17 @@ def test_subset_matching_rules() -> None:
     assert mismatch([{"v": 1}], [{"v": 2}, {"v": 1, "w": 3}]) is None
     assert mismatch([{"v": 1}], [{"v": 2}]) is not None
     assert mismatch({"n": 1}, {"n": True}) is not None
+
+
+@pytest.mark.parametrize("name,other,kind,failing_note", [
+    ("entra-dialect", "okta", "basic", "string booleans and a bare manager id"),
+    ("okta-dialect", "entra", "bearer", "a PATCH that would make userName not an email"),
+])
+def test_a_dialect_trace_fails_for_the_other_plugin(live: Live, name: str, other: str,
+                                                    kind: str, failing_note: str) -> None:
+    """The dialect rules belong to one plugin: the same requests from a provider of the
+    other plugin fail, at the first step that relies on them."""
+    base, headers = live.provider(other, kind)
+    with pytest.raises(AssertionError) as failed:
+        run(live.client, base, headers, load(OWN / f"{name}.json"))
+    assert failing_note in str(failed.value)
