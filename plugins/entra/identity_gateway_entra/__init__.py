@@ -24,8 +24,8 @@ def credential_kinds() -> list:
 
 @hookimpl
 def issue_credential(provider: Any, kind: str, secret: str, username: str | None) -> Any:
-    if kind != oauth.CLIENT_KIND:
-        return None
+    if kind != oauth.CLIENT_KIND or not ours(provider):
+        return None  # OAuth clients are issued to Entra providers only
     return oauth.issue_client(secret, username)
 
 
