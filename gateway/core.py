@@ -60,6 +60,42 @@ class Gateway:
 
         return await users.user_view(self, user_id)
 
+    async def provider_credentials(self, provider_id: str) -> tuple[Any, list]:
+        """The provider (``ProviderRow``) and its live credentials (``CredentialRow``s, hashes
+        only: not revoked, not expired), or (None, []) when there is no such provider."""
+        from gateway.store import providers as queries
+
+        async with self.store.read() as conn:
+            provider = await queries.get_provider(conn, provider_id)
+            if provider is None:
+                return None, []
+            return provider, await queries.live_credentials(conn, provider_id,
+                                                            self.clock.stamp())
+
+    async def add_credential(self, provider_id: str, kind: str, secret_hash: str, *,
+                             username: str | None = None,
+                             expires_in: float | None = None) -> str:
+        """Store one more credential for a provider (for example a short-lived access token
+        issued by a plugin's token endpoint), valid for ``expires_in`` seconds from now on
+        the gateway's clock (None: until revoked); returns its id. Rotating the provider
+        revokes it with the others."""
+        import secrets
+        from datetime import timedelta
+
+        from gateway.clock import format_time
+        from gateway.store import providers as queries
+        from gateway.store.base import CredentialRow
+
+        now = self.clock.now()
+        expires_at = None if expires_in is None else format_time(
+            now + timedelta(seconds=expires_in))
+        cred = CredentialRow(id=secrets.token_hex(8), provider_id=provider_id, kind=kind,
+                             username=username, secret_hash=secret_hash,
+                             created_at=format_time(now), expires_at=expires_at)
+        async with self.store.write() as conn:
+            await queries.insert_credential(conn, cred)
+        return cred.id
+
 
 class RequestContext(msgspec.Struct, kw_only=True):
     """Who is changing what, for the sync log and events."""

@@ -48,8 +48,9 @@ async def issue(gw: Gateway, conn: Conn, provider: ProviderRow,
     )
     if issued is None:
         raise ProviderError(
-            f"no enabled plugin issues credentials of kind '{provider.auth_kind}' "
-            f"(available: {', '.join(credential_kinds(gw))})"
+            f"no enabled plugin issues credentials of kind '{provider.auth_kind}' to a "
+            f"provider with plugin '{provider.plugin or 'none'}' (kinds offered: "
+            f"{', '.join(credential_kinds(gw))}; a plugin's own kind needs --plugin NAME)"
         )
     await queries.insert_credential(conn, CredentialRow(
         id=secrets.token_hex(8), provider_id=provider.id, kind=issued.kind,

@@ -9,10 +9,16 @@ from gateway.core import Gateway, RequestContext
 from gateway.scim.schema import USER_TYPE
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
+from gateway.store.providers import get_provider
 from gateway.store.resources import LOCAL
 
 ACTIONS = ("block", "unblock", "deactivate", "reactivate")
 ADMIN_CONTEXT = RequestContext(provider=None, actor="admin")
+
+
+async def owner(conn: Conn, row: ResourceRow) -> Any:
+    """The provider that sent the user (its plugin may shape the profile), or None."""
+    return await get_provider(conn, row.provider_id) if row.provider_id else None
 
 
 async def view(gw: Gateway, conn: Conn, row: ResourceRow) -> dict:
@@ -23,7 +29,7 @@ async def view(gw: Gateway, conn: Conn, row: ResourceRow) -> dict:
         "can_sign_in": row.state == lifecycle.ACTIVE,
         "source": row.provider_id or "local",
         "deleted_by_provider": row.hidden,
-        "profile": await provisioning.profile_of(gw, None, row.data),
+        "profile": await provisioning.profile_of(gw, await owner(conn, row), row.data),
         "organization": None,
         "roles": [],
         "legal_hold": None,
@@ -116,7 +122,8 @@ async def admin_action(gw: Gateway, rid: str, action: str, actor: str = "admin",
             written = await events.record(
                 gw, conn, ctx, operation=action, event_type=event_type, resource_type="User",
                 resource_id=rid, before={"state": old}, after={"state": new}, reason=reason,
-                data=await provisioning.event_data(gw, None, row, row.data, {"reason": reason}),
+                data=await provisioning.event_data(gw, await owner(conn, row), row, row.data,
+                                                   {"reason": reason}),
             )
         result = await view(gw, conn, row)
     if new != old:

@@ -95,3 +95,22 @@ def _resolve_listed(name: str, rtype: ResourceType) -> list[AttrPath]:
         return [AttrPath(schema.id, attr.name) for attr in schema.attributes]
     urn, attr, sub = rtype.resolve(name)
     return [AttrPath(urn, attr.name, sub.name if sub else None)]
+
+
+def path_values(resource: dict, text: str, rtype: ResourceType) -> list:
+    """The values a path selects in a canonical resource, for plugins that let the admin map
+    attributes by path: `title` -> [title], `emails[type eq "work"].value` -> the work
+    emails' values, `addresses[primary eq true]` -> the primary address objects. A malformed
+    or unknown path raises ScimError(400, ..., "invalidPath")."""
+    from gateway.scim.filter import element_matches, resource_values
+
+    path = parse_path(text, rtype)
+    whole = AttrPath(path.attr.schema, path.attr.attr)
+    items = resource_values(resource, path.attr if path.value_filter is None else whole, rtype)
+    if path.value_filter is None:
+        return items
+    chosen = [item for item in items
+              if isinstance(item, dict) and element_matches(path.value_filter, item, rtype)]
+    if path.sub is None:
+        return chosen
+    return [item[path.sub] for item in chosen if item.get(path.sub) is not None]

@@ -24,6 +24,7 @@ def canonical_resource(body: Any, rtype: ResourceType) -> dict:
     out: dict = {}
     for key, value in body.items():
         if key.lower() in _ENVELOPE:
+            check_schemas(value, rtype)
             continue
         schema = rtype.schema_by_urn(key) if key.lower().startswith("urn:") else None
         if schema is not None and schema.id != rtype.schema.id:
@@ -58,6 +59,20 @@ def canonical_resource(body: Any, rtype: ResourceType) -> dict:
             continue
         put_attribute(out, attr, value, attr.name)
     return out
+
+
+def check_schemas(value: Any, rtype: ResourceType) -> None:
+    """`schemas` may name only schemas of this resource type (RFC 7643 section 3): an unknown
+    URN is refused rather than silently ignored, so a client learns that its data has no home
+    here. IdP plugins that send extra URNs strip them in ``normalize_request``."""
+    if not isinstance(value, list) or not all(isinstance(urn, str) for urn in value):
+        raise ScimError(400, "\"schemas\" must be a list of schema URNs", "invalidSyntax")
+    known = {schema.id.lower() for schema in rtype.schemas}
+    for urn in value:
+        if urn.lower() not in known:
+            raise ScimError(
+                400, f"Unknown schema '{urn}' in \"schemas\": a {rtype.name} accepts only "
+                f"{', '.join(s.id for s in rtype.schemas)}", "invalidValue")
 
 
 def put_attribute(target: dict, attr: Attribute, value: Any, label: str) -> None:

@@ -1,0 +1,48 @@
+"""Microsoft Entra ID: its credentials (bearer token, OAuth client credentials) and its SCIM
+dialect, for providers whose plugin is ``entra``. Setup guide: docs/idp/entra.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+from gateway.hookspecs import hookimpl
+from identity_gateway_entra import dialect, oauth
+
+NAME = "entra"
+
+
+def ours(provider: Any) -> bool:
+    return getattr(provider, "plugin", None) == NAME
+
+
+@hookimpl
+def credential_kinds() -> list:
+    return [oauth.CLIENT_KIND]
+
+
+@hookimpl
+def issue_credential(provider: Any, kind: str, secret: str, username: str | None) -> Any:
+    if kind != oauth.CLIENT_KIND or not ours(provider):
+        return None  # OAuth clients are issued to Entra providers only
+    return oauth.issue_client(secret, username)
+
+
+@hookimpl
+def authenticate(request: Any, provider: Any, credentials: list) -> Any:
+    if not ours(provider) or provider.auth_kind != oauth.CLIENT_KIND:
+        return None
+    return oauth.authenticate(request, credentials)
+
+
+@hookimpl
+def provider_routes() -> list:
+    return [Route("/oauth/token", oauth.token_endpoint, methods=["POST"])]
+
+
+@hookimpl
+def normalize_request(provider: Any, resource_type: str, operation: str, body: Any) -> Any:
+    if not ours(provider):
+        return None
+    return dialect.normalize(resource_type, operation, body)

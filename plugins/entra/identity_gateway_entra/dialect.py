@@ -1,0 +1,116 @@
+"""Entra ID's SCIM dialect -> canonical SCIM, driven by the schema's attribute metadata.
+
+What Entra sends that strict RFC 7644 refuses (everything else it sends is standard and left
+to the core):
+- ``"True"`` / ``"False"`` strings where the schema says boolean (Entra apps without the
+  ``aadOptscim062020`` feature flag), in bodies, PATCH values and no-path value objects;
+- the enterprise ``manager`` as a bare id string instead of ``{"value": id}``;
+- its own schema URN for groups (``http://schemas.microsoft.com/2006/11/ResourceManagement/
+  ADSCIM/2.0/Group``) in ``schemas``, which the core refuses as unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gateway.scim.errors import ScimError
+from gateway.scim.schema import ENTERPRISE_SCHEMA, GROUP_TYPE, USER_TYPE, Attribute, ResourceType
+
+ENTRA_URN_PREFIX = "http://schemas.microsoft.com/2006/11/resourcemanagement/adscim/"
+RESOURCE_TYPES = {"User": USER_TYPE, "Group": GROUP_TYPE}
+_FILTER = re.compile(r"\[[^\]]*\]")
+
+
+def normalize(resource_type: str, operation: str, body: Any) -> Any:
+    """The canonical form of one Entra request body (a resource, or a PatchOp)."""
+    rtype = RESOURCE_TYPES.get(resource_type)
+    if rtype is None or not isinstance(body, dict):
+        return body
+    if operation == "patch":
+        return normalize_patch(body, rtype)
+    return normalize_resource(body, rtype)
+
+
+def normalize_resource(body: dict, rtype: ResourceType) -> dict:
+    out: dict = {}
+    for key, value in body.items():
+        if key.lower() == "schemas":
+            out[key] = strip_entra_urns(value)
+            continue
+        out[key] = fix_keyed(key, value, rtype)
+    return out
+
+
+def strip_entra_urns(schemas: Any) -> Any:
+    if not isinstance(schemas, list):
+        return schemas
+    return [urn for urn in schemas
+            if not (isinstance(urn, str) and urn.lower().startswith(ENTRA_URN_PREFIX))]
+
+
+def normalize_patch(body: dict, rtype: ResourceType) -> dict:
+    out = dict(body)
+    for key, ops in body.items():
+        if key.lower() == "operations" and isinstance(ops, list):
+            out[key] = [fix_operation(op, rtype) for op in ops]
+    return out
+
+
+def fix_operation(op: Any, rtype: ResourceType) -> Any:
+    if not isinstance(op, dict):
+        return op
+    keys = {k.lower(): k for k in op}
+    if "value" not in keys:
+        return op
+    path, value = op.get(keys.get("path", "path")), op[keys["value"]]
+    fixed = dict(op)
+    if isinstance(path, str) and path:
+        fixed[keys["value"]] = fix_keyed(path, value, rtype)
+    elif isinstance(value, dict):  # no path: each key is itself a path
+        fixed[keys["value"]] = {k: fix_keyed(k, v, rtype) for k, v in value.items()}
+    return fixed
+
+
+def fix_keyed(path: str, value: Any, rtype: ResourceType) -> Any:
+    """Fix the value found at an attribute path (`active`, `emails[type eq "work"].primary`,
+    `urn:...:enterprise:2.0:User:manager`, or an extension's URN holding an object)."""
+    schema = rtype.schema_by_urn(path) if path.lower().startswith("urn:") else None
+    if schema is not None:
+        if not isinstance(value, dict):
+            return value
+        return {name: fix_keyed(f"{schema.id}:{name}", item, rtype)
+                for name, item in value.items()}
+    try:
+        urn, attr, sub = rtype.resolve(_FILTER.sub("", path))
+    except ScimError:
+        return value  # the core names unknown attributes in its error
+    if sub is not None:
+        return fix_single(sub, value)
+    if urn == ENTERPRISE_SCHEMA and attr.name == "manager" and isinstance(value, str):
+        return {"value": value}
+    return fix_value(attr, value)
+
+
+def fix_value(attr: Attribute, value: Any) -> Any:
+    if attr.multi_valued and isinstance(value, list):
+        return [fix_single(attr, item) for item in value]
+    return fix_single(attr, value)
+
+
+def fix_single(attr: Attribute, value: Any) -> Any:
+    if attr.type == "boolean":
+        return as_boolean(value)
+    if attr.type == "complex" and isinstance(value, dict):
+        out = {}
+        for name, item in value.items():
+            sub = attr.sub(name)
+            out[name] = fix_single(sub, item) if sub is not None else item
+        return out
+    return value
+
+
+def as_boolean(value: Any) -> Any:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value

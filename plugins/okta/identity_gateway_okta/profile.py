@@ -1,0 +1,50 @@
+"""The canonical profile of an Okta user.
+
+Okta's Profile Editor maps locality, region and country to the *primary* address
+(``addresses.^[primary==true]``), and its primary email is the userName; so for Okta users
+the profile takes the primary address and email (the core's default prefers ``type: work``).
+The admin may map more profile fields in the provider's settings, ``profile_mapping``
+(``{"country": "addresses.^[primary==true].country"}``), in Okta's notation or as SCIM paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.scim.errors import ScimError
+from gateway.scim.path import path_values
+from gateway.scim.schema import USER_TYPE
+from identity_gateway_okta.paths import scim_path
+
+ADDRESS_FIELDS = ("locality", "region", "country")
+
+
+def primary(values: Any) -> dict | None:
+    items = [v for v in values or [] if isinstance(v, dict)]
+    return next((v for v in items if v.get("primary") is True), items[0] if items else None)
+
+
+def overrides(resource: dict, settings: dict) -> dict:
+    out: dict = {}
+    address = primary(resource.get("addresses"))
+    if address is not None:
+        out.update({field: address.get(field) for field in ADDRESS_FIELDS})
+    email = primary(resource.get("emails"))
+    if email is not None:
+        out["email"] = email.get("value")
+    out.update(mapped(resource, settings.get("profile_mapping") or {}))
+    return out
+
+
+def mapped(resource: dict, mapping: dict) -> dict:
+    """Profile fields the admin mapped to paths: the first value each path selects."""
+    out = {}
+    for field, expr in mapping.items():
+        try:
+            found = path_values(resource, scim_path(str(expr)), USER_TYPE)
+        except (ValueError, ScimError) as exc:
+            detail = getattr(exc, "detail", str(exc))
+            raise ScimError(400, f"provider setting profile_mapping.{field} = '{expr}' is not "
+                                 f"a usable attribute path: {detail}", "invalidValue") from None
+        out[field] = found[0] if found else None
+    return out

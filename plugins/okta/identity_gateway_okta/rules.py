@@ -1,0 +1,61 @@
+"""The rules an Okta provider's users must follow (docs/idp/okta.md):
+userName is a syntactically valid email address, the primary email is that same address, and
+every country is an ISO 3166-1 alpha-2 code. Each refusal names the attribute and the rule."""
+
+from __future__ import annotations
+
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+
+from gateway.scim.errors import ScimError
+
+
+def refuse(attribute: str, rule: str) -> ScimError:
+    return ScimError(400, f"{attribute}: {rule}", "invalidValue")
+
+
+def check_user(user: dict) -> None:
+    check_user_name(user.get("userName"))
+    check_primary_email(user.get("userName"), user.get("emails") or [])
+    check_countries(user.get("addresses") or [])
+
+
+def check_user_name(user_name: object) -> None:
+    if not isinstance(user_name, str):
+        raise refuse("userName", "must be an email address")
+    try:
+        # Syntax only: the gateway never looks the domain up.
+        validate_email(user_name, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise refuse("userName", f"must be a valid email address ('{user_name}': {exc})")
+
+
+def check_primary_email(user_name: object, emails: list) -> None:
+    primary = next((e for e in emails if isinstance(e, dict) and e.get("primary") is True), None)
+    if primary is None:
+        return
+    value = primary.get("value")
+    # Compared without regard to case, like userName's own uniqueness.
+    if not isinstance(value, str) or not isinstance(user_name, str) \
+            or value.lower() != user_name.lower():
+        raise refuse("emails[primary eq true].value",
+                     f"the primary email ('{value}') must be identical to userName "
+                     f"('{user_name}')")
+
+
+def check_countries(addresses: list) -> None:
+    for address in addresses:
+        if not isinstance(address, dict) or "country" not in address:
+            continue
+        code = address["country"]
+        label = "addresses[primary eq true].country" if address.get("primary") is True \
+            else "addresses.country"
+        if not is_alpha2(code):
+            raise refuse(label, f"'{code}' is not an ISO 3166-1 alpha-2 country code "
+                                "(two letters, such as US or DE)")
+
+
+def is_alpha2(code: object) -> bool:
+    if not isinstance(code, str) or len(code) != 2 or not code.isalpha():
+        return False
+    return pycountry.countries.get(alpha_2=code.upper()) is not None
