@@ -349,7 +349,7 @@ def test_member_filters_use_the_membership_keys(directory_db) -> None:
     (AttrPath(U, "name", "familyName"), ["u3", "u4", "u1", "u2"]),  # NULLs first in SQLite
     (AttrPath(U, "emails"), ["u4", "u1", "u3", "u2"]),  # primary, else first element
     (AttrPath(U, "emails", "type"), ["u4", "u1", "u2", "u3"]),
-    (AttrPath(U, "title"), ["u4", "u2", "u3", "u1"]),
+    (AttrPath(U, "title"), ["u2", "u4", "u3", "u1"]),
     (AttrPath(E, "department"), ["u2", "u4", "u3", "u1"]),
     (AttrPath(E, "manager"), ["u2", "u3", "u4", "u1"]),
 ])
@@ -366,7 +366,7 @@ def test_sort_groups_by_members_and_errors(directory_db) -> None:
     expr = compile_sort(AttrPath(G, "members"), GROUP_TYPE, SQLITE)
     rows = directory_db.execute(f"SELECT r.id FROM resources r WHERE r.type = 'Group' "
                                 f"ORDER BY {expr} DESC").fetchall()
-    assert [r[0] for r in rows] == ["g2", "g1"]  # min(u3, g1) = g1 > min(u1, u2) = u1
+    assert [r[0] for r in rows] == ["g1", "g2"]  # min(u1, u2) = u1 > min(u3, g1) = g1
     for path, rtype in [(AttrPath(U, "name"), USER_TYPE), (AttrPath(U, "addresses"), USER_TYPE),
                         (AttrPath(U, "schemas"), USER_TYPE), (AttrPath(U, "password"), USER_TYPE),
                         (AttrPath(G, "members", "display"), GROUP_TYPE),
