@@ -119,12 +119,34 @@ def pg_run(sql: str) -> None:
     asyncio.run(go())
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> str:
+PG_SKIP = "PostgreSQL is not reachable at "
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """All PostgreSQL cases skipped for want of a server fold into one summary line."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and PG_SKIP in report.longrepr[2]:
+        report.longrepr = (__file__, POSTGRES_SERVER_LINE, report.longrepr[2])
+
+
+def postgres_unreachable() -> str | None:
+    """Why the PostgreSQL cases cannot run here, or None when they can."""
     try:
         pg_run("SELECT 1")
-    except Exception as exc:  # any reason at all: say it once and skip
-        reason = f"PostgreSQL is not reachable at {PG_URL} ({type(exc).__name__}: {exc})"
+    except Exception as exc:  # any reason at all: say it once
+        return f"{PG_SKIP}{PG_URL} ({type(exc).__name__}: {exc}); its cases are skipped"
+    return None
+
+
+POSTGRES_SERVER_LINE = postgres_unreachable.__code__.co_firstlineno
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    reason = postgres_unreachable()
+    if reason is not None:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)

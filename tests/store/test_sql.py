@@ -43,7 +43,7 @@ from gateway.scim.schema import (
 from gateway.store.sql import POSTGRES, SQLITE, Dialect, compile_filter, compile_sort
 
 MIGRATION = Path(__file__).resolve().parents[2] / "gateway/store/migrations/sqlite/0001_core.sql"
-PG_DSN = "postgresql://127.0.0.1:5432/test"
+from conftest import PG_URL as PG_DSN  # noqa: E402
 U, G, E = USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_SCHEMA
 X = "urn:example:params:scim:schemas:extension:test:2.0:User"
 PROVIDER = "p1"
@@ -554,7 +554,7 @@ async def pg_connect():
 
 
 @pytest.fixture(scope="module")
-def pg_schema():
+def pg_schema(postgres_server):  # skips, once, without a server
     try:
         import asyncpg  # noqa: F401
     except ImportError:
