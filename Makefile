@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml $(PLUGINS)
 
 install: $(STAMP)
 
+# DATABASE is a SQLite file (its folder is created) or a postgresql:// URL.
 run: install
-	@mkdir -p $(dir $(DATABASE))
-	$(BIN)/identity-gateway serve --host 127.0.0.1 --port $(PORT) --database '$(DATABASE)' --config $(CONFIG)
+	@$(if $(findstring ://,$(DATABASE)),true,mkdir -p $(dir $(DATABASE)))
+	$(BIN)/identity-gateway serve --migrate --host 127.0.0.1 --port $(PORT) --database '$(DATABASE)' --config $(CONFIG)
 
 test: install
 	$(BIN)/python -m pytest -q

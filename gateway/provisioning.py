@@ -227,8 +227,9 @@ async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
     )
     if found is None:
         return None
-    row = await resources.get(conn, pid, "User", found["id"], include_hidden=True)
-    assert row is not None
+    row = await resources.get(conn, pid, "User", found["id"], include_hidden=True, lock=True)
+    if row is None or not row.hidden:  # another request brought it back first
+        return None
     before = copy.deepcopy(row.data)
     old_state = row.state
     row.data = data
@@ -251,7 +252,7 @@ async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
 
 
 async def load(conn: Conn, pid: str, rtype: ResourceType, rid: str) -> ResourceRow:
-    row = await resources.get(conn, pid, rtype.name, rid)
+    row = await resources.get(conn, pid, rtype.name, rid, lock=True)
     if row is None:
         raise ScimError(404, f"{rtype.name} {rid} not found")
     return row
@@ -441,15 +442,13 @@ async def _delete_user(gw: Gateway, conn: Conn, ctx: RequestContext, row: Resour
 
 async def run_scheduled(gw: Gateway, rid: str, now: str) -> bool:
     """Carry out one due lifecycle action, once: whoever deletes its row runs it."""
+    from gateway.store.claims import claim_due
     from gateway.store.providers import get_provider
 
     async with gw.store.write() as conn:
-        claimed = await conn.execute(
-            "DELETE FROM lifecycle WHERE resource_id = ? AND due_at <= ?", (rid, now)
-        )
-        if not claimed:
+        if not await claim_due(conn, rid, now):
             return False
-        row = await resources.get_any(conn, rid)
+        row = await resources.get_any(conn, rid, lock=True)
         if row is None or row.state != lifecycle.PENDING:
             return True
         provider = await get_provider(conn, row.provider_id)

@@ -91,7 +91,7 @@ async def admin_action(gw: Gateway, rid: str, action: str, actor: str = "admin",
                        reason: str | None = None) -> dict | None:
     """block / unblock / deactivate (immediate) / reactivate, as the admin (or a plugin)."""
     async with gw.store.write() as conn:
-        row = await resources.get_any(conn, rid)
+        row = await resources.get_any(conn, rid, lock=True)
         if row is None or row.type != "User":
             return None
         old = row.state

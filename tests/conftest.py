@@ -1,10 +1,12 @@
-"""Fixtures: a real app on a temp SQLite file, driven over HTTP through the ASGI transport."""
+"""Fixtures: a real app on a temp SQLite file or PostgreSQL schema, driven over HTTP through
+the ASGI transport."""
 
 from __future__ import annotations
 
 import os
+import secrets
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Iterable, Iterator
 
 import httpx
 import msgspec
@@ -82,9 +84,90 @@ async def running(database: str, plugins: Iterable[Any] = (), enabled: list[str]
             yield Harness(app, client, token, clock)
 
 
-@pytest.fixture
-def database(tmp_path: Any) -> str:
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: Any, tmp_path: Any) -> str:
+    """Each store-touching test runs on a temp SQLite file and on a fresh PostgreSQL schema."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_database")
     return os.path.join(str(tmp_path), "gateway.db")
+
+
+# PostgreSQL ----------------------------------------------------------------------------------
+# The server at TEST_POSTGRES_URL (default: the local one with trust auth). Each test gets its
+# own schema, dropped afterwards. Without a server the PostgreSQL cases skip, unless
+# REQUIRE_POSTGRES=1 (CI), where they fail instead.
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+
+
+def pg_with(url: str, **params: str) -> str:
+    return url + ("&" if "?" in url else "?") + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def pg_run(sql: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def go() -> None:
+        conn = await asyncpg.connect(PG_URL, timeout=3)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+PG_SKIP = "PostgreSQL is not reachable at "
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """All PostgreSQL cases skipped for want of a server fold into one summary line."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and PG_SKIP in report.longrepr[2]:
+        report.longrepr = (__file__, POSTGRES_SERVER_LINE, report.longrepr[2])
+
+
+def postgres_unreachable() -> str | None:
+    """Why the PostgreSQL cases cannot run here, or None when they can."""
+    try:
+        pg_run("SELECT 1")
+    except Exception as exc:  # any reason at all: say it once
+        return f"{PG_SKIP}{PG_URL} ({type(exc).__name__}: {exc}); its cases are skipped"
+    return None
+
+
+POSTGRES_SERVER_LINE = postgres_unreachable.__code__.co_firstlineno
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    reason = postgres_unreachable()
+    if reason is not None:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return PG_URL
+
+
+@pytest.fixture
+def postgres_schema(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty schema; dropped with everything in it afterwards."""
+    schema = f"t_{secrets.token_hex(6)}"
+    pg_run(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema
+    finally:
+        pg_run(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_database(postgres_schema: str) -> str:
+    """A DATABASE URL for the gateway over the test's schema."""
+    return pg_with(PG_URL, search_path=postgres_schema, pool_size="4")
 
 
 @pytest.fixture

@@ -8,14 +8,16 @@ from pathlib import Path
 EXE = str(Path(sys.executable).parent / "identity-gateway")
 
 
-def cli(*args: str, database: Path) -> subprocess.CompletedProcess:
+def cli(*args: str, database: Path | str) -> subprocess.CompletedProcess:
     return subprocess.run([EXE, *args, "--database", str(database), "--config", "/dev/null"],
                           capture_output=True, text=True, timeout=60)
 
 
-def test_provider_add_list_rotate(tmp_path):
-    db = tmp_path / "gw.db"
-    assert cli("migrate", database=db).returncode == 0
+def test_provider_add_list_rotate(database):
+    db = database
+    migrated = cli("migrate", database=db)
+    assert migrated.returncode == 0 and "applied core 0001_core" in migrated.stdout
+    assert cli("migrate", database=db).stdout.strip() == "the database is up to date"
     out = cli("provider", "add", "entra-prod", database=db)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -39,8 +41,8 @@ def test_provider_add_list_rotate(tmp_path):
     assert dup.returncode == 2 and "already exists" in dup.stderr
 
 
-def test_serve_refuses_unapplied_migrations(tmp_path):
-    db = tmp_path / "fresh.db"
+def test_serve_refuses_unapplied_migrations(database):
+    db = database
     out = subprocess.run([EXE, "serve", "--database", str(db), "--config", "/dev/null",
                           "--port", "1"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2

@@ -76,7 +76,25 @@ async def read_json(request: Request, limit: int) -> Any:
     if depth(body) > MAX_DEPTH:
         raise ScimError(400, f"The body is nested deeper than {MAX_DEPTH} levels",
                         "invalidSyntax")
+    if b"\\u0000" in raw and has_nul(body):
+        raise ScimError(400, "Text may not contain the NUL character (\\u0000)", "invalidValue")
     return body
+
+
+def has_nul(value: Any) -> bool:
+    """Whether any string (or key) holds U+0000, which PostgreSQL cannot store in text."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def request_id(request: Request) -> str:

@@ -46,17 +46,25 @@ def keys_for(rtype: str, data: dict) -> tuple[str | None, str | None, str | None
     )
 
 
+def _locking(conn: Conn, lock: bool, mode: str = "UPDATE") -> str:
+    """Row lock for a row this transaction is about to change (PostgreSQL; SQLite already
+    runs one write transaction at a time)."""
+    return f" FOR {mode}" if lock and conn.dialect == "postgres" else ""
+
+
 async def get(conn: Conn, provider_id: str, rtype: str, rid: str,
-              include_hidden: bool = False) -> ResourceRow | None:
+              include_hidden: bool = False, lock: bool = False) -> ResourceRow | None:
     sql = f"SELECT {_COLUMNS} FROM resources WHERE id = ? AND provider_id = ? AND type = ?"
     if not include_hidden:
         sql += " AND hidden = 0"
-    row = await conn.fetchone(sql, (rid, provider_id, rtype))
+    row = await conn.fetchone(sql + _locking(conn, lock), (rid, provider_id, rtype))
     return to_row(row) if row else None
 
 
-async def get_any(conn: Conn, rid: str) -> ResourceRow | None:
-    row = await conn.fetchone(f"SELECT {_COLUMNS} FROM resources WHERE id = ?", (rid,))
+async def get_any(conn: Conn, rid: str, lock: bool = False) -> ResourceRow | None:
+    row = await conn.fetchone(
+        f"SELECT {_COLUMNS} FROM resources WHERE id = ?" + _locking(conn, lock), (rid,)
+    )
     return to_row(row) if row else None
 
 
@@ -120,7 +128,11 @@ async def page(conn: Conn, provider_id: str, rtype: str, where: str, params: lis
 # Membership -----------------------------------------------------------------------------
 
 async def existing_ids(conn: Conn, provider_id: str, ids: Iterable[str]) -> set[str]:
-    """Which of ids are visible users or groups of this provider (members must be)."""
+    """Which of ids are visible users or groups of this provider (members must be).
+
+    On PostgreSQL the rows found are share-locked until commit, so a concurrent DELETE of a
+    user cannot slip between this check and the membership row that relies on it.
+    """
     wanted = list(dict.fromkeys(ids))
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
@@ -128,7 +140,7 @@ async def existing_ids(conn: Conn, provider_id: str, ids: Iterable[str]) -> set[
         marks = ", ".join("?" for _ in chunk)
         rows = await conn.fetchall(
             f"SELECT id FROM resources WHERE provider_id = ? AND hidden = 0"
-            f" AND id IN ({marks})",
+            f" AND id IN ({marks})" + _locking(conn, True, "SHARE"),
             [provider_id, *chunk],
         )
         found.update(row["id"] for row in rows)

@@ -137,21 +137,25 @@ class SqliteStore:
         for migration in await self.pending(migrations):
             assert self._writer is not None
             async with self._write_lock:
-                # executescript commits on its own, so the record goes in the same script.
+                # executescript commits on its own, so the record goes in the same script,
+                # first: another process applying the same migration at the same moment
+                # then fails on its primary key before running any of the SQL.
                 script = (
-                    "BEGIN IMMEDIATE;\n" + migration.sql + "\n;INSERT INTO schema_migrations"
-                    " VALUES (" + ", ".join(
+                    "BEGIN IMMEDIATE;\nINSERT INTO schema_migrations VALUES (" + ", ".join(
                         _literal(v) for v in (
                             migration.component, migration.version, migration.name,
                             Clock().stamp(),
                         )
-                    ) + ");\nCOMMIT;"
+                    ) + ");\n" + migration.sql + "\n;\nCOMMIT;"
                 )
                 try:
                     await self._writer.executescript(script)
-                except BaseException:
+                except BaseException as exc:
                     if self._writer.in_transaction:
                         await self._writer.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.IntegrityError) and \
+                            not await self.pending([migration]):
+                        continue  # applied by another process meanwhile
                     raise
             applied.append(migration)
         return applied

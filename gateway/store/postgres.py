@@ -1,0 +1,230 @@
+"""The shared store: PostgreSQL through asyncpg, for several gateway replicas on one database.
+
+Each ``write()`` is one transaction at READ COMMITTED on a pooled connection. That level is
+enough because nothing relies on a snapshot staying still while other replicas commit:
+
+* uniqueness (userName per provider, provider names) is enforced by unique indexes, which
+  make a concurrent duplicate wait for the first writer and then fail;
+* a resource that is about to change is loaded ``FOR UPDATE`` (``resources.get(lock=True)``),
+  so two replicas changing one resource take turns, and the version check in
+  ``resources.update`` sees the latest committed row;
+* outbox sequence numbers are handed out by a one-row counter locked until commit (see the
+  0001 migration), so events become visible in sequence order, without gaps;
+* a due lifecycle action is claimed with ``FOR UPDATE SKIP LOCKED``: replicas skip the rows
+  another one is working on instead of waiting for them.
+
+SERIALIZABLE would give the same results but turn every conflict into a retry of the whole
+request, which a SCIM write (hooks, events) cannot be replayed for.
+
+SQL is shared with SQLite and written with ``?`` placeholders; they are numbered ``$1..$n``
+here. ``?`` inside quoted literals or identifiers is left alone, and shared SQL never uses
+the jsonb ``?`` operators (``jsonb_exists`` does the same job).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any, AsyncIterator, Iterable, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import anyio
+import asyncpg
+
+from gateway.store.base import IntegrityError, Migration
+
+POOL_SIZE = 10
+# Per schema, so replicas of one deployment take turns and unrelated schemas do not.
+LOCK_KEY = "hashtext('identity-gateway:migrate:' || current_schema())"
+
+
+@lru_cache(maxsize=2048)
+def numbered(sql: str) -> str:
+    """`?` placeholders -> `$1..$n`, skipping quoted literals and identifiers."""
+    out: list[str] = []
+    count, i, n = 0, 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in ("'", '"'):
+            end = i + 1
+            while end < n:
+                if sql[end] == ch:
+                    if end + 1 < n and sql[end + 1] == ch:  # doubled quote: still inside
+                        end += 2
+                        continue
+                    break
+                end += 1
+            out.append(sql[i:end + 1])
+            i = end + 1
+            continue
+        if ch == "?":
+            count += 1
+            out.append(f"${count}")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _writes(sql: str) -> bool:
+    """Statements that can break a unique index and that callers may recover from."""
+    head = sql.lstrip()[:6].upper()
+    return head in ("INSERT", "UPDATE") and "ON CONFLICT" not in sql.upper()
+
+
+def _count(status: str) -> int:
+    tail = status.rsplit(" ", 1)[-1] if status else ""
+    return int(tail) if tail.isdigit() else 0
+
+
+class PostgresConn:
+    dialect = "postgres"
+
+    def __init__(self, conn: asyncpg.Connection, in_transaction: bool) -> None:
+        self._c = conn
+        self._tx = in_transaction
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        # A failed statement aborts the whole PostgreSQL transaction; a savepoint keeps the
+        # caller's transaction usable after an IntegrityError, as it is on SQLite. Only
+        # plain INSERT/UPDATE get one: savepoints are not free (subtransaction ids).
+        try:
+            if self._tx and _writes(sql):
+                async with self._c.transaction():
+                    status = await self._c.execute(numbered(sql), *params)
+            else:
+                status = await self._c.execute(numbered(sql), *params)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+        return _count(status)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            if self._tx and _writes(sql):
+                async with self._c.transaction():
+                    await self._c.executemany(numbered(sql), list(rows))
+            else:
+                await self._c.executemany(numbered(sql), list(rows))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        try:
+            return [dict(row) for row in await self._c.fetch(numbered(sql), *params)]
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+
+def pool_options(url: str) -> tuple[str, int]:
+    """The URL without our own `pool_size` parameter, and the pool size it asks for."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    size = POOL_SIZE
+    kept = []
+    for key, value in query:
+        if key == "pool_size":
+            if not value.isdigit() or int(value) < 1:
+                raise ValueError(f"pool_size must be a positive integer, not {value!r}")
+            size = int(value)
+        else:
+            kept.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), size
+
+
+class PostgresStore:
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._dsn, self._size = pool_options(url)
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=1, max_size=self._size, timeout=10,
+            server_settings={"application_name": "identity-gateway"},
+        )
+        async with self._pool.acquire() as c:
+            async with c.transaction():
+                # Two replicas starting at once must not both create the table.
+                await c.execute(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+                await c.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL,"
+                    " version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
+                    " PRIMARY KEY (component, version))"
+                )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        self._pool = None
+
+    def _open_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresConn]:
+        async with self._open_pool().acquire() as c:
+            yield PostgresConn(c, in_transaction=False)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[PostgresConn]:
+        async with self._open_pool().acquire() as c:
+            tx = c.transaction()  # READ COMMITTED, the server default; see the module doc
+            await tx.start()
+            try:
+                yield PostgresConn(c, in_transaction=True)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await tx.rollback()
+                raise
+            else:
+                with anyio.CancelScope(shield=True):
+                    await tx.commit()
+
+    async def pending(self, migrations: list[Migration]) -> list[Migration]:
+        async with self._open_pool().acquire() as c:
+            return await _pending(c, migrations)
+
+    async def migrate(self, migrations: list[Migration]) -> list[Migration]:
+        """Apply what is pending, each migration in its own transaction.
+
+        A session advisory lock makes replicas that start together take turns: the second
+        finds the work done and applies nothing.
+        """
+        from gateway.clock import Clock
+
+        applied = []
+        async with self._open_pool().acquire() as c:
+            await c.execute(f"SELECT pg_advisory_lock({LOCK_KEY})")
+            try:
+                for migration in await _pending(c, migrations):
+                    async with c.transaction():
+                        await c.execute(migration.sql)
+                        await c.execute(
+                            "INSERT INTO schema_migrations (component, version, name,"
+                            " applied_at) VALUES ($1, $2, $3, $4)",
+                            migration.component, migration.version, migration.name,
+                            Clock().stamp(),
+                        )
+                    applied.append(migration)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await c.execute(f"SELECT pg_advisory_unlock({LOCK_KEY})")
+        return applied
+
+
+async def _pending(c: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
+    rows = await c.fetch("SELECT component, version FROM schema_migrations")
+    done = {(row["component"], row["version"]) for row in rows}
+    return [m for m in migrations if (m.component, m.version) not in done]

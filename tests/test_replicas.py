@@ -1,0 +1,213 @@
+"""Two real `identity-gateway serve` processes on two loopback ports over one PostgreSQL
+schema, as two replicas behind a load balancer: requests alternate between them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from conftest import PG_URL, pg_run, pg_with, user_body
+from test_serve import LINE, free_port, read_lines, stop, wait_ready
+
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+class Replicas:
+    def __init__(self, urls: list[str], provider_id: str, token: str, admin: str) -> None:
+        self.urls = urls
+        self.provider_id = provider_id
+        self.scim_headers = {"Authorization": f"Bearer {token}"}
+        self.admin_headers = {"Authorization": f"Bearer {admin}"}
+        self._next = itertools.cycle(range(len(urls)))
+
+    def url(self) -> str:
+        """The next replica, round robin."""
+        return self.urls[next(self._next)]
+
+    def scim(self, url: str, path: str) -> str:
+        return f"{url}/scim/v2/{self.provider_id}{path}"
+
+
+def serve(database: str, port: int, config: Path) -> subprocess.Popen:
+    exe = Path(sys.executable).parent / "identity-gateway"
+    return subprocess.Popen(
+        [str(exe), "serve", "--migrate", "--host", "127.0.0.1", "--port", str(port),
+         "--database", database, "--config", str(config), "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def replicas(postgres_server: str, tmp_path_factory) -> Iterator[Replicas]:
+    schema = f"t_replicas_{secrets.token_hex(4)}"
+    pg_run(f"CREATE SCHEMA {schema}")
+    database = pg_with(PG_URL, search_path=schema, pool_size="8")
+    config = tmp_path_factory.mktemp("replicas") / "gateway.toml"
+    config.write_text("[gateway]\nscheduler_interval = 0.2\n")
+    procs: list[subprocess.Popen] = []
+    try:
+        first_port, second_port = free_port(), free_port()
+        procs.append(serve(database, first_port, config))
+        lines = read_lines(procs[0], 3)
+        assert len(lines) == 3 and LINE.match(lines[0]), lines
+        base = LINE.match(lines[0]).group(1)
+        token, admin = lines[1].split(": ", 1)[1], lines[2].split(": ", 1)[1]
+        procs.append(serve(database, second_port, config))  # finds the schema up to date
+        assert read_lines(procs[1], 1)[0].startswith("SCIM base URL: "), "second replica"
+        urls = [f"http://127.0.0.1:{port}" for port in (first_port, second_port)]
+        for url in urls:
+            wait_ready(f"{url}/scim/v2/x")
+        yield Replicas(urls, base.rsplit("/", 1)[1], token, admin)
+    finally:
+        for proc in procs:
+            stop(proc)
+        pg_run(f"DROP SCHEMA {schema} CASCADE")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def post_user(client: httpx.AsyncClient, r: Replicas, url: str, name: str) -> httpx.Response:
+    return await client.post(r.scim(url, "/Users"), json=user_body(name),
+                             headers=r.scim_headers)
+
+
+def test_concurrent_creates_of_one_username_give_one_201(replicas):
+    async def go() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            answers = await asyncio.gather(*[
+                post_user(client, replicas, replicas.url(), "same@example.com")
+                for _ in range(50)])
+            listed = await client.get(replicas.scim(replicas.url(), "/Users"), headers=replicas.scim_headers,
+                                      params={"filter": 'userName eq "same@example.com"'})
+        assert listed.json()["totalResults"] == 1
+        for answer in answers:
+            if answer.status_code == 409:
+                assert answer.json()["scimType"] == "uniqueness"
+        return sorted(a.status_code for a in answers)
+
+    assert run(go()) == [201] + [409] * 49
+
+
+def test_a_due_deactivation_runs_exactly_once(replicas):
+    async def go() -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            changed = await client.patch(
+                f"{replicas.url()}/admin/v1/providers/{replicas.provider_id}",
+                json={"deactivation_delay": "1s"}, headers=replicas.admin_headers)
+            assert changed.status_code == 200, changed.text
+            ids = []
+            for i in range(12):
+                created = await post_user(client, replicas, replicas.url(), f"due{i}@example.com")
+                ids.append(created.json()["id"])
+            patches = await asyncio.gather(*[
+                client.patch(replicas.scim(replicas.url(), f"/Users/{rid}"),
+                             headers=replicas.scim_headers,
+                             json={"schemas": [PATCH], "Operations": [
+                                 {"op": "replace", "path": "active", "value": False}]})
+                for rid in ids])
+            assert {p.status_code for p in patches} == {200}
+            views = [(await client.get(f"{replicas.url()}/admin/v1/users/{rid}",
+                                       headers=replicas.admin_headers)).json() for rid in ids]
+            assert {v["state"] for v in views} == {"pending_deactivation"}
+
+            states: set[str] = set()
+            for _ in range(150):  # both schedulers tick every 0.2 s; the delay is 1 s
+                await asyncio.sleep(0.1)
+                states = {(await client.get(f"{replicas.url()}/admin/v1/users/{rid}",
+                                            headers=replicas.admin_headers)).json()["state"]
+                          for rid in ids}
+                if states == {"deactivated"}:
+                    break
+            assert states == {"deactivated"}
+            await asyncio.sleep(1.0)  # several more ticks of both schedulers
+            for rid in ids:
+                log = (await client.get(f"{replicas.url()}/admin/v1/sync-log", params={
+                    "user": rid, "operation": "lifecycle"}, headers=replicas.admin_headers)).json()
+                assert [(e["after"], e["actor"]) for e in log["items"]] == [
+                    ({"state": "deactivated"}, "scheduler")]
+            feed = (await client.get(f"{replicas.url()}/admin/v1/events",
+                                     params={"after": 0, "limit": 1000},
+                                     headers=replicas.admin_headers)).json()["items"]
+            deactivated = [e["resource_id"] for e in feed if e["type"] == "user.deactivated"]
+            assert sorted(deactivated) == sorted(ids)
+
+    run(go())
+
+
+def test_events_keep_one_gap_free_order_across_replicas(replicas):
+    """A consumer polling `after=<last seq>` while both replicas write misses nothing."""
+
+    async def go() -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            async def feed(after: int) -> list[dict]:
+                r = await client.get(f"{replicas.url()}/admin/v1/events",
+                                     params={"after": after, "limit": 1000},
+                                     headers=replicas.admin_headers)
+                return r.json()["items"]
+
+            start = max([e["seq"] for e in await feed(0)], default=0)
+            seen: list[int] = []
+            done = asyncio.Event()
+
+            async def consumer() -> None:
+                last = start
+                for _ in range(2000):
+                    finished = done.is_set()
+                    for item in await feed(last):
+                        seen.append(item["seq"])
+                        last = item["seq"]
+                    if finished:
+                        return
+                    await asyncio.sleep(0.01)
+
+            async def writer(i: int) -> None:
+                url = replicas.url()
+                created = await post_user(client, replicas, url, f"order{i}@example.com")
+                assert created.status_code == 201, created.text
+                changed = await client.patch(
+                    replicas.scim(replicas.url(), f"/Users/{created.json()['id']}"),
+                    headers=replicas.scim_headers, json={"schemas": [PATCH], "Operations": [
+                        {"op": "replace", "path": "title", "value": f"T{i}"}]})
+                assert changed.status_code == 200, changed.text
+
+            reader = asyncio.create_task(consumer())
+            await asyncio.gather(*[writer(i) for i in range(40)])
+            done.set()
+            await reader
+            everything = [e["seq"] for e in await feed(start)]
+        assert len(everything) == 80
+        assert everything == list(range(start + 1, start + 81))  # one order, no gaps
+        assert seen == everything  # the live consumer missed none and saw none twice
+
+    run(go())
+
+
+def test_a_credential_rotated_on_one_replica_is_refused_by_the_other(replicas):
+    async def go() -> None:
+        first, second = replicas.urls
+        async with httpx.AsyncClient(timeout=30) as client:
+            old = replicas.scim_headers
+            assert (await client.get(replicas.scim(second, "/Users"), headers=old)).status_code == 200
+            rotated = await client.post(
+                f"{first}/admin/v1/providers/{replicas.provider_id}/rotate",
+                headers=replicas.admin_headers)
+            assert rotated.status_code == 200, rotated.text
+            new = {"Authorization": f"Bearer {rotated.json()['credentials']['Bearer token']}"}
+            refused = await client.get(replicas.scim(second, "/Users"), headers=old)
+            assert refused.status_code == 401
+            assert (await client.get(replicas.scim(second, "/Users"), headers=new)).status_code == 200
+            replicas.scim_headers = new
+
+    run(go())
