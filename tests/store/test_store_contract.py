@@ -93,8 +93,8 @@ async def test_execute_answers_the_rows_changed(store):
         assert await conn.execute("UPDATE resources SET state = ? WHERE id <> ?",
                                   ("blocked", "u0")) == 2
         assert await conn.execute("DELETE FROM resources WHERE id = ?", ("nope",)) == 0
-        assert await resources.add_members(conn, "p", "g", ["u1", "u1", "u2"]) == 2
-        assert await resources.add_members(conn, "p", "g", ["u1"]) == 0
+        assert await resources.add_members(conn, "p", "g", ["u1", "u1", "u2"]) == ["u1", "u2"]
+        assert await resources.add_members(conn, "p", "g", ["u1"]) == []
 
 
 async def test_question_marks_inside_literals_are_not_placeholders(store):
