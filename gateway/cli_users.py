@@ -24,7 +24,7 @@ def print_json(value: Any) -> None:
 
 def user_line(view: dict) -> str:
     profile = view.get("profile") or {}
-    name = profile.get("userName") or profile.get("email") or "-"
+    name = profile.get("username") or profile.get("email") or "-"
     hold = " legal_hold" if view.get("legal_hold") else ""
     due = f" due={view['deactivate_at']}" if view.get("deactivate_at") else ""
     return f"{view['id']}\t{view['state']}{due}{hold}\t{view['source']}\t{name}"
