@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from gateway import users
@@ -56,7 +57,7 @@ async def user_create(gw: Gateway, args: argparse.Namespace) -> int:
     """A local user from a SCIM User body (a file, or - for stdin)."""
     from gateway.scim.errors import ScimError
 
-    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
     try:
         view = await users.create_local(gw, json.loads(text))
     except (ValueError, ScimError) as exc:

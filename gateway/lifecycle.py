@@ -15,7 +15,9 @@ import msgspec
 
 from gateway.clock import format_time
 from gateway.core import Gateway, RequestContext
+from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
+from gateway.store.providers import get_provider
 
 ACTIVE = "active"
 PENDING = "pending_deactivation"
@@ -159,9 +161,7 @@ async def claim_next(conn: Conn, now: str) -> str | None:
 async def run_next(gw: Gateway) -> bool:
     """Claim one due deactivation and carry it out, with its sync-log entry and event, in
     one transaction. False when nothing is due."""
-    from gateway import events, provisioning
-    from gateway.store import resources
-    from gateway.store.providers import get_provider
+    from gateway import events, provisioning  # they import this module
 
     event = None
     async with gw.store.write() as conn:

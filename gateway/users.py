@@ -9,6 +9,7 @@ from gateway.core import Gateway, RequestContext
 from gateway.scim.schema import USER_TYPE
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
+from gateway.store.providers import get_provider
 from gateway.store.resources import LOCAL
 
 ACTIONS = ("block", "unblock", "deactivate", "reactivate")
@@ -126,9 +127,8 @@ async def target_state(gw: Gateway, conn: Conn, row: ResourceRow,
     """
     if action == "block":
         return lifecycle.BLOCKED, None
-    if (action, row.state) in (("unblock", lifecycle.ACTIVE), ("unblock", lifecycle.PENDING),
-                               ("unblock", lifecycle.DEACTIVATED),
-                               ("deactivate", lifecycle.DEACTIVATED)):
+    if (action == "unblock" and row.state != lifecycle.BLOCKED) or \
+            (action == "deactivate" and row.state == lifecycle.DEACTIVATED):
         return row.state, None  # nothing to do
     if action == "reactivate":
         if lifecycle.wants_inactive(row):
@@ -138,11 +138,7 @@ async def target_state(gw: Gateway, conn: Conn, row: ResourceRow,
         return lifecycle.ACTIVE, None
     if action == "unblock" and not lifecycle.wants_inactive(row):
         return lifecycle.ACTIVE, None
-    provider = None
-    if row.provider_id:
-        from gateway.store.providers import get_provider
-
-        provider = await get_provider(conn, row.provider_id)
+    provider = await get_provider(conn, row.provider_id) if row.provider_id else None
     decision = await lifecycle.decide(gw, conn, provider, lifecycle.hook_user(row), "due")
     if decision.action == "block":
         return lifecycle.BLOCKED, decision.reason

@@ -11,12 +11,17 @@ from starlette.routing import Route
 from gateway.scim.errors import ScimError
 from identity_gateway_legal_hold import holds
 
+MAX_BODY = 16 * 1024
+
 
 async def collection(request: Request) -> Any:
     gw = request.app.state.gateway
     if request.method == "POST":
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise ScimError(413, f"A legal hold body is at most {MAX_BODY} bytes")
         try:
-            body = msgspec.json.decode(await request.body())
+            body = msgspec.json.decode(raw)
         except msgspec.DecodeError:
             raise ScimError(400, "The body is not valid JSON") from None
         return {**await holds.place(gw, body), "_created": True}
