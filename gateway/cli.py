@@ -172,7 +172,7 @@ def cmd_synclog(args: argparse.Namespace) -> int:
     return asyncio.run(with_gateway(args, show))
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="identity-gateway", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -226,12 +226,24 @@ def parser() -> argparse.ArgumentParser:
     log.add_argument("--follow-seconds", type=float, default=3600.0,
                      help="stop following after this long")
     log.set_defaults(func=cmd_synclog)
+
+    from gateway import cli_users
+
+    cli_users.add_user_commands(sub, common)
+    cli_users.add_plugin_commands(sub, common, argv)
     return top
 
 
+def cmd_gateway(args: argparse.Namespace) -> int:
+    """A command that runs with the Gateway open (users, plugins' commands)."""
+    return asyncio.run(with_gateway(args, lambda gw: args.gateway_command(gw, args)))
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser(argv).parse_args(argv)
     try:
+        if getattr(args, "gateway_command", None):
+            return cmd_gateway(args)
         return args.func(args)
     except (providers.ProviderError, UnknownPlugin, PendingMigrations) as exc:
         print(f"identity-gateway: {exc}", file=sys.stderr)

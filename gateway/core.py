@@ -47,18 +47,21 @@ class Gateway:
                                    data=data, reason=reason)
 
     async def user_action(self, user_id: str, action: str, actor: str = "admin",
-                          reason: str | None = None) -> dict | None:
-        """block / unblock / deactivate / reactivate a user now, in its own transaction;
-        returns the admin view of the user, or None when there is no such user."""
+                          reason: str | None = None, conn: Any = None) -> dict | None:
+        """block / unblock / deactivate / reactivate a user now, in its own transaction (or
+        in the caller's, given ``conn``); returns the admin view of the user, or None when
+        there is no such user. Raises ``gateway.users.ActionRefused`` (409) for a reactivation
+        the user's provider contradicts."""
         from gateway import users
 
-        return await users.admin_action(self, user_id, action, actor=actor, reason=reason)
+        return await users.admin_action(self, user_id, action, actor=actor, reason=reason,
+                                        conn=conn)
 
-    async def user_view(self, user_id: str) -> dict | None:
+    async def user_view(self, user_id: str, conn: Any = None) -> dict | None:
         """The admin view of a user (state, source, profile, plugin fields)."""
         from gateway import users
 
-        return await users.user_view(self, user_id)
+        return await users.user_view(self, user_id, conn)
 
     async def provider_credentials(self, provider_id: str) -> tuple[Any, list]:
         """The provider (``ProviderRow``) and its live credentials (``CredentialRow``s, hashes

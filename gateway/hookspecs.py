@@ -6,9 +6,8 @@ Plugins are registered through the entry-point group ``identity_gateway.plugins`
 in the config file (``[plugins] enabled = [...]``).
 
 Any hook may return an awaitable instead of a value; the gateway awaits it. A hook marked
-``firstresult`` stops at the first implementation that returns something other than None, so
-such an implementation abstains by returning None *synchronously* and only then may return an
-awaitable that resolves to its answer.
+``firstresult`` stops at the first implementation whose answer (awaited) is not None; an
+implementation abstains by returning None, or an awaitable that resolves to None.
 
 Hooks that receive ``conn`` run inside the transaction of the change: whatever they write
 through ``conn`` (their own tables, see ``migrations``) commits or rolls back with it.
@@ -107,11 +106,14 @@ def validate_resource(provider: Any, resource_type: str, resource: dict, operati
 @hookspec(firstresult=True)
 def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any) -> Any:
     """Called when a provider deactivates a user (``change`` is "deactivate" or "delete") and
-    when a scheduled deactivation comes due (``change`` is "due").
+    whenever a deactivation is about to take effect (``change`` is "due"): a scheduled one
+    comes due, the provider's delay is 0, the admin deactivates the user, or unblocks one its
+    provider wants inactive.
 
-    Return a ``gateway.lifecycle.Decision`` (deactivate now, schedule after a delay, block,
-    keep), or None to let the next plugin or the core decide (the core schedules after the
-    provider's ``deactivation_delay``).
+    ``user`` is the user's SCIM JSON with its ``id``. Return a ``gateway.lifecycle.Decision``
+    (deactivate now, schedule after a delay, block, keep), or None to let the next plugin or
+    the core decide (the core schedules after the provider's ``deactivation_delay`` and
+    deactivates when due).
     """
 
 
@@ -167,3 +169,15 @@ def provider_routes() -> list:
     """Called once at startup. Return Starlette ``Route``s to mount under each provider's
     base URL ``/scim/v2/{provider}`` without SCIM authentication (for example an OAuth token
     endpoint). ``request.path_params["provider"]`` names the provider."""
+
+
+@hookspec
+def cli_commands(subparsers: Any, common: Any) -> None:
+    """Called when the ``identity-gateway`` command line is built, with its argparse
+    subparsers (only enabled plugins are asked).
+
+    Add commands with ``subparsers.add_parser(...)``; give each
+    ``set_defaults(gateway_command=fn)`` where ``async fn(gw, args) -> int`` runs with the
+    Gateway open on the configured database and returns the exit status. Pass each command's
+    parser to ``common(parser)`` so it accepts ``--database`` and ``--config`` like the core's.
+    """

@@ -15,7 +15,9 @@ import msgspec
 
 from gateway.clock import format_time
 from gateway.core import Gateway, RequestContext
+from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
+from gateway.store.providers import get_provider
 
 ACTIVE = "active"
 PENDING = "pending_deactivation"
@@ -53,18 +55,36 @@ def provider_delay(provider: Any) -> float:
     return parse_duration(settings.get("deactivation_delay", DEFAULT_DELAY))
 
 
+def hook_user(row: ResourceRow, data: dict | None = None) -> dict:
+    """The user as the lifecycle_decision hooks see it: its SCIM JSON with its id."""
+    return {**(row.data if data is None else data), "id": row.id}
+
+
+def wants_inactive(row: ResourceRow) -> bool:
+    """The user's provider has deactivated (active=false) or deleted it."""
+    return bool(row.provider_id) and (row.data.get("active") is False or row.hidden)
+
+
 async def decide(gw: Gateway, conn: Conn, provider: Any, user: dict, change: str) -> Decision:
+    """What a deactivation means now: the first plugin's answer, else the core's.
+
+    A provider's deactivation with a delay of 0 takes effect at once, so the hooks are asked
+    again as for a deactivation that comes due: "due" is every plugin's last word.
+    """
     decision = await gw.hooks.first(
         "lifecycle_decision", provider=provider, user=user, change=change, conn=conn
     )
     if decision is not None:
         return decision
-    if change == "due":
-        return Decision(action="deactivate", reason="deactivation_delay")
-    delay = provider_delay(provider)
-    if delay <= 0:
-        return Decision(action="deactivate", reason="provider_deactivation")
-    return Decision(action="schedule", delay=delay, reason="deactivation_delay")
+    if change in ("deactivate", "delete"):
+        delay = provider_delay(provider)
+        if delay > 0:
+            return Decision(action="schedule", delay=delay, reason="deactivation_delay")
+        due = await gw.hooks.first(
+            "lifecycle_decision", provider=provider, user=user, change="due", conn=conn
+        )
+        return due or Decision(action="deactivate", reason="provider_deactivation")
+    return Decision(action="deactivate", reason="deactivation_delay_elapsed")
 
 
 def apply_deactivation(gw: Gateway, row: ResourceRow, decision: Decision) -> str:
@@ -78,6 +98,9 @@ def apply_deactivation(gw: Gateway, row: ResourceRow, decision: Decision) -> str
         row.state = BLOCKED
         return "user.blocked"
     if decision.action == "keep":
+        if row.state == PENDING:  # kept live: a pending deactivation must not linger
+            row.state = ACTIVE
+            return "user.deactivation_cancelled"
         return "user.updated"
     row.state = DEACTIVATED
     return "user.deactivated"
@@ -108,34 +131,81 @@ def reactivation(row: ResourceRow) -> str | None:
 
 
 async def run_due(gw: Gateway, limit: int = 100) -> int:
-    """Run the deactivations that are due; return how many ran.
+    """Run up to `limit` deactivations that are due; return how many ran.
 
-    Each is claimed and carried out in one transaction, so a crash leaves it pending and two
-    schedulers never run the same one (the row is deleted by whoever runs it).
+    Each is claimed and carried out in its own transaction: a crash leaves it pending, and
+    two schedulers never run the same one (see claim_next).
     """
-    from gateway import provisioning
-
-    now = gw.clock.stamp()
     done = 0
-    async with gw.store.read() as conn:
-        due = await conn.fetchall(
-            "SELECT resource_id FROM lifecycle WHERE due_at <= ? ORDER BY due_at LIMIT ?",
-            (now, limit),
-        )
-    for item in due:
-        if await provisioning.run_scheduled(gw, item["resource_id"], now):
-            done += 1
+    while done < limit and await run_next(gw):
+        done += 1
     return done
 
 
-async def scheduler(gw: Gateway) -> None:
-    """Background loop: run due deactivations every settings.scheduler_interval seconds."""
+async def claim_next(conn: Conn, now: str) -> str | None:
+    """Take the oldest due action out of the table, inside the caller's transaction.
+
+    The row is deleted by whoever runs it, so it runs once. PostgreSQL skips rows that
+    another scheduler holds (FOR UPDATE SKIP LOCKED); SQLite has one writer at a time.
+    """
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
+    item = await conn.fetchone(
+        "SELECT resource_id FROM lifecycle WHERE due_at <= ? ORDER BY due_at, resource_id"
+        " LIMIT 1" + lock, (now,))
+    if item is None:
+        return None
+    await conn.execute("DELETE FROM lifecycle WHERE resource_id = ?", (item["resource_id"],))
+    return item["resource_id"]
+
+
+async def run_next(gw: Gateway) -> bool:
+    """Claim one due deactivation and carry it out, with its sync-log entry and event, in
+    one transaction. False when nothing is due."""
+    from gateway import events, provisioning  # they import this module
+
+    event = None
+    async with gw.store.write() as conn:
+        rid = await claim_next(conn, gw.clock.stamp())
+        if rid is None:
+            return False
+        row = await resources.get_any(conn, rid, lock=True)
+        if row is None or row.state != PENDING:
+            return True  # cancelled or changed meanwhile: the claim just clears the row
+        provider = await get_provider(conn, row.provider_id)
+        decision = await decide(gw, conn, provider, hook_user(row), "due")
+        old_state, old_at = row.state, row.deactivate_at
+        event_type = apply_deactivation(gw, row, decision)
+        row.version += 1
+        row.last_modified = gw.clock.stamp()
+        await resources.update(conn, row, row.version - 1)
+        await schedule_row(conn, row, decision.reason)
+        event = await events.record(
+            gw, conn, system_context(provider), operation="lifecycle", event_type=event_type,
+            resource_type="User", resource_id=rid,
+            before={"state": old_state, "deactivate_at": old_at},
+            after={"state": row.state, "deactivate_at": row.deactivate_at},
+            reason=decision.reason,
+            data=await provisioning.event_data(gw, provider, row, row.data,
+                                               {"reason": decision.reason}),
+        )
+    await gw.hooks.all("after_commit", events=[event])
+    return True
+
+
+async def scheduler(gw: Gateway, rounds: int | None = None) -> None:
+    """Background loop: run due deactivations every settings.scheduler_interval seconds.
+
+    `rounds` bounds the loop (tests); the app runs it until shutdown.
+    """
     import anyio
 
-    while True:
+    done = 0
+    while rounds is None or done < rounds:
+        done += 1
         try:
-            while await run_due(gw) > 0:
-                pass
+            for _ in range(100):  # at most 10,000 per tick; the rest wait for the next one
+                if await run_due(gw) < 100:
+                    break
         except Exception:  # a failed run is retried on the next tick
             import logging
 

@@ -54,7 +54,15 @@ class Hooks:
         self.pm = pm
 
     async def first(self, name: str, **kwargs: Any) -> Any:
-        return await await_me_maybe(getattr(self.pm.hook, name)(**kwargs))
+        """The first answer that is not None, awaiting each: an implementation that must
+        look something up (e.g. in the database) before it knows may still abstain."""
+        caller = getattr(self.pm.hook, name)
+        for impl in reversed(caller.get_hookimpls()):
+            args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+            result = await await_me_maybe(impl.function(**args))
+            if result is not None:
+                return result
+        return None
 
     async def all(self, name: str, **kwargs: Any) -> list:
         results = getattr(self.pm.hook, name)(**kwargs)

@@ -165,6 +165,13 @@ async def _conflict(conn: Conn, pid: str, data: dict) -> ScimError:
                      "uniqueness")
 
 
+async def _local_name(conn: Conn, pid: str, data: dict, old_key: str | None) -> bool:
+    """A provider renaming its user to a local user's userName (those are reserved)."""
+    name = data.get("userName")
+    return pid != LOCAL and isinstance(name, str) and name.lower() != old_key \
+        and await resources.find_by_name(conn, LOCAL, name) is not None
+
+
 async def create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
     try:
         return await _create(gw, ctx, rtype, body)
@@ -235,7 +242,7 @@ async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
     row.data = data
     row.external_id, row.name_key, row.display_key = resources.keys_for("User", data)
     row.hidden, row.version, row.last_modified = False, row.version + 1, gw.clock.stamp()
-    if old_state != lifecycle.BLOCKED:
+    if old_state != lifecycle.BLOCKED and data.get("active") is not False:
         row.state, row.deactivate_at = lifecycle.ACTIVE, None
     try:
         await resources.update(conn, row, row.version - 1)
@@ -303,6 +310,8 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
             _immutable(rtype, before, new_data)
         require(new_data, rtype)
         await validate(gw, ctx, rtype, new_data, operation)
+        if rtype.name == "User" and await _local_name(conn, pid, new_data, row.name_key):
+            raise await _conflict(conn, pid, new_data)
         added, removed = await apply_member_changes(conn, pid, rid, changes)
         event_type = f"{rtype.name.lower()}.updated"
         reason = None
@@ -372,7 +381,10 @@ async def _active_change(gw: Gateway, conn: Conn, ctx: RequestContext, row: Reso
     if was == now or row.state == lifecycle.BLOCKED:
         return "user.updated", None
     if not now:
-        decision = await lifecycle.decide(gw, conn, ctx.provider, after, "deactivate")
+        if row.state == lifecycle.DEACTIVATED:  # already out of use (e.g. by the admin)
+            return "user.updated", None
+        decision = await lifecycle.decide(gw, conn, ctx.provider,
+                                          lifecycle.hook_user(row, after), "deactivate")
         return lifecycle.apply_deactivation(gw, row, decision), decision.reason
     event = lifecycle.reactivation(row)
     return (event or "user.updated"), ("provider_reactivation" if event else None)
@@ -414,7 +426,8 @@ async def _delete_user(gw: Gateway, conn: Conn, ctx: RequestContext, row: Resour
     old_state = row.state
     event_type, reason = "user.updated", None
     if row.state in (lifecycle.ACTIVE, lifecycle.PENDING):
-        decision = await lifecycle.decide(gw, conn, ctx.provider, row.data, "delete")
+        decision = await lifecycle.decide(gw, conn, ctx.provider, lifecycle.hook_user(row),
+                                          "delete")
         if row.state == lifecycle.PENDING and decision.action == "schedule":
             event_type, reason = "user.deactivation_scheduled", decision.reason
         else:
@@ -438,35 +451,3 @@ async def _delete_user(gw: Gateway, conn: Conn, ctx: RequestContext, row: Resour
             data=await event_data(gw, ctx.provider, row, before, {"reason": reason}),
         ))
     return written
-
-
-async def run_scheduled(gw: Gateway, rid: str, now: str) -> bool:
-    """Carry out one due lifecycle action, once: whoever deletes its row runs it."""
-    from gateway.store.claims import claim_due
-    from gateway.store.providers import get_provider
-
-    async with gw.store.write() as conn:
-        if not await claim_due(conn, rid, now):
-            return False
-        row = await resources.get_any(conn, rid, lock=True)
-        if row is None or row.state != lifecycle.PENDING:
-            return True
-        provider = await get_provider(conn, row.provider_id)
-        ctx = lifecycle.system_context(provider)
-        decision = await lifecycle.decide(gw, conn, provider, row.data, "due")
-        old_state = row.state
-        event_type = lifecycle.apply_deactivation(gw, row, decision)
-        if decision.action == "schedule":
-            row.state = lifecycle.PENDING
-        row.version += 1
-        row.last_modified = gw.clock.stamp()
-        await resources.update(conn, row, row.version - 1)
-        await lifecycle.schedule_row(conn, row, decision.reason)
-        event = await events.record(
-            gw, conn, ctx, operation="lifecycle", event_type=event_type, resource_type="User",
-            resource_id=rid, before={"state": old_state}, after={"state": row.state},
-            reason=decision.reason, data=await event_data(gw, provider, row, row.data,
-                                                          {"reason": decision.reason}),
-        )
-    await gw.hooks.all("after_commit", events=[event])
-    return True

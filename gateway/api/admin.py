@@ -42,6 +42,9 @@ def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]
         except providers.ProviderError as error:
             return JsonResponse({"detail": str(error), "status": error.status},
                                 status_code=error.status)
+        except users.ActionRefused as error:
+            return JsonResponse({"detail": str(error), "status": error.status},
+                                status_code=error.status)
         except AdminError as error:
             return JsonResponse({"detail": error.detail, "status": error.status},
                                 status_code=error.status)

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.store import open_store
 from gateway.store.base import IntegrityError, Migration, ResourceRow, Store, core_migrations
-from gateway.store.claims import claim_due
+from gateway.lifecycle import claim_next
 from gateway.store import resources
 
 pytestmark = pytest.mark.anyio
@@ -153,21 +153,21 @@ async def test_a_due_action_is_claimed_once(store, database):
         await conn.execute("INSERT INTO lifecycle (resource_id, provider_id, action, due_at)"
                            " VALUES ('u1', 'p', 'deactivate', ?)", ("2024-01-01T00:00:10.000000Z",))
     async with store.write() as conn:
-        assert not await claim_due(conn, "u1", "2024-01-01T00:00:09.999999Z")  # not due yet
+        assert await claim_next(conn, "2024-01-01T00:00:09.999999Z") is None  # not due yet
     other = open_store(database)
     await other.open()
     try:
         if store.dialect == "postgres":
             # A claim held by one replica's open transaction is skipped by the other at once.
             async with store.write() as conn:
-                assert await claim_due(conn, "u1", T.replace("00:00:00", "00:01:00"))
+                assert await claim_next(conn, T.replace("00:00:00", "00:01:00")) == "u1"
                 async with other.write() as conn2:
-                    assert not await claim_due(conn2, "u1", T.replace("00:00:00", "00:01:00"))
+                    assert await claim_next(conn2, T.replace("00:00:00", "00:01:00")) is None
         else:
             async with store.write() as conn:
-                assert await claim_due(conn, "u1", T.replace("00:00:00", "00:01:00"))
+                assert await claim_next(conn, T.replace("00:00:00", "00:01:00")) == "u1"
         async with other.write() as conn2:  # and once committed it is gone
-            assert not await claim_due(conn2, "u1", T.replace("00:00:00", "00:01:00"))
+            assert await claim_next(conn2, T.replace("00:00:00", "00:01:00")) is None
     finally:
         await other.close()
 
@@ -178,10 +178,10 @@ async def test_a_claim_rolled_back_stays_due(store):
                            " VALUES ('u1', 'p', 'deactivate', ?)", (T,))
     with pytest.raises(RuntimeError):
         async with store.write() as conn:
-            assert await claim_due(conn, "u1", T)
+            assert await claim_next(conn, T) == "u1"
             raise RuntimeError("crashed while running it")
     async with store.write() as conn:
-        assert await claim_due(conn, "u1", T)
+        assert await claim_next(conn, T) == "u1"
 
 
 async def test_migrations_apply_once_and_pending_says_what_is_left(database):

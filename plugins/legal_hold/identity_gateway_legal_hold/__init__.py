@@ -1,0 +1,68 @@
+"""legal_hold: a user on hold whose deactivation comes due is blocked instead.
+
+Holds are placed and released by the admin (``/admin/v1/legal-holds``, or
+``identity-gateway legal-hold place|release|list``). Releasing a hold deactivates at once a
+user whose provider wants it inactive; other users stay as they are.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from gateway.hookspecs import hookimpl
+from gateway.lifecycle import Decision
+from gateway.store.base import Migration
+
+from identity_gateway_legal_hold import holds
+from identity_gateway_legal_hold.holds import NAME
+
+
+@hookimpl
+def migrations(dialect: str) -> list[Migration]:
+    folder = resources.files(__package__) / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append(Migration(NAME, int(number), rest[:-4], entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+@hookimpl
+def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any) -> Any:
+    # Only the moment a deactivation would take effect matters: until then it may be undone.
+    if change != "due":
+        return None
+    return _decide(user["id"], conn)
+
+
+async def _decide(user_id: str, conn: Any) -> Decision | None:
+    hold = await holds.active_hold(conn, user_id)
+    if hold is None:
+        return None
+    return Decision(action="block", reason=f"legal_hold: {hold['matter']}")
+
+
+@hookimpl
+def user_view(user: dict, conn: Any) -> Any:
+    return _view(user["id"], conn)
+
+
+async def _view(user_id: str, conn: Any) -> dict | None:
+    hold = await holds.active_hold(conn, user_id)
+    return None if hold is None else {"legal_hold": holds.hold_view(hold)}
+
+
+@hookimpl
+def extra_routes() -> list:
+    from identity_gateway_legal_hold.routes import routes
+
+    return routes()
+
+
+@hookimpl
+def cli_commands(subparsers: Any, common: Any) -> None:
+    from identity_gateway_legal_hold.cli import add_commands
+
+    add_commands(subparsers, common)

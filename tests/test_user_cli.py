@@ -1,0 +1,58 @@
+"""`identity-gateway user ...` acts on the same database as the admin API."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXE = str(Path(sys.executable).parent / "identity-gateway")
+
+
+def cli(*args: str, database: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *args, "--database", str(database), "--config", "/dev/null"],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_user_commands(tmp_path):
+    db = tmp_path / "gw.db"
+    assert cli("migrate", database=db).returncode == 0
+    body = tmp_path / "u.json"
+    body.write_text(json.dumps({"userName": "ops@example.com", "title": "Operator"}))
+    created = cli("user", "create", str(body), database=db)
+    assert created.returncode == 0, created.stderr
+    user = json.loads(created.stdout)
+    assert user["source"] == "local" and user["state"] == "active"
+    uid = user["id"]
+
+    blocked = cli("user", "block", uid, "--reason", "suspended in Okta", database=db)
+    assert blocked.returncode == 0 and blocked.stdout.split("\t")[1] == "blocked"
+    listed = cli("user", "list", "--state", "blocked", database=db)
+    assert listed.stdout.startswith(uid) and "ops@example.com" in listed.stdout
+    assert cli("user", "list", "--state", "active", database=db).stdout == ""
+    log = cli("synclog", "--user", uid, database=db)
+    assert "suspended in Okta" in log.stdout
+
+    assert cli("user", "unblock", uid, database=db).stdout.split("\t")[1] == "active"
+    assert cli("user", "deactivate", uid, database=db).stdout.split("\t")[1] == "deactivated"
+    shown = json.loads(cli("user", "show", uid, database=db).stdout)
+    assert shown["cold_storage"] is True and shown["profile"]["title"] == "Operator"
+    assert cli("user", "reactivate", uid, database=db).stdout.split("\t")[1] == "active"
+
+    missing = cli("user", "block", "nobody", database=db)
+    assert missing.returncode == 1 and "no user" in missing.stderr
+    body.write_text("{}")
+    refused = cli("user", "create", str(body), database=db)
+    assert refused.returncode == 2 and "userName" in refused.stderr
+
+
+def test_provider_deactivation_delay_from_the_cli(tmp_path):
+    db = tmp_path / "gw.db"
+    assert cli("migrate", database=db).returncode == 0
+    assert cli("provider", "add", "okta", "--deactivation-delay", "30s",
+               database=db).returncode == 0
+    assert "deactivation_delay=30s" in cli("provider", "list", database=db).stdout
+    changed = cli("provider", "set", "okta", "--deactivation-delay", "0s", database=db)
+    assert changed.returncode == 0 and json.loads(changed.stdout)["deactivation_delay"] == "0s"
+    bad = cli("provider", "set", "okta", "--deactivation-delay", "later", database=db)
+    assert bad.returncode == 2 and "deactivation_delay" in bad.stderr
+    assert "deactivation_delay=0s" in cli("provider", "list", database=db).stdout
