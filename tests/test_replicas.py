@@ -136,7 +136,7 @@ def test_a_due_deactivation_runs_exactly_once(replicas):
                 log = (await client.get(f"{replicas.url()}/admin/v1/sync-log", params={
                     "user": rid, "operation": "lifecycle"}, headers=replicas.admin_headers)).json()
                 assert [(e["after"], e["actor"]) for e in log["items"]] == [
-                    ({"state": "deactivated"}, "scheduler")]
+                    ({"state": "deactivated", "deactivate_at": None}, "scheduler")]
             feed = (await client.get(f"{replicas.url()}/admin/v1/events",
                                      params={"after": 0, "limit": 1000},
                                      headers=replicas.admin_headers)).json()["items"]
