@@ -134,11 +134,14 @@ def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
 
 
 @hookspec
-def after_change(event: dict, conn: Any) -> None:
+def after_change(event: dict, conn: Any, gateway: Any) -> None:
     """Called inside the transaction of a change, once its resource, sync-log entry and
     outbox event are written. ``event`` is the outbox event (with its ``seq``).
 
     Writes made through ``conn`` commit with the change; raising aborts the whole change.
+    ``gateway`` is the running Gateway: ``gateway.record(conn, ...)`` logs a plugin's own
+    change in the same transaction (its event reaches ``after_change`` too: ignore your own
+    event types).
     """
 
 
