@@ -117,7 +117,9 @@ def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any) -> Any
 
 @hookspec
 def map_user(provider: Any, user: dict, conn: Any) -> Any:
-    """Called inside the transaction after a user or its group memberships change.
+    """Reserved: the core does not call it yet. A plugin that derives per-user fields does
+    it from ``after_change`` (which names the users a change touches) and keeps them in its
+    own tables.
 
     Return a dict of application-facing fields derived for the user (for example
     ``{"organization": ..., "roles": [...]}``) or None.
