@@ -111,9 +111,9 @@ async def require_org(conn: Any, ref: Any, label: str) -> dict:
 async def create_org(gw: Any, conn: Any, name: str, *, parent_id: str | None = None,
                      default_roles: list[str] = (), actor: str = "admin",
                      provider_id: str | None = None, reason: str | None = None) -> dict:
-    if await store.org_by_name(conn, name):
-        raise ScimError(409, f"an organization named '{name}' already exists")
     row = await store.insert_org(conn, name, parent_id, gw.clock.stamp())
+    if row is None:
+        raise ScimError(409, f"an organization named '{name}' already exists")
     await store.set_default_roles(conn, row["id"], list(default_roles))
     view = await org_view(conn, row)
     await gw.record(conn, actor=actor, provider_id=provider_id,
@@ -121,6 +121,19 @@ async def create_org(gw: Any, conn: Any, name: str, *, parent_id: str | None = N
                     resource_id=row["id"], operation="create", data=view, after=view,
                     reason=reason)
     return view
+
+
+async def ensure_org(gw: Any, conn: Any, name: str, provider_id: str, reason: str) -> dict:
+    """The organization with this name, created (and recorded) when there is none."""
+    found = await store.org_by_name(conn, name)
+    if found is None:
+        try:
+            return await create_org(gw, conn, name, actor=ACTOR, provider_id=provider_id,
+                                    reason=reason)
+        except ScimError:  # created meanwhile by a concurrent change
+            found = await store.org_by_name(conn, name)
+    assert found is not None
+    return found
 
 
 async def create_from_body(gw: Any, conn: Any, body: dict) -> dict:

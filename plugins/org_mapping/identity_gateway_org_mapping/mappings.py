@@ -212,15 +212,15 @@ def concerns(event: dict) -> bool:
 
 
 async def on_change(gw: Any, conn: Any, event: dict) -> None:
-    mapping = await placement.load(conn, event["provider"])
+    pid, gid = event["provider"], event["resource_id"]
+    if event["type"] in GROUP_EVENTS and not await store.group_is_mapped(conn, pid, gid):
+        return  # membership of an unmapped group places nobody
+    mapping = await placement.load(conn, pid)
     if mapping is None:
         return
     if event["type"] in USER_EVENTS:
         ids = [event["resource_id"]]
     else:
-        gid = event["resource_id"]
-        if not mapping.maps_group(gid):
-            return  # membership of an unmapped group places nobody
         if event["type"] == "group.deleted":
             await forget_group(gw, conn, mapping, gid)
         ids = (event.get("data") or {}).get(GROUP_EVENTS[event["type"]], [])

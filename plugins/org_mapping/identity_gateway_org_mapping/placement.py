@@ -36,9 +36,6 @@ class Mapping(msgspec.Struct, kw_only=True):
     org_groups: dict[str, tuple[int, str]] = {}  # group id -> (priority, organization id)
     role_groups: dict[str, tuple[str, ...]] = {}  # group id -> roles
 
-    def maps_group(self, gid: str) -> bool:
-        return gid in self.org_groups or gid in self.role_groups
-
 
 async def load(conn: Any, pid: str) -> Mapping | None:
     """The provider's mapping, or None when there is no such provider."""
@@ -121,11 +118,8 @@ class Mapper:
         """The organization with this name, created when it does not exist yet."""
         key = name.lower()[:catalogue.MAX_NAME]
         if key not in self.by_key:
-            found = await store.org_by_name(self.conn, key)
-            if found is None:
-                found = await catalogue.create_org(
-                    self.gw, self.conn, name[:catalogue.MAX_NAME], actor=ACTOR,
-                    provider_id=self.mapping.provider_id, reason="mapped_attribute")
+            found = await catalogue.ensure_org(self.gw, self.conn, name[:catalogue.MAX_NAME],
+                                               self.mapping.provider_id, "mapped")
             self.by_key[key] = found["id"]
             self.names[found["id"]] = found["name"]
         return self.by_key[key]

@@ -118,13 +118,25 @@ async def find_org(conn: Any, ref: str) -> dict | None:
     return await org_by_id(conn, ref) or await org_by_name(conn, ref)
 
 
-async def insert_org(conn: Any, name: str, parent_id: str | None, now: str) -> dict:
+async def insert_org(conn: Any, name: str, parent_id: str | None, now: str) -> dict | None:
+    """The new organization, or None when one with that name exists (perhaps written by a
+    concurrent transaction a moment ago)."""
     row = {"id": new_id(), "name": name, "name_key": name.lower(), "parent_id": parent_id,
            "created_at": now, "updated_at": now}
-    await conn.execute(
+    added = await conn.execute(
         "INSERT INTO organizations (id, name, name_key, parent_id, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)", tuple(row.values()))
-    return row
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING", tuple(row.values()))
+    return row if added else None
+
+
+async def group_is_mapped(conn: Any, pid: str, gid: str) -> bool:
+    """Does either mapping of the provider name this group? (cheap: asked on every
+    membership change)"""
+    found = await conn.fetchval(
+        "SELECT 1 FROM org_group_mappings WHERE provider_id = ? AND group_id = ?"
+        " UNION ALL SELECT 1 FROM role_group_mappings WHERE provider_id = ? AND group_id = ?"
+        " LIMIT 1", (pid, gid, pid, gid))
+    return found is not None
 
 
 async def default_roles(conn: Any, oids: list[str]) -> dict[str, list[str]]:

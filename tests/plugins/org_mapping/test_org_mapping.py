@@ -410,3 +410,22 @@ async def test_changes_are_logged_with_before_and_after(gateway, idp):
     await admin(gateway, "PATCH", f"/organizations/{acme['id']}", {"name": "Acme Corp"})
     assert await place(gateway, uid) == ("Acme Corp", ["member"])
     assert len(await events(gateway, "user.organization_changed", uid)) == 2
+
+
+async def test_changes_that_place_nobody_differently_record_nothing(gateway, idp):
+    await org(gateway, "Acme", default_roles=["member"])
+    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+                {"method": "single", "organization": "Acme"})
+    log = await admin(gateway, "GET", f"/sync-log?provider={idp.id}&operation=update")
+    mapped = next(e for e in log["items"] if e["resource_type"] == "Provider")
+    assert mapped["before"]["method"] is None and mapped["after"]["method"] == "single"
+    uid = await new_user(gateway, idp, "a@example.com")
+    r = await gateway.scim(idp, "PATCH", f"/Users/{uid}", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Engineer"}]})
+    assert r.status_code == 200, r.text
+    unmapped = await new_group(gateway, idp, "unmapped")
+    await members(gateway, idp, unmapped, "add", uid)
+    assert len(await events(gateway, "user.organization_changed", uid)) == 1
+    assert len(await events(gateway, "user.roles_changed", uid)) == 1
+    assert await place(gateway, uid) == ("Acme", ["member"])
