@@ -212,19 +212,19 @@ def concerns(event: dict) -> bool:
 
 
 async def on_change(gw: Any, conn: Any, event: dict) -> None:
-    pid, gid = event["provider"], event["resource_id"]
-    if event["type"] in GROUP_EVENTS and not await store.group_is_mapped(conn, pid, gid):
+    pid, rid, kind = event["provider"], event["resource_id"], event["type"]
+    if kind in GROUP_EVENTS and not await store.group_is_mapped(conn, pid, rid):
         return  # membership of an unmapped group places nobody
     mapping = await placement.load(conn, pid)
     if mapping is None:
         return
-    if event["type"] in USER_EVENTS:
-        ids = [event["resource_id"]]
+    if kind in USER_EVENTS:
+        ids = [rid]
     else:
-        if event["type"] == "group.deleted":
-            await forget_group(gw, conn, mapping, gid)
-        ids = (event.get("data") or {}).get(GROUP_EVENTS[event["type"]], [])
-    await placement.place_ids(gw, conn, mapping, ids, reason=event["type"])
+        if kind == "group.deleted":
+            await forget_group(gw, conn, mapping, rid)
+        ids = (event.get("data") or {}).get(GROUP_EVENTS[kind], [])
+    await placement.place_ids(gw, conn, mapping, ids, reason=kind)
 
 
 async def forget_group(gw: Any, conn: Any, mapping: Mapping, gid: str) -> None:
