@@ -61,7 +61,7 @@ async def emit(gw: Gateway, conn: Conn, ctx: RequestContext, event_type: str, *,
         "seq": seq, "type": event_type, "provider": pid, "occurred_at": occurred_at,
         "resource_type": resource_type, "resource_id": resource_id, "data": scrub(data),
     }
-    await gw.hooks.all("after_change", event=event, conn=conn)
+    await gw.hooks.all("after_change", event=event, conn=conn, gateway=gw)
     return event
 
 

@@ -119,7 +119,9 @@ def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any) -> Any
 
 @hookspec
 def map_user(provider: Any, user: dict, conn: Any) -> Any:
-    """Called inside the transaction after a user or its group memberships change.
+    """Reserved: the core does not call it yet. A plugin that derives per-user fields does
+    it from ``after_change`` (which names the users a change touches) and keeps them in its
+    own tables.
 
     Return a dict of application-facing fields derived for the user (for example
     ``{"organization": ..., "roles": [...]}``) or None.
@@ -136,11 +138,14 @@ def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
 
 
 @hookspec
-def after_change(event: dict, conn: Any) -> None:
+def after_change(event: dict, conn: Any, gateway: Any) -> None:
     """Called inside the transaction of a change, once its resource, sync-log entry and
     outbox event are written. ``event`` is the outbox event (with its ``seq``).
 
     Writes made through ``conn`` commit with the change; raising aborts the whole change.
+    ``gateway`` is the running Gateway: ``gateway.record(conn, ...)`` logs a plugin's own
+    change in the same transaction (its event reaches ``after_change`` too: ignore your own
+    event types).
     """
 
 

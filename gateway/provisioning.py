@@ -407,11 +407,15 @@ async def _delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         check_version(row, if_match)
         before = copy.deepcopy(row.data)
         if rtype.name == "Group":
+            # The event names the former members: their rows go with the group.
+            former = [r["member_id"] for r in await conn.fetchall(
+                "SELECT member_id FROM members WHERE group_id = ?", (rid,))]
             await resources.delete(conn, rid)
             event = await events.record(
                 gw, conn, ctx, operation="delete", event_type="group.deleted",
                 resource_type="Group", resource_id=rid, before=before, after=None,
-                data=await event_data(gw, ctx.provider, row, before),
+                data=await event_data(gw, ctx.provider, row, before,
+                                      {"members_removed": sorted(former)} if former else None),
             )
             written = [event]
         else:

@@ -363,14 +363,13 @@ def check_compare(node: Compare, rtype: ResourceType, label: str) -> Compare:
     """Type-check a comparison; `emails co x` becomes `emails.value co x`."""
     attr, sub = lookup(node.path, rtype)
     target = sub or attr
-    if target.type == "complex":
-        if target.multi_valued or sub is None:
-            value_sub = target.sub("value")
-            if value_sub is None:
-                raise invalid(f"'{label}' is complex; compare one of its sub-attributes")
-            node = Compare(AttrPath(node.path.schema, node.path.attr, value_sub.name),
-                           node.op, node.value)
-            target = value_sub
+    if target.type == "complex":  # RFC 7644: the filter applies to the value sub-attribute
+        value_sub = target.sub("value")
+        if value_sub is None:
+            raise invalid(f"'{label}' is complex; compare one of its sub-attributes")
+        node = Compare(AttrPath(node.path.schema, node.path.attr, value_sub.name),
+                       node.op, node.value)
+        target = value_sub
     op, value = node.op, node.value
     if value is None:
         if op not in ("eq", "ne"):

@@ -136,7 +136,9 @@ def compile_sort(path: AttrPath, rtype: ResourceType, dialect: Dialect) -> str:
         return "r.version"  # numerically, not as the W/"n" text
     column = column_scalar(path, rtype, dialect)
     if column is not None:
-        return sort_key(column, dialect)
+        return sort_key(column)
+    if path.attr == "meta":  # meta is not in r.data; its sortable parts are columns
+        raise ScimError(400, f"Cannot sort by meta.{path.sub}", "invalidPath")
     if attr.type == "complex" and sub is None:
         sub = attr.sub("value")
         if sub is None:
@@ -145,15 +147,14 @@ def compile_sort(path: AttrPath, rtype: ResourceType, dialect: Dialect) -> str:
         path = AttrPath(path.schema, path.attr, sub.name)
     if not attr.multi_valued:
         return sort_key(json_scalar(data_loc(path, rtype), sub or attr,
-                                    is_case_exact(path, rtype), dialect), dialect)
+                                    is_case_exact(path, rtype), dialect))
     elements = elements_of(path, rtype, dialect)
     if elements.member_column is not None:
         if path.sub not in (None, "value"):
             raise ScimError(400, f"Cannot sort by '{path.attr}.{path.sub}'", "invalidPath")
         return f"(SELECT min({elements.member_column}) FROM {elements.source} " \
                f"WHERE {elements.where})"
-    value = sort_key(element_scalar(elements, path.sub, is_case_exact(path, rtype), dialect),
-                     dialect)
+    value = sort_key(element_scalar(elements, path.sub, is_case_exact(path, rtype), dialect))
     return first_element(elements, value, dialect)
 
 
@@ -317,7 +318,7 @@ def column_scalar(path: AttrPath, rtype: ResourceType, d: Dialect) -> Scalar | N
     return None
 
 
-def sort_key(s: Scalar, d: Dialect) -> str:
+def sort_key(s: Scalar) -> str:
     if s.kind == "string" and not (s.case_exact or s.lowered):
         return f"lower({s.expr})"
     return s.expr

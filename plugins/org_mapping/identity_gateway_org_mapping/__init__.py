@@ -1,0 +1,57 @@
+"""org_mapping: places every provisioned user in an organization and gives it roles, by a
+per-provider mapping from SCIM attributes or groups (docs/org-mapping.md).
+
+Everything goes through hooks: its tables (`migrations`), its User extension
+(`register_schemas`), placing users inside each SCIM change's transaction (`after_change`),
+the admin user view (`user_view`) and its admin API (`extra_routes`).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from gateway.hookspecs import hookimpl
+from gateway.store.base import Migration
+
+from identity_gateway_org_mapping import catalogue, mappings, routes, schema, store
+
+NAME = "org_mapping"
+
+
+@hookimpl
+def gateway_config(config: dict) -> None:
+    catalogue.config_roles(config)  # a malformed roles list stops startup with its reason
+
+
+@hookimpl
+def register_schemas(registry: Any) -> None:
+    registry.extend("User", schema.EXTENSION)
+
+
+@hookimpl
+def migrations(dialect: str) -> list:
+    folder = resources.files(__package__) / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append(Migration(NAME, int(number), rest[:-4], entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+@hookimpl
+def after_change(event: dict, conn: Any, gateway: Any) -> Any:
+    if mappings.concerns(event):
+        return mappings.on_change(gateway, conn, event)
+    return None
+
+
+@hookimpl
+def user_view(user: dict, conn: Any) -> Any:
+    return store.user_fields(conn, user["id"])
+
+
+@hookimpl
+def extra_routes() -> list:
+    return routes.routes()

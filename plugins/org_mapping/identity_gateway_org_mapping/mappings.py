@@ -1,0 +1,245 @@
+"""Per-provider mappings: how the admin sets them, how they read back, and what a SCIM
+change (inside its transaction) does to them and to the users they place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.scim.errors import ScimError
+
+from identity_gateway_org_mapping import attribute, catalogue, placement, store
+from identity_gateway_org_mapping.catalogue import ACTOR
+from identity_gateway_org_mapping.placement import Mapping
+
+METHODS = {
+    "single": {"organization"},
+    "attribute": {"attribute"},
+    "scim_groups": {"groups"},
+}
+UNMAPPED_SHOWN = 100
+
+
+async def require(conn: Any, pid: str) -> Mapping:
+    mapping = await placement.load(conn, pid)
+    if mapping is None:
+        raise ScimError(404, f"no provider '{pid}'")
+    return mapping
+
+
+def fields(body: Any, allowed: set[str]) -> dict:
+    if not isinstance(body, dict):
+        raise ScimError(400, "The body must be a JSON object")
+    unknown = set(body) - allowed
+    if unknown:
+        raise ScimError(400, f"unknown field(s) {', '.join(sorted(unknown))}; this body takes "
+                             f"{', '.join(sorted(allowed))}")
+    return body
+
+
+# Organization mapping ---------------------------------------------------------------------
+
+async def org_view(conn: Any, mapping: Mapping) -> dict:
+    async def name(oid: str | None) -> str | None:
+        found = await store.org_by_id(conn, oid) if oid else None
+        return found["name"] if found else None
+
+    out: dict = {"provider": mapping.provider_id, "method": mapping.method}
+    if mapping.method == "single":
+        out["organization"] = await name(mapping.organization_id)
+    elif mapping.method == "attribute":
+        out["attribute"] = mapping.attribute
+    elif mapping.method == "scim_groups":
+        shown = await store.group_names(conn, mapping.provider_id, list(mapping.org_groups))
+        out["groups"] = [
+            {"group": gid, "display": shown.get(gid), "organization": await name(oid),
+             "priority": priority}
+            for gid, (priority, oid) in sorted(mapping.org_groups.items(),
+                                               key=lambda item: -item[1][0])]
+    # Until a user needs it, the default is the organization named after the provider.
+    out["default_organization"] = await name(mapping.default_id) or mapping.provider_name
+    return out
+
+
+async def put_org_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
+    mapping = await require(conn, pid)
+    method = body.get("method") if isinstance(body, dict) else None
+    if method not in METHODS:
+        raise ScimError(400, "'method' must be one of single, attribute, scim_groups")
+    body = fields(body, {"method", "default_organization"} | METHODS[method])
+    before = await org_view(conn, mapping)
+    organization_id = attr = None
+    groups: dict[str, tuple[int, str]] = {}
+    if method == "single":
+        organization_id = (await catalogue.require_org(
+            conn, body.get("organization"), "organization"))["id"]
+    elif method == "attribute":
+        attr, _ = attribute.parse(body.get("attribute"), gw.registry.types["User"])
+    else:
+        groups = await group_orgs(conn, pid, body.get("groups"))
+    default_id = mapping.default_id
+    if body.get("default_organization") is not None:
+        default_id = (await catalogue.require_org(
+            conn, body["default_organization"], "default_organization"))["id"]
+    await conn.execute(
+        "INSERT INTO org_mapping_providers (provider_id, method, organization_id, attribute,"
+        " default_organization_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (provider_id) DO UPDATE SET method = excluded.method,"
+        " organization_id = excluded.organization_id, attribute = excluded.attribute,"
+        " default_organization_id = excluded.default_organization_id,"
+        " updated_at = excluded.updated_at",
+        (pid, method, organization_id, attr, default_id, gw.clock.stamp()))
+    await conn.execute("DELETE FROM org_group_mappings WHERE provider_id = ?", (pid,))
+    await conn.executemany(
+        "INSERT INTO org_group_mappings (provider_id, group_id, organization_id, priority)"
+        " VALUES (?, ?, ?, ?)", [(pid, g, oid, prio) for g, (prio, oid) in groups.items()])
+    after = await org_view(conn, await require(conn, pid))
+    await gw.record(conn, actor="admin", provider_id=pid, event_type="org_mapping.updated",
+                    resource_type="Provider", resource_id=pid, operation="update",
+                    data=after, before=before, after=after)
+    return after
+
+
+async def group_orgs(conn: Any, pid: str, items: Any) -> dict[str, tuple[int, str]]:
+    """`groups` of a scim_groups mapping: existing groups, existing organizations, and
+    distinct priorities so that the highest one always decides."""
+    if not isinstance(items, list):
+        raise ScimError(400, "'groups' must be a list of {group, organization, priority}")
+    out: dict[str, tuple[int, str]] = {}
+    priorities: set[int] = set()
+    for item in items:
+        item = fields(item, {"group", "organization", "priority"})
+        gid, priority = item.get("group"), item.get("priority")
+        if not isinstance(gid, str) or not gid:
+            raise ScimError(400, "each entry of 'groups' needs 'group': a SCIM group id")
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise ScimError(400, f"group '{gid}': 'priority' must be an integer")
+        if gid in out:
+            raise ScimError(400, f"group '{gid}' is listed twice")
+        if priority in priorities:
+            raise ScimError(400, f"priority {priority} is given twice; each group needs its "
+                                 "own priority (the highest number wins)")
+        org = await catalogue.require_org(conn, item.get("organization"), "organization")
+        out[gid] = (priority, org["id"])
+        priorities.add(priority)
+    await require_groups(conn, pid, list(out))
+    return out
+
+
+async def require_groups(conn: Any, pid: str, ids: list[str]) -> None:
+    found = await store.group_names(conn, pid, ids)
+    missing = [gid for gid in ids if gid not in found]
+    if missing:
+        raise ScimError(400, f"no SCIM group {', '.join(missing[:5])} from this provider "
+                             "(a group is named by its SCIM id)")
+
+
+# Role mapping -----------------------------------------------------------------------------
+
+async def role_view(conn: Any, mapping: Mapping) -> dict:
+    pid = mapping.provider_id
+    shown = await store.group_names(conn, pid, list(mapping.role_groups))
+    total, unmapped = await store.count_groups(conn, pid)
+    return {
+        "provider": pid,
+        "mappings": [{"group": gid, "display": shown.get(gid), "roles": list(roles)}
+                     for gid, roles in sorted(mapping.role_groups.items())],
+        "unmapped_groups": await store.unmapped_groups(conn, pid, "", UNMAPPED_SHOWN),
+        "unmapped_count": unmapped,
+        "status": status(total, unmapped),
+    }
+
+
+def status(total: int, unmapped: int) -> str:
+    if total == 0:
+        return "No SCIM groups exist yet"
+    if unmapped == 0:
+        return "All SCIM groups are mapped"
+    return f"{unmapped} of {total} SCIM groups are not mapped"
+
+
+async def unmapped_page(conn: Any, pid: str, cursor: str, limit: int) -> dict:
+    await require(conn, pid)
+    items = await store.unmapped_groups(conn, pid, cursor, limit + 1)
+    more = len(items) > limit
+    total, unmapped = await store.count_groups(conn, pid)
+    return {"items": items[:limit], "next_cursor": items[limit - 1]["id"] if more else None,
+            "status": status(total, unmapped)}
+
+
+async def put_role_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
+    mapping = await require(conn, pid)
+    items = fields(body, {"mappings"}).get("mappings")
+    if not isinstance(items, list):
+        raise ScimError(400, "'mappings' must be a list of {group, roles}")
+    wanted: dict[str, list[str]] = {}
+    for item in items:
+        item = fields(item, {"group", "roles"})
+        gid = item.get("group")
+        if not isinstance(gid, str) or not gid:
+            raise ScimError(400, "each mapping needs 'group': a SCIM group id")
+        if gid in wanted:
+            raise ScimError(400, f"group '{gid}' is listed twice")
+        roles = await catalogue.resolve_roles(gw, conn, item.get("roles"), "roles")
+        if not roles:
+            raise ScimError(400, f"group '{gid}': 'roles' must name at least one role")
+        wanted[gid] = roles
+    await require_groups(conn, pid, list(wanted))
+    before = await role_view(conn, mapping)
+    await conn.execute("DELETE FROM role_group_mappings WHERE provider_id = ?", (pid,))
+    await conn.executemany(
+        "INSERT INTO role_group_mappings (provider_id, group_id, role) VALUES (?, ?, ?)",
+        [(pid, gid, role) for gid, roles in wanted.items() for role in roles])
+    after = await role_view(conn, await require(conn, pid))
+    await gw.record(conn, actor="admin", provider_id=pid, event_type="role_mapping.updated",
+                    resource_type="Provider", resource_id=pid, operation="update",
+                    data={"mappings": after["mappings"]}, before=before["mappings"],
+                    after=after["mappings"])
+    return after
+
+
+# SCIM changes -----------------------------------------------------------------------------
+
+USER_EVENTS = {"user.created", "user.updated", "user.restored"}
+GROUP_EVENTS = {"group.members_added": "members_added",
+                "group.members_removed": "members_removed",
+                "group.deleted": "members_removed"}
+
+
+def concerns(event: dict) -> bool:
+    """Our own events (user.organization_changed, ...) come back here too: not these."""
+    return bool(event.get("provider")) and (
+        event["type"] in USER_EVENTS or event["type"] in GROUP_EVENTS)
+
+
+async def on_change(gw: Any, conn: Any, event: dict) -> None:
+    pid, rid, kind = event["provider"], event["resource_id"], event["type"]
+    if kind in GROUP_EVENTS and not await store.group_is_mapped(conn, pid, rid):
+        return  # membership of an unmapped group places nobody
+    mapping = await placement.load(conn, pid)
+    if mapping is None:
+        return
+    if kind in USER_EVENTS:
+        ids = [rid]
+    else:
+        if kind == "group.deleted":
+            await forget_group(gw, conn, mapping, rid)
+        ids = (event.get("data") or {}).get(GROUP_EVENTS[kind], [])
+    await placement.place_ids(gw, conn, mapping, ids, reason=kind)
+
+
+async def forget_group(gw: Any, conn: Any, mapping: Mapping, gid: str) -> None:
+    """A deleted group leaves both mappings; its former members are placed again."""
+    before = {"group": gid}
+    if gid in mapping.org_groups:
+        priority, oid = mapping.org_groups.pop(gid)
+        found = await store.org_by_id(conn, oid)
+        before.update(organization=found["name"] if found else None, priority=priority)
+    if gid in mapping.role_groups:
+        before["roles"] = list(mapping.role_groups.pop(gid))
+    pid = mapping.provider_id
+    for table in ("org_group_mappings", "role_group_mappings"):
+        await conn.execute(f"DELETE FROM {table} WHERE provider_id = ? AND group_id = ?",
+                           (pid, gid))
+    await gw.record(conn, actor=ACTOR, provider_id=pid, event_type="mapping.group_removed",
+                    resource_type="Group", resource_id=gid, operation="map", data=before,
+                    before=before, after=None, reason="group.deleted")
