@@ -95,6 +95,6 @@ async def test_apply_mappings_over_ten_thousand_users(database):
                 "SELECT count(*) FROM outbox WHERE type = 'user.organization_changed'")
             grants = await conn.fetchval(
                 "SELECT count(*) FROM sync_log WHERE operation = 'map'"
-                " AND after LIKE '%\"roles\"%'")
+                " AND CAST(after AS TEXT) LIKE '%\"roles\"%'")
         assert moves == USERS + mapped + in_both
         assert grants == mapped
