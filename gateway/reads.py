@@ -9,7 +9,7 @@ import msgspec
 from gateway.core import Gateway
 from gateway.render import render
 from gateway.scim.errors import ScimError
-from gateway.scim.filter import AttrPath, parse_filter
+from gateway.scim.filter import AttrPath, Compare, parse_filter
 from gateway.scim.path import parse_attr_list
 from gateway.scim.project import project, wants_members
 from gateway.scim.schema import LIST_RESPONSE, ResourceType
@@ -103,8 +103,10 @@ async def render_rows(gw: Gateway, conn: Conn, pid: str, rtype: ResourceType,
 
 async def get_resource(gw: Gateway, pid: str, rtype: ResourceType, rid: str,
                        attributes: str | None = None, excluded: str | None = None) -> dict:
-    projection(rtype, attributes, excluded)  # a bad attribute list answers 400 before any read
-    async with gw.store.read() as conn:
+    attrs, excl = projection(rtype, attributes, excluded)  # a bad list answers 400 first
+    # A group's member list can be long: read it off the event loop.
+    heavy = rtype.name == "Group" and wants_members(rtype, attrs, excl)
+    async with (gw.store.read() if heavy else gw.store.lookup()) as conn:
         row = await resources.get(conn, pid, rtype.name, rid)
         if row is None:
             raise ScimError(404, f"{rtype.name} {rid} not found")
@@ -126,15 +128,29 @@ def order_by(gw: Gateway, rtype: ResourceType, query: ListQuery) -> str:
     return f"({expr}) IS NULL {direction}, {expr} {direction}, r.id {direction}"
 
 
+POINT_ATTRIBUTES = {("User", "id"), ("User", "userName"), ("User", "externalId"),
+                    ("Group", "id"), ("Group", "externalId")}
+
+
+def is_point(expr: Any, rtype: ResourceType) -> bool:
+    """A filter that a unique or near-unique index answers: `userName eq`, `externalId eq`,
+    `id eq` (what IdPs send before every create)."""
+    return (isinstance(expr, Compare) and expr.op == "eq" and expr.path.sub is None
+            and (rtype.name, expr.path.attr) in POINT_ATTRIBUTES)
+
+
 async def search(gw: Gateway, pid: str, rtype: ResourceType, query: ListQuery) -> dict:
-    where, params = "", []
+    where, params, point = "", [], False
     if query.filter:
-        where, params = compile_filter(parse_filter(query.filter, rtype), rtype, dialect(gw))
-    projection(rtype, query.attributes, query.excluded)
+        expr = parse_filter(query.filter, rtype)
+        where, params = compile_filter(expr, rtype, dialect(gw))
+        point = is_point(expr, rtype)
+    attrs, excl = projection(rtype, query.attributes, query.excluded)
+    point = point and not (rtype.name == "Group" and wants_members(rtype, attrs, excl))
     order = order_by(gw, rtype, query)
     limit = gw.settings.default_page_size if query.count is None else query.count
     limit = min(limit, gw.settings.max_page_size)
-    async with gw.store.read() as conn:
+    async with (gw.store.lookup() if point else gw.store.read()) as conn:
         total, rows = await resources.page(conn, pid, rtype.name, where, params, order,
                                            query.start_index - 1, limit)
         found = await render_rows(gw, conn, pid, rtype, rows, query.attributes, query.excluded)

@@ -26,7 +26,7 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
     An unknown provider and a wrong credential get the same answer, so nothing is revealed.
     """
     pid = request.path_params.get("provider", "")
-    async with gw.store.read() as conn:
+    async with gw.store.lookup() as conn:
         provider, credentials = await queries.provider_with_credentials(
             conn, pid, gw.clock.stamp())
     if provider is None:
@@ -43,7 +43,7 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
 async def authenticate_admin(request: Request, gw: Gateway) -> None:
     token = bearer_token(request)
     if token is not None:
-        async with gw.store.read() as conn:
+        async with gw.store.lookup() as conn:
             credentials = await queries.live_credentials(conn, ADMIN, gw.clock.stamp())
         if match_bearer(token, credentials, {"admin"}) is not None:
             return

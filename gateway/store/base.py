@@ -49,6 +49,10 @@ class Store(Protocol):
 
     def write(self) -> AbstractAsyncContextManager[Conn]: ...
 
+    def lookup(self) -> AbstractAsyncContextManager[Conn]:
+        """A read-only connection for short indexed point reads (primary key, unique index)
+        on the hot path; a backend may run them without leaving the event loop."""
+
     async def pending(self, migrations: list[Migration]) -> list[Migration]:
         """The migrations not yet applied to this database."""
 

@@ -23,7 +23,7 @@ the jsonb ``?`` operators (``jsonb_exists`` does the same job).
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any, AsyncIterator, Iterable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -176,6 +176,10 @@ class PostgresStore:
     async def read(self) -> AsyncIterator[PostgresConn]:
         async with self._open_pool().acquire() as c:
             yield PostgresConn(c, in_transaction=False)
+
+    def lookup(self) -> AbstractAsyncContextManager[PostgresConn]:
+        """Point reads: on PostgreSQL the same pool as any read."""
+        return self.read()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[PostgresConn]:

@@ -116,13 +116,12 @@ async def page(conn: Conn, provider_id: str, rtype: str, where: str, params: lis
     cols = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
     rows = []
     if limit > 0:
-        # The total rides along as a window count, saving a second query per page.
         rows = await conn.fetchall(
-            f"SELECT {cols}, count(*) OVER () AS total_ {base} ORDER BY {order}"
-            " LIMIT ? OFFSET ?", [*args, limit, offset])
-    if rows:
-        return rows[0]["total_"], [to_row(row) for row in rows]
-    return await conn.fetchval(f"SELECT count(*) {base}", args), []
+            f"SELECT {cols} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset])
+    if offset == 0 and len(rows) < limit:
+        return len(rows), [to_row(row) for row in rows]  # the page holds every match
+    total = await conn.fetchval(f"SELECT count(*) {base}", args)
+    return total, [to_row(row) for row in rows]
 
 
 # Membership -----------------------------------------------------------------------------
