@@ -226,6 +226,10 @@ def parser() -> argparse.ArgumentParser:
     log.add_argument("--follow-seconds", type=float, default=3600.0,
                      help="stop following after this long")
     log.set_defaults(func=cmd_synclog)
+
+    from gateway import cli_events
+
+    cli_events.add_commands(sub, common)
     return top
 
 
