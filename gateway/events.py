@@ -11,6 +11,8 @@ from gateway.store.base import Conn
 
 _json = msgspec.json
 
+OUTBOX_LOCK = 0x6F7574626F78  # the advisory lock that orders outbox writes on PostgreSQL
+
 # Attributes never written to the sync log or events, at any depth.
 SECRET_KEYS = {"password"}
 
@@ -53,6 +55,9 @@ async def emit(gw: Gateway, conn: Conn, ctx: RequestContext, event_type: str, *,
     payload = _dump(data) or "{}"
     pid = provider_id(ctx)
     if conn.dialect == "postgres":
+        # Seqs must become visible in order, or a reader that saw seq N+1 skips N when N
+        # commits later. Holding this lock until commit makes commit order seq order.
+        await conn.fetchval("SELECT pg_advisory_xact_lock(?)", (OUTBOX_LOCK,))
         seq = await conn.fetchval(
             "INSERT INTO outbox (type, provider_id, resource_type, resource_id, occurred_at,"
             " data) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
