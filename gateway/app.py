@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from gateway import lifecycle
+from gateway import delivery, lifecycle, retention
 from gateway.api import admin, scim
 from gateway.api.http import ScimResponse
 from gateway.clock import Clock
@@ -83,6 +83,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, *, clock: Clock | None = None, plugins: Iterable[Any] = (),
                run_scheduler: bool = True) -> Starlette:
     gw = build_gateway(settings, clock, plugins)
+    retention.retention_seconds(settings.sync_log_retention)  # a bad value stops startup
     extra_admin = [r for batch in gw.pm.hook.extra_routes() for r in (batch or [])]
     extra_provider = [r for batch in gw.pm.hook.provider_routes() for r in (batch or [])]
 
@@ -92,6 +93,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, plugins: Itera
         async with anyio.create_task_group() as tasks:
             if run_scheduler:
                 tasks.start_soon(lifecycle.scheduler, gw)
+            tasks.start_soon(delivery.run, gw)
+            tasks.start_soon(retention.run, gw)
             try:
                 yield
             finally:

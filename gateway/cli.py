@@ -227,9 +227,10 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                      help="stop following after this long")
     log.set_defaults(func=cmd_synclog)
 
-    from gateway import cli_users
+    from gateway import cli_events, cli_users
 
     cli_users.add_user_commands(sub, common)
+    cli_events.add_commands(sub, common)
     cli_users.add_plugin_commands(sub, common, argv)
     return top
 

@@ -11,6 +11,7 @@ from gateway.store.base import Conn
 
 _json = msgspec.json
 
+
 # Attributes never written to the sync log or events, at any depth.
 SECRET_KEYS = {"password"}
 

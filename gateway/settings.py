@@ -24,6 +24,14 @@ class Settings(msgspec.Struct, kw_only=True):
     bulk_max_operations: int = 1000
     bulk_max_payload: int = 2 * 1024 * 1024
     scheduler_interval: float = 5.0  # seconds between lifecycle scheduler runs
+    sync_log_retention: str | None = None  # e.g. "90d": older sync-log entries are pruned
+    retention_interval: float = 3600.0  # seconds between pruning runs
+    webhook_max_attempts: int = 10  # failed attempts before a delivery is dead-lettered
+    webhook_backoff: float = 5.0  # seconds before the first retry; doubles each attempt
+    webhook_backoff_max: float = 3600.0  # longest wait between two attempts
+    webhook_timeout: float = 10.0  # seconds a receiver has to answer
+    webhook_poll_interval: float = 2.0  # seconds between outbox polls when nothing wakes it
+    webhook_concurrency: int = 8  # deliveries in flight at once (different resources)
     config: dict = {}  # the whole parsed file, for plugins' own sections
 
     @property

@@ -157,11 +157,14 @@ async def sync_log(request: Request, gw: Gateway) -> Any:
     from gateway import synclog
 
     params = request.query_params
-    return await synclog.query(
-        gw, provider=params.get("provider"), user=params.get("user"),
-        operation=params.get("operation"), outcome=params.get("outcome"),
-        since=params.get("since"), until=params.get("until"), cursor=params.get("cursor"),
-        limit=int_param(request, "limit", 100))
+    try:
+        return await synclog.query(
+            gw, provider=params.get("provider"), user=params.get("user"),
+            operation=params.get("operation"), outcome=params.get("outcome"),
+            since=params.get("since"), until=params.get("until"), cursor=params.get("cursor"),
+            limit=int_param(request, "limit", 100))
+    except synclog.FilterError as exc:
+        raise AdminError(400, str(exc)) from None
 
 
 @admin_endpoint
@@ -173,6 +176,8 @@ async def event_feed(request: Request, gw: Gateway) -> Any:
 
 
 def routes(extra: list[Route]) -> list[Route]:
+    from gateway.api import events_admin
+
     return [
         Route("/providers", provider_list, methods=["GET", "POST"]),
         Route("/providers/{id}", provider_one, methods=["GET", "PATCH", "DELETE"]),
@@ -180,6 +185,7 @@ def routes(extra: list[Route]) -> list[Route]:
         Route("/users", user_list, methods=["GET", "POST"]),
         Route("/users/{id}", user_one, methods=["GET"]),
         Route("/users/{id}/{action}", user_action, methods=["POST"]),
+        *events_admin.routes(),
         Route("/sync-log", sync_log, methods=["GET"]),
         Route("/events", event_feed, methods=["GET"]),
         *[Route(r.path, admin_endpoint(_plain(r.endpoint)), methods=list(r.methods or []))

@@ -1,0 +1,169 @@
+"""The sync log: one user's history, export as CSV and JSON lines, retention, and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from conftest import running, user_body
+from gateway import retention, synclog
+
+pytestmark = pytest.mark.anyio
+
+EXE = str(Path(sys.executable).parent / "identity-gateway")
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def cli(*args: str, database: str) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *args, "--database", database, "--config", "/dev/null"],
+                          capture_output=True, text=True, timeout=60)
+
+
+async def test_why_was_this_user_deactivated(gateway, idp):
+    uid = (await gateway.scim(idp, "POST", "/Users", user_body())).json()["id"]
+    await gateway.scim(idp, "POST", "/Users", user_body("other@example.com"))
+    await gateway.scim(idp, "PATCH", f"/Users/{uid}", {"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "active", "value": False}]},
+        headers={"X-Request-Id": "entra-req-42"})
+    history = (await gateway.client.get("/admin/v1/sync-log", params={"user": uid},
+                                        headers=gateway.admin)).json()["items"]
+    assert [e["operation"] for e in history] == ["patch", "create"]
+    change = history[0]
+    assert change["provider"] == idp.id and change["actor"] == f"provider:{idp.id}"
+    assert change["request_id"] == "entra-req-42"
+    assert (change["method"], change["path"]) == ("PATCH", f"{idp.base}/Users/{uid}")
+    assert change["before"]["state"] == "active"
+    assert change["after"]["state"] == "pending_deactivation"
+    assert change["reason"] == "deactivation_delay"
+
+
+async def test_export_csv_and_jsonl_oldest_first_with_filters(gateway, idp):
+    ids = [(await gateway.scim(idp, "POST", "/Users",
+                               user_body(f"e{n}@example.com", password="hunter2-secret")))
+           .json()["id"] for n in range(synclog.EXPORT_PAGE + 20)]
+    await gateway.scim(idp, "POST", "/Users", user_body("e0@example.com"))  # 409, logged
+
+    r = await gateway.client.get("/admin/v1/sync-log/export", params={"format": "jsonl"},
+                                 headers=gateway.admin)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert len(lines) == len(ids) + 1
+    assert [e["resource_id"] for e in lines[:-1]] == ids  # oldest first, across pages
+    assert lines[-1]["outcome"] == "error" and lines[-1]["status"] == 409
+    assert "hunter2" not in r.text  # secrets never reach the log
+
+    r = await gateway.client.get("/admin/v1/sync-log/export", headers=gateway.admin,
+                                 params={"format": "csv", "outcome": "error"})
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 1 and rows[0]["status"] == "409"
+    assert list(rows[0]) == list(synclog.CSV_COLUMNS)
+    assert json.loads(rows[0]["after"])["userName"] == "e0@example.com"
+
+    r = await gateway.client.get("/admin/v1/sync-log/export", headers=gateway.admin,
+                                 params={"format": "csv", "user": ids[3]})
+    assert [row["resource_id"] for row in csv.DictReader(io.StringIO(r.text))] == [ids[3]]
+
+    for params, word in (({"format": "xml"}, "format"), ({"since": "yesterday"}, "since")):
+        bad = await gateway.client.get("/admin/v1/sync-log/export", params=params,
+                                       headers=gateway.admin)
+        assert bad.status_code == 400 and word in bad.json()["detail"]
+    bad = await gateway.client.get("/admin/v1/sync-log", params={"until": "soon"},
+                                   headers=gateway.admin)
+    assert bad.status_code == 400 and bad.json()["status"] == 400
+    assert (await gateway.client.get("/admin/v1/sync-log/export")).status_code == 401
+
+
+async def test_time_filters_accept_dates_and_rfc3339(gateway, idp):
+    await gateway.scim(idp, "POST", "/Users", user_body("a@example.com"))
+    gateway.clock.advance(days=2)
+    await gateway.scim(idp, "POST", "/Users", user_body("b@example.com"))
+    since = await gateway.client.get("/admin/v1/sync-log", headers=gateway.admin,
+                                     params={"since": "2026-01-02"})
+    assert [e["after"]["userName"] for e in since.json()["items"]] == ["b@example.com"]
+    until = await gateway.client.get("/admin/v1/sync-log", headers=gateway.admin,
+                                     params={"until": "2026-01-01T00:00:00.000001Z"})
+    assert [e["after"]["userName"] for e in until.json()["items"]] == ["a@example.com"]
+
+
+async def test_retention_prunes_old_entries_in_the_background(database):
+    async with running(database, sync_log_retention="30d", retention_interval=0.05) as gateway:
+        idp = await gateway.provider()
+        await gateway.scim(idp, "POST", "/Users", user_body("old@example.com"))
+        gateway.clock.advance(days=31)
+        await gateway.scim(idp, "POST", "/Users", user_body("new@example.com"))
+        for _ in range(500):
+            log = (await gateway.client.get("/admin/v1/sync-log",
+                                            headers=gateway.admin)).json()["items"]
+            if len(log) == 1:
+                break
+            await anyio.sleep(0.02)
+        assert [e["after"]["userName"] for e in log] == ["new@example.com"]
+        events = (await gateway.client.get("/admin/v1/events",
+                                           headers=gateway.admin)).json()["items"]
+        assert len(events) == 2  # the event feed is not the sync log: it is kept
+
+
+async def test_prune_works_in_bounded_batches(gateway, idp):
+    for n in range(25):
+        await gateway.scim(idp, "POST", "/Users", user_body(f"b{n}@example.com"))
+    gateway.clock.advance(days=2)
+    assert await retention.prune(gateway.gw, 86400, batch=10) == 25
+    assert await retention.prune(gateway.gw, 86400, batch=10) == 0
+
+
+def test_a_bad_retention_setting_stops_startup(database):
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    with pytest.raises(ValueError, match="sync_log_retention"):
+        create_app(Settings(database=database, sync_log_retention="ninety days"))
+
+
+async def test_cli_webhooks_events_and_export(database):
+    async with running(database) as gateway:
+        idp = await gateway.provider()
+        for n in range(3):
+            await gateway.scim(idp, "POST", "/Users", user_body(f"c{n}@example.com"))
+        async with gateway.gw.store.write() as conn:  # park one delivery to redeliver
+            await conn.execute("INSERT INTO webhooks VALUES ('w1', 'http://127.0.0.1:9/h',"
+                               " 'sixteen-chars-secret', '[\"*\"]', 3, 'now')")
+            await conn.execute("INSERT INTO deliveries (webhook_id, seq, resource_key, status,"
+                               " attempts, next_attempt_at, last_error) VALUES ('w1', 2, 'k',"
+                               " 'dead', 10, 'x', 'HTTP 500')")
+
+    def ok(*args: str) -> str:
+        out = cli(*args, database=database)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    events = [json.loads(line) for line in ok("events", "--after", "1").splitlines()]
+    assert [e["seq"] for e in events] == [2, 3] and events[0]["type"] == "user.created"
+
+    added = json.loads(ok("webhook", "add", "http://127.0.0.1:9/x", "--events",
+                          "user.created", "user.deleted"))
+    assert added["events"] == ["user.created", "user.deleted"] and added["secret"]
+    listed = ok("webhook", "list")
+    assert added["id"] in listed and added["secret"] not in listed
+    assert "sixteen-chars-secret" not in listed
+    assert "HTTP 500" in ok("webhook", "dead-letters", "w1")
+    assert json.loads(ok("webhook", "redeliver", "w1")) == {"redelivering": 1}
+    assert ok("webhook", "dead-letters", "w1") == ""
+    ok("webhook", "remove", added["id"])
+    missing = cli("webhook", "remove", added["id"], database=database)
+    assert missing.returncode == 2 and "no webhook" in missing.stderr
+    bad = cli("webhook", "add", "not a url", database=database)
+    assert bad.returncode == 2 and "url" in bad.stderr
+
+    exported = ok("synclog-export", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [r["operation"] for r in rows] == ["create"] * 3
+    lines = ok("synclog-export", "--format", "jsonl", "--user", events[0]["resource_id"])
+    assert [json.loads(line)["seq"] for line in lines.splitlines()] == [2]
