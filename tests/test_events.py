@@ -80,7 +80,7 @@ async def test_every_core_event_type_in_the_feed(gateway, idp):
     assert by_type["user.updated"]["data"]["changed"] == ["title"]
     assert by_type["user.deactivation_scheduled"]["data"]["user"]["deactivate_at"] == \
         "2026-01-01T00:15:00.000000Z"
-    assert by_type["user.deactivated"]["data"]["reason"] == "deactivation_delay"
+    assert by_type["user.deactivated"]["data"]["reason"] == "deactivation_delay_elapsed"
     assert by_type["user.deactivated"]["data"]["user"]["state"] == "deactivated"
     assert by_type["user.blocked"]["data"]["reason"] == "admin_block"
     assert by_type["user.unblocked"]["data"]["user"]["state"] == "active"
