@@ -16,9 +16,8 @@ import pytest
 from replay import load, mismatch, run
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("IDP_TRACES", ROOT.parent.parent / "shared" / "idp-traces"))
-if not SHARED.is_dir():
-    SHARED = ROOT.parent / "shared" / "idp-traces"
+# The shared traces live beside the repository (shared/idp-traces); IDP_TRACES overrides.
+SHARED = Path(os.environ.get("IDP_TRACES", ROOT.parent / "shared" / "idp-traces"))
 OWN = Path(__file__).parent / "traces"
 TRACES = sorted(SHARED.glob("*.json")) + sorted(OWN.glob("*.json"))
 CREDENTIALS = {"entra": ["bearer", "oauth"], "okta": ["basic"]}
@@ -27,6 +26,11 @@ CASES = [pytest.param(path, kind, id=f"{path.parent.name}/{path.stem}-{kind}")
 
 sys.path.insert(0, str(ROOT / "tests"))
 from test_serve import free_port, read_lines, stop, wait_ready  # noqa: E402
+
+
+def test_the_shared_traces_are_there():
+    """Replaying nothing must not pass: the shared traces are part of the contract."""
+    assert len(list(SHARED.glob("*.json"))) >= 4, f"no IdP traces found in {SHARED}"
 
 
 class Live:
