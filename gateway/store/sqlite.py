@@ -5,13 +5,19 @@ runs as a ``BEGIN IMMEDIATE`` transaction; reads use a small pool of their own c
 which WAL lets proceed while a write is under way.
 
 Point reads (``lookup()``: a primary-key or unique-index lookup, such as a credential check)
-run inline on the event loop through a plain sqlite3 connection: such a query takes a few
-microseconds, far less than handing it to a thread and back.
+and write transactions run inline on the event loop through plain sqlite3 connections: a
+SCIM write is a handful of indexed statements of a few microseconds each, far less than
+handing each to a thread and back. Scans (lists, exports, long member lists) keep to the
+reader threads. The inline writer never waits on a lock while holding the loop: a database
+busy with another process is retried asynchronously, and WAL checkpoints (the only fsyncs
+with synchronous=NORMAL) run on a reader's thread instead of at commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterable, Sequence
@@ -22,6 +28,8 @@ import anyio
 from gateway.store.base import IntegrityError, Migration
 
 READERS = 2
+BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's write to finish
+CHECKPOINT_EVERY = 2.0  # seconds between WAL checkpoints
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
@@ -73,20 +81,57 @@ class InlineConn:
         self._db = db
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise TypeError("lookup() connections are read-only")
+        try:
+            return self._db.execute(sql, params).rowcount
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise TypeError("lookup() connections are read-only")
+        try:
+            self._db.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        return self._db.execute(sql, params).fetchall()
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.IntegrityError as exc:  # INSERT ... RETURNING
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
-        return self._db.execute(sql, params).fetchone()
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self._db.execute(sql, params).fetchone()
+        row = await self.fetchone(sql, params)
         return None if row is None else next(iter(row.values()))
+
+
+def _inline_connection(path: str, *, read_only: bool) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+    db.row_factory = _dict_row
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    if read_only:
+        db.execute("PRAGMA query_only=ON")
+    else:
+        db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the loop
+    return db
+
+
+async def _begin(db: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting asynchronously while another process holds the write lock."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    delay = 0.001
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 class SqliteStore:
@@ -98,7 +143,9 @@ class SqliteStore:
         self._readers: list[aiosqlite.Connection] = []
         self._free: list[aiosqlite.Connection] = []
         self._inline: sqlite3.Connection | None = None
+        self._inline_writer: sqlite3.Connection | None = None
         self._write_lock = anyio.Lock()
+        self._checkpointer: asyncio.Task | None = None
         self._reader_slots = anyio.Semaphore(READERS)
 
     async def _connect(self) -> aiosqlite.Connection:
@@ -122,14 +169,28 @@ class SqliteStore:
         for _ in range(READERS):
             self._readers.append(await self._connect())
         self._free = list(self._readers)
-        self._inline = sqlite3.connect(self.url, isolation_level=None, check_same_thread=False)
-        self._inline.row_factory = _dict_row
-        self._inline.execute("PRAGMA query_only=ON")
+        self._inline = _inline_connection(self.url, read_only=True)
+        self._inline_writer = _inline_connection(self.url, read_only=False)
+        self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoints())
+
+    async def _checkpoints(self) -> None:
+        """Fold the WAL back into the database now and then, on a thread of its own."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            if self._writer is not None:
+                try:
+                    await self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:  # busy or closing: the next round tries again
+                    pass
 
     async def close(self) -> None:
-        if self._inline is not None:
-            self._inline.close()
-            self._inline = None
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            self._checkpointer = None
+        for inline in (self._inline, self._inline_writer):
+            if inline is not None:
+                inline.close()
+        self._inline = self._inline_writer = None
         for db in self._readers:
             await db.close()
         if self._writer is not None:
@@ -151,19 +212,18 @@ class SqliteStore:
         yield InlineConn(self._inline)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[SqliteConn]:
-        assert self._writer is not None, "store is not open"
+    async def write(self) -> AsyncIterator[InlineConn]:
+        db = self._inline_writer
+        assert db is not None, "store is not open"
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            await _begin(db)
             try:
-                yield SqliteConn(self._writer)
+                yield InlineConn(db)
+                db.execute("COMMIT")
             except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await self._writer.execute("ROLLBACK")
+                if db.in_transaction:  # some errors have already rolled it back
+                    db.execute("ROLLBACK")
                 raise
-            else:
-                with anyio.CancelScope(shield=True):
-                    await self._writer.execute("COMMIT")
 
     async def pending(self, migrations: list[Migration]) -> list[Migration]:
         async with self.read() as conn:
