@@ -136,10 +136,41 @@ def table(report: dict) -> str:
     return "\n".join(rows)
 
 
+PG_URL = os.environ.get("BENCH_DATABASE", "postgresql://127.0.0.1:5432/test")
+
+
+def pg_schema(action: str, name: str) -> None:
+    """Create or drop the bench's own schema, so a run starts fresh and leaves nothing."""
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(f"{action} SCHEMA {name}" + (" CASCADE" if action == "DROP"
+                                                             else ""))
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def run_store(store: str, scale: str, work: Path) -> dict:
-    database = os.environ.get("BENCH_DATABASE") if store == "postgres" else None
-    database = database or (str(work / "bench.db") if store == "sqlite"
-                            else "postgresql://127.0.0.1:5432/test")
+    schema = f"bench_{os.getpid()}"
+    if store == "postgres":
+        pg_schema("CREATE", schema)
+        database = f"{PG_URL}?search_path={schema}"
+    else:
+        database = str(work / "bench.db")
+    try:
+        return measure(store, scale, work, database)
+    finally:
+        if store == "postgres":
+            pg_schema("DROP", schema)
+
+
+def measure(store: str, scale: str, work: Path, database: str) -> dict:
     port, floor_port = free_port(), free_port()
     floor = start_floor(floor_port)
     gateway, base, token = start_gateway(database, port)
