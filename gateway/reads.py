@@ -148,16 +148,24 @@ async def search(gw: Gateway, pid: str, rtype: ResourceType, query: ListQuery) -
     attrs, excl = projection(rtype, query.attributes, query.excluded)
     point = point and not (rtype.name == "Group" and wants_members(rtype, attrs, excl))
     order = order_by(gw, rtype, query)
-    limit = gw.settings.default_page_size if query.count is None else query.count
-    limit = min(limit, gw.settings.max_page_size)
     async with (gw.store.lookup() if point else gw.store.read()) as conn:
         total, rows = await resources.page(conn, pid, rtype.name, where, params, order,
-                                           query.start_index - 1, limit)
+                                           query.start_index - 1, page_size(gw, query))
         found = await render_rows(gw, conn, pid, rtype, rows, query.attributes, query.excluded)
+    return list_response(total, query.start_index, found)
+
+
+def page_size(gw: Gateway, query: ListQuery) -> int:
+    """`count`, or the default page size, capped at the advertised maximum."""
+    wanted = gw.settings.default_page_size if query.count is None else query.count
+    return min(wanted, gw.settings.max_page_size)
+
+
+def list_response(total: int, start_index: int, found: list[dict]) -> dict:
     return {
         "schemas": [LIST_RESPONSE],
         "totalResults": total,
-        "startIndex": query.start_index,
+        "startIndex": start_index,
         "itemsPerPage": len(found),
         "Resources": found,
     }

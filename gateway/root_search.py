@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from gateway.core import Gateway
+from gateway import reads
 from gateway.reads import ListQuery, dialect, multi_values
 from gateway.render import render
 from gateway.scim.across import attr_lists_across, parse_across
@@ -21,7 +22,7 @@ from gateway.scim.errors import ScimError
 from gateway.scim.filter import AttrPath
 from gateway.scim.path import parse_attr_list
 from gateway.scim.project import project, wants_members
-from gateway.scim.schema import LIST_RESPONSE, ResourceType
+from gateway.scim.schema import ResourceType
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
 from gateway.store.sql import compile_filter, compile_sort
@@ -110,16 +111,9 @@ async def search_root(gw: Gateway, pid: str, query: ListQuery) -> dict:
         attr_lists_across(query.attributes, types)  # a bad list answers 400 before any read
     if query.excluded:
         attr_lists_across(query.excluded, types)
-    limit = gw.settings.default_page_size if query.count is None else query.count
-    limit = min(limit, gw.settings.max_page_size)
     async with gw.store.read() as conn:
         total, rows = await resources.page_where(conn, pid, where, params, order,
-                                                 query.start_index - 1, limit)
+                                                 query.start_index - 1,
+                                                 reads.page_size(gw, query))
         found = await render_mixed(gw, conn, pid, types, rows, query)
-    return {
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": query.start_index,
-        "itemsPerPage": len(found),
-        "Resources": found,
-    }
+    return reads.list_response(total, query.start_index, found)

@@ -99,14 +99,22 @@ class ResourceRow(msgspec.Struct, kw_only=True):
     hidden: bool = False
 
 
-def core_migrations(dialect: str) -> list[Migration]:
-    """The core's numbered SQL files for a dialect, in order."""
-    from importlib import resources
+def migrations_in(folder: Any, component: str) -> list[Migration]:
+    """The numbered `NNNN_name.sql` files of a folder (a Traversable or Path), in order.
 
-    folder = resources.files("gateway.store") / "migrations" / dialect
+    Plugins call it with their own package's folder:
+    ``migrations_in(importlib.resources.files(__package__) / "migrations" / dialect, "name")``.
+    """
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
             number, _, rest = entry.name.partition("_")
-            found.append(Migration("core", int(number), rest[:-4], entry.read_text()))
+            found.append(Migration(component, int(number), rest[:-4], entry.read_text()))
     return sorted(found, key=lambda m: m.version)
+
+
+def core_migrations(dialect: str) -> list[Migration]:
+    """The core's numbered SQL files for a dialect, in order."""
+    from importlib import resources
+
+    return migrations_in(resources.files("gateway.store") / "migrations" / dialect, "core")

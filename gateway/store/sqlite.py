@@ -37,31 +37,21 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
 
 
 class SqliteConn:
+    """A reader's connection (its own thread): for scans that should not hold the loop."""
+
     dialect = "sqlite"
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        # The cursor is left to the garbage collector: closing it explicitly would cost a
-        # second round trip to the connection's thread on every statement.
-        try:
-            cursor = await self._db.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(str(exc)) from exc
-        return cursor.rowcount
+        raise TypeError("read() connections are read-only; write through write()")
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        try:
-            await self._db.executemany(sql, rows)
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(str(exc)) from exc
+        raise TypeError("read() connections are read-only; write through write()")
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        try:
-            return list(await self._db.execute_fetchall(sql, params))
-        except sqlite3.IntegrityError as exc:  # INSERT ... RETURNING
-            raise IntegrityError(str(exc)) from exc
+        return list(await self._db.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
         rows = await self.fetchall(sql, params)

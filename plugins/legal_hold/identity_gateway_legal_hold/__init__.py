@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.hookspecs import hookimpl
 from gateway.lifecycle import Decision
-from gateway.store.base import Migration
+from gateway.store.base import Migration, migrations_in
 
 from identity_gateway_legal_hold import holds
 from identity_gateway_legal_hold.holds import NAME
@@ -20,13 +20,7 @@ from identity_gateway_legal_hold.holds import NAME
 
 @hookimpl
 def migrations(dialect: str) -> list[Migration]:
-    folder = resources.files(__package__) / "migrations" / dialect
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number, _, rest = entry.name.partition("_")
-            found.append(Migration(NAME, int(number), rest[:-4], entry.read_text()))
-    return sorted(found, key=lambda m: m.version)
+    return migrations_in(resources.files(__package__) / "migrations" / dialect, NAME)
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from gateway.hookspecs import hookimpl
-from gateway.store.base import Migration
+from gateway.store.base import Migration, migrations_in
 
 from identity_gateway_org_mapping import catalogue, mappings, routes, schema, store
 
@@ -30,14 +30,8 @@ def register_schemas(registry: Any) -> None:
 
 
 @hookimpl
-def migrations(dialect: str) -> list:
-    folder = resources.files(__package__) / "migrations" / dialect
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number, _, rest = entry.name.partition("_")
-            found.append(Migration(NAME, int(number), rest[:-4], entry.read_text()))
-    return sorted(found, key=lambda m: m.version)
+def migrations(dialect: str) -> list[Migration]:
+    return migrations_in(resources.files(__package__) / "migrations" / dialect, NAME)
 
 
 @hookimpl
