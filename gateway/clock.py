@@ -7,7 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds: sorts correctly as text in both stores."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    # isoformat is several times cheaper than strftime, and this runs on every request.
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def parse_time(text: str) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from importlib.metadata import entry_points
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pluggy
 
@@ -52,14 +52,28 @@ class Hooks:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
+        self._impls: dict[str, list[tuple[Callable, tuple[str, ...]]]] = {}
+
+    def impls(self, name: str) -> list[tuple[Callable, tuple[str, ...]]]:
+        """A hook's implementations in call order, with the arguments each takes.
+
+        Plugins are all registered before the app starts, so the list is built once.
+        """
+        found = self._impls.get(name)
+        if found is None:
+            caller = getattr(self.pm.hook, name)
+            # pluggy calls implementations last-registered first; keep that order.
+            found = [(impl.function, tuple(impl.argnames))
+                     for impl in reversed(caller.get_hookimpls())]
+            self._impls[name] = found
+        return found
 
     async def first(self, name: str, **kwargs: Any) -> Any:
         """The first answer that is not None, awaiting each: an implementation that must
         look something up (e.g. in the database) before it knows may still abstain."""
-        caller = getattr(self.pm.hook, name)
-        for impl in reversed(caller.get_hookimpls()):
-            args = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            result = await await_me_maybe(impl.function(**args))
+        for function, argnames in self.impls(name):
+            result = await await_me_maybe(
+                function(**{k: kwargs[k] for k in argnames if k in kwargs}))
             if result is not None:
                 return result
         return None
@@ -70,11 +84,10 @@ class Hooks:
 
     async def chain(self, name: str, key: str, value: Any, **kwargs: Any) -> Any:
         """Call each implementation with the previous one's result as `key`."""
-        caller = getattr(self.pm.hook, name)
-        # pluggy calls implementations last-registered first; keep that order.
-        for impl in reversed(caller.get_hookimpls()):
-            args = {k: v for k, v in {**kwargs, key: value}.items() if k in impl.argnames}
-            result = await await_me_maybe(impl.function(**args))
+        for function, argnames in self.impls(name):
+            given = {**kwargs, key: value}
+            result = await await_me_maybe(function(**{k: given[k] for k in argnames
+                                                      if k in given}))
             if result is not None:
                 value = result
         return value

@@ -152,19 +152,70 @@ async def not_implemented(request: Request, gw: Gateway, ctx: RequestContext) ->
                          "service provider")
 
 
-def routes() -> list[Route]:
+WRITES = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+ONE = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+LIST = frozenset({"GET", "POST"})
+GET = frozenset({"GET"})
+POST = frozenset({"POST"})
+
+
+def fixed_routes() -> dict[str, tuple[frozenset, Callable]]:
     from gateway.api import discovery
 
-    return [
-        Route("/ServiceProviderConfig", scim_endpoint(discovery.service_provider_config)),
-        Route("/Schemas", scim_endpoint(discovery.schemas)),
-        Route("/Schemas/{urn:path}", scim_endpoint(discovery.schema)),
-        Route("/ResourceTypes", scim_endpoint(discovery.resource_types)),
-        Route("/ResourceTypes/{name}", scim_endpoint(discovery.resource_type)),
-        Route("/Me", not_implemented, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-        Route("/.search", search_root, methods=["POST"]),
-        Route("/Bulk", bulk_request, methods=["POST"]),
-        Route("/{kind}/.search", search, methods=["POST"]),
-        Route("/{kind}", list_or_create, methods=["GET", "POST"]),
-        Route("/{kind}/{id}", one, methods=["GET", "PUT", "PATCH", "DELETE"]),
-    ]
+    return {
+        "ServiceProviderConfig": (GET, scim_endpoint(discovery.service_provider_config)),
+        "Schemas": (GET, scim_endpoint(discovery.schemas)),
+        "ResourceTypes": (GET, scim_endpoint(discovery.resource_types)),
+        "Me": (WRITES, not_implemented),
+        ".search": (POST, search_root),
+        "Bulk": (POST, bulk_request),
+    }
+
+
+def nested_routes() -> dict[str, tuple[frozenset, Callable, str]]:
+    from gateway.api import discovery
+
+    return {
+        "Schemas": (GET, scim_endpoint(discovery.schema), "urn"),
+        "ResourceTypes": (GET, scim_endpoint(discovery.resource_type), "name"),
+    }
+
+
+class Dispatcher:
+    """Picks the handler for a path under /scim/v2/{provider} by its segments: a dict
+    lookup instead of matching each route pattern in turn, on every request."""
+
+    def __init__(self) -> None:
+        self.fixed = fixed_routes()
+        self.nested = nested_routes()
+
+    def route(self, rest: str, params: dict) -> tuple[frozenset, Callable]:
+        head, _, tail = rest.partition("/")
+        if not tail:
+            found = self.fixed.get(head)
+            if found is not None:
+                return found
+            params["kind"] = head
+            return LIST, list_or_create
+        if head in self.nested:
+            methods, handler, name = self.nested[head]
+            params[name] = tail
+            return methods, handler
+        params["kind"] = head
+        if tail == ".search":
+            return POST, search
+        params["id"] = tail
+        return ONE, one
+
+    async def handle(self, request: Request) -> Response:
+        methods, handler = self.route(request.path_params["rest"], request.scope["path_params"])
+        method = "GET" if request.method == "HEAD" else request.method
+        if method not in methods:
+            error = ScimError(405, f"{request.method} is not allowed on {request.url.path}")
+            return error_response(error, {"Allow": ", ".join(sorted(methods))})
+        return await handler(request)
+
+
+def routes() -> list[Route]:
+    return [Route("/{rest:path}", Dispatcher().handle,
+                  methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])]

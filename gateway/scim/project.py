@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from gateway.scim.resource import is_empty
-from gateway.scim.schema import Attribute, ResourceType, Schema
+from gateway.scim.schema import Attribute, ResourceType, Schema, by_identity, iter_attributes
 
 if TYPE_CHECKING:  # only the shape (schema, attr, sub) is used; avoids an import cycle
     from gateway.scim.filter import AttrPath
@@ -52,6 +52,8 @@ def project(
     """The resource as the client asked to see it. The input is not modified."""
     attributes = attributes or None
     excluded = None if attributes else (excluded or None)
+    if attributes is None and excluded is None and not _has_withheld(resource, rtype):
+        return resource  # the default view, when nothing in it is withheld, is the resource
     out: dict = {}
     for key, value in resource.items():
         if key == "schemas":
@@ -75,6 +77,35 @@ def project(
     if "schemas" in out:
         out["schemas"] = _schemas_left(out, rtype)
     return out
+
+
+@by_identity
+def _withheld(rtype: ResourceType) -> tuple[tuple[str | None, str], ...]:
+    """(extension URN or None, attribute name) of every `returned: never` or `request`
+    attribute of the type: the ones a default view must leave out."""
+    found: list[tuple[str | None, str]] = []
+    for schema in rtype.schemas:
+        urn = None if schema is rtype.schema else schema.id
+        found += [(urn, attr.name) for attr in schema.attributes
+                  if attr.returned in ("never", "request")]
+    return tuple(found)
+
+
+@by_identity
+def _withheld_inside(rtype: ResourceType) -> bool:
+    return any(sub.returned in ("never", "request")
+               for schema in rtype.schemas for attr in schema.attributes
+               for sub in attr.sub_attributes)
+
+
+def _has_withheld(resource: dict, rtype: ResourceType) -> bool:
+    if _withheld_inside(rtype):
+        return True  # withheld sub-attributes: take the full walk
+    for urn, name in _withheld(rtype):
+        holder = resource if urn is None else resource.get(urn)
+        if isinstance(holder, dict) and name in holder:
+            return True
+    return False
 
 
 def wants_members(

@@ -6,7 +6,8 @@ projection all read the attribute metadata defined here (RFC 7643 sections 2, 4,
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from functools import wraps
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
@@ -23,6 +24,8 @@ BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Attribute(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,11 +43,7 @@ class Attribute(msgspec.Struct, frozen=True, kw_only=True):
     reference_types: tuple[str, ...] = ()
 
     def sub(self, name: str) -> "Attribute | None":
-        lowered = name.lower()
-        for attr in self.sub_attributes:
-            if attr.name.lower() == lowered:
-                return attr
-        return None
+        return _index(self.sub_attributes).get(name.lower())
 
     def to_scim(self) -> dict:
         out: dict = {
@@ -74,11 +73,7 @@ class Schema(msgspec.Struct, frozen=True, kw_only=True):
     attributes: tuple[Attribute, ...]
 
     def attribute(self, name: str) -> Attribute | None:
-        lowered = name.lower()
-        for attr in self.attributes:
-            if attr.name.lower() == lowered:
-                return attr
-        return None
+        return _index(self.attributes).get(name.lower())
 
     def to_scim(self, base_url: str = "") -> dict:
         return {
@@ -89,6 +84,30 @@ class Schema(msgspec.Struct, frozen=True, kw_only=True):
             "attributes": [a.to_scim() for a in self.attributes],
             "meta": {"resourceType": "Schema", "location": f"{base_url}/Schemas/{self.id}"},
         }
+
+
+def by_identity(fn: Callable[[T], R]) -> Callable[[T], R]:
+    """Memoise a function of an immutable schema object by the object's identity.
+
+    Hashing a schema compares it field by field, which costs more than the lookups this
+    saves; the memo keeps the object alive, so its id is never reused for another one.
+    """
+    memo: dict[int, tuple[T, R]] = {}
+
+    @wraps(fn)
+    def cached(obj: T) -> R:
+        hit = memo.get(id(obj))
+        if hit is None or hit[0] is not obj:
+            hit = memo[id(obj)] = (obj, fn(obj))
+        return hit[1]
+
+    return cached
+
+
+@by_identity
+def _index(attributes: tuple[Attribute, ...]) -> dict[str, Attribute]:
+    """Attributes by lower-cased name: names are case-insensitive (RFC 7643 section 2.1)."""
+    return {attr.name.lower(): attr for attr in attributes}
 
 
 A = Attribute
@@ -226,14 +245,8 @@ class ResourceType(msgspec.Struct, frozen=True, kw_only=True):
 
     def top_attribute(self, name: str) -> tuple[str, Attribute] | None:
         """The attribute a bare top-level name refers to, with the schema that owns it."""
-        lowered = name.lower()
-        for attr in COMMON:
-            if attr.name.lower() == lowered:
-                return self.schema.id, attr
-        found = self.schema.attribute(name)
-        if found:
-            return self.schema.id, found
-        return None
+        found = _index(COMMON).get(name.lower()) or self.schema.attribute(name)
+        return (self.schema.id, found) if found else None
 
     def resolve(self, path: str) -> tuple[str, Attribute, Attribute | None]:
         """Resolve `name`, `name.sub` or `urn:...:name[.sub]` to (schema urn, attr, sub attr).
