@@ -102,6 +102,8 @@ def _inline_connection(path: str, *, read_only: bool) -> sqlite3.Connection:
     db.row_factory = _dict_row
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
+    # The hot path's pages stay in memory: 64 MiB each (SQLite's default is 2 MiB).
+    db.execute("PRAGMA cache_size=-65536")
     if read_only:
         db.execute("PRAGMA query_only=ON")
     else:
