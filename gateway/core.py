@@ -106,6 +106,7 @@ class RequestContext(msgspec.Struct, kw_only=True):
     provider: Any  # ProviderRow, or None for the admin and the gateway's own actions
     actor: str  # "provider:<id>", "admin", "scheduler" or a plugin's name
     provider_id: str | None = None  # the provider concerned when provider is None
+    refusal_logged: bool = False  # a refused write already has its sync-log entry
     request_id: str | None = None
     method: str | None = None
     path: str | None = None

@@ -80,6 +80,7 @@ async def log_failure(gw: Gateway, ctx: RequestContext, *, operation: str,
                       resource_type: str | None, resource_id: str | None, status: int,
                       detail: str, attempted: Any = None) -> None:
     """A refused provisioning request, in its own transaction (the change itself rolled back)."""
+    ctx.refusal_logged = True
     async with gw.store.write() as conn:
         await log_entry(gw, conn, ctx, operation=operation, resource_type=resource_type,
                         resource_id=resource_id, after=attempted, outcome="error",

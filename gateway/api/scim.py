@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import bulk, provisioning, reads, root_search
+from gateway import bulk, events, provisioning, reads, root_search
 from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json, request_id
 from gateway.core import Gateway, RequestContext
@@ -27,18 +27,32 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         gw: Gateway = request.app.state.gateway
         rid = request_id(request)
+        ctx = None
         try:
             provider = await authenticate_provider(request, gw)
             ctx = RequestContext(provider=provider, actor=f"provider:{provider.id}",
                                  request_id=rid, method=request.method, path=request.url.path)
             response = await handler(request, gw, ctx)
         except ScimError as error:
+            if ctx is not None and request.method in REFUSED_WRITES and not ctx.refusal_logged:
+                await log_early_refusal(gw, ctx, error)
             headers = getattr(error, "headers", None)
             response = error_response(error, headers)
         response.headers["X-Request-Id"] = rid
         return response
 
     return endpoint
+
+
+REFUSED_WRITES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+
+
+async def log_early_refusal(gw: Gateway, ctx: RequestContext, error: ScimError) -> None:
+    """A write refused before it reached provisioning (unreadable body, too large, wrong
+    content type) is in the sync log too, so the admin sees every failed attempt."""
+    await events.log_failure(gw, ctx, operation=REFUSED_WRITES[ctx.method or "POST"],
+                             resource_type=None, resource_id=None, status=error.status,
+                             detail=error.detail)
 
 
 FIXED = ("serviceproviderconfig", "schemas", "resourcetypes", "bulk", ".search")

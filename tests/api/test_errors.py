@@ -60,3 +60,15 @@ async def test_refusals_are_in_the_sync_log(gateway, idp):
     assert len(log["items"]) == 1
     assert log["items"][0]["status"] == 400
     assert "userName" in log["items"][0]["detail"]
+
+
+async def test_refusals_before_parsing_are_in_the_sync_log_too(gateway, idp):
+    await gateway.client.post(f"{idp.base}/Users", content=b"{not json",
+                              headers={**idp.headers, "Content-Type": "application/scim+json"})
+    await gateway.client.patch(f"{idp.base}/Users/x", content=b"{}",
+                               headers={**idp.headers, "Content-Type": "text/plain"})
+    log = (await gateway.client.get("/admin/v1/sync-log", params={"outcome": "error"},
+                                    headers=gateway.admin)).json()["items"]
+    assert [(e["operation"], e["status"], e["provider"]) for e in log] == [
+        ("patch", 415, idp.id), ("create", 400, idp.id)]
+    assert all(e["request_id"] for e in log)
