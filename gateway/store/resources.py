@@ -54,11 +54,14 @@ def _locking(conn: Conn, lock: bool, mode: str = "UPDATE") -> str:
 
 async def get(conn: Conn, provider_id: str, rtype: str, rid: str,
               include_hidden: bool = False, lock: bool = False) -> ResourceRow | None:
-    sql = f"SELECT {_COLUMNS} FROM resources WHERE id = ? AND provider_id = ? AND type = ?"
-    if not include_hidden:
-        sql += " AND hidden = 0"
-    row = await conn.fetchone(sql + _locking(conn, lock), (rid, provider_id, rtype))
-    return to_row(row) if row else None
+    """The resource if this provider owns it. Looked up by id alone, so that every planner
+    takes the primary key (naming the other columns lets one walk the list index)."""
+    row = await conn.fetchone(
+        f"SELECT {_COLUMNS} FROM resources WHERE id = ?" + _locking(conn, lock), (rid,))
+    if row is None or row["provider_id"] != provider_id or row["type"] != rtype \
+            or (row["hidden"] and not include_hidden):
+        return None
+    return to_row(row)
 
 
 async def get_any(conn: Conn, rid: str, lock: bool = False) -> ResourceRow | None:
