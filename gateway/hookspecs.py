@@ -118,17 +118,6 @@ def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any) -> Any
 
 
 @hookspec
-def map_user(provider: Any, user: dict, conn: Any) -> Any:
-    """Reserved: the core does not call it yet. A plugin that derives per-user fields does
-    it from ``after_change`` (which names the users a change touches) and keeps them in its
-    own tables.
-
-    Return a dict of application-facing fields derived for the user (for example
-    ``{"organization": ..., "roles": [...]}``) or None.
-    """
-
-
-@hookspec
 def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
     """Called whenever a user's canonical profile is derived from its SCIM data.
 

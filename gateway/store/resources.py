@@ -132,20 +132,20 @@ async def page(conn: Conn, provider_id: str, rtype: str, where: str, params: lis
 async def existing_ids(conn: Conn, provider_id: str, ids: Iterable[str]) -> set[str]:
     """Which of ids are visible users or groups of this provider (members must be).
 
-    On PostgreSQL the rows found are share-locked until commit, so a concurrent DELETE of a
-    user cannot slip between this check and the membership row that relies on it.
+    Looked up by primary key alone and checked on the rows: naming the provider in the
+    query lets a planner walk all of the provider's rows instead. On PostgreSQL the rows
+    found are share-locked until commit, so a concurrent DELETE of a user cannot slip between
+    this check and the membership row that relies on it.
     """
     wanted = list(dict.fromkeys(ids))
     found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
+    for chunk in chunks(wanted):
         marks = ", ".join("?" for _ in chunk)
         rows = await conn.fetchall(
-            f"SELECT id FROM resources WHERE provider_id = ? AND hidden = 0"
-            f" AND id IN ({marks})" + _locking(conn, True, "SHARE"),
-            [provider_id, *chunk],
-        )
-        found.update(row["id"] for row in rows)
+            f"SELECT id, provider_id, hidden FROM resources WHERE id IN ({marks})"
+            + _locking(conn, True, "SHARE"), chunk)
+        found.update(row["id"] for row in rows
+                     if row["provider_id"] == provider_id and not row["hidden"])
     return found
 
 
