@@ -24,8 +24,19 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def _clean(value: Any) -> tuple[Any, str]:
+    """The value without secrets, and its JSON. Encoding first and scrubbing only when a
+    secret's name appears at all keeps the common case (no secret: the core never stores
+    one) from copying the whole document."""
+    text = _json.encode(value).decode()
+    if any(key in text.lower() for key in SECRET_KEYS):
+        value = scrub(value)
+        text = _json.encode(value).decode()
+    return value, text
+
+
 def _dump(value: Any) -> str | None:
-    return None if value is None else _json.encode(scrub(value)).decode()
+    return None if value is None else _clean(value)[1]
 
 
 def provider_id(ctx: RequestContext) -> str | None:
@@ -51,7 +62,7 @@ async def emit(gw: Gateway, conn: Conn, ctx: RequestContext, event_type: str, *,
                resource_type: str | None, resource_id: str | None, data: dict) -> dict:
     """Append an outbox event; run the in-transaction after_change hooks; return it."""
     occurred_at = gw.clock.stamp()
-    payload = _dump(data) or "{}"
+    data, payload = _clean(data)
     pid = provider_id(ctx)
     seq = await conn.fetchval(
         "INSERT INTO outbox (type, provider_id, resource_type, resource_id, occurred_at, data)"
@@ -60,7 +71,7 @@ async def emit(gw: Gateway, conn: Conn, ctx: RequestContext, event_type: str, *,
     )
     event = {
         "seq": seq, "type": event_type, "provider": pid, "occurred_at": occurred_at,
-        "resource_type": resource_type, "resource_id": resource_id, "data": scrub(data),
+        "resource_type": resource_type, "resource_id": resource_id, "data": data,
     }
     await gw.hooks.all("after_change", event=event, conn=conn, gateway=gw)
     return event
