@@ -191,7 +191,7 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
     external_id, name_key, display_key = resources.keys_for(rtype.name, data)
     async with gw.store.write() as conn:
         if rtype.name == "User":
-            if pid != LOCAL and await resources.find_by_name(conn, LOCAL, data["userName"]):
+            if await _local_name(conn, pid, data, None):
                 raise await _conflict(conn, pid, data)
             reclaimed = await reclaim(gw, conn, ctx, pid, data)
             if reclaimed is not None:
@@ -226,11 +226,15 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
 async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
                   data: dict) -> ResourceRow | None:
     """A POST for a user this provider deleted: the same user comes back (same id)."""
+    # Two indexed lookups: one condition with OR would walk all of the provider's deleted
+    # users, on every POST.
     found = await conn.fetchone(
-        "SELECT id FROM resources WHERE provider_id = ? AND type = 'User' AND hidden = 1"
-        " AND (name_key = ? OR (external_id IS NOT NULL AND external_id = ?))"
+        "SELECT id, last_modified FROM resources WHERE provider_id = ? AND type = 'User'"
+        " AND name_key = ? AND hidden = 1"
+        " UNION ALL SELECT id, last_modified FROM resources WHERE provider_id = ?"
+        " AND type = 'User' AND external_id = ? AND hidden = 1"
         " ORDER BY last_modified DESC LIMIT 1",
-        (pid, data["userName"].lower(), data.get("externalId")),
+        (pid, data["userName"].lower(), pid, data.get("externalId")),
     )
     if found is None:
         return None
@@ -297,6 +301,7 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         row = await load(conn, pid, rtype, rid)
         check_version(row, if_match)
         before = copy.deepcopy(row.data)
+        scheduled = (row.state, row.deactivate_at)
         current = render(row, rtype, gw.base_url(pid))
         body = await normalize(gw, ctx, rtype, operation, body, current)
         if operation == "patch":
@@ -327,13 +332,8 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
             await resources.update(conn, row, row.version - 1)
         except IntegrityError:
             raise await _conflict(conn, pid, new_data) from None
-        if rtype.name == "User":
+        if (row.state, row.deactivate_at) != scheduled:
             await lifecycle.schedule_row(conn, row, reason)
-        extra = {}
-        if added:
-            extra["members_added"] = sorted(added)
-        if removed:
-            extra["members_removed"] = sorted(removed)
         written = []
         if new_data != before or event_type != f"{rtype.name.lower()}.updated":
             written.append(await events.record(
