@@ -30,6 +30,8 @@ from gateway.store.base import IntegrityError, Migration
 READERS = 2
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's write to finish
 CHECKPOINT_EVERY = 2.0  # seconds between WAL checkpoints
+BATCH_WRITES = 64  # a group commit takes at most this many writes
+BATCH_SECONDS = 0.02  # and stays open at most this long
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
@@ -97,6 +99,15 @@ class InlineConn:
         return None if row is None else next(iter(row.values()))
 
 
+class _Batch:
+    """The open transaction that concurrent writes share until it commits."""
+
+    def __init__(self) -> None:
+        self.done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.writes = 0
+        self.began = time.monotonic()
+
+
 def _inline_connection(path: str, *, read_only: bool) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
     db.row_factory = _dict_row
@@ -137,6 +148,7 @@ class SqliteStore:
         self._inline: sqlite3.Connection | None = None
         self._inline_writer: sqlite3.Connection | None = None
         self._write_lock = anyio.Lock()
+        self._batch: _Batch | None = None
         self._checkpointer: asyncio.Task | None = None
         self._reader_slots = anyio.Semaphore(READERS)
 
@@ -205,17 +217,60 @@ class SqliteStore:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[InlineConn]:
+        """One write, atomic on its own, committed together with the writes that run in the
+        same turn of the event loop (group commit); returns once its commit is done.
+
+        Each write is a savepoint in the batch's transaction: a failed write rolls back to
+        its savepoint and leaves the others alone. The commit writes each touched page once
+        for the whole batch instead of once per write. Should the commit itself fail, every
+        write of the batch fails with it, so none reports success without being stored.
+        """
         db = self._inline_writer
         assert db is not None, "store is not open"
         async with self._write_lock:
-            await _begin(db)
+            batch = self._batch
+            if batch is None:
+                await _begin(db)
+                batch = self._batch = _Batch()
+            db.execute("SAVEPOINT write")
             try:
                 yield InlineConn(db)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:  # some errors have already rolled it back
-                    db.execute("ROLLBACK")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK TO write")
+                    db.execute("RELEASE write")
+                else:  # the error took the whole transaction with it
+                    self._finish(batch, exc)
                 raise
+            db.execute("RELEASE write")
+            batch.writes += 1
+            if batch.writes >= BATCH_WRITES or time.monotonic() - batch.began > BATCH_SECONDS:
+                self._finish(batch)
+            else:
+                asyncio.get_running_loop().call_soon(self._commit_soon, batch)
+        await asyncio.shield(batch.done)
+
+    def _commit_soon(self, batch: "_Batch") -> None:
+        """Runs after the tasks that were ready when a write ended: they join the batch."""
+        if self._batch is batch and not self._write_lock.locked():
+            self._finish(batch)
+        # else: committed already, or a write is under way and schedules another call
+
+    def _finish(self, batch: "_Batch", failure: BaseException | None = None) -> None:
+        db = self._inline_writer
+        self._batch = None
+        if failure is None:
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                failure = exc
+        if failure is not None:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            batch.done.set_exception(RuntimeError(f"the write was not stored: {failure}"))
+            batch.done.exception()  # a batch nobody waits for any more is not an error
+        else:
+            batch.done.set_result(None)
 
     async def pending(self, migrations: list[Migration]) -> list[Migration]:
         async with self.read() as conn:

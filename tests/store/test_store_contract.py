@@ -148,6 +148,70 @@ async def test_outbox_numbers_have_no_gaps_after_a_rollback(store):
     assert (second, third) == (first + 1, first + 2)
 
 
+async def test_concurrent_writes_one_failing_leave_the_others_stored(store):
+    """Writes running at the same moment may share a commit (SQLite); each stays atomic."""
+    outcome: dict[int, str] = {}
+
+    async def write(i: int) -> None:
+        try:
+            async with store.write() as conn:
+                await resources.insert(conn, user(f"u{i}", f"u{i}@example.com"))
+                await event(conn, f"e{i}")
+                if i == 5:
+                    raise RuntimeError("half-way")
+        except RuntimeError:
+            outcome[i] = "raised"
+            return
+        async with store.read() as conn:  # seen by another connection once it returns
+            seen = await conn.fetchval("SELECT count(*) FROM resources WHERE id = ?", (f"u{i}",))
+        outcome[i] = "stored" if seen == 1 else "returned unstored"
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(12):
+            tasks.start_soon(write, i)
+    assert outcome == {i: "raised" if i == 5 else "stored" for i in range(12)}
+    async with store.read() as conn:
+        ids = {r["id"] for r in await conn.fetchall("SELECT id FROM resources")}
+        kinds = {r["type"] for r in await conn.fetchall("SELECT type FROM outbox")}
+    assert ids == {f"u{i}" for i in range(12) if i != 5}
+    assert kinds == {f"e{i}" for i in range(12) if i != 5}
+
+
+async def test_a_write_reports_success_only_when_its_commit_stored_it(store):
+    """A commit can fail after every statement succeeded (here: a deferred foreign key).
+    Whatever the store batches together, a write that returned is stored and a write that
+    raised is not."""
+    async with store.write() as conn:
+        await conn.execute("CREATE TABLE parent (id TEXT PRIMARY KEY)")
+        await conn.execute("CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT"
+                           " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+    raised: dict[str, bool] = {}
+
+    async def write(name: str, parent: str, pause: float) -> None:
+        try:
+            async with store.write() as conn:
+                await conn.execute("INSERT INTO child (id, parent_id) VALUES (?, ?)",
+                                   (name, parent))
+                await anyio.sleep(pause)  # the other write queues up meanwhile
+            raised[name] = False
+        except Exception:
+            raised[name] = True
+
+    async with store.write() as conn:
+        await conn.execute("INSERT INTO parent (id) VALUES ('p1')")
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(write, "orphan", "missing", 0.005)
+        tasks.start_soon(write, "good", "p1", 0)
+    async with store.read() as conn:
+        stored = {r["id"] for r in await conn.fetchall("SELECT id FROM child")}
+    assert raised["orphan"] and "orphan" not in stored
+    assert raised["good"] == ("good" not in stored)
+    async with store.write() as conn:  # the store goes on working
+        await conn.execute("INSERT INTO child (id, parent_id) VALUES ('later', 'p1')")
+    async with store.read() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM child WHERE id = 'later'") == 1
+
+
 async def test_a_due_action_is_claimed_once(store, database):
     async with store.write() as conn:
         await conn.execute("INSERT INTO lifecycle (resource_id, provider_id, action, due_at)"
