@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any
 
 import msgspec
@@ -73,7 +73,8 @@ async def read_json(request: Request, limit: int) -> Any:
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise ScimError(400, f"The body is not valid JSON: {exc}", "invalidSyntax") from None
-    if depth(body) > MAX_DEPTH:
+    # A body with fewer brackets than the limit cannot be nested past it: no walk needed.
+    if raw.count(b"[") + raw.count(b"{") >= MAX_DEPTH and depth(body) > MAX_DEPTH:
         raise ScimError(400, f"The body is nested deeper than {MAX_DEPTH} levels",
                         "invalidSyntax")
     if b"\\u0000" in raw and has_nul(body):
@@ -102,4 +103,4 @@ def request_id(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
     if 0 < len(given) <= 128 and given.isprintable():
         return given
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()

@@ -31,7 +31,8 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             provider = await authenticate_provider(request, gw)
             ctx = RequestContext(provider=provider, actor=f"provider:{provider.id}",
-                                 request_id=rid, method=request.method, path=request.url.path)
+                                 request_id=rid, method=request.method,
+                                 path=request.scope["path"])
             response = await handler(request, gw, ctx)
         except ScimError as error:
             if ctx is not None and request.method in REFUSED_WRITES and not ctx.refusal_logged:

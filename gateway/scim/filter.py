@@ -137,6 +137,9 @@ def parse_datetime(text: str) -> datetime | None:
 # Tokenizer
 
 _PUNCT = "()[]"
+_SIMPLE = re.compile(r'\s*([A-Za-z][\w$-]*(?:\.[A-Za-z][\w$-]*)?)\s+'
+                     r'(eq|ne|co|sw|ew|gt|ge|lt|le)\s+"([^"\\\x00-\x1f]*)"\s*\Z',
+                     re.IGNORECASE | re.ASCII)
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
 
 
@@ -295,17 +298,7 @@ class Parser:
         return ValueFilter(path, expr)
 
     def attr_path(self, tok: Token) -> AttrPath:
-        """A top-level attribute path, resolved to canonical names."""
-        text = tok.text
-        if text.lower() in ("schemas", f"{self.rtype.schema.id.lower()}:schemas"):
-            return AttrPath(self.rtype.schema.id, SCHEMAS_ATTR.name)
-        try:
-            urn, attr, sub = self.rtype.resolve(text)
-        except ScimError as exc:
-            raise invalid(f"{exc.detail} in filter") from None
-        if attr.returned == "never" or (sub is not None and sub.returned == "never"):
-            raise invalid(f"Attribute '{text}' cannot be used in a filter")
-        return AttrPath(urn, attr.name, sub.name if sub else None)
+        return attr_path(tok.text, self.rtype)
 
     def inner_path(self, tok: Token, outer: tuple[str, Attribute]) -> AttrPath:
         """A name inside `attr[...]`: a sub-attribute of the outer attribute."""
@@ -346,6 +339,19 @@ class Parser:
             if match:
                 return float(tok.text) if match.group(1) or match.group(2) else int(tok.text)
         raise invalid(f"Expected a value at position {tok.pos}, found {describe(tok)}")
+
+
+def attr_path(text: str, rtype: ResourceType) -> AttrPath:
+    """A top-level attribute path, resolved to canonical names."""
+    if text.lower() in ("schemas", f"{rtype.schema.id.lower()}:schemas"):
+        return AttrPath(rtype.schema.id, SCHEMAS_ATTR.name)
+    try:
+        urn, attr, sub = rtype.resolve(text)
+    except ScimError as exc:
+        raise invalid(f"{exc.detail} in filter") from None
+    if attr.returned == "never" or (sub is not None and sub.returned == "never"):
+        raise invalid(f"Attribute '{text}' cannot be used in a filter")
+    return AttrPath(urn, attr.name, sub.name if sub else None)
 
 
 def describe(tok: Token) -> str:
@@ -398,6 +404,12 @@ def parse_filter(text: str, rtype: ResourceType) -> Filter:
     """Parse a SCIM filter; every error is ScimError(400, ..., "invalidFilter")."""
     if not isinstance(text, str):
         raise invalid("The filter must be a string")
+    simple = _SIMPLE.match(text) if len(text) <= MAX_FILTER_LENGTH else None
+    if simple is not None and simple.group(1).lower() != "not":
+        # `userName eq "x"`, the lookup an IdP sends before every create: the same AST as
+        # the parser's, without tokenizing. A string without escapes is its own value.
+        name, op, value = simple.groups()
+        return check_compare(Compare(attr_path(name, rtype), op.lower(), value), rtype, name)
     try:
         return Parser(text, rtype).parse()
     except RecursionError:

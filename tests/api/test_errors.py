@@ -34,6 +34,19 @@ async def test_bad_bodies(gateway, idp, content, ctype, status, scim_type):
     assert await count_users(gateway, idp) == 0
 
 
+@pytest.mark.parametrize("levels", [31, 32, 33, 40])
+async def test_nesting_limit_is_exact(gateway, idp, levels):
+    """The body object is level 1; a scalar inside n-2 nested lists is at level n."""
+    inner = b"[" * (levels - 2) + b"1" + b"]" * (levels - 2)
+    r = await gateway.client.post(f"{idp.base}/Users",
+                                  content=b'{"userName": "a@b.c", "title": ' + inner + b"}",
+                                  headers={**idp.headers, "Content-Type": "application/json"})
+    assert r.status_code == 400
+    too_deep = "nested deeper than 32 levels" in r.json()["detail"]
+    assert too_deep == (levels > 32), r.json()["detail"]
+    assert await count_users(gateway, idp) == 0
+
+
 async def test_body_over_the_limit_is_413(gateway, idp):
     big = b'{"userName": "a@b.c", "title": "' + b"x" * (3 * 1024 * 1024) + b'"}'
     r = await gateway.client.post(f"{idp.base}/Users", content=big,

@@ -15,6 +15,7 @@ from gateway.scim.filter import (
     Compare,
     Not,
     Or,
+    Parser,
     Present,
     ValueFilter,
     element_matches,
@@ -509,3 +510,34 @@ def test_arbitrary_text_parses_or_raises_invalid_filter(text: str) -> None:
         assert exc.scim_type == "invalidFilter"
     else:
         assert parse_filter(format_filter(ast), USER_TYPE) == ast
+
+
+# The one-comparison form (`userName eq "x"`) takes a shortcut past the tokenizer; whatever
+# the text, it must answer exactly what the full parser answers.
+NAMES = st.sampled_from(["userName", "USERNAME", "externalId", "name.familyName", "emails",
+                         "emails.value", "active", "meta.lastModified", "password", "not",
+                         "nosuch", "name.nosuch", "x-y", "groups.value", "id", "schemas"])
+OPS = st.sampled_from(["eq", "EQ", "Ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr", "xx"])
+VALUES = st.one_of(st.text(max_size=8).map(lambda v: f'"{v}"'),
+                   st.text(max_size=8).map(lambda v: __import__("json").dumps(v)),
+                   st.sampled_from(['"2011-05-13T04:42:34Z"', "true", "1", '"a\\"b"', '""']))
+SPACE = st.sampled_from(["", " ", "  ", "\t", "\u00a0"])
+
+
+def parsed(parse, text: str):
+    try:
+        return parse(text)
+    except ScimError as exc:
+        assert exc.scim_type == "invalidFilter"
+        return "invalidFilter"
+
+
+@settings(max_examples=400, deadline=None)
+@given(SPACE, NAMES, SPACE, OPS, SPACE, VALUES, SPACE, st.booleans())
+def test_one_comparison_filters_parse_as_the_full_parser_does(a, name, b, op, c, value, d,
+                                                              long):
+    text = f"{a}{name} {b}{op} {c}{value}{d}"
+    if long:
+        text = text.replace(value, value[:1] + "x" * MAX_FILTER_LENGTH + value[1:], 1)
+    assert parsed(lambda t: parse_filter(t, USER_TYPE), text) == \
+        parsed(lambda t: Parser(t, USER_TYPE).parse(), text)
