@@ -229,7 +229,7 @@ async def deliver(gw: Gateway, client: httpx.AsyncClient, job: dict, rng: random
 async def run(gw: Gateway) -> None:
     """The delivery loop, for the life of the app. Woken by commits; polls otherwise."""
     waker = Waker()
-    gw.pm.register(waker, name="webhook_delivery")
+    gw.hooks.register(waker, name="webhook_delivery")
     rng = random.Random()
     inflight: set[tuple[str, int]] = set()
     try:
@@ -251,4 +251,4 @@ async def run(gw: Gateway) -> None:
                 # COALESCE seconds picks up all of them at a fraction of the cost.
                 await anyio.sleep(min(COALESCE, gw.settings.webhook_poll_interval))
     finally:
-        gw.pm.unregister(waker)
+        gw.hooks.unregister(waker)

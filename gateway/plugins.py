@@ -54,10 +54,20 @@ class Hooks:
         self.pm = pm
         self._impls: dict[str, list[tuple[Callable, tuple[str, ...]]]] = {}
 
+    def register(self, plugin: Any, name: str | None = None) -> None:
+        """Add a plugin while the app runs (the webhook loop's wake-up hook)."""
+        self.pm.register(plugin, name=name)
+        self._impls.clear()
+
+    def unregister(self, plugin: Any) -> None:
+        self.pm.unregister(plugin)
+        self._impls.clear()
+
     def impls(self, name: str) -> list[tuple[Callable, tuple[str, ...]]]:
         """A hook's implementations in call order, with the arguments each takes.
 
-        Plugins are all registered before the app starts, so the list is built once.
+        Built once per hook, and again after a plugin is added or removed through
+        `register` / `unregister`.
         """
         found = self._impls.get(name)
         if found is None:
@@ -79,8 +89,16 @@ class Hooks:
         return None
 
     async def all(self, name: str, **kwargs: Any) -> list:
-        results = getattr(self.pm.hook, name)(**kwargs)
-        return [r for r in [await await_me_maybe(r) for r in results] if r is not None]
+        """Every implementation's answer that is not None, in pluggy's order. Runs several
+        times per write, mostly with no implementation at all: the cached list is cheaper
+        than pluggy's general call path."""
+        results = []
+        for function, argnames in self.impls(name):
+            result = await await_me_maybe(
+                function(**{k: kwargs[k] for k in argnames if k in kwargs}))
+            if result is not None:
+                results.append(result)
+        return results
 
     async def chain(self, name: str, key: str, value: Any, **kwargs: Any) -> Any:
         """Call each implementation with the previous one's result as `key`."""

@@ -6,7 +6,6 @@ in one transaction; a refused write is logged as a failure and changes nothing.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from gateway import events, lifecycle
@@ -16,7 +15,7 @@ from gateway.profile import derive_profile
 from gateway.render import etag, render
 from gateway.scim.errors import ScimError
 from gateway.scim.patch import MemberChange, apply_patch, parse_patch_request
-from gateway.scim.resource import canonical_resource
+from gateway.scim.resource import canonical_resource, copy_data
 from gateway.scim.schema import ResourceType
 from gateway.store import resources
 from gateway.store.base import Conn, IntegrityError, ResourceRow
@@ -241,7 +240,7 @@ async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
     row = await resources.get(conn, pid, "User", found["id"], include_hidden=True, lock=True)
     if row is None or not row.hidden:  # another request brought it back first
         return None
-    before = copy.deepcopy(row.data)
+    before = copy_data(row.data)
     old_state = row.state
     row.data = data
     row.external_id, row.name_key, row.display_key = resources.keys_for("User", data)
@@ -300,7 +299,7 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
     async with gw.store.write() as conn:
         row = await load(conn, pid, rtype, rid)
         check_version(row, if_match)
-        before = copy.deepcopy(row.data)
+        before = copy_data(row.data)
         scheduled = (row.state, row.deactivate_at)
         current = render(row, rtype, gw.base_url(pid))
         body = await normalize(gw, ctx, rtype, operation, body, current)
@@ -405,7 +404,7 @@ async def _delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
     async with gw.store.write() as conn:
         row = await load(conn, pid, rtype, rid)
         check_version(row, if_match)
-        before = copy.deepcopy(row.data)
+        before = copy_data(row.data)
         if rtype.name == "Group":
             # The event names the former members: their rows go with the group.
             former = [r["member_id"] for r in await conn.fetchall(

@@ -40,7 +40,6 @@ Semantics decisions (where the RFC is open or silent):
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Iterator, NamedTuple
 
 import msgspec
@@ -56,8 +55,8 @@ from gateway.scim.filter import (
     lookup,
 )
 from gateway.scim.path import PatchPath, parse_path
-from gateway.scim.resource import check_single, check_value, find_key, is_empty
-from gateway.scim.schema import ID, META, PATCH_OP, Attribute, ResourceType
+from gateway.scim.resource import check_single, check_value, copy_data, find_key, is_empty
+from gateway.scim.schema import ID, META, PATCH_OP, Attribute, ResourceType, by_identity
 
 MAX_OPERATIONS = 1000
 OPS = ("add", "replace", "remove")
@@ -126,7 +125,7 @@ class _State:
     """The working copy of one PATCH request; discarded if any operation fails."""
 
     def __init__(self, data: dict, rtype: ResourceType, resource_id: str | None) -> None:
-        self.data = copy.deepcopy(data)
+        self.data = copy_data(data)
         self.rtype = rtype
         self.resource_id = resource_id
         self.member_changes: list[MemberChange] = []
@@ -563,7 +562,7 @@ def _prune(value: Any) -> Any:
 
 
 def _check_invariants(old: dict, new: dict, rtype: ResourceType) -> None:
-    for urn, attr in _attributes(rtype):
+    for urn, attr in _guarded(rtype):
         before, after = _get(old, urn, attr.name, rtype), _get(new, urn, attr.name, rtype)
         if attr.required and before is not None and after is None:
             raise ScimError(400, f"'{attr.name}' is required; it cannot be empty",
@@ -581,10 +580,14 @@ def _check_immutable_subs(attr: Attribute, before: dict, after: dict) -> None:
                 raise ScimError(400, f"'{attr.name}.{sub.name}' is immutable", "mutability")
 
 
-def _attributes(rtype: ResourceType) -> Iterator[tuple[str, Attribute]]:
-    for schema in rtype.schemas:
-        for attr in schema.attributes:
-            yield schema.id, attr
+@by_identity
+def _guarded(rtype: ResourceType) -> list[tuple[str, Attribute]]:
+    """The attributes _check_invariants has something to check on: required or immutable
+    ones, and single complex ones with an immutable sub-attribute (most have none)."""
+    return [(schema.id, attr) for schema in rtype.schemas for attr in schema.attributes
+            if attr.required or attr.mutability == "immutable"
+            or (not attr.multi_valued and any(sub.mutability == "immutable"
+                                              for sub in attr.sub_attributes))]
 
 
 def _get(data: dict, urn: str, name: str, rtype: ResourceType) -> Any:

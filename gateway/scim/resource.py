@@ -151,6 +151,16 @@ def check_scalar(attr: Attribute, value: Any, label: str) -> Any:
     return value
 
 
+def copy_data(value: Any) -> Any:
+    """A deep copy of decoded JSON (dicts, lists, scalars): copy.deepcopy's result at a
+    fraction of its cost, which matters on every update."""
+    if type(value) is dict:
+        return {k: copy_data(v) for k, v in value.items()}
+    if type(value) is list:
+        return [copy_data(v) for v in value]
+    return value
+
+
 def is_empty(value: Any) -> bool:
     return value is None or value == [] or value == {} or value == ""
 
