@@ -85,13 +85,17 @@ class Bench:
         return summary
 
     async def floor(self) -> None:
+        """The floor, measured before, between and after the scenarios: a shared machine's
+        speed drifts over a run, and the median of the three is what the ratios use."""
         n = self.scale["sample"] * 3
         steps = [partial(single, method="GET", path="/floor") for _ in range(n)]
-        await self.go(steps[:500], port=self.args.floor_port, auth=None)  # warm-up
+        await self.go(steps[:1000], port=self.args.floor_port, auth=None)  # warm-up
         result = await self.go(steps, port=self.args.floor_port, auth=None)
-        self.report["floor"] = result.summary()
-        self.report["floor_rps"] = result.summary()["rps"]
-        print(f"  {'floor':<22} {self.report['floor_rps']:>9} req/s", file=sys.stderr)
+        runs = self.report.setdefault("floor_runs", [])
+        runs.append(result.summary())
+        self.report["floor"] = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+        self.report["floor_rps"] = self.report["floor"]["rps"]
+        print(f"  {'floor':<22} {runs[-1]['rps']:>9} req/s", file=sys.stderr)
 
     async def sync_users(self, start: int, stop: int) -> Result:
         """Initial sync: the lookup by userName, then the POST, for each user."""
@@ -241,10 +245,12 @@ class Bench:
         self.keep("lookup_username", await self.lookups("lookup", "userName", sample))
         self.keep("lookup_externalid", await self.lookups("lookup", "externalId", sample))
         self.keep("get_by_id", await self.get_by_id(sample))
+        await self.floor()
         self.keep("patch_user", await self.patch_users(sample))
         self.keep("put_user", await self.put_users(sample))
         await self.group_scenarios()
         self.keep("list_paging", await self.list_paging())
+        await self.floor()
         floor = self.report["floor_rps"]
         for summary in self.report["scenarios"].values():
             summary["ratio_to_floor"] = round(summary["rps"] / floor, 3) if floor else None

@@ -301,8 +301,9 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         check_version(row, if_match)
         before = copy_data(row.data)
         scheduled = (row.state, row.deactivate_at)
-        current = render(row, rtype, gw.base_url(pid))
-        body = await normalize(gw, ctx, rtype, operation, body, current)
+        if gw.hooks.impls("normalize_request"):  # what the plugins see as the current state
+            body = await normalize(gw, ctx, rtype, operation, body,
+                                   render(row, rtype, gw.base_url(pid)))
         if operation == "patch":
             result = apply_patch(row.data, parse_patch_request(body), rtype, resource_id=row.id)
             new_data, changes = result.data, result.member_changes

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from functools import wraps
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette._utils import get_route_path
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
 
 from gateway import bulk, events, provisioning, reads, root_search
 from gateway.api.auth import authenticate_provider
@@ -231,6 +234,27 @@ class Dispatcher:
         return await handler(request)
 
 
-def routes() -> list[Route]:
-    return [Route("/{rest:path}", Dispatcher().handle,
-                  methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])]
+class ScimRoute(BaseRoute):
+    """Everything under /scim/v2/{provider}/ that no plugin route took, handed to the
+    Dispatcher: one prefix test instead of a pattern, and the response sent directly
+    (the Dispatcher turns every SCIM error into its response itself)."""
+
+    def __init__(self) -> None:
+        self.dispatcher = Dispatcher()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = get_route_path(scope) if scope["type"] == "http" else ""
+        if not path.startswith("/"):
+            return Match.NONE, {}
+        return Match.FULL, {"path_params": {**scope.get("path_params", {}), "rest": path[1:]}}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.dispatcher.handle(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
+
+
+def routes() -> list[BaseRoute]:
+    return [ScimRoute()]

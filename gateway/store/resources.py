@@ -16,6 +16,7 @@ _COLUMNS = (
     "provider_id, id, type, external_id, name_key, display_key, data, version, created,"
     " last_modified, state, deactivate_at, hidden"
 )
+_R_COLUMNS = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
 _json = msgspec.json
 
 
@@ -116,11 +117,10 @@ async def page(conn: Conn, provider_id: str, rtype: str, where: str, params: lis
     if where:
         base += f" AND ({where})"
         args += params
-    cols = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
     rows = []
     if limit > 0:
         rows = await conn.fetchall(
-            f"SELECT {cols} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset])
+            f"SELECT {_R_COLUMNS} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset])
     if offset == 0 and len(rows) < limit:
         return len(rows), [to_row(row) for row in rows]  # the page holds every match
     total = await conn.fetchval(f"SELECT count(*) {base}", args)
@@ -253,8 +253,7 @@ async def page_where(conn: Conn, provider_id: str, where: str, params: list, ord
     total = await conn.fetchval(f"SELECT count(*) {base}", args)
     if limit <= 0 or offset >= total:
         return total, []
-    cols = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
     rows = await conn.fetchall(
-        f"SELECT {cols} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset]
+        f"SELECT {_R_COLUMNS} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset]
     )
     return total, [to_row(row) for row in rows]
