@@ -112,6 +112,12 @@ class Bench:
         self.ids += [created[i] for i in sorted(created)]
         return result
 
+    async def create_users(self, start: int, count: int) -> Result:
+        """POST /Users alone (the initial sync pairs each with a lookup)."""
+        steps = [partial(single, method="POST", path=f"{self.base}/Users", body=entra_user(i))
+                 for i in range(start, start + count)]
+        return await self.go(steps)
+
     async def lookups(self, name: str, attr: str, count: int) -> Result:
         users = len(self.ids)
         picks = [self.rng.randrange(users) for _ in range(count)]
@@ -245,6 +251,7 @@ class Bench:
         self.keep("lookup_username", await self.lookups("lookup", "userName", sample))
         self.keep("lookup_externalid", await self.lookups("lookup", "externalId", sample))
         self.keep("get_by_id", await self.get_by_id(sample))
+        self.keep("create_user", await self.create_users(n, sample))
         await self.floor()
         self.keep("patch_user", await self.patch_users(sample))
         self.keep("put_user", await self.put_users(sample))

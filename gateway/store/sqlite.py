@@ -99,6 +99,22 @@ class InlineConn:
         return None if row is None else next(iter(row.values()))
 
 
+class _Ready:
+    """`async with` around a connection that needs no setup or teardown: point reads run
+    on every request, and a generator-based context manager costs more than the read."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: InlineConn) -> None:
+        self.conn = conn
+
+    async def __aenter__(self) -> InlineConn:
+        return self.conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 class _Batch:
     """The open transaction that concurrent writes share until it commits."""
 
@@ -210,10 +226,9 @@ class SqliteStore:
             finally:
                 self._free.append(db)
 
-    @asynccontextmanager
-    async def lookup(self) -> AsyncIterator[InlineConn]:
+    def lookup(self) -> "_Ready":
         assert self._inline is not None, "store is not open"
-        yield InlineConn(self._inline)
+        return _Ready(InlineConn(self._inline))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[InlineConn]:
