@@ -25,9 +25,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ORDER = ["initial_sync", "get_by_id", "lookup_username", "lookup_externalid", "create_user",
-         "patch_user",
-         "put_user", "group_add_members", "group_remove_members", "group_get_no_members",
-         "list_paging"]
+         "patch_user", "put_user", "group_add_members", "group_remove_members",
+         "group_get_no_members", "list_paging"]
 
 
 def free_port() -> int:
