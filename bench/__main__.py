@@ -180,8 +180,7 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
                   "--base-path", f"/scim/v2/{provider_id}", "--token", token, "--scale", scale]
         report = load(common, work / f"{store}.json")
         if scale == "large" and store == "sqlite":
-            fill_sqlite(database, provider_id, report["scenarios"]["initial_sync"]["users"],
-                        1_000_000)
+            fill_sqlite(database, provider_id, report["notes"]["users_stored"], 1_000_000)
             big = load([*common, "--phase", "lookup"], work / "lookup.json")
             small = report["notes"]["lookup_p50_ms_at_10k"]
             report["scale_ratios"]["lookup_p50_1m_vs_10k"] = {

@@ -252,6 +252,7 @@ class Bench:
         self.keep("lookup_externalid", await self.lookups("lookup", "externalId", sample))
         self.keep("get_by_id", await self.get_by_id(sample))
         self.keep("create_user", await self.create_users(n, sample))
+        self.report["notes"]["users_stored"] = n + sample
         await self.floor()
         self.keep("patch_user", await self.patch_users(sample))
         self.keep("put_user", await self.put_users(sample))
