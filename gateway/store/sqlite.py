@@ -254,6 +254,8 @@ class SqliteStore:
                 if db.in_transaction:
                     db.execute("ROLLBACK TO write")
                     db.execute("RELEASE write")
+                    # the writes before this one still wait for their commit
+                    asyncio.get_running_loop().call_soon(self._commit_soon, batch)
                 else:  # the error took the whole transaction with it
                     self._finish(batch, exc)
                 raise

@@ -177,6 +177,33 @@ async def test_concurrent_writes_one_failing_leave_the_others_stored(store):
     assert kinds == {f"e{i}" for i in range(12) if i != 5}
 
 
+async def test_a_failing_write_after_a_good_one_does_not_hold_up_its_commit(store):
+    """The last write of a batch fails: the one before it still returns, stored."""
+    done: list[str] = []
+
+    async def good() -> None:
+        async with store.write() as conn:
+            await resources.insert(conn, user("u1", "good@example.com"))
+            await anyio.sleep(0.005)  # the failing write queues up meanwhile
+        done.append("good")
+
+    async def bad() -> None:
+        with pytest.raises(RuntimeError):
+            async with store.write() as conn:
+                await resources.insert(conn, user("u2", "bad@example.com"))
+                raise RuntimeError("refused")
+        done.append("bad")
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(good)
+            tasks.start_soon(bad)
+    assert sorted(done) == ["bad", "good"]
+    async with store.read() as conn:
+        ids = [r["id"] for r in await conn.fetchall("SELECT id FROM resources")]
+    assert ids == ["u1"]
+
+
 async def test_a_write_reports_success_only_when_its_commit_stored_it(store):
     """A commit can fail after every statement succeeded (here: a deferred foreign key).
     Whatever the store batches together, a write that returned is stored and a write that
