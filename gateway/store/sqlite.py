@@ -1,8 +1,9 @@
 """The embedded store: one SQLite file in WAL mode, through aiosqlite.
 
-SQLite allows one writer at a time, so writes share one connection behind a lock and each
-runs as a ``BEGIN IMMEDIATE`` transaction; reads use a small pool of their own connections,
-which WAL lets proceed while a write is under way.
+SQLite allows one writer at a time, so writes share one connection behind a lock; the writes
+of one turn of the event loop share a ``BEGIN IMMEDIATE`` transaction, each in a savepoint
+(group commit, see ``write``). Reads use connections of their own, which WAL lets proceed
+while a write is under way.
 
 Point reads (``lookup()``: a primary-key or unique-index lookup, such as a credential check)
 and write transactions run inline on the event loop through plain sqlite3 connections: a
@@ -204,6 +205,8 @@ class SqliteStore:
                     pass
 
     async def close(self) -> None:
+        if self._batch is not None:  # writes that ended just now still get their commit
+            self._finish(self._batch)
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             self._checkpointer = None
