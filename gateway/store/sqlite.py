@@ -254,21 +254,24 @@ class SqliteStore:
             try:
                 yield InlineConn(db)
             except BaseException as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK TO write")
-                    db.execute("RELEASE write")
-                    # the writes before this one still wait for their commit
-                    asyncio.get_running_loop().call_soon(self._commit_soon, batch)
-                else:  # the error took the whole transaction with it
+                if not db.in_transaction:  # the error took the whole transaction with it
                     self._finish(batch, exc)
+                    raise
+                db.execute("ROLLBACK TO write")
+                db.execute("RELEASE write")
+                self._ended(batch)  # the writes before this one still wait for their commit
                 raise
             db.execute("RELEASE write")
             batch.writes += 1
-            if batch.writes >= BATCH_WRITES or time.monotonic() - batch.began > BATCH_SECONDS:
-                self._finish(batch)
-            else:
-                asyncio.get_running_loop().call_soon(self._commit_soon, batch)
+            self._ended(batch)
         await asyncio.shield(batch.done)
+
+    def _ended(self, batch: "_Batch") -> None:
+        """A write has left the batch: commit now if the batch is full or old, else soon."""
+        if batch.writes >= BATCH_WRITES or time.monotonic() - batch.began > BATCH_SECONDS:
+            self._finish(batch)
+        else:
+            asyncio.get_running_loop().call_soon(self._commit_soon, batch)
 
     def _commit_soon(self, batch: "_Batch") -> None:
         """Runs after the tasks that were ready when a write ended: they join the batch."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -519,7 +521,7 @@ NAMES = st.sampled_from(["userName", "USERNAME", "externalId", "name.familyName"
                          "nosuch", "name.nosuch", "x-y", "groups.value", "id", "schemas"])
 OPS = st.sampled_from(["eq", "EQ", "Ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr", "xx"])
 VALUES = st.one_of(st.text(max_size=8).map(lambda v: f'"{v}"'),
-                   st.text(max_size=8).map(lambda v: __import__("json").dumps(v)),
+                   st.text(max_size=8).map(json.dumps),
                    st.sampled_from(['"2011-05-13T04:42:34Z"', "true", "1", '"a\\"b"', '""']))
 SPACE = st.sampled_from(["", " ", "  ", "\t", "\u00a0"])
 
