@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
+import time
 import uuid
 from typing import Any
 
@@ -54,7 +56,15 @@ def verify_secret(secret: str, stored_hash: str) -> bool:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+
+    Ids made close in time sort close together, so a create appends to the primary-key and
+    resource-id indexes instead of dirtying a random page of each; ids stay unguessable.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
 
 
 def bearer_token(request: Any) -> str | None:

@@ -1,5 +1,8 @@
 """Users over SCIM through the real app: create, read, update, list, filter, delete."""
 
+import uuid
+
+import anyio
 import pytest
 
 from conftest import user_body
@@ -27,6 +30,21 @@ async def test_client_sent_id_and_meta_are_ignored(gateway, idp):
     user = (await gateway.scim(idp, "POST", "/Users", body)).json()
     assert user["id"] != "chosen-by-client"
     assert user["meta"]["version"] == 'W/"1"'
+
+
+async def test_ids_are_uuid7_in_creation_order(gateway, idp):
+    """Opaque to clients, but time-ordered: users created later get ids that sort later."""
+    ids = []
+    for k in range(3):
+        r = await gateway.scim(idp, "POST", "/Users", user_body(f"u{k}@example.com"))
+        ids.append(r.json()["id"])
+        await anyio.sleep(0.002)  # ids made in the same millisecond may sort either way
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3
+    for rid in ids:
+        parsed = uuid.UUID(rid)
+        assert str(parsed) == rid
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
 
 
 async def test_username_unique_case_insensitively(gateway, idp):
