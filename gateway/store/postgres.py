@@ -23,6 +23,7 @@ the jsonb ``?`` operators (``jsonb_exists`` does the same job).
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any, AsyncIterator, Iterable, Sequence
@@ -34,6 +35,16 @@ import asyncpg
 from gateway.store.base import IntegrityError, Migration
 
 POOL_SIZE = 10
+STATS_EVERY = 5.0  # seconds between checks for stale planner statistics
+# The tables whose plans go wrong on stale statistics, and how many changed rows make them
+# stale: 500 plus a fifth of the rows there were at the last ANALYZE.
+STATS_TABLES = ("resources", "members")
+STATS_BASE, STATS_FRACTION = 500, 0.2
+_STALE = (
+    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
+    " WHERE s.schemaname = current_schema() AND s.relname = ANY($1::text[])"
+    " AND s.n_mod_since_analyze > $2 + $3 * greatest(c.reltuples, 0)"
+)
 # Per schema, so replicas of one deployment take turns and unrelated schemas do not.
 LOCK_KEY = "hashtext('identity-gateway:migrate:' || current_schema())"
 
@@ -146,6 +157,7 @@ class PostgresStore:
         self.url = url
         self._dsn, self._size = pool_options(url)
         self._pool: asyncpg.Pool | None = None
+        self._statistics: asyncio.Task | None = None
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -161,8 +173,36 @@ class PostgresStore:
                     " version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
                     " PRIMARY KEY (component, version))"
                 )
+        self._statistics = asyncio.get_running_loop().create_task(self._keep_statistics())
+
+    async def _keep_statistics(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY)
+            try:
+                await self.refresh_statistics()
+            except (asyncpg.PostgresError, OSError):  # busy or closing: the next round retries
+                pass
+
+    async def refresh_statistics(self) -> list[str]:
+        """ANALYZE the tables that changed a lot since their last ANALYZE; return their names.
+
+        The planner reads these statistics to choose an index. Autovacuum refreshes them, but
+        only on its own schedule (a minute apart by default): after a fast initial sync it
+        still believes a table nearly empty, and answers `externalId eq` or a group member
+        check by walking every row of the provider or the group. One cheap catalog query
+        every few seconds keeps the plans right while the data grows.
+        """
+        async with self._open_pool().acquire() as c:
+            stale = [row["relname"] for row in await c.fetch(
+                _STALE, list(STATS_TABLES), STATS_BASE, STATS_FRACTION)]
+            for table in stale:
+                await c.execute(f"ANALYZE {table}")  # a name from STATS_TABLES, never input
+        return stale
 
     async def close(self) -> None:
+        if self._statistics is not None:
+            self._statistics.cancel()
+            self._statistics = None
         if self._pool is not None:
             await self._pool.close()
         self._pool = None
