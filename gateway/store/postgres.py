@@ -35,7 +35,7 @@ import asyncpg
 from gateway.store.base import IntegrityError, Migration
 
 POOL_SIZE = 10
-STATS_EVERY = 5.0  # seconds between checks for stale planner statistics
+STATS_EVERY = 1.0  # seconds between checks for stale planner statistics (one catalog query)
 # The tables whose plans go wrong on stale statistics, and how many changed rows make them
 # stale: 500 plus a fifth of the rows there were at the last ANALYZE.
 STATS_TABLES = ("resources", "members")
@@ -180,7 +180,7 @@ class PostgresStore:
             await asyncio.sleep(STATS_EVERY)
             try:
                 await self.refresh_statistics()
-            except (asyncpg.PostgresError, OSError):  # busy or closing: the next round retries
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):  # the next round retries
                 pass
 
     async def refresh_statistics(self) -> list[str]:
