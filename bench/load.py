@@ -23,7 +23,7 @@ ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCALES = {
     "smoke": {"users": 400, "group": 200, "sample": 200, "time": 10.0},
-    "default": {"users": 10_000, "group": 10_000, "sample": 3_000, "time": 30.0},
+    "default": {"users": 10_000, "group": 10_000, "sample": 10_000, "time": 30.0},
     "large": {"users": 100_000, "group": 100_000, "sample": 10_000, "time": 60.0},
 }
 
