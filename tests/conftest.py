@@ -15,6 +15,8 @@ import pytest
 from gateway.app import create_app
 from gateway.clock import FakeClock
 from gateway.settings import Settings
+from gateway.store import open_store
+from gateway.store.base import Store, core_migrations
 
 SCIM = "application/scim+json"
 
@@ -174,6 +176,18 @@ def postgres_database(postgres_schema: str) -> str:
 async def gateway(database: str) -> AsyncIterator[Harness]:
     async with running(database) as harness:
         yield harness
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[Store]:
+    """A store alone, opened and migrated on the `database` backend, closed afterwards."""
+    opened = open_store(database)
+    await opened.open()
+    await opened.migrate(core_migrations(opened.dialect))
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 @pytest.fixture

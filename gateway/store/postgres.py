@@ -180,8 +180,8 @@ class PostgresStore:
             await asyncio.sleep(STATS_EVERY)
             try:
                 await self.refresh_statistics()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):  # the next round retries
-                pass
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                pass  # busy or closing: the next round tries again
 
     async def refresh_statistics(self) -> list[str]:
         """ANALYZE the tables that changed a lot since their last ANALYZE; return their names.
@@ -189,8 +189,8 @@ class PostgresStore:
         The planner reads these statistics to choose an index. Autovacuum refreshes them, but
         only on its own schedule (a minute apart by default): after a fast initial sync it
         still believes a table nearly empty, and answers `externalId eq` or a group member
-        check by walking every row of the provider or the group. One cheap catalog query
-        every few seconds keeps the plans right while the data grows.
+        check by walking every row of the provider or the group. One cheap catalog query a
+        second (``STATS_EVERY``) keeps the plans right while the data grows.
         """
         async with self._open_pool().acquire() as c:
             stale = [row["relname"] for row in await c.fetch(

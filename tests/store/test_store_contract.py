@@ -4,8 +4,6 @@ lifecycle claim."""
 
 from __future__ import annotations
 
-from typing import AsyncIterator
-
 import anyio
 import msgspec
 import pytest
@@ -17,17 +15,6 @@ from gateway.store import resources
 
 pytestmark = pytest.mark.anyio
 T = "2024-01-01T00:00:00.000000Z"
-
-
-@pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
-    opened = open_store(database)
-    await opened.open()
-    await opened.migrate(core_migrations(opened.dialect))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def user(rid: str, user_name: str, **data: object) -> ResourceRow:
