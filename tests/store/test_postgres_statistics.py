@@ -4,6 +4,7 @@ and member checks use their indexes from the first minute on (PostgreSQL only)."
 from __future__ import annotations
 
 import json
+
 import anyio
 import pytest
 
@@ -65,7 +66,8 @@ async def test_a_fast_load_is_analyzed_and_lookups_use_their_indexes(store):
         store, f"SELECT member_id FROM members WHERE group_id = ? AND member_id IN ({marks})",
         ["g1", *wanted])
     # Each named id is looked up in the key, not found by reading the whole group.
-    assert "member_id = ANY" in " ".join(node.get("Index Cond", "") for node in nodes(member_check))
+    conditions = " ".join(node.get("Index Cond", "") for node in nodes(member_check))
+    assert "member_id = ANY" in conditions
     assert "member_id" not in member_check.get("Filter", "")
 
     assert await store.refresh_statistics() == []  # nothing changed since: no ANALYZE
