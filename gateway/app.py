@@ -1,10 +1,11 @@
-"""create_app(settings) -> Starlette. The lifespan opens the store and loads the plugins."""
+"""create_app(settings) -> Starlette. The lifespan opens the store, applies or checks
+migrations, and runs the background loops (scheduler, webhook delivery, retention)."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable
 
 import anyio
 from starlette.applications import Starlette
@@ -12,94 +13,119 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from gateway import delivery, lifecycle, retention
-from gateway.api import admin, scim
-from gateway.api.http import ScimResponse
+from gateway.accounts import scheduler
+from gateway.api import scim
+from gateway.api.admin.routes import routes as admin_routes
+from gateway.api.http import admin_error_response, error_response
 from gateway.clock import Clock
 from gateway.core import Gateway
-from gateway.plugins import make_plugin_manager
-from gateway.scim.errors import ScimError
+from gateway.errors import GatewayError
+from gateway.events import delivery, retention
+from gateway.hooks import Hooks, make_plugin_manager
 from gateway.scim.schema import default_registry
 from gateway.settings import Settings
 from gateway.store import open_store
 from gateway.store.base import Migration, core_migrations
 
 log = logging.getLogger("identity_gateway")
+ADMIN_PREFIX = "/admin/"
 
 
-class PendingMigrations(RuntimeError):
-    pass
+class PendingMigrations(GatewayError):
+    status = 503
 
 
-def all_migrations(gw_pm: Any, dialect: str) -> list[Migration]:
-    found = core_migrations(dialect)
-    for batch in gw_pm.hook.migrations(dialect=dialect):
-        found += list(batch or [])
+async def all_migrations(gw: Gateway) -> list[Migration]:
+    found = core_migrations(gw.store.dialect)
+    for batch in await gw.hooks.call("migrations", dialect=gw.store.dialect):
+        found += list(batch)
     return found
 
 
 def build_gateway(settings: Settings, clock: Clock | None = None,
-                  plugins: Iterable[Any] = ()) -> Gateway:
+                  plugins: Iterable[object] = ()) -> Gateway:
     """Everything but the HTTP layer: used by the app and by the CLI."""
     pm = make_plugin_manager(settings.plugins, plugins)
-    pm.hook.gateway_config(config=settings.config)
+    hooks = Hooks(pm)
+    hooks.call_sync("gateway_config", config=settings.config)
     registry = default_registry()
-    pm.hook.register_schemas(registry=registry)
+    hooks.call_sync("register_schemas", registry=registry)
     return Gateway(settings, open_store(settings.database), pm, registry, clock or Clock())
 
 
 async def open_gateway(gw: Gateway) -> None:
-    """Open the store and make sure its schema is current (or refuse, unless migrate=True)."""
+    """Open the store and make sure its schema is current (or refuse, unless migrate=True).
+
+    Whatever fails after the store opened closes it again: an open SQLite store holds
+    threads that would keep the process alive."""
     await gw.store.open()
-    wanted = all_migrations(gw.pm, gw.store.dialect)
-    pending = await gw.store.pending(wanted)
-    if pending and not gw.settings.migrate:
+    try:
+        wanted = await all_migrations(gw)
+        pending = await gw.store.pending(wanted)
+        if pending and not gw.settings.migrate:
+            names = ", ".join(f"{m.component} {m.version:04d}_{m.name}" for m in pending)
+            raise PendingMigrations(
+                f"the database has {len(pending)} unapplied migration(s) ({names}); run "
+                "`identity-gateway migrate` or start with `serve --migrate`"
+            )
+        if pending:
+            await gw.store.migrate(wanted)
+    except BaseException:
         await gw.store.close()
-        names = ", ".join(f"{m.component} {m.version:04d}_{m.name}" for m in pending)
-        raise PendingMigrations(
-            f"the database has {len(pending)} unapplied migration(s) ({names}); run "
-            "`identity-gateway migrate` or start with `serve --migrate`"
-        )
-    if pending:
-        await gw.store.migrate(wanted)
+        raise
+
+
+@asynccontextmanager
+async def opened(gw: Gateway) -> AsyncIterator[Gateway]:
+    """The gateway with its store open, closed again however the block ends."""
+    await open_gateway(gw)
+    try:
+        yield gw
+    finally:
+        with anyio.CancelScope(shield=True):
+            await gw.store.close()
+
+
+def refusal(request: Request, error: GatewayError) -> Response:
+    """An error the router or an unexpected failure produced, in the shape of the API the
+    path belongs to."""
+    if request.url.path.startswith(ADMIN_PREFIX):
+        return admin_error_response(error)
+    return error_response(error)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    return ScimResponse(ScimError(404, f"No endpoint at {request.url.path}").body(),
-                        status_code=404)
+    return refusal(request, GatewayError(f"No endpoint at {request.url.path}", 404))
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    return ScimResponse(ScimError(405, f"{request.method} is not allowed on "
-                                       f"{request.url.path}").body(), status_code=405)
+    return refusal(request, GatewayError(
+        f"{request.method} is not allowed on {request.url.path}", 405))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return ScimResponse(ScimError(500, "Internal error; the change was not applied").body(),
-                        status_code=500)
+    return refusal(request, GatewayError("Internal error; the change was not applied", 500))
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, plugins: Iterable[Any] = (),
-               run_scheduler: bool = True) -> Starlette:
+def create_app(settings: Settings, *, clock: Clock | None = None,
+               plugins: Iterable[object] = (), run_scheduler: bool = True) -> Starlette:
     gw = build_gateway(settings, clock, plugins)
     retention.retention_seconds(settings.sync_log_retention)  # a bad value stops startup
-    extra_admin = [r for batch in gw.pm.hook.extra_routes() for r in (batch or [])]
-    extra_provider = [r for batch in gw.pm.hook.provider_routes() for r in (batch or [])]
+    extra_admin = [r for batch in gw.hooks.call_sync("extra_routes") for r in batch]
+    extra_provider = [r for batch in gw.hooks.call_sync("provider_routes") for r in batch]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await open_gateway(gw)
-        async with anyio.create_task_group() as tasks:
+        async with opened(gw), anyio.create_task_group() as tasks:
             if run_scheduler:
-                tasks.start_soon(lifecycle.scheduler, gw)
+                tasks.start_soon(scheduler.scheduler, gw)
             tasks.start_soon(delivery.run, gw)
             tasks.start_soon(retention.run, gw)
             try:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
-        await gw.store.close()
 
     async def health(request: Request) -> Response:
         return Response('{"status":"ok"}', media_type="application/json")
@@ -108,11 +134,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, plugins: Itera
         routes=[
             Route("/healthz", health),
             Mount("/scim/v2/{provider}", routes=[*extra_provider, *scim.routes()]),
-            Mount("/admin/v1", routes=admin.routes(extra_admin)),
+            Mount("/admin/v1", routes=admin_routes(extra_admin)),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.gateway = gw
-    app.state.bulk_supported = True  # POST /Bulk (gateway.bulk), advertised by discovery
+    app.state.bulk_supported = True  # POST /Bulk (gateway.provisioning.bulk), advertised
     return app

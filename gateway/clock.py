@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 def format_time(moment: datetime) -> str:
@@ -36,3 +40,15 @@ class FakeClock(Clock):
 
     def advance(self, **delta: float) -> None:
         self.current += timedelta(**delta)
+
+
+def parse_duration(text: str | int | float) -> float:
+    """`15m`, `30s`, `0s`, `2h`, `1d` (or a number of seconds) -> seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(text)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"'{text}' is not a duration such as 15m, 30s, 2h or 0s")
+    return float(int(match.group(1)) * _UNITS[match.group(2)])

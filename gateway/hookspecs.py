@@ -5,9 +5,19 @@ and parameters match the specs below; it may accept any subset of a spec's param
 Plugins are registered through the entry-point group ``identity_gateway.plugins`` and enabled
 in the config file (``[plugins] enabled = [...]``).
 
-Any hook may return an awaitable instead of a value; the gateway awaits it. A hook marked
-``firstresult`` stops at the first implementation whose answer (awaited) is not None; an
-implementation abstains by returning None, or an awaitable that resolves to None.
+Every hook is called through ``gateway.hooks.Hooks``, one documented way:
+
+- A hook may return an awaitable instead of a value (or be an ``async def``); the gateway
+  awaits it. The exception are the *startup* hooks (marked so below), which run while the app
+  or the command line is being built: they must return their answer directly, and an
+  ``async def`` implementation of one is refused when the plugin is registered.
+- A hook marked ``firstresult`` stops at the first implementation whose answer (awaited) is
+  not None; an implementation abstains by returning None, or an awaitable that resolves to
+  None. Any other hook's answers are collected, None left out.
+- pluggy's wrapper implementations (``wrapper=True``, ``hookwrapper=True``) are not run by
+  the gateway and are refused when the plugin is registered.
+- Hooks called while the app runs get ``gateway``, the running ``gateway.core.Gateway``
+  (its settings, store, clock, ``plugin_config(name)``); take it only if you need it.
 
 Hooks that receive ``conn`` run inside the transaction of the change: whatever they write
 through ``conn`` (their own tables, see ``migrations``) commits or rolls back with it.
@@ -15,26 +25,38 @@ through ``conn`` (their own tables, see ``migrations``) commits or rolls back wi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pluggy
 
 hookspec = pluggy.HookspecMarker("identity_gateway")
 hookimpl = pluggy.HookimplMarker("identity_gateway")
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def startup(spec: F) -> F:
+    """Marks a hook that runs while the app or the command line is built (not awaited)."""
+    spec.startup = True  # type: ignore[attr-defined]  # read by gateway.hooks
+    return spec
+
 
 @hookspec
+@startup
 def gateway_config(config: dict) -> None:
-    """Called once at startup with the whole parsed config file (a dict).
+    """Startup. Called once with the whole parsed config file (a dict), before the store
+    opens: check your own section here and raise ``gateway.plugin.ConfigError`` (with what
+    is wrong) to stop startup.
 
-    A plugin reads its own section (``config.get("my_plugin", {})``) and keeps what it needs
-    on its own module state or, better, returns nothing and reads it again when called.
+    Keep no module state: read your section when you need it with
+    ``gateway.plugin_config("my_plugin")``.
     """
 
 
 @hookspec
+@startup
 def register_schemas(registry: Any) -> None:
-    """Called once at startup with the app's ``gateway.scim.schema.Registry``.
+    """Startup. Called once with the app's ``gateway.scim.schema.Registry``.
 
     Add schema extensions with ``registry.extend("User", schema)``; they appear in /Schemas and
     /ResourceTypes and are accepted, stored, filtered and returned like the built-in ones.
@@ -43,9 +65,9 @@ def register_schemas(registry: Any) -> None:
 
 @hookspec
 def migrations(dialect: str) -> list:
-    """Called at startup and by ``identity-gateway migrate``.
+    """Called when the store opens and by ``identity-gateway migrate``.
 
-    Return a list of ``gateway.store.base.Migration(component, version, name, sql)`` for the
+    Return a list of ``gateway.plugin.Migration(component, version, name, sql)`` for the
     plugin's own tables in this dialect ("sqlite" or "postgres"). ``component`` is the plugin's
     name; versions are applied in order, each once, and recorded.
     """
@@ -61,56 +83,65 @@ def credential_kinds() -> list:
 
 
 @hookspec(firstresult=True)
-def issue_credential(provider: Any, kind: str, secret: str, username: str | None) -> Any:
+def issue_credential(provider: Any, kind: str, secret: str, username: str | None,
+                     gateway: Any) -> Any:
     """Called when a provider is created or its credential rotated.
 
     ``secret`` is a fresh random secret (32 bytes, URL-safe base64) that the gateway will show
-    once. Return a ``gateway.auth.IssuedCredential`` describing what to store and what to show,
-    or None when ``kind`` is not yours.
+    once; ``username`` is the provider's current username or client id when it has one (kept
+    across rotations). Return a ``gateway.plugin.IssuedCredential`` describing what to store
+    and what to show, or None when ``kind`` is not yours.
     """
 
 
 @hookspec(firstresult=True)
-def authenticate(request: Any, provider: Any, credentials: list) -> Any:
+def authenticate(request: Any, provider: Any, credentials: list, gateway: Any) -> Any:
     """Called on every SCIM request for the provider named by the URL.
 
-    ``credentials`` are that provider's live ``gateway.store.base.CredentialRow``s (hashes only).
-    Return a ``gateway.auth.Principal`` when the request's credential is valid, None when this
+    ``credentials`` are that provider's live ``CredentialRow``s (hashes only). Return a
+    ``gateway.plugin.Principal`` when the request's credential is valid, None when this
     plugin does not handle the provider's credential kind or the request's scheme. Compare
-    secrets only with ``gateway.auth.verify_secret`` (constant time). When every plugin
+    secrets only with ``gateway.plugin.verify_secret`` (constant time). When every plugin
     returns None the request is answered 401.
     """
 
 
 @hookspec
 def normalize_request(
-    provider: Any, resource_type: str, operation: str, body: Any, current: dict | None
+    provider: Any, resource_type: str, operation: str, body: Any, current: dict | None,
+    gateway: Any,
 ) -> Any:
-    """Called before a SCIM body is parsed, for POST, PUT, PATCH and /Bulk operations.
+    """Called before a SCIM body is parsed, for POST, PUT and PATCH, and for each of those
+    inside a /Bulk request.
 
     Turn an IdP's dialect into canonical SCIM and return the new body, or None to leave it.
     Implementations are chained: each sees the previous one's result. ``operation`` is
     "create", "replace" or "patch"; ``current`` is the stored resource as SCIM JSON for
-    replace and patch (None for create).
+    replace and patch (None for create). ``provider`` is None for a local user created by the
+    admin.
     """
 
 
 @hookspec
-def validate_resource(provider: Any, resource_type: str, resource: dict, operation: str) -> None:
-    """Called with the canonical resource about to be written (create, replace, patch).
+def validate_resource(provider: Any, resource_type: str, resource: dict, operation: str,
+                      gateway: Any) -> None:
+    """Called with the canonical resource about to be written (create, replace, patch), after
+    ``normalize_request`` and the core's own parsing and checks.
 
-    Raise ``gateway.scim.errors.ScimError`` to refuse it; nothing is written then.
+    Raise ``gateway.plugin.ScimError`` to refuse it; nothing is written then. ``provider`` is
+    None for a local user created by the admin.
     """
 
 
 @hookspec(firstresult=True)
-def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any) -> Any:
+def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any,
+                       gateway: Any) -> Any:
     """Called when a provider deactivates a user (``change`` is "deactivate" or "delete") and
     whenever a deactivation is about to take effect (``change`` is "due"): a scheduled one
     comes due, the provider's delay is 0, the admin deactivates the user, or unblocks one its
     provider wants inactive.
 
-    ``user`` is the user's SCIM JSON with its ``id``. Return a ``gateway.lifecycle.Decision``
+    ``user`` is the user's SCIM JSON with its ``id``. Return a ``gateway.plugin.Decision``
     (deactivate now, schedule after a delay, block, keep), or None to let the next plugin or
     the core decide (the core schedules after the provider's ``deactivation_delay`` and
     deactivates when due).
@@ -118,7 +149,7 @@ def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any) -> Any
 
 
 @hookspec
-def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
+def canonical_profile(provider: Any, resource: dict, profile: dict, gateway: Any) -> Any:
     """Called whenever a user's canonical profile is derived from its SCIM data.
 
     ``profile`` is the core's derivation (work email and address, else the primary ones);
@@ -139,7 +170,7 @@ def after_change(event: dict, conn: Any, gateway: Any) -> None:
 
 
 @hookspec
-def after_commit(events: list) -> None:
+def after_commit(events: list, gateway: Any) -> None:
     """Called after a transaction has committed, with the events it wrote.
 
     For side effects outside the database (waking a delivery loop, metrics). Must not block.
@@ -147,27 +178,44 @@ def after_commit(events: list) -> None:
 
 
 @hookspec
-def user_view(user: dict, conn: Any) -> Any:
-    """Called when the admin API renders a user; return a dict of extra fields
-    (for example ``{"legal_hold": {...}}``) or None."""
+def user_view(user: dict, conn: Any, gateway: Any) -> Any:
+    """Called when the admin API, the CLI or an event renders the admin view of a user.
+
+    ``user`` is ``{"id", "provider_id", "state", "data"}`` (``data``: its canonical SCIM
+    JSON). Return a dict of the fields your plugin adds to every user, with the same keys
+    for every user (for example ``{"legal_hold": None}`` when there is no hold), or None.
+    """
 
 
 @hookspec
+@startup
+def user_columns() -> list:
+    """Startup. The columns your plugin adds to user lists (the CLI's ``user list``).
+
+    Return a list of ``gateway.plugin.UserColumn(header, value)``, where ``value(view)``
+    turns the admin view of a user into the column's short text ("" when empty).
+    """
+
+
+@hookspec
+@startup
 def extra_routes() -> list:
-    """Called once at startup. Return Starlette ``Route``s to mount under ``/admin/v1``
+    """Startup. Return Starlette ``Route``s to mount under ``/admin/v1``
     (they get admin authentication) or an empty list."""
 
 
 @hookspec
+@startup
 def provider_routes() -> list:
-    """Called once at startup. Return Starlette ``Route``s to mount under each provider's
+    """Startup. Return Starlette ``Route``s to mount under each provider's
     base URL ``/scim/v2/{provider}`` without SCIM authentication (for example an OAuth token
     endpoint). ``request.path_params["provider"]`` names the provider."""
 
 
 @hookspec
+@startup
 def cli_commands(subparsers: Any, common: Any) -> None:
-    """Called when the ``identity-gateway`` command line is built, with its argparse
+    """Startup. Called when the ``identity-gateway`` command line is built, with its argparse
     subparsers (only enabled plugins are asked).
 
     Add commands with ``subparsers.add_parser(...)``; give each

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from gateway.scim.schema import ENTERPRISE_SCHEMA
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
 
 FIELDS = (
     "username", "email", "given_name", "family_name", "display_name", "title", "department",
@@ -47,3 +52,13 @@ def derive_profile(data: dict) -> dict:
         "external_id": data.get("externalId"),
         "active": data.get("active", True),
     }
+
+
+async def profile_of(gw: Gateway, provider: Any, data: dict) -> dict:
+    """The core's derivation, with the overrides of the canonical_profile hooks (an IdP
+    plugin knows its IdP's conventions: Okta's primary address, say)."""
+    profile = derive_profile(data)
+    for override in await gw.hooks.call("canonical_profile", provider=provider, resource=data,
+                                        profile=dict(profile), gateway=gw):
+        profile.update(override)
+    return profile

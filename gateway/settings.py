@@ -8,7 +8,15 @@ from pathlib import Path
 
 import msgspec
 
+from gateway.errors import GatewayError
+
 DEFAULT_CONFIG = "identity-gateway.toml"
+
+
+class ConfigError(GatewayError):
+    """A configuration the gateway cannot run with: startup stops with this message."""
+
+    status = 500
 
 
 class Settings(msgspec.Struct, kw_only=True):

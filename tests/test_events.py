@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import user_body
-from gateway import lifecycle
-from gateway.webhooks import CORE_EVENT_TYPES
+from gateway.accounts import lifecycle, scheduler
+from gateway.events.webhooks import CORE_EVENT_TYPES
 
 pytestmark = pytest.mark.anyio
 
@@ -46,7 +46,7 @@ async def test_every_core_event_type_in_the_feed(gateway, idp):
     await scim(idp, "PATCH", f"/Users/{uid}", on)  # cancelled
     await scim(idp, "PATCH", f"/Users/{uid}", off)
     gateway.clock.advance(minutes=16)
-    assert await lifecycle.run_due(gateway.gw) == 1  # deactivated
+    assert await scheduler.run_due(gateway.gw) == 1  # deactivated
     await scim(idp, "PATCH", f"/Users/{uid}", on)  # reactivated
     await gateway.client.post(f"/admin/v1/users/{uid}/block", headers=gateway.admin)
     await gateway.client.post(f"/admin/v1/users/{uid}/unblock", headers=gateway.admin)

@@ -79,7 +79,7 @@ class TokenAuth:
     @hookimpl
     def authenticate(self, request, provider, credentials):
         if request.headers.get("x-test-key") == "let-me-in":
-            from gateway.auth import Principal
+            from gateway.accounts.credentials import Principal
 
             return Principal(provider.id, "test", "test")
         return None

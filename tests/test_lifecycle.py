@@ -7,7 +7,7 @@ import anyio
 import pytest
 
 from conftest import Harness, Provider, running, user_body
-from gateway import lifecycle
+from gateway.accounts import lifecycle, scheduler
 from gateway.clock import FakeClock
 from gateway.hookspecs import hookimpl
 
@@ -73,12 +73,12 @@ async def test_deactivation_waits_for_the_delay(gateway, idp):
     assert user["can_sign_in"] is True and user["provider_state"] == "inactive"
 
     gateway.clock.advance(minutes=14)
-    assert await lifecycle.run_due(gateway.gw) == 0
+    assert await scheduler.run_due(gateway.gw) == 0
     assert (await view(gateway, uid))["state"] == "pending_deactivation"
 
     gateway.clock.advance(minutes=2)
-    assert await lifecycle.run_due(gateway.gw) == 1
-    assert await lifecycle.run_due(gateway.gw) == 0  # runs once
+    assert await scheduler.run_due(gateway.gw) == 1
+    assert await scheduler.run_due(gateway.gw) == 0  # runs once
     user = await view(gateway, uid)
     assert user["state"] == "deactivated" and user["deactivate_at"] is None
     assert user["can_sign_in"] is False and user["cold_storage"] is True
@@ -103,7 +103,7 @@ async def test_put_active_false_is_a_deactivation_too(gateway, idp):
     assert r.status_code == 200 and r.json()["active"] is False
     assert (await view(gateway, uid))["state"] == "pending_deactivation"
     gateway.clock.advance(minutes=16)
-    assert await lifecycle.run_due(gateway.gw) == 1
+    assert await scheduler.run_due(gateway.gw) == 1
     assert (await view(gateway, uid))["state"] == "deactivated"
 
 
@@ -115,7 +115,7 @@ async def test_reactivation_within_the_delay_cancels(gateway, idp):
     assert r.status_code == 200 and r.json()["active"] is True
     assert await pending_rows(gateway) == 0
     gateway.clock.advance(minutes=30)
-    assert await lifecycle.run_due(gateway.gw) == 0
+    assert await scheduler.run_due(gateway.gw) == 0
     user = await view(gateway, uid)
     assert user["state"] == "active" and user["deactivate_at"] is None
     assert (await event_types(gateway, uid))[-1] == "user.deactivation_cancelled"
@@ -126,7 +126,7 @@ async def test_reactivation_after_the_delay_restores_the_same_user(gateway, idp)
     uid = await create(gateway, idp, title="Engineer")
     await gateway.scim(idp, "PATCH", f"/Users/{uid}", DEACTIVATE)
     gateway.clock.advance(minutes=16)
-    await lifecycle.run_due(gateway.gw)
+    await scheduler.run_due(gateway.gw)
     assert (await view(gateway, uid))["state"] == "deactivated"
     r = await gateway.scim(idp, "PATCH", f"/Users/{uid}", REACTIVATE)
     assert r.status_code == 200
@@ -151,7 +151,7 @@ async def test_delete_hides_at_once_and_a_post_reclaims_the_same_user(gateway, i
     assert again.status_code == 201 and again.json()["id"] == uid
     assert (await view(gateway, uid))["state"] == "active"
     gateway.clock.advance(minutes=30)
-    assert await lifecycle.run_due(gateway.gw) == 0
+    assert await scheduler.run_due(gateway.gw) == 0
     assert (await view(gateway, uid))["state"] == "active"
     assert "user.restored" in await event_types(gateway, uid)
 
@@ -169,7 +169,7 @@ async def test_deleted_user_is_kept_in_cold_storage_and_comes_back(gateway, idp)
     uid = await create(gateway, idp)
     await gateway.scim(idp, "DELETE", f"/Users/{uid}")
     gateway.clock.advance(minutes=16)
-    assert await lifecycle.run_due(gateway.gw) == 1
+    assert await scheduler.run_due(gateway.gw) == 1
     user = await view(gateway, uid)
     assert user["state"] == "deactivated" and user["cold_storage"] is True
     assert user["deleted_by_provider"] is True
@@ -186,7 +186,7 @@ async def test_reclaim_of_an_inactive_user_stays_out_of_use(gateway, idp):
     uid = await create(gateway, idp)
     await gateway.scim(idp, "DELETE", f"/Users/{uid}")
     gateway.clock.advance(minutes=16)
-    await lifecycle.run_due(gateway.gw)
+    await scheduler.run_due(gateway.gw)
     back = await gateway.scim(idp, "POST", "/Users", user_body(active=False))
     assert back.status_code == 201 and back.json()["id"] == uid
     assert (await view(gateway, uid))["state"] == "deactivated"
@@ -214,7 +214,7 @@ async def test_the_delay_is_set_per_provider_through_the_admin_api(gateway, idp)
     await gateway.scim(idp, "PATCH", f"/Users/{uid}", DEACTIVATE)
     assert (await view(gateway, uid))["deactivate_at"] == "2026-01-01T00:00:30.000000Z"
     gateway.clock.advance(seconds=31)
-    assert await lifecycle.run_due(gateway.gw) == 1
+    assert await scheduler.run_due(gateway.gw) == 1
 
 
 async def test_admin_deactivation_is_immediate_and_reactivation_restores(gateway, idp):
@@ -259,7 +259,7 @@ async def test_blocked_users_take_profile_updates_but_stay_blocked(gateway, idp)
     await gateway.scim(idp, "PATCH", f"/Users/{uid}", DEACTIVATE)
     await gateway.scim(idp, "PATCH", f"/Users/{uid}", REACTIVATE)
     gateway.clock.advance(minutes=30)
-    await lifecycle.run_due(gateway.gw)
+    await scheduler.run_due(gateway.gw)
     user = await view(gateway, uid)
     assert user["state"] == "blocked" and user["profile"]["title"] == "Director"
     assert (await action(gateway, uid, "unblock"))["state"] == "active"
@@ -319,14 +319,14 @@ async def test_a_restart_in_the_middle_loses_nothing(database):
         clock.advance(minutes=10)
     async with running(database, clock=clock) as gateway:
         assert (await view(gateway, waiting))["state"] == "pending_deactivation"
-        assert await lifecycle.run_due(gateway.gw) == 0
+        assert await scheduler.run_due(gateway.gw) == 0
         idp = Provider(id=idp.id, name=idp.name, base=idp.base, headers=idp.headers,
                        credentials=idp.credentials)
         back = await gateway.scim(idp, "POST", "/Users", user_body("bob@example.com"))
         assert back.status_code == 201 and back.json()["id"] == deleted
         clock.advance(minutes=6)
     async with running(database, clock=clock) as gateway:
-        assert await lifecycle.run_due(gateway.gw) == 1
+        assert await scheduler.run_due(gateway.gw) == 1
         assert (await view(gateway, waiting))["state"] == "deactivated"
         assert (await view(gateway, deleted))["state"] == "active"
 
@@ -343,8 +343,8 @@ async def test_two_schedulers_on_one_database_run_each_deactivation_once(databas
             counts: list[int] = []
 
             async def run(gw) -> None:
-                counts.append(await lifecycle.run_due(gw, limit=5) +
-                              await lifecycle.run_due(gw, limit=100))
+                counts.append(await scheduler.run_due(gw, limit=5) +
+                              await scheduler.run_due(gw, limit=100))
 
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(run, one.gw)
@@ -363,10 +363,10 @@ async def test_the_scheduler_loop_runs_due_deactivations(database):
         idp = await gateway.provider()
         uid = await create(gateway, idp)
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", DEACTIVATE)
-        await lifecycle.scheduler(gateway.gw, rounds=1)
+        await scheduler.scheduler(gateway.gw, rounds=1)
         assert (await view(gateway, uid))["state"] == "pending_deactivation"
         gateway.clock.advance(minutes=15)
-        await lifecycle.scheduler(gateway.gw, rounds=1)
+        await scheduler.scheduler(gateway.gw, rounds=1)
         assert (await view(gateway, uid))["state"] == "deactivated"
 
 
@@ -386,7 +386,7 @@ async def test_a_keep_decision_at_due_time_leaves_the_user_live(database):
         uid = await create(gateway, idp)
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", DEACTIVATE)
         gateway.clock.advance(minutes=16)
-        assert await lifecycle.run_due(gateway.gw) == 1
+        assert await scheduler.run_due(gateway.gw) == 1
         assert (await view(gateway, uid))["state"] == "active"
         assert await pending_rows(gateway) == 0
         assert (await log(gateway, uid))[-1]["reason"] == f"kept {uid}"

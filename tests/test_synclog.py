@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from conftest import running, user_body
-from gateway import retention, synclog
+from gateway.events import retention, synclog
 
 pytestmark = pytest.mark.anyio
 

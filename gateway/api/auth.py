@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.requests import Request
 
-from gateway.auth import ADMIN, bearer_token, match_bearer
-from gateway.core import Gateway
+from gateway.accounts.credentials import ADMIN, bearer_token, match_bearer
 from gateway.scim.errors import ScimError
 from gateway.store import providers as queries
 from gateway.store.base import ProviderRow
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
 
 CHALLENGES = {"basic": 'Basic realm="identity-gateway"'}
 DEFAULT_CHALLENGE = 'Bearer realm="identity-gateway"'
 
 
 def unauthorized(detail: str, kind: str | None = None) -> ScimError:
-    error = ScimError(401, detail)
-    error.headers = {"WWW-Authenticate": CHALLENGES.get(kind or "", DEFAULT_CHALLENGE)}
-    return error
+    return ScimError(401, detail, headers={
+        "WWW-Authenticate": CHALLENGES.get(kind or "", DEFAULT_CHALLENGE)})
 
 
 async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
@@ -31,8 +34,8 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
             conn, pid, gw.clock.stamp())
     if provider is None:
         raise unauthorized("Authentication required: send this provider's credential")
-    principal = await gw.hooks.first("authenticate", request=request, provider=provider,
-                                     credentials=credentials)
+    principal = await gw.hooks.call("authenticate", request=request, provider=provider,
+                                    credentials=credentials, gateway=gw)
     if principal is None or principal.provider_id != provider.id:
         raise unauthorized("Authentication required: send this provider's credential",
                            provider.auth_kind)

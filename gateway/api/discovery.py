@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.http import ScimResponse
-from gateway.core import Gateway, RequestContext
+from gateway.context import RequestContext
 from gateway.scim.errors import ScimError
 from gateway.scim.schema import LIST_RESPONSE, SPC_SCHEMA
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
 
 DOCS = "https://datatracker.ietf.org/doc/html/rfc7644"
 AUTH_SCHEMES = {

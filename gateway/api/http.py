@@ -9,7 +9,8 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.scim.errors import ScimError
+from gateway.errors import GatewayError
+from gateway.scim.errors import ScimError, error_body
 
 SCIM_JSON = "application/scim+json"
 ACCEPTED_TYPES = ("application/scim+json", "application/json")
@@ -31,8 +32,26 @@ class JsonResponse(Response):
         return _encoder.encode(content)
 
 
-def error_response(error: ScimError, headers: dict | None = None) -> ScimResponse:
-    return ScimResponse(error.body(), status_code=error.status, headers=headers)
+def error_response(error: GatewayError, headers: dict | None = None) -> ScimResponse:
+    """Any refusal as a SCIM error body, with the headers it carries."""
+    return ScimResponse(error_body(error), status_code=error.status,
+                        headers={**error.headers, **(headers or {})})
+
+
+def admin_error_response(error: GatewayError) -> JsonResponse:
+    """Any refusal in the admin API's shape: {"detail", "status"} (and a scimType when the
+    refusal came from the SCIM layer, e.g. a local user's attribute)."""
+    body: dict = {"detail": error.detail, "status": error.status}
+    scim_type = getattr(error, "scim_type", None)
+    if scim_type:
+        body["scimType"] = scim_type
+    return JsonResponse(body, status_code=error.status, headers=error.headers)
+
+
+def created(body: Any, location: str | None = None) -> JsonResponse:
+    """A 201 answer for an admin route that created something."""
+    return JsonResponse(body, status_code=201,
+                        headers={"Location": location} if location else None)
 
 
 def depth(value: Any, limit: int = MAX_DEPTH) -> int:

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette._utils import get_route_path
-from starlette.datastructures import URLPath
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from gateway import bulk, events, provisioning, reads, root_search
+from gateway.api import discovery
 from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json, request_id
-from gateway.core import Gateway, RequestContext
+from gateway.context import RequestContext
+from gateway.errors import GatewayError
+from gateway.events.record import log_failure
+from gateway.provisioning import bulk, reads, root_search, writes
 from gateway.scim.errors import ScimError
 from gateway.scim.project import project
 from gateway.scim.schema import ResourceType
 
-Handler = Callable[[Request, Gateway, RequestContext], Awaitable[Response]]
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+Handler = Callable[[Request, "Gateway", RequestContext], Awaitable[Response]]
 
 
 def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -37,11 +42,10 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                                  request_id=rid, method=request.method,
                                  path=request.scope["path"])
             response = await handler(request, gw, ctx)
-        except ScimError as error:
+        except GatewayError as error:
             if ctx is not None and request.method in REFUSED_WRITES and not ctx.refusal_logged:
                 await log_early_refusal(gw, ctx, error)
-            headers = getattr(error, "headers", None)
-            response = error_response(error, headers)
+            response = error_response(error)
         response.headers["X-Request-Id"] = rid
         return response
 
@@ -51,10 +55,10 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 REFUSED_WRITES = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
 
 
-async def log_early_refusal(gw: Gateway, ctx: RequestContext, error: ScimError) -> None:
+async def log_early_refusal(gw: Gateway, ctx: RequestContext, error: GatewayError) -> None:
     """A write refused before it reached provisioning (unreadable body, too large, wrong
     content type) is in the sync log too, so the admin sees every failed attempt."""
-    await events.log_failure(gw, ctx, operation=REFUSED_WRITES[ctx.method or "POST"],
+    await log_failure(gw, ctx, operation=REFUSED_WRITES[ctx.method or "POST"],
                              resource_type=None, resource_id=None, status=error.status,
                              detail=error.detail)
 
@@ -102,7 +106,7 @@ async def list_or_create(request: Request, gw: Gateway, ctx: RequestContext) -> 
     if request.method == "POST":
         shape = write_projection(request, rtype)
         body = await read_json(request, gw.settings.max_body_bytes)
-        created = await provisioning.create(gw, ctx, rtype, body)
+        created = await writes.create(gw, ctx, rtype, body)
         return with_etag(shaped(created, rtype, shape), 201,
                          {"Location": created["meta"]["location"],
                           "ETag": created["meta"]["version"]})
@@ -144,15 +148,15 @@ async def one(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
             return Response(status_code=304, headers={"ETag": body["meta"]["version"]})
         return with_etag(body)
     if request.method == "DELETE":
-        await provisioning.delete(gw, ctx, rtype, rid, if_match)
+        await writes.delete(gw, ctx, rtype, rid, if_match)
         return Response(status_code=204)
     shape = write_projection(request, rtype)
     body = await read_json(request, gw.settings.max_body_bytes)
     if request.method == "PUT":
-        replaced = await provisioning.replace(gw, ctx, rtype, rid, body, if_match)
+        replaced = await writes.replace(gw, ctx, rtype, rid, body, if_match)
         return with_etag(shaped(replaced, rtype, shape),
                          headers={"ETag": replaced["meta"]["version"]})
-    result = await provisioning.patch(gw, ctx, rtype, rid, body, if_match)
+    result = await writes.patch(gw, ctx, rtype, rid, body, if_match)
     params = {k.lower(): v for k, v in request.query_params.items()}
     if rtype.name == "Group" and not params.get("attributes"):
         return Response(status_code=204, headers={"ETag": result["meta"]["version"]})
@@ -178,8 +182,6 @@ POST = frozenset({"POST"})
 
 
 def fixed_routes() -> dict[str, tuple[frozenset, Callable]]:
-    from gateway.api import discovery
-
     return {
         "ServiceProviderConfig": (GET, scim_endpoint(discovery.service_provider_config)),
         "Schemas": (GET, scim_endpoint(discovery.schemas)),
@@ -191,8 +193,6 @@ def fixed_routes() -> dict[str, tuple[frozenset, Callable]]:
 
 
 def nested_routes() -> dict[str, tuple[frozenset, Callable, str]]:
-    from gateway.api import discovery
-
     return {
         "Schemas": (GET, scim_endpoint(discovery.schema), "urn"),
         "ResourceTypes": (GET, scim_endpoint(discovery.resource_type), "name"),
@@ -234,6 +234,16 @@ class Dispatcher:
         return await handler(request)
 
 
+def route_path(scope: Scope) -> str:
+    """The path below the Mount this route sits in: the request path without the
+    ``root_path`` that Starlette's Mount sets to the part it matched."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root):len(root) + 1] in ("", "/"):
+        return path[len(root):]
+    return path
+
+
 class ScimRoute(BaseRoute):
     """Everything under /scim/v2/{provider}/ that no plugin route took, handed to the
     Dispatcher: one prefix test instead of a pattern, and the response sent directly
@@ -243,7 +253,7 @@ class ScimRoute(BaseRoute):
         self.dispatcher = Dispatcher()
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        path = get_route_path(scope) if scope["type"] == "http" else ""
+        path = route_path(scope) if scope["type"] == "http" else ""
         if not path.startswith("/"):
             return Match.NONE, {}
         return Match.FULL, {"path_params": {**scope.get("path_params", {}), "rest": path[1:]}}

@@ -13,18 +13,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from gateway.scim.errors import ScimError
-from gateway.scim.filter import (
-    COMPARE_OPS,
-    SCHEMAS_ATTR,
-    AttrPath,
-    Filter,
-    Not,
-    Parser,
-    Present,
-    Token,
-    describe,
-    invalid,
-)
+from gateway.scim.ast import COMPARE_OPS, SCHEMAS_ATTR, AttrPath, Filter, Not, Present, invalid
+from gateway.scim.filter import Parser, Token, describe
 from gateway.scim.path import parse_attr_list
 from gateway.scim.schema import ResourceType
 

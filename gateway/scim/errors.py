@@ -1,6 +1,8 @@
-"""SCIM errors (RFC 7644 section 3.12) as one exception type."""
+"""SCIM errors (RFC 7644 section 3.12): a GatewayError that also carries a scimType."""
 
 from __future__ import annotations
+
+from gateway.errors import GatewayError
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -19,28 +21,26 @@ SCIM_TYPES = {
 }
 
 
-class ScimError(Exception):
-    """An error that answers the client with a SCIM error body."""
+class ScimError(GatewayError):
+    """An error that answers a SCIM client with a SCIM error body."""
 
-    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+    def __init__(self, status: int, detail: str, scim_type: str | None = None, *,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, status, headers=headers)
         self.scim_type = scim_type
 
     def body(self) -> dict:
-        body: dict = {"schemas": [ERROR_SCHEMA], "status": str(self.status), "detail": self.detail}
-        if self.scim_type:
-            body["scimType"] = self.scim_type
-        return body
+        return error_body(self)
 
     def __repr__(self) -> str:
         return f"ScimError({self.status}, {self.detail!r}, {self.scim_type!r})"
 
 
-def bad_request(detail: str, scim_type: str | None = "invalidValue") -> ScimError:
-    return ScimError(400, detail, scim_type)
-
-
-def not_found(detail: str = "Resource not found") -> ScimError:
-    return ScimError(404, detail)
+def error_body(error: GatewayError) -> dict:
+    """The SCIM error body of any refusal (a ScimError adds its scimType)."""
+    body: dict = {"schemas": [ERROR_SCHEMA], "status": str(error.status),
+                  "detail": error.detail}
+    scim_type = getattr(error, "scim_type", None)
+    if scim_type:
+        body["scimType"] = scim_type
+    return body

@@ -1,11 +1,6 @@
-"""SCIM filters (RFC 7644 section 3.4.2.2): text -> AST -> text, and a reference evaluator.
+"""SCIM filters (RFC 7644 section 3.4.2.2): text -> AST (`gateway.scim.ast`) -> text.
 
-The AST is the contract between the protocol and the stores: `gateway.store.sql` compiles it
-to SQL and `matches` below defines what every compiled query must select. Attribute names in
-the AST are canonical (as the schema spells them), so later stages never compare names
-case-insensitively.
-
-Semantics decisions (the RFC leaves them open):
+Semantics decisions (the RFC leaves them open; `gateway.scim.evaluate` carries them out):
 - `ne` is the negation of `eq`: true when no value equals, so also when the attribute is
   absent; `x ne v` and `not (x eq v)` always agree. Every other operator on an absent
   attribute is false.
@@ -22,119 +17,30 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 
+from gateway.scim.ast import (
+    COMPARE_OPS,
+    MAX_DEPTH,
+    MAX_FILTER_LENGTH,
+    SCHEMAS_ATTR,
+    SUBSTRING_OPS,
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Not,
+    Or,
+    Present,
+    ValueFilter,
+    invalid,
+    lookup,
+    parse_datetime,
+)
 from gateway.scim.errors import ScimError
-from gateway.scim.schema import COMMON, Attribute, ResourceType
-
-MAX_FILTER_LENGTH = 4096
-MAX_DEPTH = 50
-
-COMPARE_OPS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
-ORDER_OPS = ("gt", "ge", "lt", "le")
-SUBSTRING_OPS = ("co", "sw", "ew")
-
-# Not a schema attribute (RFC 7643 section 3): a resource's schema URNs, usable in filters.
-SCHEMAS_ATTR = Attribute(name="schemas", type="reference", multi_valued=True,
-                         mutability="readOnly", returned="always")
-
-# Multi-valued references whose `value` is a resource id (caseExact like `id` itself).
-ID_REFERENCES = (("Group", "members"), ("User", "groups"))
-
-
-class AttrPath(msgspec.Struct, frozen=True):
-    schema: str
-    attr: str
-    sub: str | None = None
-
-
-class Compare(msgspec.Struct, frozen=True):
-    path: AttrPath
-    op: str
-    value: str | int | float | bool | None
-
-
-class Present(msgspec.Struct, frozen=True):
-    path: AttrPath
-
-
-class And(msgspec.Struct, frozen=True):
-    left: "Filter"
-    right: "Filter"
-
-
-class Or(msgspec.Struct, frozen=True):
-    left: "Filter"
-    right: "Filter"
-
-
-class Not(msgspec.Struct, frozen=True):
-    expr: "Filter"
-
-
-class ValueFilter(msgspec.Struct, frozen=True):
-    path: AttrPath
-    expr: "Filter"
-
-
-Filter = Compare | Present | And | Or | Not | ValueFilter
-
-
-def invalid(detail: str) -> ScimError:
-    return ScimError(400, detail, "invalidFilter")
-
-
-# ---------------------------------------------------------------------------------------------
-# Attribute metadata for AST paths
-
-
-def lookup(path: AttrPath, rtype: ResourceType) -> tuple[Attribute, Attribute | None]:
-    """The (attribute, sub-attribute) an AST path names; KeyError if rtype has no such one."""
-    if path.attr == SCHEMAS_ATTR.name and path.schema == rtype.schema.id:
-        return SCHEMAS_ATTR, None
-    attr = next((a for a in COMMON if a.name == path.attr), None)
-    if attr is None:
-        schema = rtype.schema_by_urn(path.schema)
-        attr = schema.attribute(path.attr) if schema else None
-    if attr is None:
-        raise KeyError(path)
-    if path.sub is None:
-        return attr, None
-    sub = attr.sub(path.sub)
-    if sub is None:
-        raise KeyError(path)
-    return attr, sub
-
-
-def leaf(path: AttrPath, rtype: ResourceType) -> Attribute:
-    attr, sub = lookup(path, rtype)
-    return sub or attr
-
-
-def is_case_exact(path: AttrPath, rtype: ResourceType) -> bool:
-    if path.sub == "value" and (rtype.name, path.attr) in ID_REFERENCES:
-        return True
-    return leaf(path, rtype).case_exact
-
-
-def parse_datetime(text: str) -> datetime | None:
-    """An xsd:dateTime as an aware UTC datetime (naive means UTC); None if unparseable."""
-    if not isinstance(text, str):
-        return None
-    try:
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Tokenizer
+from gateway.scim.schema import Attribute, ResourceType
 
 _PUNCT = "()[]"
 _SIMPLE = re.compile(r'\s*([A-Za-z][\w$-]*(?:\.[A-Za-z][\w$-]*)?)\s+'
@@ -455,128 +361,3 @@ def format_value(value: str | int | float | bool | None) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return repr(value)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reference evaluator
-
-Getter = Callable[[AttrPath], list]
-
-
-def matches(f: Filter, resource: dict, rtype: ResourceType) -> bool:
-    """Does the resource (canonical shape plus id, externalId, meta, members) satisfy f?"""
-    return _eval(f, lambda path: resource_values(resource, path, rtype), resource, rtype)
-
-
-def element_matches(expr: Filter, element: dict, rtype: ResourceType) -> bool:
-    """Does one element of a multi-valued attribute satisfy a ValueFilter's inner expr?"""
-    def get(path: AttrPath) -> list:
-        if not isinstance(element, dict):
-            return []
-        return as_list(element.get(path.sub)) if path.sub else [element]
-    return _eval(expr, get, None, rtype)
-
-
-def _eval(f: Filter, get: Getter, resource: dict | None, rtype: ResourceType) -> bool:
-    if isinstance(f, And):
-        return _eval(f.left, get, resource, rtype) and _eval(f.right, get, resource, rtype)
-    if isinstance(f, Or):
-        return _eval(f.left, get, resource, rtype) or _eval(f.right, get, resource, rtype)
-    if isinstance(f, Not):
-        return not _eval(f.expr, get, resource, rtype)
-    if isinstance(f, ValueFilter):
-        if resource is None:
-            raise invalid("Nested [] filters are not allowed")
-        elements = resource_values(resource, f.path, rtype)
-        return any(element_matches(f.expr, el, rtype) for el in elements)
-    values = get(f.path)
-    if isinstance(f, Present):
-        return any(not is_empty(v) for v in values)
-    return compare_values(values, f, rtype)
-
-
-def compare_values(values: list, node: Compare, rtype: ResourceType) -> bool:
-    if node.value is None:
-        present = any(not is_empty(v) for v in values)
-        return present if node.op == "ne" else not present
-    target = leaf(node.path, rtype)
-    exact = is_case_exact(node.path, rtype)
-    if node.op == "ne":
-        return not any(compare_one(v, "eq", node.value, target.type, exact) for v in values)
-    return any(compare_one(v, node.op, node.value, target.type, exact) for v in values)
-
-
-def compare_one(actual: Any, op: str, expected: Any, kind: str, case_exact: bool) -> bool:
-    if kind == "boolean":
-        return isinstance(actual, bool) and actual == expected
-    if kind in ("integer", "decimal"):
-        if isinstance(actual, bool) or not isinstance(actual, (int, float)):
-            return False
-        return _order(actual, op, expected)
-    if not isinstance(actual, str):
-        return False
-    if kind == "dateTime":
-        left, right = parse_datetime(actual), parse_datetime(expected)
-        return left is not None and right is not None and _order(left, op, right)
-    if not case_exact:
-        actual, expected = actual.lower(), expected.lower()
-    if op == "co":
-        return expected in actual
-    if op == "sw":
-        return actual.startswith(expected)
-    if op == "ew":
-        return actual.endswith(expected)
-    return _order(actual, op, expected)
-
-
-def _order(left: Any, op: str, right: Any) -> bool:
-    if op == "eq":
-        return left == right
-    if op == "gt":
-        return left > right
-    if op == "ge":
-        return left >= right
-    if op == "lt":
-        return left < right
-    if op == "le":
-        return left <= right
-    raise invalid(f"Operator '{op}' does not apply here")
-
-
-def resource_values(resource: dict, path: AttrPath, rtype: ResourceType) -> list:
-    """The values a path selects: one per element for multi-valued attributes."""
-    if path.attr == SCHEMAS_ATTR.name and path.schema == rtype.schema.id:
-        return schemas_of(resource, rtype)
-    common = any(a.name == path.attr for a in COMMON)
-    container = resource if common or path.schema == rtype.schema.id else resource.get(path.schema)
-    if not isinstance(container, dict):
-        return []
-    raw = container.get(path.attr)
-    if raw is None:
-        return []
-    attr, _sub = lookup(path, rtype)
-    items = as_list(raw) if attr.multi_valued else [raw]
-    if path.sub is None:
-        return items
-    return [item[path.sub] for item in items
-            if isinstance(item, dict) and item.get(path.sub) is not None]
-
-
-def schemas_of(resource: dict, rtype: ResourceType) -> list[str]:
-    """Derived from the data, not from a rendered `schemas` key, so SQL can mirror it."""
-    urns = [rtype.schema.id]
-    for ext, _required in rtype.extensions:
-        value = resource.get(ext.id)
-        if isinstance(value, dict) and value:
-            urns.append(ext.id)
-    return urns
-
-
-def as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}

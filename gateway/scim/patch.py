@@ -45,15 +45,8 @@ from typing import Any, Iterator, NamedTuple
 import msgspec
 
 from gateway.scim.errors import ScimError
-from gateway.scim.filter import (
-    And,
-    AttrPath,
-    Compare,
-    Filter,
-    Or,
-    element_matches,
-    lookup,
-)
+from gateway.scim.ast import And, AttrPath, Compare, Filter, Or, lookup
+from gateway.scim.evaluate import element_matches
 from gateway.scim.path import PatchPath, parse_path
 from gateway.scim.resource import check_single, check_value, copy_data, find_key, is_empty
 from gateway.scim.schema import ID, META, PATCH_OP, Attribute, ResourceType, by_identity

@@ -10,7 +10,9 @@ from __future__ import annotations
 import msgspec
 
 from gateway.scim.errors import ScimError
-from gateway.scim.filter import SCHEMAS_ATTR, AttrPath, Filter, Parser, describe
+from gateway.scim.ast import SCHEMAS_ATTR, AttrPath, Filter
+from gateway.scim.evaluate import element_matches, resource_values
+from gateway.scim.filter import Parser, describe
 from gateway.scim.schema import Attribute, ResourceType
 
 
@@ -102,8 +104,6 @@ def path_values(resource: dict, text: str, rtype: ResourceType) -> list:
     attributes by path: `title` -> [title], `emails[type eq "work"].value` -> the work
     emails' values, `addresses[primary eq true]` -> the primary address objects. A malformed
     or unknown path raises ScimError(400, ..., "invalidPath")."""
-    from gateway.scim.filter import element_matches, resource_values
-
     path = parse_path(text, rtype)
     whole = AttrPath(path.attr.schema, path.attr.attr)
     items = resource_values(resource, path.attr if path.value_filter is None else whole, rtype)

@@ -16,13 +16,11 @@ Decisions:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
+from gateway.scim.ast import AttrPath
 from gateway.scim.resource import is_empty
 from gateway.scim.schema import Attribute, ResourceType, Schema, by_identity, iter_attributes
-
-if TYPE_CHECKING:  # only the shape (schema, attr, sub) is used; avoids an import cycle
-    from gateway.scim.filter import AttrPath
 
 # Attributes whose value is membership rows rather than stored data.
 _MEMBERSHIP = {"Group": "members", "User": "groups"}
@@ -31,7 +29,7 @@ _MEMBERSHIP = {"Group": "members", "User": "groups"}
 class _Selection:
     """The paths of one request that name a given attribute."""
 
-    def __init__(self, paths: Iterable["AttrPath"]) -> None:
+    def __init__(self, paths: Iterable[AttrPath]) -> None:
         self.whole = False
         self.subs: set[str] = set()
         self.named = False
@@ -46,8 +44,8 @@ class _Selection:
 def project(
     resource: dict,
     rtype: ResourceType,
-    attributes: list["AttrPath"] | None = None,
-    excluded: list["AttrPath"] | None = None,
+    attributes: list[AttrPath] | None = None,
+    excluded: list[AttrPath] | None = None,
 ) -> dict:
     """The resource as the client asked to see it. The input is not modified."""
     attributes = attributes or None
@@ -110,8 +108,8 @@ def _has_withheld(resource: dict, rtype: ResourceType) -> bool:
 
 def wants_members(
     rtype: ResourceType,
-    attributes: list["AttrPath"] | None,
-    excluded: list["AttrPath"] | None,
+    attributes: list[AttrPath] | None,
+    excluded: list[AttrPath] | None,
 ) -> bool:
     """Whether the answer will show Group `members` / User `groups`, i.e. whether the caller
     needs to read membership rows at all (they can be large; skip them when unseen)."""
@@ -153,7 +151,7 @@ def _project_extension(value: Any, schema: Schema, attributes: list | None,
     return out
 
 
-def _select(paths: Iterable["AttrPath"], urn: str, attr: Attribute) -> _Selection:
+def _select(paths: Iterable[AttrPath], urn: str, attr: Attribute) -> _Selection:
     lowered_urn, lowered_name = urn.lower(), attr.name.lower()
     return _Selection(
         p for p in paths if p.schema.lower() == lowered_urn and p.attr.lower() == lowered_name

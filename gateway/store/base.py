@@ -99,6 +99,24 @@ class ResourceRow(msgspec.Struct, kw_only=True):
     hidden: bool = False
 
 
+def json_column(value: Any) -> Any:
+    """A JSON column's value as Python: JSON text on SQLite; JSONB on PostgreSQL, which the
+    driver hands over as text or already decoded. None stays None."""
+    if isinstance(value, (str, bytes)):
+        return msgspec.json.decode(value)
+    return value
+
+
+def keyset_page(rows: list[dict], limit: int, key: str, view: Any = None) -> dict:
+    """The admin API's page shape from `limit + 1` rows read in `key` order:
+    ``{"items": [...], "next_cursor": <key of the last item> or None}``. ``view`` turns a
+    row into an item (default: the row itself)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [view(row) for row in rows] if view else list(rows)
+    return {"items": items, "next_cursor": str(rows[-1][key]) if more and rows else None}
+
+
 def migrations_in(folder: Any, component: str) -> list[Migration]:
     """The numbered `NNNN_name.sql` files of a folder (a Traversable or Path), in order.
 

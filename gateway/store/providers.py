@@ -106,3 +106,22 @@ async def revoke_credentials(conn: Conn, provider_id: str, kinds: list[str], now
         " AND revoked_at IS NULL",
         (now, provider_id, *kinds),
     )
+
+
+async def revoke_all(conn: Conn, provider_id: str, now: str) -> None:
+    """Every live credential of the provider stops now (a rotation)."""
+    await conn.execute(
+        "UPDATE credentials SET revoked_at = ? WHERE provider_id = ? AND revoked_at IS NULL",
+        (now, provider_id))
+
+
+async def owned_count(conn: Conn, provider_id: str) -> int:
+    """Users and groups the provider owns (deleted ones kept for the lifecycle included)."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM resources WHERE provider_id = ?", (provider_id,)))
+
+
+async def has_kind(conn: Conn, provider_id: str, kind: str) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT count(*) FROM credentials WHERE provider_id = ? AND kind = ?"
+        " AND revoked_at IS NULL", (provider_id, kind)))

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import msgspec
 
-from gateway.store.base import Conn, ResourceRow
+from gateway.store.base import Conn, ResourceRow, json_column
 
 LOCAL = ""
 _COLUMNS = (
@@ -25,12 +25,11 @@ def encode(data: dict) -> str:
 
 
 def to_row(row: dict) -> ResourceRow:
-    data = row["data"]
     return ResourceRow(
         provider_id=row["provider_id"], id=row["id"], type=row["type"],
         external_id=row["external_id"], name_key=row["name_key"],
         display_key=row["display_key"],
-        data=_json.decode(data) if isinstance(data, (str, bytes)) else dict(data),
+        data=json_column(row["data"]),
         version=row["version"], created=row["created"], last_modified=row["last_modified"],
         state=row["state"], deactivate_at=row["deactivate_at"], hidden=bool(row["hidden"]),
     )
@@ -213,8 +212,7 @@ async def members_of(conn: Conn, group_ids: list[str]) -> dict[str, list[dict]]:
         group_ids,
     )
     for row in rows:
-        data = row["data"]
-        data = _json.decode(data) if isinstance(data, (str, bytes)) else data
+        data = json_column(row["data"])
         display = data.get("userName") if row["type"] == "User" else data.get("displayName")
         member = {"value": row["member_id"], "type": row["type"]}
         if display:
@@ -236,8 +234,7 @@ async def groups_of(conn: Conn, member_ids: list[str]) -> dict[str, list[dict]]:
         member_ids,
     )
     for row in rows:
-        data = row["data"]
-        data = _json.decode(data) if isinstance(data, (str, bytes)) else data
+        data = json_column(row["data"])
         group = {"value": row["group_id"], "type": "direct"}
         if data.get("displayName"):
             group["display"] = data["displayName"]
@@ -257,3 +254,58 @@ async def page_where(conn: Conn, provider_id: str, where: str, params: list, ord
         f"SELECT {_R_COLUMNS} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset]
     )
     return total, [to_row(row) for row in rows]
+
+
+async def member_ids(conn: Conn, group_id: str) -> list[str]:
+    """Every member id of a group (a whole-list replace, or the members a delete removes)."""
+    rows = await conn.fetchall("SELECT member_id FROM members WHERE group_id = ?", (group_id,))
+    return [row["member_id"] for row in rows]
+
+
+async def leave_all_groups(conn: Conn, member_id: str) -> None:
+    await conn.execute("DELETE FROM members WHERE member_id = ?", (member_id,))
+
+
+async def deleted_match(conn: Conn, provider_id: str, user_name: str,
+                        external_id: str | None) -> str | None:
+    """The id of the provider's most recently deleted user with this userName or
+    externalId, if any (a POST of it reclaims the same user).
+
+    Two indexed lookups: one condition with OR would walk all of the provider's deleted
+    users, on every POST."""
+    found = await conn.fetchone(
+        "SELECT id, last_modified FROM resources WHERE provider_id = ? AND type = 'User'"
+        " AND name_key = ? AND hidden = 1"
+        " UNION ALL SELECT id, last_modified FROM resources WHERE provider_id = ?"
+        " AND type = 'User' AND external_id = ? AND hidden = 1"
+        " ORDER BY last_modified DESC LIMIT 1",
+        (provider_id, user_name.lower(), provider_id, external_id),
+    )
+    return found["id"] if found else None
+
+
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
+                    q: str | None, after: str | None, limit: int) -> list[ResourceRow]:
+    """The admin's list of users, by id: of one provider ('' for local users) or all, in
+    one state or all, whose userName or displayName contains `q`."""
+    where, args = ["type = 'User'"], []
+    if provider_id is not None:
+        where.append("provider_id = ?")
+        args.append(provider_id)
+    if state:
+        where.append("state = ?")
+        args.append(state)
+    if q:
+        where.append("(name_key LIKE ? ESCAPE '\\' OR display_key LIKE ? ESCAPE '\\')")
+        args += [_like(q), _like(q)]
+    if after:
+        where.append("id > ?")
+        args.append(after)
+    rows = await conn.fetchall(
+        f"SELECT {_COLUMNS} FROM resources WHERE " + " AND ".join(where) + " ORDER BY id LIMIT ?",
+        [*args, limit])
+    return [to_row(row) for row in rows]

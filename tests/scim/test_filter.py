@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.scim.errors import ScimError
-from gateway.scim.filter import (
+from gateway.scim.ast import (
     MAX_DEPTH,
     MAX_FILTER_LENGTH,
     And,
@@ -17,14 +17,11 @@ from gateway.scim.filter import (
     Compare,
     Not,
     Or,
-    Parser,
     Present,
     ValueFilter,
-    element_matches,
-    format_filter,
-    matches,
-    parse_filter,
 )
+from gateway.scim.evaluate import element_matches, matches
+from gateway.scim.filter import Parser, format_filter, parse_filter
 from gateway.scim.schema import (
     ENTERPRISE_SCHEMA,
     GROUP_SCHEMA,

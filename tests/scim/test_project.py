@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from gateway.scim.filter import AttrPath
+from gateway.scim.ast import AttrPath
 from gateway.scim.path import parse_attr_list
 from gateway.scim.project import project, wants_members
 from gateway.scim.schema import (

@@ -18,19 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.scim.errors import ScimError
-from gateway.scim.filter import (
-    And,
-    AttrPath,
-    Compare,
-    Not,
-    Or,
-    Present,
-    ValueFilter,
-    format_filter,
-    matches,
-    parse_filter,
-    resource_values,
-)
+from gateway.scim.ast import And, AttrPath, Compare, Not, Or, Present, ValueFilter
+from gateway.scim.evaluate import matches, resource_values
+from gateway.scim.filter import format_filter, parse_filter
 from gateway.scim.schema import (
     ENTERPRISE_SCHEMA,
     GROUP_SCHEMA,
@@ -41,7 +31,7 @@ from gateway.scim.schema import (
     ResourceType,
     Schema,
 )
-from gateway.store.sql import POSTGRES, SQLITE, Dialect, compile_filter, compile_sort
+from gateway.store.filter_sql import POSTGRES, SQLITE, Dialect, compile_filter, compile_sort
 
 MIGRATION = Path(__file__).resolve().parents[2] / "gateway/store/migrations/sqlite/0001_core.sql"
 from conftest import PG_URL as PG_DSN  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.store import open_store
 from gateway.store.base import IntegrityError, Migration, ResourceRow, Store, core_migrations
-from gateway.lifecycle import claim_next
+from gateway.store.lifecycle import claim_next
 from gateway.store import resources
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from gateway.hookspecs import hookimpl
+from gateway.plugin import hookimpl
 from identity_gateway_entra import dialect, oauth
 
 NAME = "entra"

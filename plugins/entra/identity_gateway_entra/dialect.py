@@ -14,8 +14,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gateway.scim.errors import ScimError
-from gateway.scim.schema import ENTERPRISE_SCHEMA, GROUP_TYPE, USER_TYPE, Attribute, ResourceType
+from gateway.plugin import (
+    ENTERPRISE_SCHEMA,
+    GROUP_TYPE,
+    USER_TYPE,
+    Attribute,
+    ResourceType,
+    ScimError,
+)
 
 ENTRA_URN_PREFIX = "http://schemas.microsoft.com/2006/11/resourcemanagement/adscim/"
 RESOURCE_TYPES = {"User": USER_TYPE, "Group": GROUP_TYPE}

@@ -30,8 +30,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.auth import IssuedCredential, Principal, hash_secret, verify_secret
-from gateway.lifecycle import parse_duration
+from gateway.plugin import IssuedCredential, Principal, hash_secret, parse_duration, verify_secret
 
 CLIENT_KIND = "oauth"
 ACCESS_KIND = "oauth_access"
@@ -158,7 +157,7 @@ async def read_form(request: Request) -> dict:
 
 def lifetime_of(gw: Any) -> int:
     """Access-token lifetime in seconds: ``[entra] access_token_lifetime`` (default 1h)."""
-    raw = (gw.settings.config.get("entra") or {}).get("access_token_lifetime", DEFAULT_LIFETIME)
+    raw = gw.plugin_config("entra").get("access_token_lifetime", DEFAULT_LIFETIME)
     return max(1, int(parse_duration(raw)))
 
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from gateway.hookspecs import hookimpl
-from gateway.lifecycle import Decision
-from gateway.store.base import Migration, migrations_in
-
-from identity_gateway_legal_hold import holds
+from gateway.plugin import Decision, Migration, UserColumn, hookimpl, migrations_in
+from identity_gateway_legal_hold import cli, holds, routes
 from identity_gateway_legal_hold.holds import NAME
 
 
@@ -43,20 +40,21 @@ def user_view(user: dict, conn: Any) -> Any:
     return _view(user["id"], conn)
 
 
-async def _view(user_id: str, conn: Any) -> dict | None:
+async def _view(user_id: str, conn: Any) -> dict:
     hold = await holds.active_hold(conn, user_id)
-    return None if hold is None else {"legal_hold": holds.hold_view(hold)}
+    return {"legal_hold": None if hold is None else holds.hold_view(hold)}
+
+
+@hookimpl
+def user_columns() -> list:
+    return [UserColumn("legal hold", lambda view: "legal_hold" if view.get("legal_hold") else "")]
 
 
 @hookimpl
 def extra_routes() -> list:
-    from identity_gateway_legal_hold.routes import routes
-
-    return routes()
+    return routes.routes()
 
 
 @hookimpl
 def cli_commands(subparsers: Any, common: Any) -> None:
-    from identity_gateway_legal_hold.cli import add_commands
-
-    add_commands(subparsers, common)
+    cli.add_commands(subparsers, common)

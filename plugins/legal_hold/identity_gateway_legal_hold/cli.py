@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from gateway.scim.errors import ScimError
+from gateway.plugin import ScimError
 from identity_gateway_legal_hold import holds
 
 

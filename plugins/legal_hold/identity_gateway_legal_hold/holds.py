@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.scim.errors import ScimError
+from gateway.plugin import ScimError, keyset_page
 
 NAME = "legal_hold"
 MAX_TEXT = 500
@@ -111,10 +111,7 @@ async def list_holds(gw: Any, *, user: str | None = None, include_released: bool
     limit = max(1, min(limit, 1000))
     async with gw.store.read() as conn:
         rows = await conn.fetchall(sql + " ORDER BY id LIMIT ?", [*args, limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [hold_view(r) for r in rows],
-            "next_cursor": str(rows[-1]["id"]) if more else None}
+    return keyset_page(rows, limit, "id", hold_view)
 
 
 def _provider(user: dict | None) -> str | None:

@@ -4,35 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.routing import Route
 
-from gateway.scim.errors import ScimError
+from gateway.plugin import created, json_body, limit_param
 from identity_gateway_legal_hold import holds
-
-MAX_BODY = 16 * 1024
 
 
 async def collection(request: Request) -> Any:
     gw = request.app.state.gateway
     if request.method == "POST":
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise ScimError(413, f"A legal hold body is at most {MAX_BODY} bytes")
-        try:
-            body = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            raise ScimError(400, "The body is not valid JSON") from None
-        return {**await holds.place(gw, body), "_created": True}
+        return created(await holds.place(gw, await json_body(request)))
     params = request.query_params
-    try:
-        limit = int(params.get("limit") or 100)
-    except ValueError:
-        raise ScimError(400, "'limit' must be an integer") from None
     return await holds.list_holds(gw, user=params.get("user"),
                                   include_released=params.get("all") in ("1", "true"),
-                                  cursor=params.get("cursor"), limit=limit)
+                                  cursor=params.get("cursor"), limit=limit_param(request))
 
 
 async def one(request: Request) -> Any:

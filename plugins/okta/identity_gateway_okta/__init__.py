@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.hookspecs import hookimpl
+from gateway.plugin import hookimpl
 from identity_gateway_okta import profile as okta_profile
 from identity_gateway_okta import rules
 from identity_gateway_okta.paths import scim_path

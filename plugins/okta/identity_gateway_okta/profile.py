@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.scim.errors import ScimError
-from gateway.scim.path import path_values
-from gateway.scim.schema import USER_TYPE
+from gateway.plugin import USER_TYPE, ScimError, path_values
 from identity_gateway_okta.paths import scim_path
 
 ADDRESS_FIELDS = ("locality", "region", "country")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from gateway.scim.errors import ScimError
+from gateway.plugin import ScimError
 
 
 def refuse(attribute: str, rule: str) -> ScimError:

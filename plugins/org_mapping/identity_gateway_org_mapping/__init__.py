@@ -11,9 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from gateway.hookspecs import hookimpl
-from gateway.store.base import Migration, migrations_in
-
+from gateway.plugin import Migration, hookimpl, migrations_in
 from identity_gateway_org_mapping import catalogue, mappings, routes, schema, store
 
 NAME = "org_mapping"
@@ -21,7 +19,8 @@ NAME = "org_mapping"
 
 @hookimpl
 def gateway_config(config: dict) -> None:
-    catalogue.config_roles(config)  # a malformed roles list stops startup with its reason
+    # A malformed roles list stops startup with its reason.
+    catalogue.config_roles(config.get(NAME) or {})
 
 
 @hookimpl

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import re
 
-from gateway.scim.errors import ScimError
-from gateway.scim.filter import AttrPath, element_matches, lookup, resource_values
-from gateway.scim.path import PatchPath, parse_path
-from gateway.scim.schema import ResourceType
+from gateway.plugin import (
+    AttrPath,
+    PatchPath,
+    ResourceType,
+    ScimError,
+    element_matches,
+    lookup,
+    parse_path,
+    resource_values,
+)
 
 _OKTA = re.compile(
     r"^(?P<attr>[\w:.\-]+?)\.\^\[\s*(?P<key>\w+)\s*==\s*"

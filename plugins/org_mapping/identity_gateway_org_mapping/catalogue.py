@@ -9,24 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.scim.errors import ScimError
-
+from gateway.plugin import ConfigError, ScimError
 from identity_gateway_org_mapping import store
 
 ACTOR = "org_mapping"
 MAX_NAME = 200
 
 
-def config_roles(config: dict) -> list[dict]:
+def config_roles(section: dict) -> list[dict]:
     """`[org_mapping] roles`: names, or tables with `name` and `description`."""
     out = []
-    for item in (config.get("org_mapping") or {}).get("roles", []):
+    for item in section.get("roles", []):
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
                 or not item["name"].strip():
-            raise ValueError("[org_mapping] roles: each role is a name or a table with "
-                             "'name' and optionally 'description'")
+            raise ConfigError("[org_mapping] roles: each role is a name or a table with "
+                              "'name' and optionally 'description'")
         out.append({"name": item["name"].strip(),
                     "description": str(item.get("description", "")), "source": "config"})
     return out
@@ -35,7 +34,7 @@ def config_roles(config: dict) -> list[dict]:
 async def roles(gw: Any, conn: Any) -> dict[str, dict]:
     """The whole catalogue by lower-cased name; the config wins over the admin API."""
     found = {r["name"].lower(): {**r, "source": "admin"} for r in await store.admin_roles(conn)}
-    found.update({r["name"].lower(): r for r in config_roles(gw.settings.config)})
+    found.update({r["name"].lower(): r for r in config_roles(gw.plugin_config(ACTOR))})
     return dict(sorted(found.items()))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.scim.errors import ScimError
+from gateway.plugin import ScimError
 
 from identity_gateway_org_mapping import attribute, catalogue, placement, store
 from identity_gateway_org_mapping.catalogue import ACTOR

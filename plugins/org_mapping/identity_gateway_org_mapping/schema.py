@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.scim.schema import Attribute, Schema
+from gateway.plugin import Attribute, Schema
 
 URN = "urn:ietf:params:scim:schemas:extension:identity-gateway:2.0:User"
 ORG_NAME = f"{URN}:orgName"

@@ -6,16 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Any, Iterable
 
-import msgspec
+from gateway.plugin import json_column
 
 CHUNK = 500  # ids per IN (...) list: well under either database's parameter limit
 
 
 def decode(value: Any) -> dict:
     """`resources.data` is JSON text on SQLite and JSONB (text or decoded) on PostgreSQL."""
-    if isinstance(value, (str, bytes)):
-        return msgspec.json.decode(value)
-    return dict(value or {})
+    return dict(json_column(value) or {})
 
 
 def new_id() -> str:
@@ -194,13 +192,13 @@ async def set_roles(conn: Any, uid: str, roles: Iterable[str]) -> None:
                            [(uid, role) for role in roles])
 
 
-async def user_fields(conn: Any, uid: str) -> dict | None:
-    """The admin user view's `organization` (a name) and `roles` (names)."""
+async def user_fields(conn: Any, uid: str) -> dict:
+    """The admin user view's `organization` (a name, None while unplaced) and `roles`."""
     row = await conn.fetchone(
         "SELECT o.name FROM org_mapping_users u JOIN organizations o"
         " ON o.id = u.organization_id WHERE u.user_id = ?", (uid,))
     if row is None:
-        return None
+        return {"organization": None, "roles": []}
     roles = await conn.fetchall(
         "SELECT role FROM org_mapping_user_roles WHERE user_id = ? ORDER BY role", (uid,))
     return {"organization": row["name"], "roles": [r["role"] for r in roles]}

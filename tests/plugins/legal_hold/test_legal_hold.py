@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Harness, running, user_body
-from gateway import lifecycle
+from gateway.accounts import lifecycle, scheduler
 from gateway.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -70,7 +70,7 @@ async def test_hold_blocks_a_due_deactivation_and_release_deactivates(database):
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", DEACTIVATE)
         assert await state(gateway, uid) == "pending_deactivation"  # the delay still runs
         gateway.clock.advance(minutes=16)
-        assert await lifecycle.run_due(gateway.gw) == 1
+        assert await scheduler.run_due(gateway.gw) == 1
         assert await state(gateway, uid) == "blocked"
         entry = await last_entry(gateway, uid)
         assert entry["actor"] == "scheduler" and entry["reason"] == "legal_hold: Acme v. Example"
@@ -115,7 +115,7 @@ async def test_a_deleted_held_user_is_blocked_then_deactivated_on_release(databa
         assert (await gateway.scim(idp, "DELETE", f"/Users/{uid}")).status_code == 204
         assert (await gateway.scim(idp, "GET", f"/Users/{uid}")).status_code == 404
         gateway.clock.advance(minutes=16)
-        await lifecycle.run_due(gateway.gw)
+        await scheduler.run_due(gateway.gw)
         assert await state(gateway, uid) == "blocked"
         assert (await release(gateway, uid))["user_state"] == "deactivated"
 
@@ -132,7 +132,7 @@ async def test_release_leaves_users_their_provider_wants_active(database):
         await hold(gateway, back)
         await gateway.scim(idp, "PATCH", f"/Users/{back}", DEACTIVATE)
         gateway.clock.advance(minutes=16)
-        await lifecycle.run_due(gateway.gw)
+        await scheduler.run_due(gateway.gw)
         await gateway.scim(idp, "PATCH", f"/Users/{back}", REACTIVATE)
         assert await state(gateway, back) == "blocked"  # a provider never unblocks
         assert (await release(gateway, back))["user_state"] == "blocked"
@@ -181,7 +181,7 @@ async def test_disabled_plugin_has_no_routes_and_holds_have_no_effect(database):
     async with running(database, clock=clock) as gateway:
         r = await gateway.client.get("/admin/v1/legal-holds", headers=gateway.admin)
         assert r.status_code == 404
-        assert await lifecycle.run_due(gateway.gw) == 1
+        assert await scheduler.run_due(gateway.gw) == 1
         assert await state(gateway, uid) == "deactivated"
 
 
@@ -194,7 +194,7 @@ async def test_a_hold_survives_a_restart(database):
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", DEACTIVATE)
     clock.advance(minutes=16)
     async with running(database, enabled=PLUGIN, clock=clock) as gateway:
-        assert await lifecycle.run_due(gateway.gw) == 1
+        assert await scheduler.run_due(gateway.gw) == 1
         assert await state(gateway, uid) == "blocked"
 
 

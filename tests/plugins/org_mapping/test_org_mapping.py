@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from gateway.plugin import ConfigError
+
 from conftest import running, user_body
 
 pytestmark = pytest.mark.anyio
@@ -136,7 +138,7 @@ async def test_roles_catalogue_from_config_and_admin_api(gateway):
 
 
 async def test_bad_config_roles_stop_startup(database):
-    with pytest.raises(ValueError, match="org_mapping"):
+    with pytest.raises(ConfigError, match="org_mapping"):
         async with running(database, enabled=["org_mapping"],
                            config={"org_mapping": {"roles": [{"description": "no name"}]}}):
             pass

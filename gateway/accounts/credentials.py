@@ -1,0 +1,120 @@
+"""Secrets and the built-in credential kinds (bearer token, HTTP Basic).
+
+Every secret the gateway issues is 32 random bytes, shown once and stored only as a SHA-256
+hash. A slow password hash would add nothing here: nobody can guess 256 random bits, and the
+gateway never accepts a secret chosen by a person.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import msgspec
+
+from gateway.hookspecs import hookimpl
+from gateway.store.base import CredentialRow
+
+ADMIN = ""  # the provider_id of admin credentials
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who made a request: a provider's credential, or the admin."""
+
+    provider_id: str
+    credential_id: str
+    kind: str
+
+
+class IssuedCredential(msgspec.Struct, frozen=True):
+    """What issue_credential returns: the row to store and the lines to show once."""
+
+    kind: str
+    secret_hash: str
+    username: str | None
+    shown: list[tuple[str, str]]  # ("Bearer token", "..."): printed once, never stored
+    expires_at: str | None = None
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    return "sha256$" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def verify_secret(secret: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a presented secret with a stored hash."""
+    return hmac.compare_digest(hash_secret(secret).encode(), stored_hash.encode())
+
+
+def bearer_token(request: Any) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def basic_credentials(request: Any) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+def match_bearer(token: str, credentials: list[CredentialRow], kinds: set[str]) -> Principal | None:
+    """The credential whose hash the token matches; every candidate is compared."""
+    found = None
+    for cred in credentials:
+        if cred.kind in kinds and verify_secret(token, cred.secret_hash):
+            found = Principal(cred.provider_id, cred.id, cred.kind)
+    return found
+
+
+class BuiltinAuth:
+    """The core's own credential kinds, registered as an ordinary plugin."""
+
+    @hookimpl
+    def credential_kinds(self) -> list:
+        return ["bearer", "basic"]
+
+    @hookimpl
+    def issue_credential(self, provider: Any, kind: str, secret: str,
+                         username: str | None) -> IssuedCredential | None:
+        if kind == "bearer":
+            return IssuedCredential("bearer", hash_secret(secret), None,
+                                    [("Bearer token", secret)])
+        if kind == "basic":
+            user = username or f"scim-{secrets.token_hex(6)}"
+            return IssuedCredential("basic", hash_secret(secret), user,
+                                    [("Username", user), ("Password", secret)])
+        return None
+
+    @hookimpl(trylast=True)
+    def authenticate(self, request: Any, provider: Any, credentials: list) -> Principal | None:
+        token = bearer_token(request)
+        if token is not None:
+            return match_bearer(token, credentials, {"bearer"})
+        pair = basic_credentials(request)
+        if pair is not None:
+            username, password = pair
+            found = None
+            for cred in credentials:
+                if cred.kind != "basic" or cred.username is None:
+                    continue
+                name_ok = hmac.compare_digest(cred.username.encode(), username.encode())
+                if verify_secret(password, cred.secret_hash) and name_ok:
+                    found = Principal(cred.provider_id, cred.id, cred.kind)
+            return found
+        return None

@@ -1,0 +1,76 @@
+"""What every admin route shares: admin authentication, JSON in and out, and refusals in
+the admin shape ``{"detail", "status"}``."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.auth import authenticate_admin
+from gateway.api.http import JsonResponse, admin_error_response, read_json
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+Handler = Callable[[Request, "Gateway"], Awaitable[Any]]
+
+
+def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Admin auth, then the handler; a dict or list it returns is answered as JSON (200), a
+    Response as it is, and any GatewayError as {"detail", "status"}."""
+
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        gw: Gateway = request.app.state.gateway
+        try:
+            await authenticate_admin(request, gw)
+            result = await handler(request, gw)
+        except GatewayError as error:
+            return admin_error_response(error)
+        if isinstance(result, Response):
+            return result
+        return JsonResponse(result)
+
+    return endpoint
+
+
+def plugin_endpoint(endpoint: Callable[[Request], Awaitable[Any]]) -> Callable[[Request],
+                                                                             Awaitable[Response]]:
+    """A plugin's admin route: it takes only the request (the gateway is on
+    ``request.app.state.gateway``) and gets the same authentication and answers."""
+
+    async def handler(request: Request, gw: Gateway) -> Any:
+        return await endpoint(request)
+
+    return admin_endpoint(wraps(endpoint)(handler))
+
+
+async def json_body(request: Request) -> dict:
+    """The request's JSON object, read up to the gateway's body limit."""
+    gw: Gateway = request.app.state.gateway
+    body = await read_json(request, gw.settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise GatewayError("The body must be a JSON object")
+    return body
+
+
+def int_param(request: Request, name: str, default: int, high: int = 1000,
+              low: int = 0) -> int:
+    """An integer query parameter, clamped to [low, high]; anything else answers 400."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise GatewayError(f"'{name}' must be an integer") from None
+    return max(low, min(value, high))
+
+
+def limit_param(request: Request, default: int = 100, high: int = 1000) -> int:
+    """The page size a list asks for (`limit`), between 1 and `high`."""
+    return int_param(request, "limit", default, high, low=1)

@@ -1,0 +1,80 @@
+"""/admin/v1 routes of the record: the sync log and its export, the event feed, webhooks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from gateway.api.admin.endpoint import admin_endpoint, int_param, json_body, limit_param
+from gateway.api.http import created
+from gateway.events import feed, synclog, webhooks
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+
+def log_filters(request: Request) -> dict:
+    params = request.query_params
+    return {name: params.get(name) for name in synclog.FILTERS}
+
+
+@admin_endpoint
+async def sync_log(request: Request, gw: Gateway) -> Any:
+    return await synclog.query(gw, cursor=request.query_params.get("cursor"),
+                               limit=limit_param(request), **log_filters(request))
+
+
+@admin_endpoint
+async def sync_log_export(request: Request, gw: Gateway) -> Any:
+    """The whole matching sync log, oldest first, streamed as CSV or JSON lines."""
+    fmt = request.query_params.get("format", "jsonl")
+    filters = log_filters(request)
+    synclog.check_export(fmt, filters)  # refused before the first byte goes out
+    name = f"sync-log.{'csv' if fmt == 'csv' else 'jsonl'}"
+    return StreamingResponse(
+        synclog.export(gw, fmt, **filters), media_type=synclog.EXPORT_FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@admin_endpoint
+async def event_feed(request: Request, gw: Gateway) -> Any:
+    return await feed.events_after(gw, int_param(request, "after", 0, 2**62),
+                                   limit_param(request))
+
+
+@admin_endpoint
+async def webhook_list(request: Request, gw: Gateway) -> Any:
+    if request.method == "POST":
+        return created(await webhooks.create(gw, await json_body(request)))
+    return await webhooks.list_all(gw)
+
+
+@admin_endpoint
+async def webhook_one(request: Request, gw: Gateway) -> Any:
+    if request.method == "DELETE":
+        await webhooks.remove(gw, request.path_params["id"])
+        return Response(status_code=204)
+    return await webhooks.get(gw, request.path_params["id"])
+
+
+@admin_endpoint
+async def dead_letters(request: Request, gw: Gateway) -> Any:
+    return await webhooks.dead_letters(
+        gw, request.path_params["id"], request.query_params.get("cursor"),
+        limit_param(request))
+
+
+@admin_endpoint
+async def redeliver(request: Request, gw: Gateway) -> Any:
+    """Body (optional): {"seq": [..]} to pick dead letters; without it, all of them."""
+    body = {}
+    if (await request.body()).strip():
+        body = await json_body(request)
+    result = await webhooks.redeliver(gw, request.path_params["id"], body.get("seq"))
+    waker = gw.pm.get_plugin("webhook_delivery")
+    if waker is not None:
+        waker.set()
+    return result

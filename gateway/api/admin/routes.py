@@ -1,0 +1,28 @@
+"""Every route under /admin/v1: the core's, then the plugins' (`extra_routes`)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from gateway.api.admin import events, providers, users
+from gateway.api.admin.endpoint import plugin_endpoint
+
+
+def routes(extra: list[Route]) -> list[BaseRoute]:
+    return [
+        Route("/providers", providers.provider_list, methods=["GET", "POST"]),
+        Route("/providers/{id}", providers.provider_one, methods=["GET", "PATCH", "DELETE"]),
+        Route("/providers/{id}/rotate", providers.provider_rotate, methods=["POST"]),
+        Route("/users", users.user_list, methods=["GET", "POST"]),
+        Route("/users/{id}", users.user_one, methods=["GET"]),
+        Route("/users/{id}/{action}", users.user_action, methods=["POST"]),
+        Route("/sync-log", events.sync_log, methods=["GET"]),
+        Route("/sync-log/export", events.sync_log_export, methods=["GET"]),
+        Route("/events", events.event_feed, methods=["GET"]),
+        Route("/webhooks", events.webhook_list, methods=["GET", "POST"]),
+        Route("/webhooks/{id}", events.webhook_one, methods=["GET", "DELETE"]),
+        Route("/webhooks/{id}/dead-letters", events.dead_letters, methods=["GET"]),
+        Route("/webhooks/{id}/redeliver", events.redeliver, methods=["POST"]),
+        *[Route(r.path, plugin_endpoint(r.endpoint), methods=list(r.methods or []))
+          for r in extra],
+    ]

@@ -1,0 +1,82 @@
+"""`identity-gateway serve` (with the first-start bootstrap) and `migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from gateway.accounts import providers
+from gateway.app import all_migrations, build_gateway, create_app
+from gateway.cli.common import common, settings_from, with_gateway
+from gateway.core import Gateway
+from gateway.store import providers as queries
+
+
+async def bootstrap(gw: Gateway) -> int:
+    """First start: an admin token and a provider named `default`, shown once."""
+    if not await providers.has_admin(gw):
+        async with gw.store.read() as conn:
+            existing = await queries.find_provider(conn, "default")
+        if existing is None:
+            provider, shown = await providers.create_provider(gw, "default", "bearer")
+        else:
+            provider, shown = await providers.rotate_provider(gw, "default")
+        admin_token = await providers.create_admin_token(gw)
+        print(f"SCIM base URL: {gw.base_url(provider.id)}")
+        for label, value in shown:
+            print(f"{label}: {value}")
+        print(f"Admin token: {admin_token}")
+        sys.stdout.flush()
+        return 0
+    async with gw.store.read() as conn:
+        found = await queries.list_providers(conn)
+    for provider in found:
+        print(f"SCIM base URL: {gw.base_url(provider.id)}  ({provider.name})")
+    print("Secrets are shown only when created. To issue new ones: "
+          "`identity-gateway provider rotate NAME`, `identity-gateway admin-token rotate`.")
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = settings_from(args, migrate=args.migrate or None)
+    asyncio.run(with_gateway(args, bootstrap, migrate=settings.migrate))
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                workers=1)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        gw = build_gateway(settings_from(args))
+        await gw.store.open()
+        try:
+            applied = await gw.store.migrate(await all_migrations(gw))
+        finally:
+            await gw.store.close()
+        for m in applied:
+            print(f"applied {m.component} {m.version:04d}_{m.name}")
+        if not applied:
+            print("the database is up to date")
+        return 0
+
+    return asyncio.run(run())
+
+
+def add_commands(sub: Any) -> None:
+    serve = common(sub.add_parser("serve", help="run the gateway"))
+    serve.add_argument("--host", help="address to listen on (env HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (env PORT; default 8080)")
+    serve.add_argument("--migrate", action="store_true",
+                       help="apply pending database migrations before starting")
+    serve.add_argument("--log-level", default="info",
+                       help="uvicorn's log level: critical, error, warning, info, debug")
+    serve.set_defaults(func=cmd_serve)
+
+    common(sub.add_parser("migrate", help="apply database migrations")).set_defaults(
+        func=cmd_migrate)

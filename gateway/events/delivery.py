@@ -1,0 +1,220 @@
+"""Webhook delivery: a background task of the app that turns outbox events into signed POSTs.
+
+Everything it needs to resume lives in the database: each webhook's cursor into the outbox,
+and one row per delivery with its attempts and next_attempt_at. A delivery is claimed by
+pushing its next_attempt_at out by a lease, so a crash (or another replica) leaves it to be
+retried once the lease runs out: delivery is at-least-once, the event seq is the idempotency
+key. Within one webhook, the events of one resource go out one at a time in seq order; a
+delivery that keeps failing holds back only its own resource, until it is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import random
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import anyio
+import httpx
+import msgspec
+
+from gateway.clock import format_time
+from gateway.events.feed import event_view
+from gateway.events.webhooks import wants
+from gateway.hookspecs import hookimpl
+from gateway.store import outbox
+from gateway.store import webhooks as queries
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+log = logging.getLogger("identity_gateway.webhooks")
+_json = msgspec.json
+
+SIGNATURE_HEADER = "X-Gateway-Signature"
+FAN_OUT_BATCH = 500
+MAX_FAN_OUT_BATCHES = 20  # per wake-up, so one pass stays short
+COALESCE = 0.05  # seconds: the shortest time between two delivery passes
+
+
+class Waker:
+    """Registered as a plugin for the life of the loop: a commit wakes the loop at once."""
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    @hookimpl
+    def after_commit(self, events: list) -> None:
+        if events:
+            self._event.set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        if self._event.is_set():
+            self._event = anyio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            await self._event.wait()
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: HMAC-SHA256 over "<timestamp>.<body>"."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def resource_key(row: dict) -> str:
+    if row.get("resource_id"):
+        return f"{row.get('resource_type') or ''}:{row['resource_id']}"
+    return ""  # events about no resource are ordered among themselves
+
+
+def backoff(gw: Gateway, attempts: int, rng: random.Random) -> float:
+    """Exponential, capped, with jitter (between half and all of the step)."""
+    s = gw.settings
+    step = min(s.webhook_backoff_max, s.webhook_backoff * 2 ** max(0, attempts - 1))
+    return step * (0.5 + rng.random() / 2)
+
+
+def later(gw: Gateway, seconds: float) -> str:
+    return format_time(gw.clock.now() + timedelta(seconds=seconds))
+
+
+async def fan_out(gw: Gateway) -> int:
+    """New outbox events -> delivery rows for each webhook that wants them."""
+    async with gw.store.lookup() as conn:  # two indexed reads, however large the outbox
+        hooks = await queries.behind(conn, await outbox.newest_seq(conn))
+    queued = 0
+    for hook in hooks:
+        types = hook["events"]
+        types = _json.decode(types) if isinstance(types, (str, bytes)) else types
+        cursor = hook["cursor"]
+        for _ in range(MAX_FAN_OUT_BATCHES):
+            moved = await _fan_out_batch(gw, hook["id"], types, cursor)
+            if moved is None:
+                break
+            cursor, count = moved
+            queued += count
+    return queued
+
+
+async def _fan_out_batch(gw: Gateway, webhook_id: str, types: list[str],
+                         cursor: int) -> tuple[int, int] | None:
+    async with gw.store.write() as conn:
+        rows = await outbox.after(conn, cursor, FAN_OUT_BATCH)
+        if not rows:
+            return None
+        # The conditional update is the claim: a deleted webhook or another replica that
+        # got there first leaves it unchanged, and then this batch writes nothing.
+        if not await queries.move_cursor(conn, webhook_id, cursor, rows[-1]["seq"]):
+            return None
+        now = gw.clock.stamp()
+        picked = [(webhook_id, row["seq"], resource_key(row), now)
+                  for row in rows if wants(types, row["type"])]
+        if picked:
+            await queries.queue(conn, picked)
+    return rows[-1]["seq"], len(picked)
+
+
+async def claim_due(gw: Gateway, room: int) -> list[dict]:
+    """Up to `room` deliveries that may go now (the oldest pending one of each resource),
+    each claimed for a lease so nobody else sends it meanwhile."""
+    if room <= 0:
+        return []
+    lease = later(gw, gw.settings.webhook_timeout * 2 + 1)
+    now = gw.clock.stamp()
+    async with gw.store.lookup() as conn:
+        # Most wake-ups find nothing due (no webhooks, or all sent): no write transaction.
+        if not await queries.any_due(conn, now):
+            return []
+    async with gw.store.write() as conn:
+        claimed = [row for row in await queries.due(conn, now, room)
+                   if await queries.lease(conn, row, lease, now)]
+    return claimed
+
+
+async def post(gw: Gateway, client: httpx.AsyncClient, job: dict) -> str | None:
+    """Send one event; None on a 2xx answer, else what went wrong (never the secret)."""
+    body = _json.encode(event_view(job))
+    timestamp = int(gw.clock.now().timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(job["secret"], timestamp, body),
+        "X-Gateway-Event": job["type"],
+        "X-Gateway-Seq": str(job["seq"]),
+        "X-Gateway-Webhook": job["webhook_id"],
+        "User-Agent": "identity-gateway",
+    }
+    try:
+        with anyio.fail_after(gw.settings.webhook_timeout):
+            response = await client.post(job["url"], content=body, headers=headers)
+    except TimeoutError:
+        return f"no answer within {gw.settings.webhook_timeout:g}s"
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"[:500]
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}"
+
+
+async def settle(gw: Gateway, job: dict, error: str | None, rng: random.Random) -> None:
+    """Record the outcome: delivered rows go; failures wait their backoff or are parked."""
+    async with gw.store.write() as conn:
+        if error is None:
+            await queries.delivered(conn, job["webhook_id"], job["seq"])
+            return
+        attempts = job["attempts"] + 1
+        dead = attempts >= gw.settings.webhook_max_attempts
+        await queries.failed(conn, job["webhook_id"], job["seq"], attempts, dead,
+                             later(gw, 0 if dead else backoff(gw, attempts, rng)), error)
+    if dead:
+        log.warning("webhook %s: event %s dead-lettered after %d attempts (%s)",
+                    job["webhook_id"], job["seq"], attempts, error)
+
+
+async def deliver(gw: Gateway, client: httpx.AsyncClient, job: dict, rng: random.Random,
+                  inflight: set, waker: Waker) -> None:
+    try:
+        error = await post(gw, client, job)
+        with anyio.CancelScope(shield=True):
+            await settle(gw, job, error, rng)
+    except Exception:
+        log.exception("webhook %s: recording delivery of event %s failed",
+                      job["webhook_id"], job["seq"])
+    finally:
+        inflight.discard((job["webhook_id"], job["seq"]))
+        waker.set()  # the resource is free: its next event may go
+
+
+async def run(gw: Gateway) -> None:
+    """The delivery loop, for the life of the app. Woken by commits; polls otherwise."""
+    waker = Waker()
+    gw.hooks.register(waker, name="webhook_delivery")
+    rng = random.Random()
+    inflight: set[tuple[str, int]] = set()
+    try:
+        timeout = httpx.Timeout(gw.settings.webhook_timeout)
+        async with httpx.AsyncClient(timeout=timeout) as client, \
+                anyio.create_task_group() as tasks:
+            while True:
+                waker.clear()
+                try:
+                    await fan_out(gw)
+                    room = gw.settings.webhook_concurrency - len(inflight)
+                    for job in await claim_due(gw, room):
+                        inflight.add((job["webhook_id"], job["seq"]))
+                        tasks.start_soon(deliver, gw, client, job, rng, inflight, waker)
+                except Exception:  # a failed pass is retried on the next wake-up
+                    log.exception("webhook delivery pass failed")
+                await waker.wait(gw.settings.webhook_poll_interval)
+                # Under a stream of writes every commit wakes the loop; one pass per
+                # COALESCE seconds picks up all of them at a fraction of the cost.
+                await anyio.sleep(min(COALESCE, gw.settings.webhook_poll_interval))
+    finally:
+        gw.hooks.unregister(waker)

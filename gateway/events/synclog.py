@@ -1,0 +1,124 @@
+"""Reading and exporting the sync log (written by gateway.events.record)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timezone
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+import msgspec
+
+from gateway.clock import format_time, parse_time
+from gateway.errors import GatewayError
+from gateway.store import synclog as queries
+from gateway.store.base import json_column
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+_json = msgspec.json
+
+FILTERS = ("provider", "user", "operation", "outcome", "since", "until")
+EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+EXPORT_PAGE = 500
+CSV_COLUMNS = ("seq", "at", "provider", "actor", "request_id", "method", "path",
+               "resource_type", "resource_id", "operation", "outcome", "status", "reason",
+               "detail", "before", "after")
+
+
+class FilterError(GatewayError):
+    """A sync-log filter that cannot be understood (answered 400)."""
+
+
+def entry_view(row: dict) -> dict:
+    out = dict(row)
+    out["provider"] = out.pop("provider_id")
+    out["before"] = json_column(out["before"])
+    out["after"] = json_column(out["after"])
+    return out
+
+
+def checked(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters with their times in the stored format; a bad one raises FilterError."""
+    out = {name: filters.get(name) for name in FILTERS}
+    for name in ("since", "until"):
+        if out[name]:
+            out[name] = moment(out[name], name)
+    return out
+
+
+def moment(text: str, name: str) -> str:
+    """An RFC 3339 time or a date, in the stored format (so text order is time order)."""
+    try:
+        when = parse_time(text.strip())
+    except ValueError:
+        raise FilterError(f"'{name}' must be an RFC 3339 time such as 2026-01-31T12:00:00Z "
+                          f"or a date such as 2026-01-31, not '{text}'") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return format_time(when)
+
+
+async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
+                **filters: Any) -> dict:
+    """Newest first, paged by cursor (the seq of the last entry of the previous page)."""
+    wanted = checked(filters)
+    before = (int(cursor) if cursor.isdigit() else 0) if cursor else None
+    limit = max(1, limit)
+    async with gw.store.read() as conn:
+        rows = await queries.newest(conn, wanted, before, limit + 1)
+    items = [entry_view(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return {"items": items, "next_cursor": str(items[-1]["seq"]) if more else None}
+
+
+async def entries_after(gw: Gateway, after: int, **filters: Any) -> list[dict]:
+    """Entries newer than seq `after`, oldest first (for following the log)."""
+    page = await query(gw, limit=1000, **filters)
+    return [item for item in reversed(page["items"]) if item["seq"] > after]
+
+
+async def export_entries(gw: Gateway, **filters: Any) -> AsyncIterator[dict]:
+    """Every matching entry, oldest first, read a page at a time: a reader connection is
+    never held while the consumer (a slow HTTP client) takes its time."""
+    wanted = checked(filters)
+    after = 0
+    while True:
+        async with gw.store.read() as conn:
+            rows = await queries.oldest_after(conn, wanted, after, EXPORT_PAGE)
+        for row in rows:
+            yield entry_view(row)
+        if len(rows) < EXPORT_PAGE:
+            return
+        after = rows[-1]["seq"]
+
+
+def csv_row(item: dict) -> list:
+    return [_json.encode(item[c]).decode() if isinstance(item.get(c), (dict, list))
+            else item.get(c) for c in CSV_COLUMNS]
+
+
+def csv_line(values: list) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(["" if v is None else v for v in values])
+    return out.getvalue()
+
+
+def check_export(fmt: str, filters: dict[str, Any]) -> None:
+    """Refuse a bad format or filter before the first byte of an export goes out."""
+    if fmt not in EXPORT_FORMATS:
+        raise FilterError(f"'format' must be one of {', '.join(EXPORT_FORMATS)}, not '{fmt}'")
+    checked(filters)
+
+
+async def export(gw: Gateway, fmt: str, **filters: Any) -> AsyncIterator[str]:
+    """The export as text chunks: CSV with a header row, or one JSON object per line."""
+    check_export(fmt, filters)
+    if fmt == "csv":
+        yield csv_line(list(CSV_COLUMNS))
+    async for item in export_entries(gw, **filters):
+        if fmt == "csv":
+            yield csv_line(csv_row(item))
+        else:
+            yield _json.encode(item).decode() + "\n"

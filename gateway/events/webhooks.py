@@ -1,0 +1,157 @@
+"""Webhook registrations and their dead letters: what the admin API and the CLI manage.
+
+The secret is the HMAC key the admin shares with the receiver. The gateway must sign with it,
+so unlike the credentials it checks, it is stored as given; it is returned only in the answer
+that creates it (when the gateway generated it) and never logged.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from gateway.errors import GatewayError
+from gateway.events.feed import event_view
+from gateway.ids import new_id
+from gateway.store import outbox
+from gateway.store import webhooks as queries
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+_json = msgspec.json
+
+CORE_EVENT_TYPES = (
+    "user.created", "user.updated", "user.deactivation_scheduled",
+    "user.deactivation_cancelled", "user.deactivated", "user.reactivated", "user.blocked",
+    "user.unblocked", "user.deleted", "user.restored",
+    "group.created", "group.updated", "group.deleted", "group.members_added",
+    "group.members_removed",
+)
+# Plugins add their own types, so any dotted lower-case name is accepted.
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+MIN_SECRET, MAX_SECRET, MAX_URL = 16, 512, 2048
+
+
+class WebhookError(GatewayError):
+    """A request about webhooks that cannot be carried out (a 4xx, not a crash)."""
+
+
+def check_url(url: Any) -> str:
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+        raise WebhookError(f"'url' must be an http(s) URL of at most {MAX_URL} characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookError(f"'url' must be an absolute http or https URL, not '{url}'")
+    return url
+
+
+def check_secret(secret: Any) -> str:
+    if not isinstance(secret, str) or not MIN_SECRET <= len(secret) <= MAX_SECRET:
+        raise WebhookError(f"'secret' must be a string of {MIN_SECRET} to {MAX_SECRET} "
+                           "characters (leave it out to have one generated)")
+    return secret
+
+
+def check_events(types: Any) -> list[str]:
+    if types is None:
+        return ["*"]
+    if not isinstance(types, list) or not types or \
+            not all(isinstance(t, str) for t in types):
+        raise WebhookError("'events' must be a non-empty list of event types, or [\"*\"]")
+    bad = [t for t in types if t != "*" and not _EVENT_TYPE.match(t)]
+    if bad:
+        raise WebhookError(f"not an event type: {', '.join(bad[:5])} (for example "
+                           "'user.created', or '*' for all)")
+    return ["*"] if "*" in types else sorted(set(types))
+
+
+def wants(types: list[str], event_type: str) -> bool:
+    return "*" in types or event_type in types
+
+
+def view(row: dict) -> dict:
+    """A webhook as the admin sees it: never its secret."""
+    events = row["events"]
+    return {"id": row["id"], "url": row["url"],
+            "events": _json.decode(events) if isinstance(events, (str, bytes)) else events,
+            "cursor": row["cursor"], "created_at": row["created_at"],
+            "pending": row.get("pending", 0), "dead_letters": row.get("dead", 0)}
+
+
+async def create(gw: Gateway, body: dict) -> dict:
+    """Register a webhook. It receives the events committed from now on."""
+    unknown = set(body) - {"url", "secret", "events"}
+    if unknown:
+        raise WebhookError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    url = check_url(body.get("url"))
+    generated = body.get("secret") is None
+    secret = secrets.token_urlsafe(32) if generated else check_secret(body["secret"])
+    types = check_events(body.get("events"))
+    row = {"id": new_id(), "url": url, "events": _json.encode(types).decode(),
+           "created_at": gw.clock.stamp()}
+    async with gw.store.write() as conn:
+        row["cursor"] = await outbox.newest_seq(conn)
+        await queries.insert(conn, {**row, "secret": secret})
+    out = view(row)
+    if generated:
+        out["secret"] = secret  # shown once: it is the receiver's verification key
+    return out
+
+
+async def list_all(gw: Gateway) -> dict:
+    async with gw.store.read() as conn:
+        rows = await queries.all_with_counts(conn)
+    return {"items": [view(row) for row in rows], "next_cursor": None}
+
+
+async def get(gw: Gateway, webhook_id: str) -> dict:
+    async with gw.store.read() as conn:
+        row = await queries.one_with_counts(conn, webhook_id)
+    if row is None:
+        raise WebhookError(f"no webhook '{webhook_id}'", 404)
+    return view(row)
+
+
+async def remove(gw: Gateway, webhook_id: str) -> None:
+    async with gw.store.write() as conn:
+        if not await queries.delete(conn, webhook_id):
+            raise WebhookError(f"no webhook '{webhook_id}'", 404)
+
+
+async def dead_letters(gw: Gateway, webhook_id: str, cursor: str | None = None,
+                       limit: int = 100) -> dict:
+    """Parked deliveries, oldest first, each with its event and its last error."""
+    await get(gw, webhook_id)
+    after = int(cursor) if cursor and cursor.isdigit() else 0
+    limit = max(1, min(limit, 1000))
+    async with gw.store.read() as conn:
+        rows = await queries.dead_letters(conn, webhook_id, after, limit + 1)
+    items = [{"seq": row["seq"], "attempts": row["attempts"], "last_error": row["last_error"],
+              "last_attempt_at": row["last_attempt_at"],
+              "event": event_view({**row, "seq": row["seq"]})} for row in rows[:limit]]
+    more = len(rows) > limit
+    return {"items": items, "next_cursor": str(items[-1]["seq"]) if more else None}
+
+
+async def redeliver(gw: Gateway, webhook_id: str, seqs: Any = None) -> dict:
+    """Put dead letters back in line (all of them, or the seqs named) for delivery now."""
+    await get(gw, webhook_id)
+    if seqs is not None and (not isinstance(seqs, list) or
+                             not all(isinstance(s, int) and not isinstance(s, bool)
+                                     for s in seqs)):
+        raise WebhookError("'seq' must be a list of event sequence numbers")
+    if seqs is not None:
+        if not seqs:
+            return {"redelivering": 0}
+        seqs = seqs[:1000]
+    async with gw.store.write() as conn:
+        count = await queries.requeue_dead(conn, webhook_id, gw.clock.stamp(), seqs)
+    if seqs is not None and count < len(set(seqs[:1000])):
+        # Some were not dead letters: say so, but keep the ones that were queued.
+        return {"redelivering": count, "detail": "only dead letters can be redelivered"}
+    return {"redelivering": count}

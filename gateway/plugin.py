@@ -1,0 +1,72 @@
+"""The public surface for plugins: every name a plugin may import, in one module.
+
+A plugin imports from here and from nowhere else in the gateway (its tests may also use
+``gateway.testing``). Names outside this module may change between releases; names here
+keep their meaning, and docs/plugins.md documents each.
+"""
+
+from __future__ import annotations
+
+from gateway.accounts.actions import ActionRefused
+from gateway.accounts.credentials import (
+    IssuedCredential,
+    Principal,
+    bearer_token,
+    hash_secret,
+    verify_secret,
+)
+from gateway.accounts.lifecycle import Decision
+from gateway.accounts.users import UserColumn
+from gateway.api.admin.endpoint import int_param, json_body, limit_param
+from gateway.api.http import JsonResponse, created, read_json
+from gateway.clock import parse_duration
+from gateway.core import Gateway
+from gateway.errors import Conflict, GatewayError, NotFound
+from gateway.hookspecs import hookimpl
+from gateway.ids import new_id
+from gateway.scim.ast import AttrPath, lookup
+from gateway.scim.errors import ScimError
+from gateway.scim.evaluate import element_matches, resource_values
+from gateway.scim.path import PatchPath, parse_path, path_values
+from gateway.scim.schema import (
+    ENTERPRISE_SCHEMA,
+    GROUP_TYPE,
+    USER_TYPE,
+    Attribute,
+    ResourceType,
+    Schema,
+)
+from gateway.settings import ConfigError
+from gateway.store.base import (
+    Conn,
+    CredentialRow,
+    IntegrityError,
+    Migration,
+    ProviderRow,
+    json_column,
+    keyset_page,
+    migrations_in,
+)
+
+__all__ = [
+    # hooks and the running gateway
+    "hookimpl", "Gateway", "ConfigError",
+    # refusals
+    "GatewayError", "NotFound", "Conflict", "ScimError", "ActionRefused",
+    # credentials (authenticate / issue_credential hooks)
+    "Principal", "IssuedCredential", "CredentialRow", "ProviderRow", "hash_secret",
+    "verify_secret", "bearer_token",
+    # lifecycle (lifecycle_decision hook) and user lists (user_columns hook)
+    "Decision", "UserColumn",
+    # tables of your own (migrations hook) and SQL on both stores
+    "Migration", "migrations_in", "Conn", "IntegrityError", "json_column", "keyset_page",
+    "new_id",
+    # schemas, attribute paths and filters
+    "Attribute", "Schema", "ResourceType", "USER_TYPE", "GROUP_TYPE", "ENTERPRISE_SCHEMA",
+    "AttrPath", "PatchPath", "parse_path", "path_values", "lookup", "resource_values",
+    "element_matches",
+    # admin routes (extra_routes / provider_routes hooks)
+    "read_json", "json_body", "int_param", "limit_param", "created", "JsonResponse",
+    # settings
+    "parse_duration",
+]

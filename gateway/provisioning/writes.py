@@ -1,0 +1,360 @@
+"""SCIM writes, free of HTTP: normalize -> validate -> lifecycle -> one transaction.
+
+Each write stores the resource, its membership rows, its sync-log entry and its outbox event
+in one transaction; a refused write is logged as a failure and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gateway.accounts import lifecycle
+from gateway.context import RequestContext
+from gateway.events.payload import event_data
+from gateway.events.record import committed, emit, log_failure, record
+from gateway.ids import new_id
+from gateway.provisioning.members import apply_member_changes, check_members, take_members
+from gateway.provisioning.render import etag, render
+from gateway.scim.errors import ScimError
+from gateway.scim.patch import MemberChange, apply_patch, parse_patch_request
+from gateway.scim.resource import canonical_resource, copy_data
+from gateway.scim.schema import ResourceType
+from gateway.store import resources
+from gateway.store.base import Conn, IntegrityError, ResourceRow
+from gateway.store.resources import LOCAL
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+
+def owner(ctx: RequestContext) -> str:
+    return getattr(ctx.provider, "id", LOCAL)
+
+
+def check_version(row: ResourceRow, if_match: str | None) -> None:
+    """RFC 7644 3.14: a stale If-Match answers 412 and nothing is written."""
+    if not if_match or if_match.strip() == "*":
+        return
+    wanted = {tag.strip() for tag in if_match.split(",")}
+    current = etag(row.version)
+    if current not in wanted and current.removeprefix("W/") not in wanted:
+        raise ScimError(412, f"The resource has changed: its version is now {current}")
+
+
+def require(data: dict, rtype: ResourceType) -> None:
+    for attr in rtype.schema.attributes:
+        if attr.required and attr.name not in data:
+            raise ScimError(400, f"'{attr.name}' is required for a {rtype.name}", "invalidValue")
+
+
+async def normalize(gw: Gateway, ctx: RequestContext, rtype: ResourceType, operation: str,
+                    body: Any, current: dict | None) -> Any:
+    return await gw.hooks.chain(
+        "normalize_request", "body", body, provider=ctx.provider,
+        resource_type=rtype.name, operation=operation, current=current, gateway=gw,
+    )
+
+
+async def validate(gw: Gateway, ctx: RequestContext, rtype: ResourceType, data: dict,
+                   operation: str) -> None:
+    await gw.hooks.call("validate_resource", provider=ctx.provider, resource_type=rtype.name,
+                        resource=data, operation=operation, gateway=gw)
+
+
+async def log_refusal(gw: Gateway, ctx: RequestContext, operation: str, rtype: ResourceType,
+                      rid: str | None, error: ScimError, attempted: Any = None) -> None:
+    await log_failure(gw, ctx, operation=operation, resource_type=rtype.name,
+                             resource_id=rid, status=error.status, detail=error.detail,
+                             attempted=attempted)
+
+
+async def _conflict(conn: Conn, pid: str, data: dict) -> ScimError:
+    if pid != LOCAL and await resources.find_by_name(conn, LOCAL, data["userName"]):
+        return ScimError(409, f"userName '{data['userName']}' belongs to a local user of this "
+                              "application; identity providers cannot create or change it",
+                         "uniqueness")
+    return ScimError(409, f"A User with userName '{data['userName']}' already exists",
+                     "uniqueness")
+
+
+async def _local_name(conn: Conn, pid: str, data: dict, old_key: str | None) -> bool:
+    """A provider renaming its user to a local user's userName (those are reserved)."""
+    name = data.get("userName")
+    return pid != LOCAL and isinstance(name, str) and name.lower() != old_key \
+        and await resources.find_by_name(conn, LOCAL, name) is not None
+
+
+async def create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
+    try:
+        return await _create(gw, ctx, rtype, body)
+    except ScimError as error:
+        await log_refusal(gw, ctx, "create", rtype, None, error, body)
+        raise
+
+
+async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
+    pid = owner(ctx)
+    body = await normalize(gw, ctx, rtype, "create", body, None)
+    data = canonical_resource(body, rtype)
+    member_ids = take_members(data, rtype)
+    require(data, rtype)
+    await validate(gw, ctx, rtype, data, "create")
+    now = gw.clock.stamp()
+    external_id, name_key, display_key = resources.keys_for(rtype.name, data)
+    async with gw.store.write() as conn:
+        if rtype.name == "User":
+            if await _local_name(conn, pid, data, None):
+                raise await _conflict(conn, pid, data)
+            reclaimed = await reclaim(gw, conn, ctx, pid, data)
+            if reclaimed is not None:
+                return render(reclaimed, rtype, gw.base_url(pid), [])
+        row = ResourceRow(
+            provider_id=pid, id=new_id(), type=rtype.name, external_id=external_id,
+            name_key=name_key, display_key=display_key, data=data, version=1, created=now,
+            last_modified=now,
+            state=lifecycle.DEACTIVATED if data.get("active") is False else lifecycle.ACTIVE,
+        )
+        try:
+            await resources.insert(conn, row)
+        except IntegrityError:
+            raise await _conflict(conn, pid, data) from None
+        members = []
+        if member_ids:
+            await check_members(conn, pid, member_ids)
+            await resources.add_members(conn, pid, row.id, member_ids)
+            members = (await resources.members_of(conn, [row.id]))[row.id]
+        kind = rtype.name.lower()
+        event = await record(
+            gw, conn, ctx, operation="create", event_type=f"{kind}.created",
+            resource_type=rtype.name, resource_id=row.id, before=None,
+            after={**data, **({"members": member_ids} if member_ids else {})},
+            data=await event_data(gw, ctx.provider, row, None,
+                                  {"members": member_ids} if member_ids else None),
+        )
+    await committed(gw, [event])
+    return render(row, rtype, gw.base_url(pid), members)
+
+
+async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
+                  data: dict) -> ResourceRow | None:
+    """A POST for a user this provider deleted: the same user comes back (same id)."""
+    found = await resources.deleted_match(conn, pid, data["userName"], data.get("externalId"))
+    if found is None:
+        return None
+    row = await resources.get(conn, pid, "User", found, include_hidden=True, lock=True)
+    if row is None or not row.hidden:  # another request brought it back first
+        return None
+    before = copy_data(row.data)
+    old_state = row.state
+    row.data = data
+    row.external_id, row.name_key, row.display_key = resources.keys_for("User", data)
+    row.hidden, row.version, row.last_modified = False, row.version + 1, gw.clock.stamp()
+    if old_state != lifecycle.BLOCKED and data.get("active") is not False:
+        row.state, row.deactivate_at = lifecycle.ACTIVE, None
+    try:
+        await resources.update(conn, row, row.version - 1)
+    except IntegrityError:
+        raise await _conflict(conn, pid, data) from None
+    await lifecycle.schedule_row(conn, row, None)
+    await record(
+        gw, conn, ctx, operation="create", event_type="user.restored", resource_type="User",
+        resource_id=row.id, before={"state": old_state, **before},
+        after={"state": row.state, **data}, reason="reclaimed_by_create",
+        data=await event_data(gw, ctx.provider, row, before),
+    )
+    return row
+
+
+async def load(conn: Conn, pid: str, rtype: ResourceType, rid: str) -> ResourceRow:
+    row = await resources.get(conn, pid, rtype.name, rid, lock=True)
+    if row is None:
+        raise ScimError(404, f"{rtype.name} {rid} not found")
+    return row
+
+
+async def replace(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str, body: Any,
+                  if_match: str | None = None) -> dict:
+    try:
+        return await _update(gw, ctx, rtype, rid, "replace", body, if_match)
+    except ScimError as error:
+        await log_refusal(gw, ctx, "replace", rtype, rid, error, body)
+        raise
+
+
+async def patch(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str, body: Any,
+                if_match: str | None = None) -> dict:
+    try:
+        return await _update(gw, ctx, rtype, rid, "patch", body, if_match)
+    except ScimError as error:
+        await log_refusal(gw, ctx, "patch", rtype, rid, error, body)
+        raise
+
+
+def _immutable(rtype: ResourceType, old: dict, new: dict) -> None:
+    for attr in rtype.schema.attributes:
+        if attr.mutability == "immutable" and attr.name in old and \
+                new.get(attr.name) != old[attr.name]:
+            raise ScimError(400, f"'{attr.name}' is immutable", "mutability")
+
+
+async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
+                  operation: str, body: Any, if_match: str | None) -> dict:
+    pid = owner(ctx)
+    async with gw.store.write() as conn:
+        row = await load(conn, pid, rtype, rid)
+        check_version(row, if_match)
+        before = copy_data(row.data)
+        scheduled = (row.state, row.deactivate_at)
+        if gw.hooks.impls("normalize_request"):  # what the plugins see as the current state
+            body = await normalize(gw, ctx, rtype, operation, body,
+                                   render(row, rtype, gw.base_url(pid)))
+        if operation == "patch":
+            result = apply_patch(row.data, parse_patch_request(body), rtype, resource_id=row.id)
+            new_data, changes = result.data, result.member_changes
+        else:
+            new_data = canonical_resource(body, rtype)
+            ids = take_members(new_data, rtype)
+            changes = [MemberChange(action="replace", ids=tuple(ids or ()))] \
+                if rtype.name == "Group" else []
+            _immutable(rtype, before, new_data)
+        require(new_data, rtype)
+        await validate(gw, ctx, rtype, new_data, operation)
+        if rtype.name == "User" and await _local_name(conn, pid, new_data, row.name_key):
+            raise await _conflict(conn, pid, new_data)
+        added, removed = await apply_member_changes(conn, pid, rid, changes)
+        event_type = f"{rtype.name.lower()}.updated"
+        reason = None
+        if rtype.name == "User":
+            event_type, reason = await _active_change(gw, conn, ctx, row, before, new_data)
+        if new_data == before and not added and not removed and event_type.endswith(".updated"):
+            return await _respond(conn, gw, rtype, row, pid, operation)
+        row.data = new_data
+        row.external_id, row.name_key, row.display_key = resources.keys_for(rtype.name, new_data)
+        row.version += 1
+        row.last_modified = gw.clock.stamp()
+        try:
+            await resources.update(conn, row, row.version - 1)
+        except IntegrityError:
+            raise await _conflict(conn, pid, new_data) from None
+        if (row.state, row.deactivate_at) != scheduled:
+            await lifecycle.schedule_row(conn, row, reason)
+        written = []
+        if new_data != before or event_type != f"{rtype.name.lower()}.updated":
+            written.append(await record(
+                gw, conn, ctx, operation=operation, event_type=event_type,
+                resource_type=rtype.name, resource_id=rid,
+                before=before if rtype.name == "Group" else {"state": _state(before), **before},
+                after=new_data if rtype.name == "Group" else {"state": row.state, **new_data},
+                data=await event_data(gw, ctx.provider, row, before), reason=reason,
+            ))
+        for kind, ids in (("members_added", added), ("members_removed", removed)):
+            if ids:
+                written.append(await record(
+                    gw, conn, ctx, operation=operation, event_type=f"group.{kind}",
+                    resource_type="Group", resource_id=rid, before=None,
+                    after={kind: sorted(ids)},
+                    data=await event_data(gw, ctx.provider, row, row.data, {kind: sorted(ids)}),
+                ))
+        response = await _respond(conn, gw, rtype, row, pid, operation)
+    await committed(gw, written)
+    return response
+
+
+def _state(data: dict) -> str:
+    return "inactive" if data.get("active") is False else "active"
+
+
+async def _respond(conn: Conn, gw: Gateway, rtype: ResourceType, row: ResourceRow, pid: str,
+                   operation: str) -> dict:
+    """The resource after a write. A Group PATCH answers without its member list (204 at the
+    HTTP layer) so that editing a large group never reads all of its rows."""
+    if rtype.name == "Group":
+        if operation == "patch":
+            return render(row, rtype, gw.base_url(pid))
+        multi = (await resources.members_of(conn, [row.id]))[row.id]
+    else:
+        multi = (await resources.groups_of(conn, [row.id]))[row.id]
+    return render(row, rtype, gw.base_url(pid), multi)
+
+
+async def _active_change(gw: Gateway, conn: Conn, ctx: RequestContext, row: ResourceRow,
+                         before: dict, after: dict) -> tuple[str, str | None]:
+    """A provider changed `active`: what state the user moves to, as (event type, reason)."""
+    was = before.get("active") is not False
+    now = after.get("active") is not False
+    if was == now or row.state == lifecycle.BLOCKED:
+        return "user.updated", None
+    if not now:
+        if row.state == lifecycle.DEACTIVATED:  # already out of use (e.g. by the admin)
+            return "user.updated", None
+        decision = await lifecycle.decide(gw, conn, ctx.provider,
+                                          lifecycle.hook_user(row, after), "deactivate")
+        return lifecycle.apply_deactivation(gw, row, decision), decision.reason
+    event = lifecycle.reactivation(row)
+    return (event or "user.updated"), ("provider_reactivation" if event else None)
+
+
+async def delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
+                 if_match: str | None = None) -> None:
+    try:
+        await _delete(gw, ctx, rtype, rid, if_match)
+    except ScimError as error:
+        await log_refusal(gw, ctx, "delete", rtype, rid, error)
+        raise
+
+
+async def _delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
+                  if_match: str | None) -> None:
+    pid = owner(ctx)
+    async with gw.store.write() as conn:
+        row = await load(conn, pid, rtype, rid)
+        check_version(row, if_match)
+        before = copy_data(row.data)
+        if rtype.name == "Group":
+            # The event names the former members: their rows go with the group.
+            former = await resources.member_ids(conn, rid)
+            await resources.delete(conn, rid)
+            event = await record(
+                gw, conn, ctx, operation="delete", event_type="group.deleted",
+                resource_type="Group", resource_id=rid, before=before, after=None,
+                data=await event_data(gw, ctx.provider, row, before,
+                                      {"members_removed": sorted(former)} if former else None),
+            )
+            written = [event]
+        else:
+            written = await _delete_user(gw, conn, ctx, row, before)
+    await committed(gw, written)
+
+
+async def _delete_user(gw: Gateway, conn: Conn, ctx: RequestContext, row: ResourceRow,
+                       before: dict) -> list[dict]:
+    """The IdP sees the user gone at once; the account follows the lifecycle decision and its
+    data is kept (cold storage), so a POST of the same user during the delay reclaims it."""
+    old_state = row.state
+    event_type, reason = "user.updated", None
+    if row.state in (lifecycle.ACTIVE, lifecycle.PENDING):
+        decision = await lifecycle.decide(gw, conn, ctx.provider, lifecycle.hook_user(row),
+                                          "delete")
+        if row.state == lifecycle.PENDING and decision.action == "schedule":
+            event_type, reason = "user.deactivation_scheduled", decision.reason
+        else:
+            event_type = lifecycle.apply_deactivation(gw, row, decision)
+            reason = decision.reason
+    row.hidden = True
+    row.version += 1
+    row.last_modified = gw.clock.stamp()
+    await resources.update(conn, row, row.version - 1)
+    await resources.leave_all_groups(conn, row.id)
+    await lifecycle.schedule_row(conn, row, reason)
+    written = [await record(
+        gw, conn, ctx, operation="delete", event_type="user.deleted", resource_type="User",
+        resource_id=row.id, before={"state": old_state, **before},
+        after={"state": row.state, "deactivate_at": row.deactivate_at}, reason=reason,
+        data=await event_data(gw, ctx.provider, row, before),
+    )]
+    if event_type != "user.updated" and row.state != old_state:
+        written.append(await emit(
+            gw, conn, ctx, event_type, resource_type="User", resource_id=row.id,
+            data=await event_data(gw, ctx.provider, row, before, {"reason": reason}),
+        ))
+    return written
