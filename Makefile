@@ -1,4 +1,5 @@
 # The two commands: `make run` and `make test`. Each creates .venv when needed.
+# docs/development.md says what every target does and how long it takes.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,13 +7,16 @@ PORT ?= 8080
 DATABASE ?= var/gateway.db
 CONFIG ?= identity-gateway.toml
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
+EDITABLE := -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
 STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: run test install bench clean
+.PHONY: run test test-fast check install bench constraints clean
 
-$(STAMP): pyproject.toml $(PLUGINS)
+# The exact versions tested (constraints.txt), the project and its plugins as editables.
+$(STAMP): pyproject.toml $(PLUGINS) constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(PIP) -c constraints.txt $(EDITABLE)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,11 +26,29 @@ run: install
 	@$(if $(findstring ://,$(DATABASE)),true,mkdir -p $(dir $(DATABASE)))
 	$(BIN)/identity-gateway serve --migrate --host 127.0.0.1 --port $(PORT) --database '$(DATABASE)' --config $(CONFIG)
 
-test: install
+# Lint, import order and types: the gates CI enforces (make test runs them first).
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/python -m pytest -q
+
+# Everything but the PostgreSQL cases (no server needed).
+test-fast: install
+	$(BIN)/python -m pytest -q -k "not postgres"
 
 bench: install
 	$(BIN)/python -m bench
+
+# Renew constraints.txt: the newest versions pyproject.toml allows, resolved in a
+# throwaway environment. Run `make test` after it.
+constraints:
+	rm -rf $(VENV).constraints
+	$(PYTHON) -m venv $(VENV).constraints
+	$(VENV).constraints/bin/python -m pip install -q --disable-pip-version-check $(EDITABLE)
+	$(VENV).constraints/bin/python -m pip freeze --exclude-editable | grep -v '^#' > constraints.txt
+	rm -rf $(VENV).constraints
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-wal var/*.db-shm

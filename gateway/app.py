@@ -4,8 +4,8 @@ migrations, and runs the background loops (scheduler, webhook delivery, retentio
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Iterable
 
 import anyio
 from starlette.applications import Starlette

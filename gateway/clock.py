@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -11,8 +11,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds: sorts correctly as text in both stores."""
-    if moment.tzinfo is not timezone.utc:
-        moment = moment.astimezone(timezone.utc)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     # isoformat is several times cheaper than strftime, and this runs on every request.
     return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
@@ -25,7 +25,7 @@ class Clock:
     """The real clock. Tests use FakeClock (same interface)."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def stamp(self) -> str:
         return format_time(self.now())
@@ -33,7 +33,7 @@ class Clock:
 
 class FakeClock(Clock):
     def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
 
     def now(self) -> datetime:
         return self.current

@@ -20,8 +20,9 @@ with an error that names the plugin and the hook: pluggy wrappers (``wrapper=Tru
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pluggy
 
@@ -50,7 +51,8 @@ def available_plugins() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def make_plugin_manager(enabled: Iterable[str] = (), extra: Iterable[Any] = ()) -> pluggy.PluginManager:
+def make_plugin_manager(enabled: Iterable[str] = (),
+                        extra: Iterable[Any] = ()) -> pluggy.PluginManager:
     """Built-ins, then the enabled entry-point plugins, then objects passed directly."""
     pm = pluggy.PluginManager("identity_gateway")
     pm.add_hookspecs(hookspecs)

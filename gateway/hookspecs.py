@@ -25,7 +25,8 @@ through ``conn`` (their own tables, see ``migrations``) commits or rolls back wi
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pluggy
 
@@ -64,7 +65,7 @@ def register_schemas(registry: Any) -> None:
 
 
 @hookspec
-def migrations(dialect: str) -> list:
+def migrations(dialect: str) -> list | None:
     """Called when the store opens and by ``identity-gateway migrate``.
 
     Return a list of ``gateway.plugin.Migration(component, version, name, sql)`` for the
@@ -74,7 +75,7 @@ def migrations(dialect: str) -> list:
 
 
 @hookspec
-def credential_kinds() -> list:
+def credential_kinds() -> list | None:
     """Called when the admin creates a provider or lists what is possible.
 
     Return the names of the credential kinds this plugin can issue and check
@@ -189,7 +190,7 @@ def user_view(user: dict, conn: Any, gateway: Any) -> Any:
 
 @hookspec
 @startup
-def user_columns() -> list:
+def user_columns() -> list | None:
     """Startup. The columns your plugin adds to user lists (the CLI's ``user list``).
 
     Return a list of ``gateway.plugin.UserColumn(header, value)``, where ``value(view)``
@@ -199,14 +200,14 @@ def user_columns() -> list:
 
 @hookspec
 @startup
-def extra_routes() -> list:
+def extra_routes() -> list | None:
     """Startup. Return Starlette ``Route``s to mount under ``/admin/v1``
     (they get admin authentication) or an empty list."""
 
 
 @hookspec
 @startup
-def provider_routes() -> list:
+def provider_routes() -> list | None:
     """Startup. Return Starlette ``Route``s to mount under each provider's
     base URL ``/scim/v2/{provider}`` without SCIM authentication (for example an OAuth token
     endpoint). ``request.path_params["provider"]`` names the provider."""

@@ -21,10 +21,14 @@ lifecycle scheduler does not run by itself (call ``gateway.accounts.scheduler.ru
 from __future__ import annotations
 
 import base64
+import inspect
 import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, TypeVar
 
+import anyio
 import httpx
 import msgspec
 
@@ -34,6 +38,7 @@ from gateway.clock import FakeClock
 from gateway.settings import Settings
 
 SCIM = "application/scim+json"
+T = TypeVar("T")
 
 
 class Provider(msgspec.Struct):
@@ -103,6 +108,24 @@ async def running(database: str | os.PathLike, plugins: Iterable[Any] = (),
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Harness(app, client, token, clock)
+
+
+async def eventually(check: Callable[[], Awaitable[T] | T], within: float = 60.0,
+                     every: float = 0.05, what: str = "the condition") -> T:
+    """The first truthy answer of `check` (called again every `every` seconds), or an
+    AssertionError once `within` seconds have passed. For work that happens in the
+    background (deliveries, statistics): the bound is a ceiling for a stuck test on a busy
+    machine, not a measure of speed."""
+    deadline = time.monotonic() + within
+    while True:
+        answer = check()
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {within:g}s")
+        await anyio.sleep(every)
 
 
 def scim_user(name: str = "alice@example.com", **extra: Any) -> dict:

@@ -1,8 +1,8 @@
 """Plugins change behaviour only through hooks; a test plugin proves each call site."""
 
 import pytest
-
 from conftest import running, user_body
+
 from gateway.hookspecs import hookimpl
 from gateway.scim.errors import ScimError
 

@@ -73,7 +73,8 @@ def basic_credentials(request: Any) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
-def match_bearer(token: str, credentials: list[CredentialRow], kinds: set[str]) -> Principal | None:
+def match_bearer(token: str, credentials: list[CredentialRow],
+                 kinds: set[str]) -> Principal | None:
     """The credential whose hash the token matches; every candidate is compared."""
     found = None
     for cred in credentials:

@@ -7,7 +7,8 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from gateway.app import build_gateway, opened
 from gateway.core import Gateway

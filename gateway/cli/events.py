@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+import anyio
 import msgspec
 
 from gateway.cli.common import common, run
@@ -110,13 +111,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     async def work(gw: Gateway) -> int:
         filters = {name: getattr(args, name) for name in synclog.FILTERS}
-        out = open(args.output, "w", newline="") if args.output else sys.stdout
+        out = await anyio.open_file(args.output, "w", newline="") if args.output \
+            else anyio.wrap_file(sys.stdout)
         try:
             async for chunk in synclog.export(gw, args.format, **filters):
-                out.write(chunk)
+                await out.write(chunk)
         finally:
             if args.output:
-                out.close()
+                await out.aclose()
         return 0
 
     return run(args, work)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
+
+import anyio
 
 from gateway.accounts import actions, users
 from gateway.cli.common import common, fail, print_json
@@ -54,7 +55,8 @@ async def user_show(gw: Gateway, args: argparse.Namespace) -> int:
 
 async def user_create(gw: Gateway, args: argparse.Namespace) -> int:
     """A local user from a SCIM User body (a file, or - for stdin)."""
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    text = sys.stdin.read() if args.file == "-" else \
+        await anyio.Path(args.file).read_text("utf-8")
     try:
         body = json.loads(text)
     except ValueError as exc:

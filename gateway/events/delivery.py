@@ -58,8 +58,8 @@ class Waker:
         if self._event.is_set():
             self._event = anyio.Event()
 
-    async def wait(self, timeout: float) -> None:
-        with anyio.move_on_after(timeout):
+    async def wait(self, seconds: float) -> None:
+        with anyio.move_on_after(seconds):
             await self._event.wait()
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 
 from gateway.clock import format_time, parse_duration
 from gateway.store import synclog
@@ -44,7 +45,7 @@ async def prune(gw: Gateway, keep_seconds: float, batch: int = BATCH) -> int:
         removed += count
         if count < batch:
             break
-        await anyio.sleep(0)  # let SCIM writes in between batches
+        await anyio.lowlevel.checkpoint()  # let SCIM writes in between batches
     return removed
 
 

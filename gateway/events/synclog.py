@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timezone
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from collections.abc import AsyncIterator
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -43,8 +44,9 @@ def checked(filters: dict[str, Any]) -> dict[str, Any]:
     """The filters with their times in the stored format; a bad one raises FilterError."""
     out = {name: filters.get(name) for name in FILTERS}
     for name in ("since", "until"):
-        if out[name]:
-            out[name] = moment(out[name], name)
+        given = out[name]
+        if given:
+            out[name] = moment(str(given), name)
     return out
 
 
@@ -56,7 +58,7 @@ def moment(text: str, name: str) -> str:
         raise FilterError(f"'{name}' must be an RFC 3339 time such as 2026-01-31T12:00:00Z "
                           f"or a date such as 2026-01-31, not '{text}'") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return format_time(when)
 
 

@@ -92,8 +92,8 @@ async def create(gw: Gateway, body: dict) -> dict:
     generated = body.get("secret") is None
     secret = secrets.token_urlsafe(32) if generated else check_secret(body["secret"])
     types = check_events(body.get("events"))
-    row = {"id": new_id(), "url": url, "events": _json.encode(types).decode(),
-           "created_at": gw.clock.stamp()}
+    row: dict[str, Any] = {"id": new_id(), "url": url, "events": _json.encode(types).decode(),
+                           "created_at": gw.clock.stamp()}
     async with gw.store.write() as conn:
         row["cursor"] = await outbox.newest_seq(conn)
         await queries.insert(conn, {**row, "secret": secret})

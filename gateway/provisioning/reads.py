@@ -68,7 +68,8 @@ def query_from_dict(values: dict) -> ListQuery:
         sort_by=values.get("sortby") or None,
         sort_order=sort_order,
         start_index=max(1, _int("startIndex", values.get("startindex", 1))),
-        count=None if values.get("count") in (None, "") else max(0, _int("count", values["count"])),
+        count=None if values.get("count") in (None, "")
+        else max(0, _int("count", values["count"])),
         attributes=_joined(values.get("attributes")) or None,
         excluded=_joined(values.get("excludedattributes")) or None,
     )

@@ -213,8 +213,8 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
             new_data, changes = result.data, result.member_changes
         else:
             new_data = canonical_resource(body, rtype)
-            ids = take_members(new_data, rtype)
-            changes = [MemberChange(action="replace", ids=tuple(ids or ()))] \
+            listed = take_members(new_data, rtype)
+            changes = [MemberChange(action="replace", ids=tuple(listed or ()))] \
                 if rtype.name == "Group" else []
             _immutable(rtype, before, new_data)
         require(new_data, rtype)

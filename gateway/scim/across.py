@@ -10,10 +10,10 @@ error: 400 invalidFilter for a filter, 400 invalidPath for an attribute list.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
-from gateway.scim.errors import ScimError
 from gateway.scim.ast import COMPARE_OPS, SCHEMAS_ATTR, AttrPath, Filter, Not, Present, invalid
+from gateway.scim.errors import ScimError
 from gateway.scim.filter import Parser, Token, describe
 from gateway.scim.path import parse_attr_list
 from gateway.scim.schema import ResourceType
@@ -58,7 +58,7 @@ class LenientParser(Parser):
         self.expect("]", "']'")
         return never(self.rtype)
 
-    def attr_expr(self, path: AttrPath | None, tok: Token) -> Filter:  # type: ignore[override]
+    def attr_expr(self, path: AttrPath | None, tok: Token) -> Filter:
         if path is not None:
             return super().attr_expr(path, tok)
         op_tok = self.next()

@@ -10,7 +10,7 @@ case-insensitively.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -49,22 +49,22 @@ class Present(msgspec.Struct, frozen=True):
 
 
 class And(msgspec.Struct, frozen=True):
-    left: "Filter"
-    right: "Filter"
+    left: Filter
+    right: Filter
 
 
 class Or(msgspec.Struct, frozen=True):
-    left: "Filter"
-    right: "Filter"
+    left: Filter
+    right: Filter
 
 
 class Not(msgspec.Struct, frozen=True):
-    expr: "Filter"
+    expr: Filter
 
 
 class ValueFilter(msgspec.Struct, frozen=True):
     path: AttrPath
-    expr: "Filter"
+    expr: Filter
 
 
 Filter = Compare | Present | And | Or | Not | ValueFilter
@@ -110,7 +110,7 @@ def parse_datetime(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
     except (ValueError, OverflowError):
         return None

@@ -6,7 +6,8 @@ the two against each other); PATCH paths and plugins use it to pick values out o
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gateway.scim.ast import (
     SCHEMAS_ATTR,

@@ -40,12 +40,13 @@ Semantics decisions (where the RFC is open or silent):
 
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import msgspec
 
-from gateway.scim.errors import ScimError
 from gateway.scim.ast import And, AttrPath, Compare, Filter, Or, lookup
+from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import element_matches
 from gateway.scim.path import PatchPath, parse_path
 from gateway.scim.resource import check_single, check_value, copy_data, find_key, is_empty
@@ -337,6 +338,7 @@ def _append(t: _Target, value: Any) -> list[dict]:
 
 def _set_sub(t: _Target, value: Any) -> list[dict]:
     """`name.givenName` (one parent) or `emails.type` (every element)."""
+    assert t.sub is not None
     checked = check_value(t.sub, value, t.label)
     if not t.attr.multi_valued:
         parent = t.container.get(t.attr.name)
@@ -354,6 +356,7 @@ def _set_sub(t: _Target, value: Any) -> list[dict]:
 
 def _set_matching(t: _Target, value: Any, rtype: ResourceType, create: bool) -> list[dict]:
     """`emails[type eq "work"]` (whole elements) or `emails[type eq "work"].value`."""
+    assert t.where is not None
     if t.sub is not None:
         checked = check_value(t.sub, value, t.label)
     else:
@@ -391,6 +394,7 @@ def _seed(where: Filter, attr: Attribute) -> dict | None:
 
 
 def _remove_matching(t: _Target, rtype: ResourceType) -> None:
+    assert t.where is not None
     items = t.container.get(t.attr.name)
     if not isinstance(items, list):
         return
@@ -403,6 +407,7 @@ def _remove_matching(t: _Target, rtype: ResourceType) -> None:
 
 
 def _remove_sub(t: _Target) -> None:
+    assert t.sub is not None
     current = t.container.get(t.attr.name)
     if isinstance(current, dict):
         current.pop(t.sub.name, None)
@@ -549,8 +554,8 @@ def _prune(value: Any) -> Any:
         pruned = {k: _prune(v) for k, v in value.items()}
         return {k: v for k, v in pruned.items() if not is_empty(v)}
     if isinstance(value, list):
-        pruned = [_prune(v) for v in value]
-        return [v for v in pruned if not is_empty(v)]
+        items = [_prune(v) for v in value]
+        return [v for v in items if not is_empty(v)]
     return value
 
 

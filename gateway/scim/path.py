@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.scim.errors import ScimError
 from gateway.scim.ast import SCHEMAS_ATTR, AttrPath, Filter
+from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import element_matches, resource_values
 from gateway.scim.filter import Parser, describe
 from gateway.scim.schema import Attribute, ResourceType

@@ -16,11 +16,12 @@ Decisions:
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from gateway.scim.ast import AttrPath
 from gateway.scim.resource import is_empty
-from gateway.scim.schema import Attribute, ResourceType, Schema, by_identity, iter_attributes
+from gateway.scim.schema import Attribute, ResourceType, Schema, by_identity
 
 # Attributes whose value is membership rows rather than stored data.
 _MEMBERSHIP = {"Group": "members", "User": "groups"}

@@ -32,7 +32,7 @@ def canonical_resource(body: Any, rtype: ResourceType) -> dict:
                 continue
             if not isinstance(value, dict):
                 raise ScimError(400, f"'{key}' must be a JSON object", "invalidSyntax")
-            ext = {}
+            ext: dict = {}
             for name, sub_value in value.items():
                 attr = schema.attribute(name)
                 if attr is None:

@@ -6,8 +6,9 @@ projection all read the attribute metadata defined here (RFC 7643 sections 2, 4,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import msgspec
 
@@ -38,11 +39,11 @@ class Attribute(msgspec.Struct, frozen=True, kw_only=True):
     returned: str = "default"  # always never default request
     uniqueness: str = "none"  # none server global
     description: str = ""
-    sub_attributes: tuple["Attribute", ...] = ()
+    sub_attributes: tuple[Attribute, ...] = ()
     canonical_values: tuple[str, ...] = ()
     reference_types: tuple[str, ...] = ()
 
-    def sub(self, name: str) -> "Attribute | None":
+    def sub(self, name: str) -> Attribute | None:
         return _index(self.sub_attributes).get(name.lower())
 
     def to_scim(self) -> dict:
@@ -265,10 +266,10 @@ class ResourceType(msgspec.Struct, frozen=True, kw_only=True):
             urn, attr = found
         else:
             schema = self.schema_by_urn(urn)
-            attr = schema.attribute(name) if schema else None
-            if schema is None or attr is None:
+            named = schema.attribute(name) if schema else None
+            if schema is None or named is None:
                 raise ScimError(400, f"Unknown attribute '{path}' for {self.name}", "invalidPath")
-            urn = schema.id
+            urn, attr = schema.id, named
         sub = None
         if sub_name is not None:
             sub = attr.sub(sub_name)

@@ -9,8 +9,9 @@ outbox event always commit together.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 import msgspec
 

@@ -29,7 +29,6 @@ import re
 
 import msgspec
 
-from gateway.scim.errors import ScimError
 from gateway.scim.ast import (
     ID_REFERENCES,
     SCHEMAS_ATTR,
@@ -46,6 +45,7 @@ from gateway.scim.ast import (
     lookup,
     parse_datetime,
 )
+from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import compare_one
 from gateway.scim.schema import Attribute, ResourceType
 
@@ -218,6 +218,7 @@ def element_leaf(f: Compare | Present, ctx: Ctx, elements: Elements) -> str:
     if f.path.sub is None and elements.attr.type == "complex":
         if elements.member_column is not None:
             return TRUE  # a membership row is a non-empty element
+        assert elements.json is not None  # stored elements are JSON when not member rows
         return object_present(elements.json, ctx.d)
     exact = is_case_exact(f.path, ctx.rtype)
     return scalar_sql(f, element_scalar(elements, f.path.sub, exact, ctx.d), ctx)
@@ -259,6 +260,7 @@ def scalar_compare(s: Scalar, op: str, value: object, ctx: Ctx) -> str:
         return f"{s.expr} = {ctx.param('true' if value else 'false')}"
     if s.kind == "number":
         return f"{s.expr} {SQL_OPS[op]} {ctx.param(value, 'numeric')}"
+    assert isinstance(value, str)  # check_compare let only strings through for the rest
     if s.kind == "dateTime":
         return ordered(s.expr, op, ctx.param(stored_timestamp(value)), ctx.d)
     x = s.expr if s.case_exact or s.lowered else f"lower({s.expr})"
@@ -336,7 +338,7 @@ def safe(name: str) -> str:
 
 def data_loc(path: AttrPath, rtype: ResourceType) -> Loc:
     """Where a single-valued attribute (or sub-attribute) lives in r.data."""
-    keys = () if path.schema == rtype.schema.id else (path.schema,)
+    keys: tuple[str, ...] = () if path.schema == rtype.schema.id else (path.schema,)
     keys += (path.attr,) + ((path.sub,) if path.sub else ())
     return Loc("r.data", keys)
 
@@ -442,7 +444,7 @@ def first_element(elements: Elements, value: str, d: Dialect) -> str:
     primary = elements.attr.sub("primary")
     assert elements.json is not None
     if d.pg:
-        rank = f"CASE WHEN e.v->'primary' = 'true'::jsonb THEN 0 ELSE 1 END, " if primary else ""
+        rank = "CASE WHEN e.v->'primary' = 'true'::jsonb THEN 0 ELSE 1 END, " if primary else ""
         source = elements.source.replace(" AS e(v)", " WITH ORDINALITY AS e(v, n)")
         return f"(SELECT {value} FROM {source} ORDER BY {rank}e.n LIMIT 1)"
     flag = sqlite_type(element_field(elements.json, "primary", d))

@@ -5,7 +5,8 @@ Callers scope every query by provider; '' is the owner of local users.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
@@ -119,7 +120,8 @@ async def page(conn: Conn, provider_id: str, rtype: str, where: str, params: lis
     rows = []
     if limit > 0:
         rows = await conn.fetchall(
-            f"SELECT {_R_COLUMNS} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset])
+            f"SELECT {_R_COLUMNS} {base} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*args, limit, offset])
     if offset == 0 and len(rows) < limit:
         return len(rows), [to_row(row) for row in rows]  # the page holds every match
     total = await conn.fetchval(f"SELECT count(*) {base}", args)

@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Sequence
+from typing import Any
 
 import aiosqlite
 import anyio
@@ -36,7 +37,8 @@ BATCH_SECONDS = 0.02  # and stays open at most this long
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
-    return {col[0]: value for col, value in zip(cursor.description, row)}
+    # One value per column by construction: no strict check on every row read.
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=False)}
 
 
 class SqliteConn:
@@ -54,7 +56,8 @@ class SqliteConn:
         raise TypeError("read() connections are read-only; write through write()")
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        return list(await self._db.execute_fetchall(sql, params))
+        # Rows are dicts: every connection's row_factory is _dict_row.
+        return list(await self._db.execute_fetchall(sql, params))  # type: ignore[arg-type]
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
         rows = await self.fetchall(sql, params)
@@ -171,7 +174,9 @@ class SqliteStore:
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.url, isolation_level=None)
-        db.row_factory = _dict_row
+        # aiosqlite types row_factory as a class, but hands it to sqlite3, which takes any
+        # callable (cursor, row) -> row.
+        db.row_factory = _dict_row  # type: ignore[assignment]
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA foreign_keys=ON")
@@ -229,7 +234,7 @@ class SqliteStore:
             finally:
                 self._free.append(db)
 
-    def lookup(self) -> "_Ready":
+    def lookup(self) -> _Ready:
         assert self._inline is not None, "store is not open"
         return _Ready(InlineConn(self._inline))
 
@@ -266,21 +271,22 @@ class SqliteStore:
             self._ended(batch)
         await asyncio.shield(batch.done)
 
-    def _ended(self, batch: "_Batch") -> None:
+    def _ended(self, batch: _Batch) -> None:
         """A write has left the batch: commit now if the batch is full or old, else soon."""
         if batch.writes >= BATCH_WRITES or time.monotonic() - batch.began > BATCH_SECONDS:
             self._finish(batch)
         else:
             asyncio.get_running_loop().call_soon(self._commit_soon, batch)
 
-    def _commit_soon(self, batch: "_Batch") -> None:
+    def _commit_soon(self, batch: _Batch) -> None:
         """Runs after the tasks that were ready when a write ended: they join the batch."""
         if self._batch is batch and not self._write_lock.locked():
             self._finish(batch)
         # else: committed already, or a write is under way and schedules another call
 
-    def _finish(self, batch: "_Batch", failure: BaseException | None = None) -> None:
+    def _finish(self, batch: _Batch, failure: BaseException | None = None) -> None:
         db = self._inline_writer
+        assert db is not None, "a batch exists only while the store is open"
         self._batch = None
         if failure is None:
             try:

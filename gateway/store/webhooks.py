@@ -3,7 +3,8 @@ Shared by both stores."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gateway.store.base import Conn
 

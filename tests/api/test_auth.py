@@ -1,7 +1,6 @@
 """Provider credentials: 401 without them, isolation between providers, rotation, basic."""
 
 import pytest
-
 from conftest import user_body
 
 pytestmark = pytest.mark.anyio

@@ -1,10 +1,9 @@
 """Every filter example of RFC 7644 3.4.2.2 and every PATCH example of 3.5.2, over HTTP
 against the real app (real SQLite file), each a test of its own."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from conftest import running
 
 pytestmark = pytest.mark.anyio
@@ -63,7 +62,7 @@ FILTER_EXAMPLES = {
 async def directory(database):
     from gateway.clock import FakeClock
 
-    clock = FakeClock(datetime(2011, 5, 13, 4, 42, 33, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2011, 5, 13, 4, 42, 33, tzinfo=UTC))
     async with running(database, clock=clock) as gateway:
         idp = await gateway.provider("idp")
         ids = {}

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -25,7 +24,7 @@ CASES = [pytest.param(path, kind, id=f"{path.parent.name}/{path.stem}-{kind}")
          for path in TRACES for kind in CREDENTIALS[load(path)["idp"]]]
 
 sys.path.insert(0, str(ROOT / "tests"))
-from test_serve import free_port, read_lines, stop, wait_ready  # noqa: E402
+from serving import free_port, read_lines, start, stop, wait_ready  # noqa: E402
 
 
 def test_the_shared_traces_are_there():
@@ -67,14 +66,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     config = folder / "gateway.toml"
     config.write_text('[plugins]\nenabled = ["entra", "okta"]\n')
     port = free_port()
-    exe = Path(sys.executable).parent / "identity-gateway"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--migrate", "--host", "127.0.0.1", "--port", str(port),
-         "--database", str(folder / "gw.db"), "--config", str(config),
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = start(folder / "gw.db", port, config)
     try:
         lines = read_lines(proc, 3)
         admin = next((ln.split(": ", 1)[1] for ln in lines if ln.startswith("Admin token:")),

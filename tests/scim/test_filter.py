@@ -1,4 +1,5 @@
-"""SCIM filter grammar (RFC 7644 section 3.4.2.2): parsing, printing and the reference evaluator."""
+"""SCIM filter grammar (RFC 7644 section 3.4.2.2): parsing, printing and the reference
+evaluator."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.scim.errors import ScimError
 from gateway.scim.ast import (
     MAX_DEPTH,
     MAX_FILTER_LENGTH,
@@ -20,6 +20,7 @@ from gateway.scim.ast import (
     Present,
     ValueFilter,
 )
+from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import element_matches, matches
 from gateway.scim.filter import Parser, format_filter, parse_filter
 from gateway.scim.schema import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.scim.errors import ScimError
 from gateway.scim.ast import And, AttrPath, Compare, Present
+from gateway.scim.errors import ScimError
 from gateway.scim.path import PatchPath, parse_attr_list, parse_path
 from gateway.scim.schema import ENTERPRISE_SCHEMA, GROUP_SCHEMA, GROUP_TYPE, USER_SCHEMA, USER_TYPE
 

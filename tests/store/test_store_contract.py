@@ -4,14 +4,17 @@ lifecycle claim."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import anyio
+import anyio.lowlevel
+import asyncpg
 import msgspec
 import pytest
 
-from gateway.store import open_store
+from gateway.store import open_store, resources
 from gateway.store.base import IntegrityError, Migration, ResourceRow, Store, core_migrations
 from gateway.store.lifecycle import claim_next
-from gateway.store import resources
 
 pytestmark = pytest.mark.anyio
 T = "2024-01-01T00:00:00.000000Z"
@@ -106,7 +109,7 @@ async def test_locked_read_modify_write_loses_no_update(store, database):
             async with s.write() as conn:
                 row = await resources.get(conn, "p", "User", "u1", lock=True)
                 assert row is not None
-                await anyio.sleep(0)  # let the other writer run in between
+                await anyio.lowlevel.checkpoint()  # let the other writer run in between
                 row.data = {**row.data, "count": row.data["count"] + 1}
                 row.version += 1
                 assert await resources.update(conn, row, row.version - 1)
@@ -229,7 +232,8 @@ async def test_a_write_reports_success_only_when_its_commit_stored_it(store):
 async def test_a_due_action_is_claimed_once(store, database):
     async with store.write() as conn:
         await conn.execute("INSERT INTO lifecycle (resource_id, provider_id, action, due_at)"
-                           " VALUES ('u1', 'p', 'deactivate', ?)", ("2024-01-01T00:00:10.000000Z",))
+                           " VALUES ('u1', 'p', 'deactivate', ?)",
+                           ("2024-01-01T00:00:10.000000Z",))
     async with store.write() as conn:
         assert await claim_next(conn, "2024-01-01T00:00:09.999999Z") is None  # not due yet
     other = open_store(database)
@@ -294,7 +298,7 @@ async def test_a_failing_migration_leaves_nothing_behind(database):
     await s.open()
     try:
         await s.migrate(core_migrations(s.dialect))
-        with pytest.raises(Exception):
+        with pytest.raises((sqlite3.Error, asyncpg.PostgresError)):
             await s.migrate([broken])
         assert await s.pending([broken]) == [broken]
         async with s.write() as conn:  # the table of the failed migration does not exist

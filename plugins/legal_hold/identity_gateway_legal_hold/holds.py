@@ -29,10 +29,8 @@ async def active_hold(conn: Any, user_id: str) -> dict | None:
         "SELECT * FROM legal_holds WHERE user_id = ? AND released_at IS NULL", (user_id,))
 
 
-def text_field(body: dict, name: str, required: bool = True) -> str | None:
+def text_field(body: dict, name: str) -> str:
     value = body.get(name)
-    if value is None and not required:
-        return None
     if not isinstance(value, str) or not value.strip():
         raise ScimError(400, f"'{name}' must be a non-empty string")
     if len(value) > MAX_TEXT:
@@ -46,7 +44,8 @@ async def place(gw: Any, body: Any) -> dict:
         raise ScimError(400, "A legal hold is a JSON object {\"user\": id, \"matter\": text}")
     user_id = text_field(body, "user")
     matter = text_field(body, "matter")
-    placed_by = text_field(body, "placed_by", required=False) or "admin"
+    placed_by = text_field(body, "placed_by") if body.get("placed_by") is not None \
+        else "admin"
     async with gw.store.write() as conn:
         user = await gw.user_view(user_id, conn)
         if user is None:
@@ -59,7 +58,8 @@ async def place(gw: Any, body: Any) -> dict:
         await conn.execute(
             "INSERT INTO legal_holds (user_id, matter, placed_by, placed_at)"
             " VALUES (?, ?, ?, ?)", (user_id, matter, placed_by, now))
-        hold = hold_view(await active_hold(conn, user_id))
+        hold = hold_view({"user_id": user_id, "matter": matter, "placed_by": placed_by,
+                          "placed_at": now, "released_by": None, "released_at": None})
         await gw.record(conn, actor="admin", provider_id=_provider(user), resource_type="User",
                         event_type="user.legal_hold_placed", resource_id=user_id,
                         operation="legal_hold_place", before={"legal_hold": None},
@@ -96,7 +96,8 @@ async def release(gw: Any, user_id: str, released_by: str | None = None) -> dict
 
 async def list_holds(gw: Any, *, user: str | None = None, include_released: bool = False,
                      cursor: str | None = None, limit: int = 100) -> dict:
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
     if not include_released:
         where.append("released_at IS NULL")
     if user:

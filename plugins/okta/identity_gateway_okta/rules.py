@@ -27,7 +27,8 @@ def check_user_name(user_name: object) -> None:
         # Syntax only: the gateway never looks the domain up.
         validate_email(user_name, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise refuse("userName", f"must be a valid email address ('{user_name}': {exc})")
+        raise refuse("userName",
+                     f"must be a valid email address ('{user_name}': {exc})") from None
 
 
 def check_primary_email(user_name: object, emails: list) -> None:

@@ -7,6 +7,7 @@ its sync-log entry and event in the caller's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.plugin import ConfigError, ScimError
@@ -108,7 +109,7 @@ async def require_org(conn: Any, ref: Any, label: str) -> dict:
 
 
 async def create_org(gw: Any, conn: Any, name: str, *, parent_id: str | None = None,
-                     default_roles: list[str] = (), actor: str = "admin",
+                     default_roles: Sequence[str] = (), actor: str = "admin",
                      provider_id: str | None = None, reason: str | None = None) -> dict:
     row = await store.insert_org(conn, name, parent_id, gw.clock.stamp())
     if row is None:

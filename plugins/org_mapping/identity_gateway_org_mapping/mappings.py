@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.plugin import ScimError
-
 from identity_gateway_org_mapping import attribute, catalogue, placement, store
 from identity_gateway_org_mapping.catalogue import ACTOR
 from identity_gateway_org_mapping.placement import Mapping
@@ -229,7 +228,7 @@ async def on_change(gw: Any, conn: Any, event: dict) -> None:
 
 async def forget_group(gw: Any, conn: Any, mapping: Mapping, gid: str) -> None:
     """A deleted group leaves both mappings; its former members are placed again."""
-    before = {"group": gid}
+    before: dict[str, Any] = {"group": gid}
     if gid in mapping.org_groups:
         priority, oid = mapping.org_groups.pop(gid)
         found = await store.org_by_id(conn, oid)

@@ -66,7 +66,7 @@ class Mapper:
         self.rtype = gw.registry.types["User"]
         self.path = attribute.parse(mapping.attribute, self.rtype)[1] \
             if mapping.method == "attribute" else None
-        self.names: dict[str, str] = {}  # organization id -> name
+        self.names: dict[str, str | None] = {}  # organization id -> name (None: gone)
         self.by_key: dict[str, str] = {}  # lower-cased name -> organization id
         self.defaults: dict[str, tuple[str, ...]] = {}
         self.users = self.organization_changed = self.roles_changed = self.changed = 0

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import Harness, running, user_body
-from gateway.accounts import lifecycle, scheduler
+
+from gateway.accounts import scheduler
 from gateway.clock import FakeClock
 
 pytestmark = pytest.mark.anyio

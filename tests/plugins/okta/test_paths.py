@@ -1,8 +1,8 @@
 import pytest
-from identity_gateway_okta.paths import scim_path
 
 from gateway.scim.path import path_values
 from gateway.scim.schema import USER_TYPE
+from identity_gateway_okta.paths import scim_path
 
 
 @pytest.mark.parametrize("okta,scim", [

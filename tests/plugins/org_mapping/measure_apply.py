@@ -21,6 +21,7 @@ import anyio
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
 from conftest import running, user_body  # noqa: E402
+
 from gateway.store import resources  # noqa: E402
 
 CHUNK = 5_000

@@ -4,8 +4,8 @@ counts exactly the users whose organization or roles changed."""
 import uuid
 
 import pytest
-
 from conftest import running, user_body
+
 from gateway.store import resources
 
 pytestmark = pytest.mark.anyio

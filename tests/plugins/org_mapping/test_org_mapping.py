@@ -4,10 +4,9 @@ what SCIM changes do to users' places."""
 from typing import Any
 
 import pytest
+from conftest import running, user_body
 
 from gateway.plugin import ConfigError
-
-from conftest import running, user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -10,15 +10,15 @@ import asyncio
 import json
 import secrets
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.scim.errors import ScimError
 from gateway.scim.ast import And, AttrPath, Compare, Not, Or, Present, ValueFilter
+from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import matches, resource_values
 from gateway.scim.filter import format_filter, parse_filter
 from gateway.scim.schema import (
@@ -35,6 +35,7 @@ from gateway.store.filter_sql import POSTGRES, SQLITE, Dialect, compile_filter, 
 
 MIGRATION = Path(__file__).resolve().parents[2] / "gateway/store/migrations/sqlite/0001_core.sql"
 from conftest import PG_URL as PG_DSN  # noqa: E402
+
 U, G, E = USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_SCHEMA
 X = "urn:example:params:scim:schemas:extension:test:2.0:User"
 PROVIDER = "p1"
@@ -56,7 +57,7 @@ CUSTOM_USER = ResourceType(
 
 
 def stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(
         timespec="microseconds") + "Z"
 
 
@@ -408,10 +409,10 @@ def test_postgres_sql_is_parameterised_the_same_way() -> None:
 CHARS = "aAbB%_\\'é"
 SHORT = st.text(alphabet=CHARS, min_size=0, max_size=3)
 NAMES = st.text(alphabet=CHARS, min_size=1, max_size=4)
-BASE = datetime(2011, 5, 13, 4, 42, 34, tzinfo=timezone.utc)
+BASE = datetime(2011, 5, 13, 4, 42, 34, tzinfo=UTC)
 MOMENTS = st.integers(min_value=-5, max_value=5).map(
     lambda n: BASE + timedelta(microseconds=n * 250_000))
-ZONES = st.sampled_from([timezone.utc, timezone(timedelta(hours=2)),
+ZONES = st.sampled_from([UTC, timezone(timedelta(hours=2)),
                          timezone(timedelta(hours=-5, minutes=-30))])
 
 
@@ -603,7 +604,7 @@ def pg_schema(postgres_server):  # skips, once, without a server
 
     try:
         asyncio.run(create())
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         pytest.skip(f"PostgreSQL is not reachable at {PG_DSN}: {exc}")
     yield schema
 
@@ -644,7 +645,7 @@ def test_postgres_fixed_cases(pg_schema) -> None:
     for rtype, cases in ((USER_TYPE, USER_CASES), (GROUP_TYPE, GROUP_CASES)):
         filters = [parse_filter(text, rtype) for text in cases]
         got = asyncio.run(pg_ids(pg_schema, DIRECTORY, filters, rtype))
-        for text, ids in zip(cases, got):
+        for text, ids in zip(cases, got, strict=True):
             assert ids == cases[text], text
 
 
@@ -677,5 +678,5 @@ def test_postgres_sort_expressions(pg_schema) -> None:
 def test_postgres_selects_what_matches_accepts(pg_schema, case) -> None:
     resources, found = case
     got = asyncio.run(pg_ids(pg_schema, resources, found, CUSTOM_USER))
-    for f, ids in zip(found, got):
+    for f, ids in zip(found, got, strict=True):
         assert ids == expected_ids(f, resources, CUSTOM_USER), format_filter(f)

@@ -8,7 +8,6 @@ membership rows, and lifecycle rows) when it breaks.
 import httpx
 import msgspec
 import pytest
-
 from conftest import user_body
 
 pytestmark = pytest.mark.anyio

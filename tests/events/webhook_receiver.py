@@ -6,11 +6,10 @@ import hashlib
 import hmac
 import json
 import threading
-import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
-import anyio
+from gateway.testing import eventually
 
 # policy(event, attempt) -> HTTP status to answer, or "hang" to answer late (after release)
 Policy = Callable[[dict, int], "int | str"]
@@ -65,7 +64,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self.thread.start()
         return self
 
@@ -78,13 +77,15 @@ class Receiver:
         with self.lock:
             return [e["seq"] for e in self.accepted]
 
-    async def wait_for(self, count: int, timeout: float = 60.0) -> list[dict]:
+    async def wait_for(self, count: int, within: float = 60.0) -> list[dict]:
         """Until `count` events were accepted (a ceiling for a stuck test, not a measure)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def enough() -> list[dict] | None:
             with self.lock:
-                if len(self.accepted) >= count:
-                    return list(self.accepted)
-            await anyio.sleep(0.02)
-        with self.lock:
-            raise AssertionError(f"receiver accepted {len(self.accepted)} of {count} events")
+                return list(self.accepted) if len(self.accepted) >= count else None
+
+        try:
+            return await eventually(enough, within=within, every=0.02)
+        except AssertionError:
+            with self.lock:
+                raise AssertionError(
+                    f"receiver accepted {len(self.accepted)} of {count} events") from None

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import secrets
 import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
-
 from conftest import PG_URL, pg_run, pg_with, user_body
-from test_serve import LINE, free_port, read_lines, stop, wait_ready
+from serving import LINE, free_port, launch, read_lines, stop, wait_ready
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -38,13 +35,8 @@ class Replicas:
 
 
 def serve(database: str, port: int, config: Path) -> subprocess.Popen:
-    exe = Path(sys.executable).parent / "identity-gateway"
-    return subprocess.Popen(
-        [str(exe), "serve", "--migrate", "--host", "127.0.0.1", "--port", str(port),
-         "--database", database, "--config", str(config), "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    return launch(["serve", "--migrate", "--host", "127.0.0.1", "--port", str(port),
+                   "--database", database, "--config", str(config), "--log-level", "warning"])
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +81,8 @@ def test_concurrent_creates_of_one_username_give_one_201(replicas):
             answers = await asyncio.gather(*[
                 post_user(client, replicas, replicas.url(), "same@example.com")
                 for _ in range(50)])
-            listed = await client.get(replicas.scim(replicas.url(), "/Users"), headers=replicas.scim_headers,
+            listed = await client.get(replicas.scim(replicas.url(), "/Users"),
+                                      headers=replicas.scim_headers,
                                       params={"filter": 'userName eq "same@example.com"'})
         assert listed.json()["totalResults"] == 1
         for answer in answers:
@@ -199,7 +192,8 @@ def test_a_credential_rotated_on_one_replica_is_refused_by_the_other(replicas):
         first, second = replicas.urls
         async with httpx.AsyncClient(timeout=30) as client:
             old = replicas.scim_headers
-            assert (await client.get(replicas.scim(second, "/Users"), headers=old)).status_code == 200
+            listed = await client.get(replicas.scim(second, "/Users"), headers=old)
+            assert listed.status_code == 200
             rotated = await client.post(
                 f"{first}/admin/v1/providers/{replicas.provider_id}/rotate",
                 headers=replicas.admin_headers)
@@ -207,7 +201,8 @@ def test_a_credential_rotated_on_one_replica_is_refused_by_the_other(replicas):
             new = {"Authorization": f"Bearer {rotated.json()['credentials']['Bearer token']}"}
             refused = await client.get(replicas.scim(second, "/Users"), headers=old)
             assert refused.status_code == 401
-            assert (await client.get(replicas.scim(second, "/Users"), headers=new)).status_code == 200
+            listed = await client.get(replicas.scim(second, "/Users"), headers=new)
+            assert listed.status_code == 200
             replicas.scim_headers = new
 
     run(go())

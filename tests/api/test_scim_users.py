@@ -4,7 +4,6 @@ import uuid
 
 import anyio
 import pytest
-
 from conftest import user_body
 
 pytestmark = pytest.mark.anyio

@@ -1,7 +1,6 @@
 """Groups over SCIM: membership is rows; member edits, renames, filters, delete."""
 
 import pytest
-
 from conftest import user_body
 
 pytestmark = pytest.mark.anyio
@@ -9,7 +8,8 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 async def make_users(gateway, idp, n):
-    return [(await gateway.scim(idp, "POST", "/Users", user_body(f"u{i}@example.com"))).json()["id"]
+    return [(await gateway.scim(idp, "POST", "/Users",
+                                user_body(f"u{i}@example.com"))).json()["id"]
             for i in range(n)]
 
 

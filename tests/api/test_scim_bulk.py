@@ -2,7 +2,6 @@
 
 import msgspec
 import pytest
-
 from conftest import running, user_body
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-
 from conftest import running, user_body
+
 from gateway.events import retention, synclog
 
 pytestmark = pytest.mark.anyio

@@ -4,9 +4,9 @@ feed walks them in order without missing or repeating one."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import user_body
-from gateway.accounts import lifecycle, scheduler
+
+from gateway.accounts import scheduler
 from gateway.events.webhooks import CORE_EVENT_TYPES
 
 pytestmark = pytest.mark.anyio

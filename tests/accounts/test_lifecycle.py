@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import anyio
 import pytest
-
 from conftest import Harness, Provider, running, user_body
+
 from gateway.accounts import lifecycle, scheduler
 from gateway.clock import FakeClock
 from gateway.hookspecs import hookimpl

@@ -2,7 +2,6 @@
 truthful ServiceProviderConfig: over HTTP against the real app."""
 
 import pytest
-
 from conftest import running, user_body
 
 pytestmark = pytest.mark.anyio

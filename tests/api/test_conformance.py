@@ -2,13 +2,10 @@
 on a free loopback port, driven over HTTP. Every check must succeed, except the ones
 docs/conformance.md lists as not applying; for those the test shows why they do not apply."""
 
-import signal
-
 import httpx
 from scim2_client.client import BaseSyncSCIMClient
 from scim2_tester import Status, check_server
-
-from test_serve import LINE, free_port, read_lines, start, wait_ready
+from serving import LINE, free_port, read_lines, start, stop, wait_ready
 
 # (check title, resource type): the members list the gateway returns carries the readOnly
 # `display` it fills in; the check wants exactly the values it sent. See docs/conformance.md.
@@ -55,8 +52,7 @@ def test_scim2_tester_passes(tmp_path):
                           headers={"Authorization": f"Bearer {token}"}) as http:
             results = check_server(HttpxSCIMClient(http))
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
+        stop(proc)
     assert len(results) > 100  # discovery, CRUD, PATCH, query checks for Users and Groups
     failed = [r for r in results if r.status != Status.SUCCESS]
     unexpected = [(r.title, r.resource_type, r.status.name, r.reason) for r in failed
