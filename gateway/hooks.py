@@ -26,11 +26,12 @@ from typing import Any
 
 import pluggy
 
-from gateway import hookspecs
+from gateway import __version__, hookspecs
 from gateway.accounts.credentials import BuiltinAuth
 from gateway.errors import GatewayError
 
 ENTRY_POINT_GROUP = "identity_gateway.plugins"
+BUILTIN = ("builtin_auth",)
 
 Impl = tuple[Callable, tuple[str, ...]]
 
@@ -98,6 +99,22 @@ def check(pm: pluggy.PluginManager, plugin: Any, label: str) -> None:
                 raise PluginError(
                     f"{where}: a startup hook runs while the app is built and cannot be "
                     "awaited; write it as a plain def")
+
+
+def describe(pm: pluggy.PluginManager) -> list[dict]:
+    """The loaded plugins, as an admin checks them: name, version, the hooks each implements
+    (the gateway's own built-ins included). Objects registered directly have no version."""
+    found = available_plugins()
+    out = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+        entry = found.get(name)
+        version = entry.dist.version if entry is not None and entry.dist else None
+        out.append({"name": name, "version": version or (__version__ if name in BUILTIN
+                                                           else None), "hooks": hooks})
+    return out
 
 
 def is_startup(pm: pluggy.PluginManager, name: str) -> bool:

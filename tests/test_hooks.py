@@ -3,8 +3,15 @@
 import pytest
 from conftest import running, user_body
 
-from gateway.hookspecs import hookimpl
-from gateway.scim.errors import ScimError
+from gateway.hooks import PluginError, make_plugin_manager
+from gateway.plugin import (
+    IssuedCredential,
+    Principal,
+    ScimError,
+    hash_secret,
+    hookimpl,
+    verify_secret,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -79,8 +86,6 @@ class TokenAuth:
     @hookimpl
     def authenticate(self, request, provider, credentials):
         if request.headers.get("x-test-key") == "let-me-in":
-            from gateway.accounts.credentials import Principal
-
             return Principal(provider.id, "test", "test")
         return None
 
@@ -92,3 +97,121 @@ async def test_authenticate_hook(database):
         assert r.status_code == 200
         r = await gateway.client.get(f"{idp.base}/Users", headers={"x-test-key": "no"})
         assert r.status_code == 401
+
+
+class AsyncKind:
+    """A credential plugin whose hooks are coroutines, as hookspecs.py allows."""
+
+    @hookimpl
+    async def credential_kinds(self):
+        return ["async-key"]
+
+    @hookimpl
+    async def issue_credential(self, provider, kind, secret, username, gateway):
+        if kind != "async-key":
+            return None
+        assert gateway.plugin_config("async_kind") == {"prefix": "ak"}
+        return IssuedCredential("async-key", hash_secret(secret), None, [("Key", secret)])
+
+    @hookimpl
+    async def authenticate(self, request, provider, credentials):
+        key = request.headers.get("x-key", "")
+        for cred in credentials:
+            if cred.kind == "async-key" and verify_secret(key, cred.secret_hash):
+                return Principal(provider.id, cred.id, cred.kind)
+        return None
+
+
+async def test_async_issue_credential_and_authenticate(tmp_path):
+    async with running(tmp_path / "gw.db", plugins=[AsyncKind()],
+                       config={"async_kind": {"prefix": "ak"}}) as gateway:
+        r = await gateway.admin_api("POST", "/providers", {"name": "a", "auth": "async-key"})
+        assert r.status_code == 201, r.text
+        view = r.json()
+        key = view["credentials"]["Key"]
+        base = f"/scim/v2/{view['id']}"
+        assert (await gateway.client.get(f"{base}/Users", headers={"x-key": key})).status_code \
+            == 200
+        assert (await gateway.client.get(f"{base}/Users", headers={"x-key": "no"})).status_code \
+            == 401
+        rotated = await gateway.admin_api("POST", f"/providers/{view['id']}/rotate")
+        assert rotated.status_code == 200 and rotated.json()["credentials"]["Key"] != key
+
+
+class NewStyleWrapper:
+    @hookimpl(wrapper=True)
+    def validate_resource(self, resource):
+        return (yield)
+
+
+class OldStyleWrapper:
+    @hookimpl(hookwrapper=True)
+    def after_change(self, event):
+        yield
+
+
+class AsyncStartup:
+    @hookimpl
+    async def extra_routes(self):
+        return []
+
+
+@pytest.mark.parametrize("plugin,words", [
+    (NewStyleWrapper(), "wrapper"),
+    (OldStyleWrapper(), "wrapper"),
+    (AsyncStartup(), "startup hook"),
+])
+def test_implementations_the_gateway_would_not_run_are_refused(plugin, words):
+    with pytest.raises(PluginError) as refused:
+        make_plugin_manager(extra=[plugin])
+    assert words in refused.value.detail and "hook" in refused.value.detail
+
+
+class UnknownArgument:
+    @hookimpl
+    def validate_resource(self, resource, colour):
+        return None
+
+
+def test_an_implementation_asking_for_an_argument_the_hook_lacks_is_refused():
+    with pytest.raises(PluginError, match="colour"):
+        make_plugin_manager(extra=[UnknownArgument()])
+
+
+class SyncReturnsAwaitable:
+    @hookimpl
+    def provider_routes(self):
+        async def later():
+            return []
+        return later()
+
+
+def test_a_startup_hook_that_returns_an_awaitable_stops_startup(tmp_path):
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    with pytest.raises(PluginError, match="provider_routes"):
+        create_app(Settings(database=str(tmp_path / "gw.db")), plugins=[SyncReturnsAwaitable()])
+
+
+class FirstAnswers:
+    """lifecycle_decision is firstresult: the first answer wins, an abstention passes."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    @hookimpl
+    async def lifecycle_decision(self, change):
+        return self.answer
+
+
+async def test_firstresult_hooks_stop_at_the_first_answer(tmp_path):
+    from gateway.accounts.lifecycle import Decision
+
+    keep, block = Decision(action="keep", reason="first"), Decision(action="block")
+    async with running(tmp_path / "gw.db", plugins=[FirstAnswers(block), FirstAnswers(keep),
+                                                    FirstAnswers(None)]) as gateway:
+        # pluggy calls the last registered first: None abstains, then `keep` answers.
+        answer = await gateway.gw.hooks.call("lifecycle_decision", provider=None, user={},
+                                             change="due", conn=None, gateway=gateway.gw)
+        assert answer is keep

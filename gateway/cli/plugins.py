@@ -1,17 +1,31 @@
-"""The commands that enabled plugins add to `identity-gateway` (the `cli_commands` hook)."""
+"""`identity-gateway plugins` (what is loaded), and the commands that enabled plugins add
+to `identity-gateway` (the `cli_commands` hook)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from gateway.cli.common import common
-from gateway.hooks import Hooks, make_plugin_manager
+from gateway.cli.common import common, settings_from
+from gateway.hooks import Hooks, describe, make_plugin_manager
 from gateway.settings import load_settings
 
 
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """The plugins the config enables, with versions and hooks (no database needed)."""
+    loaded = describe(make_plugin_manager(settings_from(args).plugins))
+    print("NAME\tVERSION\tHOOKS")
+    for plugin in loaded:
+        print(f"{plugin['name']}\t{plugin['version'] or '-'}\t{', '.join(plugin['hooks'])}")
+    return 0
+
+
 def add_commands(sub: Any, argv: list[str] | None) -> None:
-    """Ask the plugins enabled by the config the command line names for their commands."""
+    """`plugins`, then the commands of the plugins the named config enables."""
+    listing = sub.add_parser("plugins", help="list the plugins the config enables and "
+                                             "the hooks each implements")
+    listing.add_argument("--config", help="config file (default identity-gateway.toml)")
+    listing.set_defaults(func=cmd_plugins)
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--config")
     known, _ = early.parse_known_args(argv)

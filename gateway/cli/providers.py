@@ -66,7 +66,7 @@ def add_commands(sub: Any) -> None:
     add = common(actions.add_parser("add", help="add a provider; prints its credential once"))
     add.add_argument("name", help="the provider's display name")
     add.add_argument("--auth", default="bearer", help="bearer, basic, or a plugin's kind")
-    add.add_argument("--plugin", help="the provider's IdP plugin (e.g. entra, okta)")
+    add.add_argument("--plugin", help="the provider's IdP plugin (a name from [plugins] enabled)")
     add.add_argument("--deactivation-delay", help="e.g. 15m, 30s, 0s")
     common(actions.add_parser("list", help="list providers"))
     rot = common(actions.add_parser("rotate", help="replace a provider's credential"))

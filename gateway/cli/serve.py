@@ -41,7 +41,7 @@ async def bootstrap(gw: Gateway) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import uvicorn  # lazy: only serve needs the server; every other command starts faster
 
     settings = settings_from(args, migrate=args.migrate or None)
     asyncio.run(with_gateway(args, bootstrap, migrate=settings.migrate))

@@ -6,10 +6,11 @@ from gateway.store.base import Conn, Migration, Store
 def open_store(database: str) -> Store:
     """The store a DATABASE setting names: a postgresql:// URL, or a SQLite file path."""
     if database.startswith(("postgresql://", "postgres://")):
+        # lazy: asyncpg is an optional dependency, needed only for a postgresql:// URL
         from gateway.store.postgres import PostgresStore
 
         return PostgresStore(database)
-    from gateway.store.sqlite import SqliteStore
+    from gateway.store.sqlite import SqliteStore  # lazy: like the PostgreSQL store
 
     return SqliteStore(database)
 

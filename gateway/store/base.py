@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from importlib import resources
 from typing import Any, Protocol
 
 import msgspec
@@ -134,6 +135,4 @@ def migrations_in(folder: Any, component: str) -> list[Migration]:
 
 def core_migrations(dialect: str) -> list[Migration]:
     """The core's numbered SQL files for a dialect, in order."""
-    from importlib import resources
-
     return migrations_in(resources.files("gateway.store") / "migrations" / dialect, "core")

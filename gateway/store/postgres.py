@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import anyio
 import asyncpg
 
+from gateway.clock import Clock
 from gateway.store.base import IntegrityError, Migration
 
 POOL_SIZE = 10
@@ -247,8 +248,6 @@ class PostgresStore:
         A session advisory lock makes replicas that start together take turns: the second
         finds the work done and applies nothing.
         """
-        from gateway.clock import Clock
-
         applied = []
         async with self._open_pool().acquire() as c:
             await c.execute(f"SELECT pg_advisory_lock({LOCK_KEY})")

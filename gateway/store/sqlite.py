@@ -27,6 +27,7 @@ from typing import Any
 import aiosqlite
 import anyio
 
+from gateway.clock import Clock
 from gateway.store.base import IntegrityError, Migration
 
 READERS = 2
@@ -308,8 +309,6 @@ class SqliteStore:
         return [m for m in migrations if (m.component, m.version) not in done]
 
     async def migrate(self, migrations: list[Migration]) -> list[Migration]:
-        from gateway.clock import Clock
-
         applied = []
         for migration in await self.pending(migrations):
             assert self._writer is not None

@@ -1,4 +1,4 @@
-"""/admin/v1/providers: add, list, show, change, rotate, delete."""
+"""/admin/v1/providers (add, list, show, change, rotate, delete) and /admin/v1/plugins."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from gateway.accounts import providers
 from gateway.api.admin.endpoint import admin_endpoint, json_body
 from gateway.api.http import created
 from gateway.errors import NotFound
+from gateway.hooks import describe
 from gateway.store import providers as queries
 
 if TYPE_CHECKING:
@@ -57,3 +58,9 @@ async def provider_rotate(request: Request, gw: Gateway) -> Any:
     view = providers.provider_view(gw, provider)
     view["credentials"] = {label: value for label, value in shown}
     return view
+
+
+@admin_endpoint
+async def plugin_list(request: Request, gw: Gateway) -> Any:
+    """The plugins this gateway loaded, with their versions and the hooks each implements."""
+    return {"items": describe(gw.pm), "next_cursor": None}

@@ -1,0 +1,42 @@
+"""The `identity-gateway` command: serve | migrate | provider | admin-token | user | synclog |
+synclog-export | events | webhook, and the commands enabled plugins add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from gateway.cli import events, plugins, providers, serve, users
+from gateway.cli.common import fail, with_gateway
+from gateway.errors import GatewayError
+
+
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="identity-gateway", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    serve.add_commands(sub)
+    providers.add_commands(sub)
+    events.add_commands(sub)
+    users.add_commands(sub)
+    plugins.add_commands(sub, argv)
+    return top
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    """A command that runs with the Gateway open (users, plugins' commands)."""
+    return asyncio.run(with_gateway(args, lambda gw: args.gateway_command(gw, args)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser(argv).parse_args(argv)
+    try:
+        if getattr(args, "gateway_command", None):
+            return cmd_gateway(args)
+        return args.func(args)
+    except GatewayError as exc:
+        return fail(exc.detail)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
