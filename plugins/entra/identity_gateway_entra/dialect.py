@@ -7,6 +7,12 @@ to the core):
 - the enterprise ``manager`` as a bare id string instead of ``{"value": id}``;
 - its own schema URN for groups (``http://schemas.microsoft.com/2006/11/ResourceManagement/
   ADSCIM/2.0/Group``) in ``schemas``, which the core refuses as unknown.
+
+Entra clears an attribute by sending an empty string (its gallery validation suite replaces
+each attribute with ``""``, the manager too). Every value converted here reads ``""`` as no
+value: a boolean ``""`` and a manager ``""`` or ``{"value": ""}`` become null, which the core
+treats as clearing the attribute. An ``Add`` whose value that leaves null is sent on as a
+``replace`` (the core refuses an add without a value).
 """
 
 from __future__ import annotations
@@ -53,23 +59,38 @@ def normalize_patch(body: dict, rtype: ResourceType) -> dict:
     out = dict(body)
     for key, ops in body.items():
         if key.lower() == "operations" and isinstance(ops, list):
-            out[key] = [fix_operation(op, rtype) for op in ops]
+            out[key] = [fixed for op in ops for fixed in fix_operation(op, rtype)]
     return out
 
 
-def fix_operation(op: Any, rtype: ResourceType) -> Any:
+def fix_operation(op: Any, rtype: ResourceType) -> list:
+    """One Entra operation -> the canonical operations it means (one, or two when a no-path
+    Add both sets and clears attributes)."""
     if not isinstance(op, dict):
-        return op
+        return [op]
     keys = {k.lower(): k for k in op}
     if "value" not in keys:
-        return op
+        return [op]
     path, value = op.get(keys.get("path", "path")), op[keys["value"]]
+    kind = op.get(keys.get("op", "op"))
+    is_add = isinstance(kind, str) and kind.lower() == "add"
     fixed = dict(op)
     if isinstance(path, str) and path:
         fixed[keys["value"]] = fix_keyed(path, value, rtype)
-    elif isinstance(value, dict):  # no path: each key is itself a path
-        fixed[keys["value"]] = {k: fix_keyed(k, v, rtype) for k, v in value.items()}
-    return fixed
+        if is_add and value is not None and fixed[keys["value"]] is None:
+            fixed[keys.get("op", "op")] = "replace"
+        return [fixed]
+    if not isinstance(value, dict):
+        return [op]
+    # No path: each key is itself a path.
+    values = {k: fix_keyed(k, v, rtype) for k, v in value.items()}
+    cleared = {k: None for k, v in values.items() if v is None and value[k] is not None}
+    fixed[keys["value"]] = values
+    if not (is_add and cleared):
+        return [fixed]
+    fixed[keys["value"]] = {k: v for k, v in values.items() if k not in cleared}
+    clearing = {**op, keys.get("op", "op"): "replace", keys["value"]: cleared}
+    return [fixed, clearing] if fixed[keys["value"]] else [clearing]
 
 
 def fix_keyed(path: str, value: Any, rtype: ResourceType) -> Any:
@@ -87,9 +108,20 @@ def fix_keyed(path: str, value: Any, rtype: ResourceType) -> Any:
         return value  # the core names unknown attributes in its error
     if sub is not None:
         return fix_single(sub, value)
-    if urn == ENTERPRISE_SCHEMA and attr.name == "manager" and isinstance(value, str):
-        return {"value": value}
+    if urn == ENTERPRISE_SCHEMA and attr.name == "manager":
+        return fix_manager(value)
     return fix_value(attr, value)
+
+
+def fix_manager(value: Any) -> Any:
+    """A bare id -> ``{"value": id}``; an empty id (``""``, ``{"value": ""}``) -> null."""
+    if isinstance(value, str):
+        return {"value": value} if value else None
+    if isinstance(value, dict):
+        key = next((k for k in value if isinstance(k, str) and k.lower() == "value"), None)
+        if key is not None and value[key] in ("", None):
+            return None
+    return value
 
 
 def fix_value(attr: Attribute, value: Any) -> Any:
@@ -113,4 +145,6 @@ def fix_single(attr: Attribute, value: Any) -> Any:
 def as_boolean(value: Any) -> Any:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
+    if value == "":
+        return None  # Entra's way of clearing
     return value
