@@ -25,7 +25,9 @@ Semantics decisions (where the RFC is open or silent):
   `sub eq value` terms joined by `and` (Entra sends `emails[type eq "work"].value` for a user
   with no work email); any other unmatched add filter is `noTarget`.
 - Complex single-valued targets (add or replace without a sub-attribute) are merged
-  sub-attribute by sub-attribute, as RFC 7644 3.5.2.3 describes for replace.
+  sub-attribute by sub-attribute, as RFC 7644 3.5.2.3 describes for replace; a sub-attribute
+  the value names with "" or null is cleared (so `{"value": ""}` clears a manager). An add to
+  a filtered element merges the same way.
 - Multi-valued add appends; an element equal to one already present (strings compared
   case-insensitively unless caseExact) is not added again. A sub path without a filter on a
   multi-valued attribute (`emails.type`) applies to every element.
@@ -324,12 +326,28 @@ def _set(t: _Target, value: Any) -> list[dict]:
 
 def _merge(t: _Target, value: Any) -> None:
     checked = check_value(t.attr, value, t.label)
-    if is_empty(checked):
+    cleared = _emptied(t.attr, value)
+    if is_empty(checked) and not cleared:
         return
     current = t.container.get(t.attr.name)
     merged = dict(current) if isinstance(current, dict) else {}
-    merged.update(checked)
+    for name in cleared:
+        merged.pop(name, None)
+    merged.update(checked or {})
     t.container[t.attr.name] = merged
+
+
+def _emptied(attr: Attribute, value: Any) -> list[str]:
+    """The writable sub-attributes a complex value names with an empty value ("" or null):
+    merging it clears them (canonical data holds no empty values)."""
+    if not isinstance(value, dict):
+        return []
+    names = []
+    for key, item in value.items():
+        sub = attr.sub(key)
+        if sub is not None and sub.mutability != "readOnly" and is_empty(item):
+            names.append(sub.name)
+    return names
 
 
 def _append(t: _Target, value: Any) -> list[dict]:
@@ -377,6 +395,8 @@ def _set_matching(t: _Target, value: Any, rtype: ResourceType, create: bool) -> 
         if t.sub is not None:
             _put(element, t.sub.name, checked)
         elif create:
+            for name in _emptied(t.attr, value):
+                element.pop(name, None)
             element.update(checked)
         else:
             element.clear()

@@ -288,6 +288,27 @@ def test_add_complex_merges_sub_attributes() -> None:
     assert result.data["name"] == {"givenName": "Babs", "familyName": "Jensen"}
 
 
+@pytest.mark.parametrize("empty", ["", None])
+def test_an_empty_sub_attribute_in_a_merged_value_clears_it(empty) -> None:
+    """Merging replaces the sub-attributes the value names: one named with an empty value
+    ("" or null, no value in the canonical form) is cleared, not kept."""
+    result = patch_user({"op": "replace", "path": "name",
+                         "value": {"givenName": empty, "middleName": "Jane"}})
+    assert result.data["name"] == {"familyName": "Jensen", "middleName": "Jane"}
+    assert result.changed
+    result = patch_user({"op": "add", "path": "name", "value": {"givenName": empty}})
+    assert result.data["name"] == {"familyName": "Jensen"}
+    result = patch_user({"op": "replace", "path": f"{ENTERPRISE_SCHEMA}:manager",
+                         "value": {"value": empty}},
+                        data={**user(), ENTERPRISE_SCHEMA: {"manager": {"value": BABS}}})
+    assert ENTERPRISE_SCHEMA not in result.data
+    result = patch_user({"op": "add", "path": 'addresses[type eq "work"]',
+                         "value": {"postalCode": empty, "locality": "LA"}})
+    assert result.data["addresses"][0] == {
+        "type": "work", "streetAddress": "100 Universal City Plaza", "locality": "LA",
+        "region": "CA", "country": "USA"}
+
+
 def test_multi_valued_add_merges_without_duplicates() -> None:
     result = patch_user({"op": "add", "path": "emails", "value": [
         {"value": "BABS@jensen.org", "type": "home"},  # same email, other case
