@@ -34,7 +34,8 @@ Semantics decisions (where the RFC is open or silent):
 - remove of a multi-valued attribute with a value list removes the listed elements: matched by
   their `value` sub-attribute when given, else by whole-element equality.
 - At most one `primary: true` per multi-valued attribute: after each operation, the element
-  that operation set primary last wins; others lose their `primary`.
+  that operation set primary last wins; the others that were primary get `primary: false`
+  (RFC 7644 3.5.2). Elements that had no `primary` are left without one.
 - Group `members` are never materialised; operations on them become MemberChange entries, in
   request order. Member filters may only be `value eq "id"` terms joined by `or`
   (else `invalidFilter`); member sub-attribute paths are `invalidPath`.
@@ -490,7 +491,8 @@ def _equal(attr: Attribute, left: Any, right: Any) -> bool:
 
 
 def _one_primary(items: list, touched: list[dict]) -> None:
-    """RFC 7643 2.4: at most one element is primary; the one this operation set wins."""
+    """RFC 7643 2.4: at most one element is primary; the one this operation set wins, and
+    RFC 7644 3.5.2: the others it displaced get "primary": false."""
     primaries = [el for el in items if isinstance(el, dict) and el.get("primary") is True]
     if len(primaries) < 2:
         return
@@ -499,7 +501,7 @@ def _one_primary(items: list, touched: list[dict]) -> None:
                    if id(el) in ids and el.get("primary") is True), primaries[0])
     for element in primaries:
         if element is not winner:
-            del element["primary"]
+            element["primary"] = False
 
 
 # ---------------------------------------------------------------------------------------------

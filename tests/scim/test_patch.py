@@ -366,20 +366,45 @@ def test_password_is_dropped() -> None:
 
 
 def test_primary_uniqueness_new_wins() -> None:
+    """RFC 7644 3.5.2: setting primary on one value sets it to false on the other."""
     result = patch_user({"op": "add", "path": "emails",
                          "value": [{"value": "new@example.com", "primary": True}]})
     primaries = [e for e in result.data["emails"] if e.get("primary")]
     assert primaries == [{"value": "new@example.com", "primary": True}]
-    assert result.data["emails"][0] == {"value": "bjensen@example.com", "type": "work"}
+    assert result.data["emails"][0] == {"value": "bjensen@example.com", "type": "work",
+                                        "primary": False}
+    assert result.data["emails"][1] == {"value": "babs@jensen.org", "type": "home"}
 
 
 def test_primary_uniqueness_via_filter_sub() -> None:
     result = patch_user({"op": "replace", "path": 'emails[type eq "home"].primary',
                          "value": True})
     assert result.data["emails"] == [
-        {"value": "bjensen@example.com", "type": "work"},
+        {"value": "bjensen@example.com", "type": "work", "primary": False},
         {"value": "babs@jensen.org", "type": "home", "primary": True},
     ]
+
+
+@pytest.mark.parametrize("op", [
+    {"op": "replace", "path": 'addresses[type eq "home"]',
+     "value": {"type": "home", "locality": "Hollywood", "primary": True}},
+    {"op": "add", "path": "addresses", "value": {"type": "other", "primary": True}},
+    {"op": "replace", "value": {'addresses[type eq "home"].primary': True}},
+    {"op": "add", "path": 'addresses[type eq "home"].primary', "value": True},
+])
+def test_the_previous_primary_carries_false(op) -> None:
+    data = user()
+    data["addresses"][0]["primary"] = True
+    result = patch_user(op, data=data)
+    primaries = [a.get("primary") for a in result.data["addresses"]]
+    assert primaries.count(True) == 1 and primaries[0] is False, result.data["addresses"]
+
+
+def test_two_primaries_in_one_value_keep_the_last() -> None:
+    result = patch_user({"op": "add", "path": "phoneNumbers", "value": [
+        {"value": "1", "primary": True}, {"value": "2", "primary": True}]})
+    assert result.data["phoneNumbers"] == [{"value": "1", "primary": False},
+                                           {"value": "2", "primary": True}]
 
 
 def test_input_never_mutated() -> None:
