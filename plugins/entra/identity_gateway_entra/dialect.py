@@ -4,7 +4,10 @@ What Entra sends that strict RFC 7644 refuses (everything else it sends is stand
 to the core):
 - ``"True"`` / ``"False"`` strings where the schema says boolean (Entra apps without the
   ``aadOptscim062020`` feature flag), in bodies, PATCH values and no-path value objects;
-- the enterprise ``manager`` as a bare id string instead of ``{"value": id}``;
+- the enterprise ``manager`` as a bare id string instead of ``{"value": id}``, or as a
+  one-element list ``[{"$ref": ..., "value": id}]`` (the tutorial's Example 5);
+- enterprise attribute names without their URN (``"path": "manager"``) in PATCH paths and
+  no-path keys, where the core schema has no attribute of that name;
 - its own schema URN for groups (``http://schemas.microsoft.com/2006/11/ResourceManagement/
   ADSCIM/2.0/Group``) in ``schemas``, which the core refuses as unknown.
 
@@ -26,6 +29,7 @@ from gateway.scim.schema import ENTERPRISE_SCHEMA, GROUP_TYPE, USER_TYPE, Attrib
 ENTRA_URN_PREFIX = "http://schemas.microsoft.com/2006/11/resourcemanagement/adscim/"
 RESOURCE_TYPES = {"User": USER_TYPE, "Group": GROUP_TYPE}
 _FILTER = re.compile(r"\[[^\]]*\]")
+_NAME = re.compile(r"[^\[.\s]+")
 
 
 def normalize(resource_type: str, operation: str, body: Any) -> Any:
@@ -76,6 +80,7 @@ def fix_operation(op: Any, rtype: ResourceType) -> list:
     is_add = isinstance(kind, str) and kind.lower() == "add"
     fixed = dict(op)
     if isinstance(path, str) and path:
+        path = fixed[keys["path"]] = qualify(path, rtype)
         fixed[keys["value"]] = fix_keyed(path, value, rtype)
         if is_add and value is not None and fixed[keys["value"]] is None:
             fixed[keys.get("op", "op")] = "replace"
@@ -83,14 +88,27 @@ def fix_operation(op: Any, rtype: ResourceType) -> list:
     if not isinstance(value, dict):
         return [op]
     # No path: each key is itself a path.
-    values = {k: fix_keyed(k, v, rtype) for k, v in value.items()}
-    cleared = {k: None for k, v in values.items() if v is None and value[k] is not None}
+    named = {qualify(k, rtype): v for k, v in value.items()}
+    values = {k: fix_keyed(k, v, rtype) for k, v in named.items()}
+    cleared = {k: None for k, v in values.items() if v is None and named[k] is not None}
     fixed[keys["value"]] = values
     if not (is_add and cleared):
         return [fixed]
     fixed[keys["value"]] = {k: v for k, v in values.items() if k not in cleared}
     clearing = {**op, keys.get("op", "op"): "replace", keys["value"]: cleared}
     return [fixed, clearing] if fixed[keys["value"]] else [clearing]
+
+
+def qualify(path: str, rtype: ResourceType) -> str:
+    """``manager`` -> ``urn:...:enterprise:2.0:User:manager`` when the core schema has no
+    attribute of that name and the enterprise extension has one; other paths unchanged."""
+    name = _NAME.match(path)
+    enterprise = rtype.schema_by_urn(ENTERPRISE_SCHEMA)
+    if name is None or enterprise is None or path.lower().startswith("urn:"):
+        return path
+    if rtype.top_attribute(name.group()) is None and enterprise.attribute(name.group()):
+        return f"{enterprise.id}:{path}"
+    return path
 
 
 def fix_keyed(path: str, value: Any, rtype: ResourceType) -> Any:
@@ -114,7 +132,10 @@ def fix_keyed(path: str, value: Any, rtype: ResourceType) -> Any:
 
 
 def fix_manager(value: Any) -> Any:
-    """A bare id -> ``{"value": id}``; an empty id (``""``, ``{"value": ""}``) -> null."""
+    """A bare id -> ``{"value": id}``; an empty id (``""``, ``{"value": ""}``, ``[]``) ->
+    null; a one-element list -> its element."""
+    if isinstance(value, list) and len(value) <= 1:
+        return fix_manager(value[0]) if value else None
     if isinstance(value, str):
         return {"value": value} if value else None
     if isinstance(value, dict):
