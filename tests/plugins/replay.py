@@ -18,9 +18,10 @@ On top of the shared format (all optional, so a shared trace replays unchanged):
   the one received; ``expect.within_ms``: the response arrives within that many ms;
   ``expect.at``: dotted paths into the response body (``Resources.0.id``) and the value
   each must match, for assertions about one position of a list;
-- matchers in ``expect.json`` besides ``"__absent__"``: ``"__empty__"`` (absent, or null,
-  "", [] or {}: what a client reads as "no value"), ``"__present__"`` (any value but null), ``"__nonempty__"`` (not null, "", [] or {}), ``"__number__"`` (an integer),
-  ``{"__range__": [low, high]}`` (a number between them, inclusive).
+- matchers in ``expect.json`` and ``expect.at`` besides ``"__absent__"``: ``"__empty__"``
+  (absent, or null, "", [] or {}: what a client reads as "no value"), ``"__present__"`` (any
+  value but null), ``"__nonempty__"`` (not null, "", [] or {}), ``"__number__"`` (an
+  integer), ``{"__range__": [low, high]}`` (a number between them, inclusive).
 
 Before the first step, ``{{credential}}`` holds the credential kind and, for an OAuth
 client, ``{{client_id}}`` and ``{{client_secret}}`` hold its credentials.
