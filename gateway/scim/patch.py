@@ -25,14 +25,17 @@ Semantics decisions (where the RFC is open or silent):
   `sub eq value` terms joined by `and` (Entra sends `emails[type eq "work"].value` for a user
   with no work email); any other unmatched add filter is `noTarget`.
 - Complex single-valued targets (add or replace without a sub-attribute) are merged
-  sub-attribute by sub-attribute, as RFC 7644 3.5.2.3 describes for replace.
+  sub-attribute by sub-attribute, as RFC 7644 3.5.2.3 describes for replace; a sub-attribute
+  the value names with "" or null is cleared (so `{"value": ""}` clears a manager). An add to
+  a filtered element merges the same way.
 - Multi-valued add appends; an element equal to one already present (strings compared
   case-insensitively unless caseExact) is not added again. A sub path without a filter on a
   multi-valued attribute (`emails.type`) applies to every element.
 - remove of a multi-valued attribute with a value list removes the listed elements: matched by
   their `value` sub-attribute when given, else by whole-element equality.
 - At most one `primary: true` per multi-valued attribute: after each operation, the element
-  that operation set primary last wins; others lose their `primary`.
+  that operation set primary last wins; the others that were primary get `primary: false`
+  (RFC 7644 3.5.2). Elements that had no `primary` are left without one.
 - Group `members` are never materialised; operations on them become MemberChange entries, in
   request order. Member filters may only be `value eq "id"` terms joined by `or`
   (else `invalidFilter`); member sub-attribute paths are `invalidPath`.
@@ -318,12 +321,28 @@ def _set(t: _Target, value: Any) -> list[dict]:
 
 def _merge(t: _Target, value: Any) -> None:
     checked = check_value(t.attr, value, t.label)
-    if is_empty(checked):
+    cleared = _emptied(t.attr, value)
+    if is_empty(checked) and not cleared:
         return
     current = t.container.get(t.attr.name)
     merged = dict(current) if isinstance(current, dict) else {}
-    merged.update(checked)
+    for name in cleared:
+        merged.pop(name, None)
+    merged.update(checked or {})
     t.container[t.attr.name] = merged
+
+
+def _emptied(attr: Attribute, value: Any) -> list[str]:
+    """The writable sub-attributes a complex value names with an empty value ("" or null):
+    merging it clears them (canonical data holds no empty values)."""
+    if not isinstance(value, dict):
+        return []
+    names = []
+    for key, item in value.items():
+        sub = attr.sub(key)
+        if sub is not None and sub.mutability != "readOnly" and is_empty(item):
+            names.append(sub.name)
+    return names
 
 
 def _append(t: _Target, value: Any) -> list[dict]:
@@ -373,6 +392,8 @@ def _set_matching(t: _Target, value: Any, rtype: ResourceType, create: bool) -> 
         if t.sub is not None:
             _put(element, t.sub.name, checked)
         elif create:
+            for name in _emptied(t.attr, value):
+                element.pop(name, None)
             element.update(checked)
         else:
             element.clear()
@@ -468,7 +489,8 @@ def _equal(attr: Attribute, left: Any, right: Any) -> bool:
 
 
 def _one_primary(items: list, touched: list[dict]) -> None:
-    """RFC 7643 2.4: at most one element is primary; the one this operation set wins."""
+    """RFC 7643 2.4: at most one element is primary; the one this operation set wins, and
+    RFC 7644 3.5.2: the others it displaced get "primary": false."""
     primaries = [el for el in items if isinstance(el, dict) and el.get("primary") is True]
     if len(primaries) < 2:
         return
@@ -477,7 +499,7 @@ def _one_primary(items: list, touched: list[dict]) -> None:
                    if id(el) in ids and el.get("primary") is True), primaries[0])
     for element in primaries:
         if element is not winner:
-            del element["primary"]
+            element["primary"] = False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 Canonical shape: keys spelled as the schema spells them, extension attributes nested under
 their schema URN, values type-checked, nulls and empty values dropped, readOnly attributes
 (id, meta, groups) and writeOnly ones (password) left out: the gateway keeps no passwords.
+A multi-valued attribute with more than one `primary: true` value is refused (RFC 7643 2.4).
 """
 
 from __future__ import annotations
@@ -82,10 +83,21 @@ def put_attribute(target: dict, attr: Attribute, value: Any, label: str) -> None
     if attr in COMMON and attr.name != "externalId":
         return
     checked = check_value(attr, value, label)
+    if attr.multi_valued and attr.type == "complex":
+        check_one_primary(checked, label)
     if is_empty(checked):
         target.pop(attr.name, None)
     else:
         target[attr.name] = checked
+
+
+def check_one_primary(items: list | None, label: str) -> None:
+    """RFC 7643 section 2.4: the primary value is "true" for no more than one value; a body
+    (POST, PUT) marking two is refused rather than resolved by a guess."""
+    primaries = [item for item in items or () if item.get("primary") is True]
+    if len(primaries) > 1:
+        raise ScimError(400, f"'{label}': only one value may have \"primary\": true, "
+                        f"{len(primaries)} have it", "invalidValue")
 
 
 def check_value(attr: Attribute, value: Any, label: str) -> Any:

@@ -288,6 +288,27 @@ def test_add_complex_merges_sub_attributes() -> None:
     assert result.data["name"] == {"givenName": "Babs", "familyName": "Jensen"}
 
 
+@pytest.mark.parametrize("empty", ["", None])
+def test_an_empty_sub_attribute_in_a_merged_value_clears_it(empty) -> None:
+    """Merging replaces the sub-attributes the value names: one named with an empty value
+    ("" or null, no value in the canonical form) is cleared, not kept."""
+    result = patch_user({"op": "replace", "path": "name",
+                         "value": {"givenName": empty, "middleName": "Jane"}})
+    assert result.data["name"] == {"familyName": "Jensen", "middleName": "Jane"}
+    assert result.changed
+    result = patch_user({"op": "add", "path": "name", "value": {"givenName": empty}})
+    assert result.data["name"] == {"familyName": "Jensen"}
+    result = patch_user({"op": "replace", "path": f"{ENTERPRISE_SCHEMA}:manager",
+                         "value": {"value": empty}},
+                        data={**user(), ENTERPRISE_SCHEMA: {"manager": {"value": BABS}}})
+    assert ENTERPRISE_SCHEMA not in result.data
+    result = patch_user({"op": "add", "path": 'addresses[type eq "work"]',
+                         "value": {"postalCode": empty, "locality": "LA"}})
+    assert result.data["addresses"][0] == {
+        "type": "work", "streetAddress": "100 Universal City Plaza", "locality": "LA",
+        "region": "CA", "country": "USA"}
+
+
 def test_multi_valued_add_merges_without_duplicates() -> None:
     result = patch_user({"op": "add", "path": "emails", "value": [
         {"value": "BABS@jensen.org", "type": "home"},  # same email, other case
@@ -345,20 +366,45 @@ def test_password_is_dropped() -> None:
 
 
 def test_primary_uniqueness_new_wins() -> None:
+    """RFC 7644 3.5.2: setting primary on one value sets it to false on the other."""
     result = patch_user({"op": "add", "path": "emails",
                          "value": [{"value": "new@example.com", "primary": True}]})
     primaries = [e for e in result.data["emails"] if e.get("primary")]
     assert primaries == [{"value": "new@example.com", "primary": True}]
-    assert result.data["emails"][0] == {"value": "bjensen@example.com", "type": "work"}
+    assert result.data["emails"][0] == {"value": "bjensen@example.com", "type": "work",
+                                        "primary": False}
+    assert result.data["emails"][1] == {"value": "babs@jensen.org", "type": "home"}
 
 
 def test_primary_uniqueness_via_filter_sub() -> None:
     result = patch_user({"op": "replace", "path": 'emails[type eq "home"].primary',
                          "value": True})
     assert result.data["emails"] == [
-        {"value": "bjensen@example.com", "type": "work"},
+        {"value": "bjensen@example.com", "type": "work", "primary": False},
         {"value": "babs@jensen.org", "type": "home", "primary": True},
     ]
+
+
+@pytest.mark.parametrize("op", [
+    {"op": "replace", "path": 'addresses[type eq "home"]',
+     "value": {"type": "home", "locality": "Hollywood", "primary": True}},
+    {"op": "add", "path": "addresses", "value": {"type": "other", "primary": True}},
+    {"op": "replace", "value": {'addresses[type eq "home"].primary': True}},
+    {"op": "add", "path": 'addresses[type eq "home"].primary', "value": True},
+])
+def test_the_previous_primary_carries_false(op) -> None:
+    data = user()
+    data["addresses"][0]["primary"] = True
+    result = patch_user(op, data=data)
+    primaries = [a.get("primary") for a in result.data["addresses"]]
+    assert primaries.count(True) == 1 and primaries[0] is False, result.data["addresses"]
+
+
+def test_two_primaries_in_one_value_keep_the_last() -> None:
+    result = patch_user({"op": "add", "path": "phoneNumbers", "value": [
+        {"value": "1", "primary": True}, {"value": "2", "primary": True}]})
+    assert result.data["phoneNumbers"] == [{"value": "1", "primary": False},
+                                           {"value": "2", "primary": True}]
 
 
 def test_input_never_mutated() -> None:

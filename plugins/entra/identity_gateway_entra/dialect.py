@@ -4,9 +4,18 @@ What Entra sends that strict RFC 7644 refuses (everything else it sends is stand
 to the core):
 - ``"True"`` / ``"False"`` strings where the schema says boolean (Entra apps without the
   ``aadOptscim062020`` feature flag), in bodies, PATCH values and no-path value objects;
-- the enterprise ``manager`` as a bare id string instead of ``{"value": id}``;
+- the enterprise ``manager`` as a bare id string instead of ``{"value": id}``, or as a
+  one-element list ``[{"$ref": ..., "value": id}]`` (the tutorial's Example 5);
+- enterprise attribute names without their URN (``"path": "manager"``) in PATCH paths and
+  no-path keys, where the core schema has no attribute of that name;
 - its own schema URN for groups (``http://schemas.microsoft.com/2006/11/ResourceManagement/
   ADSCIM/2.0/Group``) in ``schemas``, which the core refuses as unknown.
+
+Entra clears an attribute by sending an empty string (its gallery validation suite replaces
+each attribute with ``""``, the manager too). Every value converted here reads ``""`` as no
+value: a boolean ``""`` and a manager ``""`` or ``{"value": ""}`` become null, which the core
+treats as clearing the attribute. An ``Add`` whose value that leaves null is sent on as a
+``replace`` (the core refuses an add without a value).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from gateway.plugin import (
 ENTRA_URN_PREFIX = "http://schemas.microsoft.com/2006/11/resourcemanagement/adscim/"
 RESOURCE_TYPES = {"User": USER_TYPE, "Group": GROUP_TYPE}
 _FILTER = re.compile(r"\[[^\]]*\]")
+_NAME = re.compile(r"[^\[.\s]+")
 
 
 def normalize(resource_type: str, operation: str, body: Any) -> Any:
@@ -59,23 +69,52 @@ def normalize_patch(body: dict, rtype: ResourceType) -> dict:
     out = dict(body)
     for key, ops in body.items():
         if key.lower() == "operations" and isinstance(ops, list):
-            out[key] = [fix_operation(op, rtype) for op in ops]
+            out[key] = [fixed for op in ops for fixed in fix_operation(op, rtype)]
     return out
 
 
-def fix_operation(op: Any, rtype: ResourceType) -> Any:
+def fix_operation(op: Any, rtype: ResourceType) -> list:
+    """One Entra operation -> the canonical operations it means (one, or two when a no-path
+    Add both sets and clears attributes)."""
     if not isinstance(op, dict):
-        return op
+        return [op]
     keys = {k.lower(): k for k in op}
     if "value" not in keys:
-        return op
+        return [op]
     path, value = op.get(keys.get("path", "path")), op[keys["value"]]
+    kind = op.get(keys.get("op", "op"))
+    is_add = isinstance(kind, str) and kind.lower() == "add"
     fixed = dict(op)
     if isinstance(path, str) and path:
+        path = fixed[keys["path"]] = qualify(path, rtype)
         fixed[keys["value"]] = fix_keyed(path, value, rtype)
-    elif isinstance(value, dict):  # no path: each key is itself a path
-        fixed[keys["value"]] = {k: fix_keyed(k, v, rtype) for k, v in value.items()}
-    return fixed
+        if is_add and value is not None and fixed[keys["value"]] is None:
+            fixed[keys.get("op", "op")] = "replace"
+        return [fixed]
+    if not isinstance(value, dict):
+        return [op]
+    # No path: each key is itself a path.
+    named = {qualify(k, rtype): v for k, v in value.items()}
+    values = {k: fix_keyed(k, v, rtype) for k, v in named.items()}
+    cleared = {k: None for k, v in values.items() if v is None and named[k] is not None}
+    fixed[keys["value"]] = values
+    if not (is_add and cleared):
+        return [fixed]
+    fixed[keys["value"]] = {k: v for k, v in values.items() if k not in cleared}
+    clearing = {**op, keys.get("op", "op"): "replace", keys["value"]: cleared}
+    return [fixed, clearing] if fixed[keys["value"]] else [clearing]
+
+
+def qualify(path: str, rtype: ResourceType) -> str:
+    """``manager`` -> ``urn:...:enterprise:2.0:User:manager`` when the core schema has no
+    attribute of that name and the enterprise extension has one; other paths unchanged."""
+    name = _NAME.match(path)
+    enterprise = rtype.schema_by_urn(ENTERPRISE_SCHEMA)
+    if name is None or enterprise is None or path.lower().startswith("urn:"):
+        return path
+    if rtype.top_attribute(name.group()) is None and enterprise.attribute(name.group()):
+        return f"{enterprise.id}:{path}"
+    return path
 
 
 def fix_keyed(path: str, value: Any, rtype: ResourceType) -> Any:
@@ -93,9 +132,23 @@ def fix_keyed(path: str, value: Any, rtype: ResourceType) -> Any:
         return value  # the core names unknown attributes in its error
     if sub is not None:
         return fix_single(sub, value)
-    if urn == ENTERPRISE_SCHEMA and attr.name == "manager" and isinstance(value, str):
-        return {"value": value}
+    if urn == ENTERPRISE_SCHEMA and attr.name == "manager":
+        return fix_manager(value)
     return fix_value(attr, value)
+
+
+def fix_manager(value: Any) -> Any:
+    """A bare id -> ``{"value": id}``; an empty id (``""``, ``{"value": ""}``, ``[]``) ->
+    null; a one-element list -> its element."""
+    if isinstance(value, list) and len(value) <= 1:
+        return fix_manager(value[0]) if value else None
+    if isinstance(value, str):
+        return {"value": value} if value else None
+    if isinstance(value, dict):
+        key = next((k for k in value if isinstance(k, str) and k.lower() == "value"), None)
+        if key is not None and value[key] in ("", None):
+            return None
+    return value
 
 
 def fix_value(attr: Attribute, value: Any) -> Any:
@@ -119,4 +172,6 @@ def fix_single(attr: Attribute, value: Any) -> Any:
 def as_boolean(value: Any) -> Any:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
+    if value == "":
+        return None  # Entra's way of clearing
     return value

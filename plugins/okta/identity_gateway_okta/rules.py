@@ -4,6 +4,7 @@ every country is an ISO 3166-1 alpha-2 code. Each refusal names the attribute an
 
 from __future__ import annotations
 
+import email_validator
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
@@ -24,11 +25,33 @@ def check_user_name(user_name: object) -> None:
     if not isinstance(user_name, str):
         raise refuse("userName", "must be an email address")
     try:
-        # Syntax only: the gateway never looks the domain up.
-        validate_email(user_name, check_deliverability=False)
+        check_email_syntax(user_name)
     except EmailNotValidError as exc:
         raise refuse("userName",
                      f"must be a valid email address ('{user_name}': {exc})") from None
+
+
+def check_email_syntax(address: str) -> None:
+    """Raise EmailNotValidError unless the address is syntactically valid. Syntax only: no
+    DNS lookup (check_deliverability), no rule that the domain be reachable from the public
+    Internet (globally_deliverable: a dot and a public TLD), no refusal of special-use names
+    (Okta orgs provision users under okta.local, corp.internal, *.test)."""
+    local, at, domain = address.rpartition("@")
+    validate_email(f"{local}{at}{_neutral(domain)}" if at else address,
+                   check_deliverability=False, globally_deliverable=False,
+                   test_environment=True)
+
+
+def _neutral(domain: str) -> str:
+    """The domain with a special-use suffix (local, localhost, invalid, onion, arpa, test)
+    replaced by as many x's: email-validator refuses those names whatever its switches say
+    (test_environment frees only .test), and a special-use name is an ordinary label, so
+    the replacement keeps every syntax and length verdict as it was."""
+    lowered = domain.lower()
+    for name in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        if lowered == name or lowered.endswith("." + name):
+            return domain[: len(domain) - len(name)] + "x" * len(name)
+    return domain
 
 
 def check_primary_email(user_name: object, emails: list) -> None:
