@@ -4,7 +4,7 @@ migrations, and runs the background loops (scheduler, webhook delivery, retentio
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 
 import anyio
@@ -43,7 +43,7 @@ async def all_migrations(gw: Gateway) -> list[Migration]:
 
 
 def build_gateway(settings: Settings, clock: Clock | None = None,
-                  plugins: Iterable[object] = ()) -> Gateway:
+                  plugins: Iterable[object] | Mapping[str, object] = ()) -> Gateway:
     """Everything but the HTTP layer: used by the app and by the CLI."""
     pm = make_plugin_manager(settings.plugins, plugins)
     hooks = Hooks(pm)
@@ -109,7 +109,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
-               plugins: Iterable[object] = (), run_scheduler: bool = True) -> Starlette:
+               plugins: Iterable[object] | Mapping[str, object] = (),
+               run_scheduler: bool = True) -> Starlette:
     gw = build_gateway(settings, clock, plugins)
     retention.retention_seconds(settings.sync_log_retention)  # a bad value stops startup
     extra_admin = [r for batch in gw.hooks.call_sync("extra_routes") for r in batch]

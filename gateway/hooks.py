@@ -20,7 +20,7 @@ with an error that names the plugin and the hook: pluggy wrappers (``wrapper=Tru
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -53,8 +53,9 @@ def available_plugins() -> dict[str, Any]:
 
 
 def make_plugin_manager(enabled: Iterable[str] = (),
-                        extra: Iterable[Any] = ()) -> pluggy.PluginManager:
-    """Built-ins, then the enabled entry-point plugins, then objects passed directly."""
+                        extra: Iterable[Any] | Mapping[str, Any] = ()) -> pluggy.PluginManager:
+    """Built-ins, then the enabled entry-point plugins, then objects passed directly (a
+    mapping gives them the names providers refer to them by)."""
     pm = pluggy.PluginManager("identity_gateway")
     pm.add_hookspecs(hookspecs)
     register(pm, BuiltinAuth(), "builtin_auth")
@@ -66,8 +67,9 @@ def make_plugin_manager(enabled: Iterable[str] = (),
                 f"(installed: {', '.join(sorted(found)) or 'none'})"
             )
         register(pm, found[name].load(), name)
-    for plugin in extra:
-        register(pm, plugin, None)
+    named = extra.items() if isinstance(extra, Mapping) else ((None, p) for p in extra)
+    for name, plugin in named:
+        register(pm, plugin, name)
     return pm
 
 

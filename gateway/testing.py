@@ -13,7 +13,8 @@ The gateway's own tests use it, and so can a plugin's::
 
 ``running`` applies the migrations (the core's and every enabled plugin's), creates an admin
 token, and closes everything however the block ends. ``plugins`` passes plugin objects or
-modules directly (no entry point needed); ``enabled`` names installed entry-point plugins.
+modules directly (no entry point needed; a dict names them, so that a provider can name
+its plugin); ``enabled`` names installed entry-point plugins.
 The clock is a ``FakeClock`` that the test moves with ``gw.clock.advance(minutes=15)``; the
 lifecycle scheduler does not run by itself (call ``gateway.accounts.scheduler.run_due``).
 """
@@ -24,7 +25,7 @@ import base64
 import inspect
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -96,7 +97,8 @@ class Harness:
 
 
 @asynccontextmanager
-async def running(database: str | os.PathLike, plugins: Iterable[Any] = (),
+async def running(database: str | os.PathLike,
+                  plugins: Iterable[Any] | Mapping[str, Any] = (),
                   enabled: list[str] | None = None, clock: FakeClock | None = None,
                   **settings: Any) -> AsyncIterator[Harness]:
     """A running app on `database` (a SQLite file path or a postgresql:// URL)."""
