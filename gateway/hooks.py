@@ -67,9 +67,12 @@ def make_plugin_manager(enabled: Iterable[str] = (),
                 f"(installed: {', '.join(sorted(found)) or 'none'})"
             )
         register(pm, found[name].load(), name)
-    named = extra.items() if isinstance(extra, Mapping) else ((None, p) for p in extra)
-    for name, plugin in named:
-        register(pm, plugin, name)
+    if isinstance(extra, Mapping):
+        for label, plugin in extra.items():
+            register(pm, plugin, label)
+    else:
+        for plugin in extra:
+            register(pm, plugin, None)
     return pm
 
 
