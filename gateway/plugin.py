@@ -18,7 +18,7 @@ from gateway.accounts.credentials import (
 from gateway.accounts.lifecycle import Decision
 from gateway.accounts.users import UserColumn
 from gateway.api.admin.endpoint import int_param, json_body, limit_param
-from gateway.api.http import JsonResponse, created, read_json
+from gateway.api.http import JsonResponse, created, read_body, read_form, read_json
 from gateway.clock import parse_duration
 from gateway.core import Gateway
 from gateway.errors import Conflict, GatewayError, NotFound
@@ -66,7 +66,8 @@ __all__ = [
     "AttrPath", "PatchPath", "parse_path", "path_values", "lookup", "resource_values",
     "element_matches",
     # admin routes (extra_routes / provider_routes hooks)
-    "read_json", "json_body", "int_param", "limit_param", "created", "JsonResponse",
+    "read_json", "read_form", "read_body", "json_body", "int_param", "limit_param", "created",
+    "JsonResponse",
     # settings
     "parse_duration",
 ]

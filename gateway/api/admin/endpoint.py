@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.auth import authenticate_admin
-from gateway.api.http import JsonResponse, admin_error_response, read_json
+from gateway.api.http import JsonResponse, admin_error_response, parse_json, read_body, read_json
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -50,10 +50,15 @@ def plugin_endpoint(endpoint: Callable[[Request], Awaitable[Any]]) -> Callable[[
     return admin_endpoint(wraps(endpoint)(handler))
 
 
-async def json_body(request: Request) -> dict:
-    """The request's JSON object, read up to the gateway's body limit."""
+async def json_body(request: Request, optional: bool = False) -> dict:
+    """The request's JSON object, read up to the gateway's body limit (``optional``: an
+    empty body is {})."""
     gw: Gateway = request.app.state.gateway
-    body = await read_json(request, gw.settings.max_body_bytes)
+    if optional:
+        raw = await read_body(request, gw.settings.max_body_bytes)
+        body = parse_json(raw) if raw.strip() else {}
+    else:
+        body = await read_json(request, gw.settings.max_body_bytes)
     if not isinstance(body, dict):
         raise GatewayError("The body must be a JSON object")
     return body

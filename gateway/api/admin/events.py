@@ -70,9 +70,7 @@ async def dead_letters(request: Request, gw: Gateway) -> Any:
 @admin_endpoint
 async def redeliver(request: Request, gw: Gateway) -> Any:
     """Body (optional): {"seq": [..]} to pick dead letters; without it, all of them."""
-    body = {}
-    if (await request.body()).strip():
-        body = await json_body(request)
+    body = await json_body(request, optional=True)
     result = await webhooks.redeliver(gw, request.path_params["id"], body.get("seq"))
     waker = gw.pm.get_plugin("webhook_delivery")
     if waker is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import parse_qsl
 
 from authlib.common.security import generate_token
 from authlib.consts import default_json_headers
@@ -30,12 +29,19 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.plugin import IssuedCredential, Principal, hash_secret, parse_duration, verify_secret
+from gateway.plugin import (
+    GatewayError,
+    IssuedCredential,
+    Principal,
+    hash_secret,
+    parse_duration,
+    read_form,
+    verify_secret,
+)
 
 CLIENT_KIND = "oauth"
 ACCESS_KIND = "oauth_access"
 DEFAULT_LIFETIME = "1h"
-FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 8192
 
 
@@ -138,21 +144,26 @@ def error(exc: OAuth2Error) -> Response:
     return answer(*exc())
 
 
-async def read_form(request: Request) -> dict:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != FORM:
-        raise InvalidRequestError(f"The token request must be {FORM}")
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        raise InvalidRequestError("The token request is too large")
+async def token_form(request: Request) -> dict:
+    """The token request's parameters, read through the gateway's one body reader (which
+    stops at MAX_FORM_BYTES however the body comes)."""
     try:
-        pairs = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw))
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequestError("The token request body is not a valid form") from None
+        pairs = await read_form(request, MAX_FORM_BYTES)
+    except GatewayError as exc:
+        # RFC 6749 5.2 answers a malformed request 400; only "too large" keeps its 413.
+        raise RequestRefused(exc.detail, 413 if exc.status == 413 else 400) from None
     form = dict(pairs)
     if len(form) != len(pairs):  # RFC 6749 3.2: parameters must not repeat
-        raise InvalidRequestError("A parameter is repeated")
+        raise RequestRefused("A parameter is repeated")
     return form
+
+
+class RequestRefused(InvalidRequestError):
+    """invalid_request, in OAuth's error shape, with a status of its own (413 too large)."""
+
+    def __init__(self, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.status_code = status
 
 
 def lifetime_of(gw: Any) -> int:
@@ -165,7 +176,7 @@ async def token_endpoint(request: Request) -> Response:
     """POST {base}/oauth/token: client credentials in, a Bearer access token out."""
     gw = request.app.state.gateway
     try:
-        form = await read_form(request)
+        form = await token_form(request)
     except OAuth2Error as exc:
         return error(exc)
     provider, credentials = await gw.provider_credentials(request.path_params["provider"])
