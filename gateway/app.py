@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from gateway.accounts import scheduler
+from gateway.accounts import auth_failures, scheduler
 from gateway.api import scim
 from gateway.api.admin.routes import routes as admin_routes
 from gateway.api.http import admin_error_response, error_response
@@ -123,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                 tasks.start_soon(scheduler.scheduler, gw)
             tasks.start_soon(delivery.run, gw)
             tasks.start_soon(retention.run, gw)
+            tasks.start_soon(auth_failures.run, gw)
             try:
                 yield
             finally:

@@ -15,6 +15,8 @@ from typing import Any
 import pluggy
 
 from gateway.accounts import actions, users
+from gateway.accounts.auth_failures import Tally
+from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
 from gateway.context import RequestContext
 from gateway.events import record as records
@@ -23,6 +25,9 @@ from gateway.scim.schema import Registry
 from gateway.settings import Settings
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow, Store
+
+PRUNE_AFTER = 3600.0  # seconds an expired credential is kept, to tell "expired" from "unknown"
+PRUNE_BATCH = 100  # expired credentials deleted per new one, at most
 
 
 class Gateway:
@@ -34,6 +39,8 @@ class Gateway:
         self.hooks = Hooks(pm)
         self.registry = registry
         self.clock = clock
+        self.throttle = Throttle(settings)  # limits on failed auth and token requests
+        self.auth_failures = Tally()  # failure counts not yet written
 
     def base_url(self, provider_id: str) -> str:
         return f"{self.settings.public_url}/scim/v2/{provider_id}"
@@ -70,13 +77,16 @@ class Gateway:
         """The admin view of a user (state, source, profile, plugin fields)."""
         return await users.user_view(self, user_id, conn)
 
-    async def provider_credentials(self, provider_id: str
+    async def provider_credentials(self, provider_id: str, kinds: list[str] | None = None
                                    ) -> tuple[ProviderRow | None, list[CredentialRow]]:
-        """The provider and its live credentials (hashes only: not revoked, not expired), or
-        (None, []) when there is no such provider."""
+        """The provider and its live credentials (hashes only: not revoked, not expired) of
+        ``kinds`` (all kinds when None), or (None, []) when there is no such provider."""
         async with self.store.lookup() as conn:
-            return await queries.provider_with_credentials(conn, provider_id,
-                                                           self.clock.stamp())
+            provider = await queries.get_provider(conn, provider_id)
+            if provider is None:
+                return None, []
+            return provider, await queries.live_credentials(conn, provider_id,
+                                                            self.clock.stamp(), kinds)
 
     async def add_credential(self, provider_id: str, kind: str, secret_hash: str, *,
                              username: str | None = None,
@@ -93,4 +103,11 @@ class Gateway:
                              created_at=format_time(now), expires_at=expires_at)
         async with self.store.write() as conn:
             await queries.insert_credential(conn, cred)
+            if expires_in is not None:
+                # Expired ones of the same kind go as new ones come, a bounded batch at a
+                # time, so a client that asks for a token an hour never builds a pile. They
+                # stay a while past expiry so that a late request says "expired".
+                await queries.prune_expired(
+                    conn, provider_id, kind, format_time(now - timedelta(seconds=PRUNE_AFTER)),
+                    PRUNE_BATCH)
         return cred.id

@@ -99,11 +99,17 @@ def issue_credential(provider: Any, kind: str, secret: str, username: str | None
 def authenticate(request: Any, provider: Any, credentials: list, gateway: Any) -> Any:
     """Called on every SCIM request for the provider named by the URL.
 
-    ``credentials`` are that provider's live ``CredentialRow``s (hashes only). Return a
+    ``credentials`` are that provider's live ``CredentialRow``s (hashes only) that can be
+    the request's: its standing ones (no expiry: those ``issue_credential`` made), and the
+    expiring ones (such as access tokens stored with ``gw.add_credential``) whose hash is
+    ``hash_secret`` of the secret the request presents as a Bearer token or Basic password:
+    an expiring credential is found by its hash, never by a scan. Return a
     ``gateway.plugin.Principal`` when the request's credential is valid, None when this
     plugin does not handle the provider's credential kind or the request's scheme. Compare
     secrets only with ``gateway.plugin.verify_secret`` (constant time). When every plugin
-    returns None the request is answered 401.
+    returns None the request is answered 401. For an id that names no provider the hook is
+    still called, with a stand-in provider (id "") and stand-in credentials that match no
+    secret, so that the refusal takes as long as for a known provider.
     """
 
 

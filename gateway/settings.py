@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
 from gateway.errors import GatewayError
 
 DEFAULT_CONFIG = "identity-gateway.toml"
+
+
+def bounded(low: float, high: float) -> msgspec.Meta:
+    """A setting's allowed range: a value outside it stops startup with a ConfigError."""
+    return msgspec.Meta(ge=low, le=high)
 
 
 class ConfigError(GatewayError):
@@ -40,6 +46,18 @@ class Settings(msgspec.Struct, kw_only=True):
     webhook_timeout: float = 10.0  # seconds a receiver has to answer
     webhook_poll_interval: float = 2.0  # seconds between outbox polls when nothing wakes it
     webhook_concurrency: int = 8  # deliveries in flight at once (different resources)
+    # Limits and protections (docs/deploy.md, "Limits and protections").
+    header_timeout: Annotated[float, bounded(1, 300)] = 10.0  # s to send a request's headers
+    body_timeout: Annotated[float, bounded(1, 3600)] = 60.0  # s to send a request's body
+    keep_alive_timeout: Annotated[float, bounded(1, 300)] = 5.0  # s an idle connection stays
+    max_connections: Annotated[int, bounded(1, 100_000)] = 1000  # open at once, per process
+    shutdown_timeout: Annotated[float, bounded(0, 600)] = 10.0  # s in-flight requests get
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed
+    auth_failures_per_client: Annotated[int, bounded(1, 100_000)] = 60  # a minute, per address
+    auth_failures_per_provider: Annotated[int, bounded(1, 1_000_000)] = 600  # a minute
+    token_requests_per_client: Annotated[int, bounded(1, 100_000)] = 60  # a minute
+    token_requests_per_provider: Annotated[int, bounded(1, 1_000_000)] = 120  # a minute
+    auth_failure_retention: str = "30d"  # how long failure counts are kept
     config: dict = {}  # the whole parsed file, for plugins' own sections
 
     @property
@@ -67,4 +85,7 @@ def load_settings(path: str | None = None, **overrides: object) -> Settings:
     values.update({k: v for k, v in env.items() if v})
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["config"] = config
-    return msgspec.convert(values, Settings, strict=False)
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"[gateway] settings: {exc}") from None

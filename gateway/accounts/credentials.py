@@ -3,6 +3,19 @@
 Every secret the gateway issues is 32 random bytes, shown once and stored only as a SHA-256
 hash. A slow password hash would add nothing here: nobody can guess 256 random bits, and the
 gateway never accepts a secret chosen by a person.
+
+A request's credential is found by the hash of the secret it presents, in one indexed query
+(``credentials_hash``), not by comparing it with every live credential of the provider: an
+Entra provider holds one live access token per token request, and a scan of thousands of
+them on every SCIM request is what made GET slow and made a wrong token cost more on an
+existing provider than on an unknown one. Looking up by hash gives nothing away that a
+constant-time comparison would have kept: the index compares SHA-256 digests, so the time it
+takes can tell an attacker at most how many leading bytes of the *digest* of their guess
+match a stored digest, and choosing guesses whose digests share a prefix tells them nothing
+about the secret (that would take a preimage). The row the index finds is still compared in
+constant time (``verify_secret``, ``hmac.compare_digest``), and so is a Basic username, so
+each plugin's ``authenticate`` keeps the one rule: compare secrets only with
+``verify_secret``.
 """
 
 from __future__ import annotations
@@ -50,6 +63,30 @@ def hash_secret(secret: str) -> str:
 def verify_secret(secret: str, stored_hash: str) -> bool:
     """Constant-time comparison of a presented secret with a stored hash."""
     return hmac.compare_digest(hash_secret(secret).encode(), stored_hash.encode())
+
+
+class Presented(msgspec.Struct, frozen=True):
+    """What a request's Authorization header offers: its scheme ("" when there is none;
+    "bearer", "basic", or another scheme in lower case), the secret it carries (a bearer
+    token, a Basic password; "" when none), and a Basic username."""
+
+    scheme: str
+    secret: str = ""
+    username: str | None = None
+
+
+def presented(request: Any) -> Presented:
+    header = request.headers.get("authorization", "").strip()
+    if not header:
+        return Presented("")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return Presented(scheme, value.strip())
+    pair = basic_credentials(request) if scheme == "basic" else None
+    if pair is not None:
+        return Presented(scheme, pair[1], pair[0])
+    return Presented(scheme)
 
 
 def bearer_token(request: Any) -> str | None:

@@ -1,4 +1,12 @@
-"""Who is calling: the provider named by the URL and its credential, or the admin."""
+"""Who is calling: the provider named by the URL and its credential, or the admin.
+
+A refusal says nothing about what exists. Every 401 on the SCIM API is the same, for an
+unknown provider id as for a known one: the same detail and both challenges (Bearer and
+Basic, two WWW-Authenticate values), and the same work before it (one indexed query by the
+hash of the presented secret, the authenticate hooks called with no matching credential).
+What went wrong is counted for the admin (gateway.accounts.auth_failures), and a client that
+keeps failing is slowed down with 429 (gateway.accounts.throttle).
+"""
 
 from __future__ import annotations
 
@@ -6,48 +14,97 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from gateway.accounts.credentials import ADMIN, bearer_token, match_bearer
+from gateway.accounts.auth_failures import ADMIN_API, UNKNOWN, reason_for
+from gateway.accounts.credentials import ADMIN, hash_secret, presented, verify_secret
+from gateway.accounts.throttle import client_key, retry_after
 from gateway.scim.errors import ScimError
 from gateway.store import providers as queries
-from gateway.store.base import ProviderRow
+from gateway.store.base import CredentialRow, ProviderRow
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
-CHALLENGES = {"basic": 'Basic realm="identity-gateway"'}
-DEFAULT_CHALLENGE = 'Bearer realm="identity-gateway"'
+REALM = 'realm="identity-gateway"'
+CHALLENGES = (f"Bearer {REALM}", f"Basic {REALM}")
+DETAIL = "Authentication required: send this provider's credential"
+# What an id that names no provider is checked against, so that it costs what a known one
+# does: a stand-in provider with a standing credential of each built-in kind, whose hash no
+# secret has.
+NO_PROVIDER = ProviderRow(id="", name="", plugin=None, auth_kind="", settings={},
+                          created_at="")
+NO_CREDENTIALS = [CredentialRow(id="", provider_id="", kind=kind, username="",
+                                secret_hash="sha256$" + "0" * 64, created_at="")
+                  for kind in ("bearer", "basic")]
 
 
-def unauthorized(detail: str, kind: str | None = None) -> ScimError:
-    return ScimError(401, detail, headers={
-        "WWW-Authenticate": CHALLENGES.get(kind or "", DEFAULT_CHALLENGE)})
+class Unauthorized(ScimError):
+    """A 401 with its challenges, each sent as a WWW-Authenticate value of its own."""
+
+    def __init__(self, detail: str, challenges: tuple[str, ...] = CHALLENGES) -> None:
+        super().__init__(401, detail)
+        self.challenges = challenges
+
+
+def too_many(wait: float, what: str) -> ScimError:
+    seconds = retry_after(wait)
+    return ScimError(429, f"Too many {what}; retry after {seconds} seconds",
+                     headers={"Retry-After": str(seconds)})
+
+
+def client_of(request: Request) -> str:
+    return client_key(request.client.host if request.client else None)
+
+
+def count_failure(gw: Gateway, provider_id: str, reason: str) -> None:
+    gw.auth_failures.add(provider_id, reason, gw.clock.stamp())
 
 
 async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
     """The provider of /scim/v2/{provider}/..., if the request's credential is one of its own.
 
-    An unknown provider and a wrong credential get the same answer, so nothing is revealed.
+    An unknown provider and a wrong credential get the same answer after the same work.
     """
     pid = request.path_params.get("provider", "")
+    client = client_of(request)
+    wait = gw.throttle.auth_wait(pid, client)
+    if wait:
+        count_failure(gw, pid if pid in gw.throttle.known else UNKNOWN, "rate_limited")
+        raise too_many(wait, "failed authentications")
+    offered = presented(request)
     async with gw.store.lookup() as conn:
-        provider, credentials = await queries.provider_with_credentials(
-            conn, pid, gw.clock.stamp())
-    if provider is None:
-        raise unauthorized("Authentication required: send this provider's credential")
-    principal = await gw.hooks.call("authenticate", request=request, provider=provider,
-                                    credentials=credentials, gateway=gw)
-    if principal is None or principal.provider_id != provider.id:
-        raise unauthorized("Authentication required: send this provider's credential",
-                           provider.auth_kind)
+        provider, matches = await queries.credential_lookup(conn, pid,
+                                                            hash_secret(offered.secret))
+    now = gw.clock.stamp()
+    live = [c for c in matches if c.live(now)] if provider is not None else NO_CREDENTIALS
+    principal = await gw.hooks.call("authenticate", request=request,
+                                    provider=provider or NO_PROVIDER, credentials=live,
+                                    gateway=gw)
+    if provider is None or principal is None or principal.provider_id != provider.id:
+        count_failure(gw, provider.id if provider else UNKNOWN,
+                      reason_for(offered, provider, matches, now))
+        gw.throttle.failed(pid, client)
+        raise Unauthorized(DETAIL)
+    gw.throttle.succeeded(pid, client)
     request.state.principal = principal
     return provider
 
 
 async def authenticate_admin(request: Request, gw: Gateway) -> None:
-    token = bearer_token(request)
-    if token is not None:
-        async with gw.store.lookup() as conn:
-            credentials = await queries.live_credentials(conn, ADMIN, gw.clock.stamp())
-        if match_bearer(token, credentials, {"admin"}) is not None:
-            return
-    raise unauthorized("Admin authentication required: send the admin token as a Bearer token")
+    client = client_of(request)
+    wait = gw.throttle.auth_wait(ADMIN_API, client)
+    if wait:
+        count_failure(gw, ADMIN_API, "rate_limited")
+        raise too_many(wait, "failed authentications")
+    offered = presented(request)
+    async with gw.store.lookup() as conn:
+        _, matches = await queries.credential_lookup(conn, ADMIN, hash_secret(offered.secret))
+    now = gw.clock.stamp()
+    if offered.scheme == "bearer" and any(
+            c.kind == "admin" and c.live(now) and verify_secret(offered.secret, c.secret_hash)
+            for c in matches):
+        gw.throttle.succeeded(ADMIN_API, client)
+        return
+    count_failure(gw, ADMIN_API, reason_for(offered, None, matches, now))
+    gw.throttle.failed(ADMIN_API, client)
+    raise Unauthorized("Admin authentication required: send the admin token as a Bearer token",
+                       (CHALLENGES[0],))

@@ -36,10 +36,19 @@ class JsonResponse(Response):
         return _encoder.encode(content)
 
 
+def with_challenges(response: Response, error: GatewayError) -> Response:
+    """A 401's challenges, each as a WWW-Authenticate value of its own (RFC 9110 11.6.1)."""
+    for challenge in getattr(error, "challenges", ()):
+        response.headers.append("WWW-Authenticate", challenge)
+    return response
+
+
 def error_response(error: GatewayError, headers: dict | None = None) -> ScimResponse:
     """Any refusal as a SCIM error body, with the headers it carries."""
-    return ScimResponse(error_body(error), status_code=error.status,
-                        headers={**error.headers, **(headers or {})})
+    response = ScimResponse(error_body(error), status_code=error.status,
+                            headers={**error.headers, **(headers or {})})
+    with_challenges(response, error)
+    return response
 
 
 def admin_error_response(error: GatewayError) -> JsonResponse:
@@ -49,7 +58,9 @@ def admin_error_response(error: GatewayError) -> JsonResponse:
     scim_type = getattr(error, "scim_type", None)
     if scim_type:
         body["scimType"] = scim_type
-    return JsonResponse(body, status_code=error.status, headers=error.headers)
+    response = JsonResponse(body, status_code=error.status, headers=error.headers)
+    with_challenges(response, error)
+    return response
 
 
 def created(body: Any, location: str | None = None) -> JsonResponse:

@@ -83,6 +83,11 @@ class CredentialRow(msgspec.Struct, kw_only=True):
     secret_hash: str
     created_at: str
     expires_at: str | None = None
+    revoked_at: str | None = None
+
+    def live(self, now: str) -> bool:
+        """Neither revoked nor expired at ``now`` (a timestamp string)."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
 class ResourceRow(msgspec.Struct, kw_only=True):

@@ -66,37 +66,64 @@ async def insert_credential(conn: Conn, cred: CredentialRow) -> None:
     )
 
 
-async def live_credentials(conn: Conn, provider_id: str, now: str) -> list[CredentialRow]:
-    rows = await conn.fetchall(
-        "SELECT id, provider_id, kind, username, secret_hash, created_at, expires_at"
-        " FROM credentials WHERE provider_id = ? AND revoked_at IS NULL"
-        " AND (expires_at IS NULL OR expires_at > ?)",
-        (provider_id, now),
-    )
-    return [CredentialRow(**row) for row in rows]
+async def live_credentials(conn: Conn, provider_id: str, now: str,
+                           kinds: list[str] | None = None) -> list[CredentialRow]:
+    """The provider's unrevoked, unexpired credentials (of ``kinds``, when given)."""
+    sql = ("SELECT id, provider_id, kind, username, secret_hash, created_at, expires_at"
+           " FROM credentials WHERE provider_id = ? AND revoked_at IS NULL"
+           " AND (expires_at IS NULL OR expires_at > ?)")
+    args: list = [provider_id, now]
+    if kinds is not None:
+        sql += " AND kind IN (" + ", ".join("?" for _ in kinds) + ")"
+        args += kinds
+    return [CredentialRow(**row) for row in await conn.fetchall(sql, args)]
 
 
-async def provider_with_credentials(conn: Conn, provider_id: str,
-                                    now: str) -> tuple[ProviderRow | None, list[CredentialRow]]:
-    """A provider and its live credentials in one query (it runs on every SCIM request)."""
+_CREDENTIAL = "id, kind, username, secret_hash, created_at, expires_at, revoked_at"
+
+
+async def credential_lookup(conn: Conn, provider_id: str, secret_hash: str
+                            ) -> tuple[ProviderRow | None, list[CredentialRow]]:
+    """The provider named by a request, in one query that runs on every SCIM request, with
+    two sets of its credentials: those whose hash is ``secret_hash`` (live or not, so that a
+    refusal can say why), found through the hash index; and its standing ones (no expiry,
+    not revoked: the handful issued by ``issue_credential``, which a plugin's own kind may
+    check however it likes), found through a partial index. Expiring credentials (access
+    tokens, one per token request) are only ever found by their hash. The query and its
+    index probes are the same whether the provider exists or not."""
     rows = await conn.fetchall(
         "SELECT p.id, p.name, p.plugin, p.auth_kind, p.settings, p.created_at,"
         " c.id AS c_id, c.kind AS c_kind, c.username AS c_username,"
-        " c.secret_hash AS c_hash, c.created_at AS c_created, c.expires_at AS c_expires"
-        " FROM providers p LEFT JOIN credentials c ON c.provider_id = p.id"
-        " AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > ?)"
-        " WHERE p.id = ?",
-        (now, provider_id),
+        " c.secret_hash AS c_hash, c.created_at AS c_created, c.expires_at AS c_expires,"
+        " c.revoked_at AS c_revoked"
+        " FROM (SELECT CAST(? AS TEXT) AS pid) q"
+        " LEFT JOIN providers p ON p.id = q.pid"
+        f" LEFT JOIN (SELECT {_CREDENTIAL} FROM credentials"
+        " WHERE secret_hash = ? AND provider_id = ?"
+        f" UNION ALL SELECT {_CREDENTIAL} FROM credentials"
+        " WHERE provider_id = ? AND expires_at IS NULL AND revoked_at IS NULL"
+        " AND secret_hash <> ?) c ON 1 = 1",
+        (provider_id, secret_hash, provider_id, provider_id, secret_hash),
     )
-    if not rows:
-        return None, []
     credentials = [
         CredentialRow(id=r["c_id"], provider_id=provider_id, kind=r["c_kind"],
                       username=r["c_username"], secret_hash=r["c_hash"],
-                      created_at=r["c_created"], expires_at=r["c_expires"])
+                      created_at=r["c_created"], expires_at=r["c_expires"],
+                      revoked_at=r["c_revoked"])
         for r in rows if r["c_id"] is not None
     ]
-    return _provider(rows[0]), credentials
+    return (_provider(rows[0]) if rows and rows[0]["id"] is not None else None), credentials
+
+
+async def prune_expired(conn: Conn, provider_id: str, kind: str, before: str,
+                        limit: int) -> int:
+    """Delete up to ``limit`` of the provider's credentials of ``kind`` that expired or were
+    revoked before ``before``; returns how many."""
+    return await conn.execute(
+        "DELETE FROM credentials WHERE id IN (SELECT id FROM credentials"
+        " WHERE provider_id = ? AND kind = ? AND expires_at IS NOT NULL"
+        " AND (expires_at < ? OR revoked_at < ?) LIMIT ?)",
+        (provider_id, kind, before, before, limit))
 
 
 async def revoke_credentials(conn: Conn, provider_id: str, kinds: list[str], now: str) -> int:

@@ -55,12 +55,14 @@ def _locking(conn: Conn, lock: bool, mode: str = "UPDATE") -> str:
 
 async def get(conn: Conn, provider_id: str, rtype: str, rid: str,
               include_hidden: bool = False, lock: bool = False) -> ResourceRow | None:
-    """The resource if this provider owns it. Looked up by id alone, so that every planner
-    takes the primary key (naming the other columns lets one walk the list index)."""
+    """The resource if this provider owns it. Another provider's id costs what a missing one
+    does: the owner and type are conditions of the query, so no row comes back for either.
+    They are written as expressions (``|| ''``) so that no planner walks the list index
+    instead of the primary key."""
     row = await conn.fetchone(
-        f"SELECT {_COLUMNS} FROM resources WHERE id = ?" + _locking(conn, lock), (rid,))
-    if row is None or row["provider_id"] != provider_id or row["type"] != rtype \
-            or (row["hidden"] and not include_hidden):
+        f"SELECT {_COLUMNS} FROM resources WHERE id = ? AND provider_id || '' = ?"
+        " AND type || '' = ?" + _locking(conn, lock), (rid, provider_id, rtype))
+    if row is None or (row["hidden"] and not include_hidden):
         return None
     return to_row(row)
 

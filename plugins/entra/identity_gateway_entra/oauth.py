@@ -179,7 +179,8 @@ async def token_endpoint(request: Request) -> Response:
         form = await token_form(request)
     except OAuth2Error as exc:
         return error(exc)
-    provider, credentials = await gw.provider_credentials(request.path_params["provider"])
+    provider, credentials = await gw.provider_credentials(request.path_params["provider"],
+                                                          [CLIENT_KIND])
     clients = []
     if provider is not None and provider.plugin == "entra":
         clients = [Client(c.username, c.secret_hash) for c in credentials

@@ -1,0 +1,138 @@
+"""Authentication failures, with the reason an admin can act on, counted per provider, reason
+and minute.
+
+The IdP gets the same undetailed 401 whatever went wrong; the admin sees why:
+
+- ``no_credential``: no Authorization header.
+- ``wrong_scheme``: a scheme the provider's credential kind does not use (Basic for a bearer
+  provider, Bearer for a Basic one, anything else).
+- ``unknown_credential``: a secret that is not one of the provider's, or no longer is (a
+  rotated or revoked credential, a wrong client secret at a token endpoint).
+- ``expired_token``: an access token of the provider's that has expired.
+- ``rate_limited`` / ``token_rate_limited``: refused with 429 by a limit on failed
+  authentication or on token requests (gateway.accounts.throttle).
+
+Counts are kept in memory and added to the ``auth_failures`` table every few seconds (and
+when the app stops), so a flood of failures costs one upsert per provider, reason and minute,
+not a write per request. Rows older than ``auth_failure_retention`` are pruned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import anyio
+
+from gateway.accounts.credentials import Presented
+from gateway.clock import format_time, parse_duration
+from gateway.store import auth_failures as queries
+from gateway.store.base import CredentialRow, ProviderRow
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+log = logging.getLogger("identity_gateway.auth")
+
+ADMIN_API = ""  # provider_id under which admin API failures are counted
+UNKNOWN = "-"  # provider_id under which ids that name no provider are counted
+REASONS = ("no_credential", "wrong_scheme", "unknown_credential", "expired_token",
+           "rate_limited", "token_rate_limited")
+FLUSH_SECONDS = 5.0
+MAX_PENDING = 10_000  # distinct (provider, minute, reason) keys held between flushes
+
+
+def minute_of(stamp: str) -> str:
+    """'2026-01-02T03:04:05.000000Z' -> '2026-01-02T03:04Z'."""
+    return stamp[:16] + "Z"
+
+
+def reason_for(presented: Presented, provider: ProviderRow | None,
+               matches: list[CredentialRow], now: str) -> str:
+    """Why a request to an existing provider did not authenticate."""
+    if not presented.scheme:
+        return "no_credential"
+    expected = "basic" if provider is not None and provider.auth_kind == "basic" else "bearer"
+    if presented.scheme != expected:
+        return "wrong_scheme"
+    if any(c.revoked_at is None and not c.live(now) for c in matches):
+        return "expired_token"
+    return "unknown_credential"
+
+
+class Tally:
+    """Failure counts not yet written, by (provider_id, minute, reason)."""
+
+    def __init__(self) -> None:
+        self.pending: Counter[tuple[str, str, str]] = Counter()
+
+    def add(self, provider_id: str, reason: str, stamp: str) -> None:
+        key = (provider_id, minute_of(stamp), reason)
+        if key in self.pending or len(self.pending) < MAX_PENDING:
+            self.pending[key] += 1
+
+    def drain(self) -> list[tuple[str, str, str, int]]:
+        rows = [(*key, count) for key, count in sorted(self.pending.items())]
+        self.pending.clear()
+        return rows
+
+
+async def flush(gw: Gateway) -> None:
+    """Add the counts held in memory to the table (kept for the next try if it fails)."""
+    rows = gw.auth_failures.drain()
+    if not rows:
+        return
+    try:
+        async with gw.store.write() as conn:
+            await queries.add(conn, rows)
+    except BaseException:
+        for provider_id, minute, reason, count in rows:
+            gw.auth_failures.pending[(provider_id, minute, reason)] += count
+        raise
+
+
+async def prune(gw: Gateway) -> None:
+    keep = parse_duration(gw.settings.auth_failure_retention)
+    before = minute_of(format_time(gw.clock.now() - timedelta(seconds=keep)))
+    async with gw.store.write() as conn:
+        await queries.prune(conn, before)
+
+
+async def run(gw: Gateway) -> None:
+    """Background loop of the app: flush every few seconds, prune once an hour."""
+    beats = 0
+    try:
+        while True:
+            await anyio.sleep(FLUSH_SECONDS)
+            try:
+                await flush(gw)
+                if beats % 720 == 0:
+                    await prune(gw)
+            except Exception:
+                log.exception("writing authentication failures failed; will retry")
+            beats += 1
+    finally:
+        with anyio.CancelScope(shield=True):
+            try:
+                await flush(gw)
+            except Exception:
+                log.exception("writing authentication failures at shutdown failed")
+
+
+async def listing(gw: Gateway, provider_id: str | None, since: str = "24h",
+                  limit: int = 1000) -> dict:
+    """Counts from the last ``since`` (a duration), newest minute first, with totals by
+    reason. ``provider_id`` None: every provider's, each row naming its provider."""
+    await flush(gw)
+    start = minute_of(format_time(gw.clock.now() - timedelta(seconds=parse_duration(since))))
+    async with gw.store.read() as conn:
+        rows = await queries.since(conn, provider_id, start, limit)
+    totals: Counter[str] = Counter()
+    for row in rows:
+        totals[row["reason"]] += int(row["count"])
+    items = [{"minute": r["minute"], "reason": r["reason"], "count": int(r["count"]),
+              **({"provider_id": r["provider_id"]} if provider_id is None else {})}
+             for r in rows]
+    return {"since": start, "totals": dict(sorted(totals.items())), "items": items}

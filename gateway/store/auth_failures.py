@@ -1,0 +1,30 @@
+"""Authentication failures, aggregated: one row per provider, minute and reason, whose count
+grows. Shared by both stores."""
+
+from __future__ import annotations
+
+from gateway.store.base import Conn
+
+
+async def add(conn: Conn, counts: list[tuple[str, str, str, int]]) -> None:
+    """(provider_id, minute, reason, count) rows added to what is stored."""
+    await conn.executemany(
+        "INSERT INTO auth_failures (provider_id, minute, reason, count) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (provider_id, minute, reason)"
+        " DO UPDATE SET count = auth_failures.count + excluded.count", counts)
+
+
+async def since(conn: Conn, provider_id: str | None, minute: str, limit: int) -> list[dict]:
+    """Rows from ``minute`` on, newest first (every provider's when ``provider_id`` is None)."""
+    if provider_id is None:
+        return await conn.fetchall(
+            "SELECT provider_id, minute, reason, count FROM auth_failures WHERE minute >= ?"
+            " ORDER BY minute DESC, provider_id, reason LIMIT ?", (minute, limit))
+    return await conn.fetchall(
+        "SELECT provider_id, minute, reason, count FROM auth_failures"
+        " WHERE provider_id = ? AND minute >= ? ORDER BY minute DESC, reason LIMIT ?",
+        (provider_id, minute, limit))
+
+
+async def prune(conn: Conn, before: str) -> int:
+    return await conn.execute("DELETE FROM auth_failures WHERE minute < ?", (before,))
