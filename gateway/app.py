@@ -113,6 +113,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                run_scheduler: bool = True) -> Starlette:
     gw = build_gateway(settings, clock, plugins)
     retention.retention_seconds(settings.sync_log_retention)  # a bad value stops startup
+    auth_failures.retention_seconds(settings)
     extra_admin = [r for batch in gw.hooks.call_sync("extra_routes") for r in batch]
     extra_provider = [r for batch in gw.hooks.call_sync("provider_routes") for r in batch]
 

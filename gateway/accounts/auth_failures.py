@@ -28,6 +28,7 @@ import anyio
 
 from gateway.accounts.credentials import Presented
 from gateway.clock import format_time, parse_duration
+from gateway.settings import ConfigError, Settings
 from gateway.store import auth_failures as queries
 from gateway.store.base import CredentialRow, ProviderRow
 
@@ -93,8 +94,15 @@ async def flush(gw: Gateway) -> None:
         raise
 
 
+def retention_seconds(settings: Settings) -> float:
+    try:
+        return parse_duration(settings.auth_failure_retention)
+    except ValueError as exc:
+        raise ConfigError(f"auth_failure_retention: {exc}") from None
+
+
 async def prune(gw: Gateway) -> None:
-    keep = parse_duration(gw.settings.auth_failure_retention)
+    keep = retention_seconds(gw.settings)
     before = minute_of(format_time(gw.clock.now() - timedelta(seconds=keep)))
     async with gw.store.write() as conn:
         await queries.prune(conn, before)

@@ -86,7 +86,7 @@ class Throttle:
         self.client_tokens = Limiter(settings.token_requests_per_client)
         self.provider_tokens = Limiter(settings.token_requests_per_provider)
         self.trusted: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self.known: set[str] = set()  # ids seen to be providers, to file 429s under
+        self.known: set[str] = set()  # ids seen to name providers, to count 429s under
 
     def _trusted(self, provider_id: str, client: str, now: float) -> bool:
         seen = self.trusted.get((provider_id, client))

@@ -59,6 +59,17 @@ def count_failure(gw: Gateway, provider_id: str, reason: str) -> None:
     gw.auth_failures.add(provider_id, reason, gw.clock.stamp())
 
 
+async def count_refusal(gw: Gateway, pid: str, reason: str) -> None:
+    """Count a 429, under the provider when the id names one (looked up once)."""
+    if pid not in gw.throttle.known:
+        async with gw.store.lookup() as conn:
+            if await queries.get_provider(conn, pid) is None:
+                pid = UNKNOWN
+            else:
+                gw.throttle.known.add(pid)
+    count_failure(gw, pid, reason)
+
+
 async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
     """The provider of /scim/v2/{provider}/..., if the request's credential is one of its own.
 
@@ -66,10 +77,7 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
     """
     pid = request.path_params.get("provider", "")
     client = client_of(request)
-    wait = gw.throttle.auth_wait(pid, client)
-    if wait:
-        count_failure(gw, pid if pid in gw.throttle.known else UNKNOWN, "rate_limited")
-        raise too_many(wait, "failed authentications")
+    await auth_wait(request)
     offered = presented(request)
     async with gw.store.lookup() as conn:
         provider, matches = await queries.credential_lookup(conn, pid,
@@ -108,3 +116,35 @@ async def authenticate_admin(request: Request, gw: Gateway) -> None:
     gw.throttle.failed(ADMIN_API, client)
     raise Unauthorized("Admin authentication required: send the admin token as a Bearer token",
                        (CHALLENGES[0],))
+
+
+# For plugins' own credential endpoints (an OAuth token endpoint), through gateway.plugin. --
+
+async def limit_token_request(request: Request) -> None:
+    """Count a token request for the provider of the URL and its client address; raise a
+    429 ScimError (Retry-After in its headers) when it is over a limit."""
+    gw: Gateway = request.app.state.gateway
+    pid = request.path_params.get("provider", "")
+    wait = gw.throttle.token_wait(pid, client_of(request))
+    if wait:
+        await count_refusal(gw, pid, "token_rate_limited")
+        raise too_many(wait, "token requests")
+
+
+def auth_failed(request: Request, provider: ProviderRow | None,
+                reason: str = "unknown_credential") -> None:
+    """Count a refused credential (for example a wrong client secret) against the client's
+    and the provider's failure limits, and for the admin under its reason."""
+    gw: Gateway = request.app.state.gateway
+    count_failure(gw, provider.id if provider else UNKNOWN, reason)
+    gw.throttle.failed(request.path_params.get("provider", ""), client_of(request))
+
+
+async def auth_wait(request: Request) -> None:
+    """Raise a 429 ScimError when the client is past a failed-authentication limit."""
+    gw: Gateway = request.app.state.gateway
+    pid = request.path_params.get("provider", "")
+    wait = gw.throttle.auth_wait(pid, client_of(request))
+    if wait:
+        await count_refusal(gw, pid, "rate_limited")
+        raise too_many(wait, "failed authentications")

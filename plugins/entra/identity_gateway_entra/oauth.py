@@ -33,7 +33,10 @@ from gateway.plugin import (
     GatewayError,
     IssuedCredential,
     Principal,
+    auth_failed,
+    auth_wait,
     hash_secret,
+    limit_token_request,
     parse_duration,
     read_form,
     verify_secret,
@@ -43,6 +46,7 @@ CLIENT_KIND = "oauth"
 ACCESS_KIND = "oauth_access"
 DEFAULT_LIFETIME = "1h"
 MAX_FORM_BYTES = 8192
+NO_SECRET = "sha256$" + "0" * 64  # the hash of no secret
 
 
 def issue_client(secret: str, client_id: str | None) -> IssuedCredential:
@@ -119,8 +123,11 @@ class TokenServer(AuthorizationServer):
         self.register_token_generator("default", BearerTokenGenerator(
             lambda **_: generate_token(48), expires_generator=lifetime))
 
-    def query_client(self, client_id: str) -> Client | None:
-        return next((c for c in self.clients if c.client_id == client_id), None)
+    def query_client(self, client_id: str) -> Client:
+        # An unknown client id is checked against a secret nobody has, so that it is refused
+        # after the same work as a wrong secret (and with the same invalid_client).
+        return next((c for c in self.clients if c.client_id == client_id),
+                    Client(client_id, NO_SECRET))
 
     def save_token(self, token: dict, request: Any) -> None:
         self.issued.append(token)
@@ -176,6 +183,12 @@ async def token_endpoint(request: Request) -> Response:
     """POST {base}/oauth/token: client credentials in, a Bearer access token out."""
     gw = request.app.state.gateway
     try:
+        await limit_token_request(request)
+        await auth_wait(request)
+    except GatewayError as exc:
+        return answer(exc.status, {"error": "slow_down", "error_description": exc.detail},
+                      list(exc.headers.items()))
+    try:
         form = await token_form(request)
     except OAuth2Error as exc:
         return error(exc)
@@ -189,6 +202,8 @@ async def token_endpoint(request: Request) -> Response:
     server = TokenServer(clients, lifetime)
     status, body, headers = server.create_token_response(
         FormRequest(request.method, request.headers, form))
+    if isinstance(body, dict) and body.get("error") == "invalid_client":
+        auth_failed(request, provider)
     if status == 200 and server.issued:
         await gw.add_credential(provider.id, ACCESS_KIND,
                                 hash_secret(server.issued[0]["access_token"]),

@@ -108,7 +108,9 @@ async def test_token_endpoint_refusals(database):
         unknown = await gw.client.post("/scim/v2/nope/oauth/token", data={
             "grant_type": "client_credentials", "client_id": creds["Client ID"],
             "client_secret": creds["Client secret"]})
-        assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_client"
+        # The same refusal as a wrong secret: nothing tells which ids exist.
+        assert unknown.status_code == wrong.status_code == 401
+        assert unknown.json() == wrong.json()
         # Nothing was issued by the refused requests.
         async with gw.gw.store.read() as conn:
             count = await conn.fetchval(
@@ -123,7 +125,7 @@ async def test_tokens_belong_to_their_provider(database):
         c1, c2 = one["credentials"], two["credentials"]
         # Client one's credentials at provider two's endpoint are refused.
         crossed = await token(gw, two["id"], c1["Client ID"], c1["Client secret"])
-        assert crossed.status_code == 400 and crossed.json()["error"] == "invalid_client"
+        assert crossed.status_code == 401 and crossed.json()["error"] == "invalid_client"
         t1 = (await token(gw, one["id"], c1["Client ID"], c1["Client secret"])).json()
         assert (await users(gw, two["id"], t1["access_token"])).status_code == 401
         assert c2["Client ID"] != c1["Client ID"]
@@ -135,3 +137,29 @@ async def test_oauth_is_for_entra_providers_only(database):
                                  json={"name": "plain", "auth": "oauth"})
         assert r.status_code == 400
         assert "oauth" in r.json()["detail"]
+
+
+async def test_expired_access_tokens_do_not_pile_up(database):
+    """Each token request adds a live credential; expired ones go as new ones come."""
+    async with running(database, enabled=["entra"], token_requests_per_client=1000,
+                       token_requests_per_provider=1000) as gw:
+        view = await oauth_provider(gw)
+        pid, creds = view["id"], view["credentials"]
+        tokens = [(await token(gw, pid, creds["Client ID"], creds["Client secret"])).json()
+                  for _ in range(150)]
+        # Every live token works, found by its hash among the others.
+        for body in (tokens[0], tokens[75], tokens[-1]):
+            assert (await users(gw, pid, body["access_token"])).status_code == 200
+
+        async def stored() -> int:
+            async with gw.gw.store.read() as conn:
+                return await conn.fetchval(
+                    "SELECT count(*) FROM credentials WHERE kind = 'oauth_access'")
+
+        assert await stored() == 150
+        gw.clock.advance(hours=3)  # all 150 expired more than an hour ago
+        fresh = (await token(gw, pid, creds["Client ID"], creds["Client secret"])).json()
+        assert await stored() == 51  # 100 pruned per issue, at most
+        fresh = (await token(gw, pid, creds["Client ID"], creds["Client secret"])).json()
+        assert await stored() == 2
+        assert (await users(gw, pid, fresh["access_token"])).status_code == 200

@@ -1,0 +1,47 @@
+"""`identity-gateway auth-failures [PROVIDER]`: refused credentials by reason and minute."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gateway.accounts import auth_failures
+from gateway.cli.common import common, print_json, run
+from gateway.core import Gateway
+from gateway.errors import NotFound
+from gateway.store import providers as queries
+
+
+def cmd_auth_failures(args: argparse.Namespace) -> int:
+    async def show(gw: Gateway) -> int:
+        provider_id = None
+        if args.provider:
+            async with gw.store.read() as conn:
+                provider = await queries.find_provider(conn, args.provider)
+            if provider is None:
+                raise NotFound(f"no provider '{args.provider}'")
+            provider_id = provider.id
+        found = await auth_failures.listing(gw, provider_id, args.since, args.limit)
+        if args.json:
+            print_json(found)
+            return 0
+        print(f"since {found['since']}: " + (", ".join(
+            f"{reason} {count}" for reason, count in found["totals"].items()) or "none"))
+        for item in found["items"]:
+            who = f"\t{item['provider_id'] or '(admin API)'}" if provider_id is None else ""
+            print(f"{item['minute']}{who}\t{item['reason']}\t{item['count']}")
+        return 0
+
+    return run(args, show)
+
+
+def add_commands(sub: Any) -> None:
+    failures = common(sub.add_parser(
+        "auth-failures", help="refused credentials, counted per provider, reason and minute"))
+    failures.add_argument("provider", nargs="?",
+                          help="a provider's name or id (default: all; '-' marks ids that "
+                               "name no provider, '(admin API)' the admin token)")
+    failures.add_argument("--since", default="24h", help="how far back, e.g. 1h, 7d")
+    failures.add_argument("--limit", type=int, default=1000, help="rows at most")
+    failures.add_argument("--json", action="store_true", help="print JSON")
+    failures.set_defaults(func=cmd_auth_failures)
