@@ -11,6 +11,7 @@ from gateway.accounts import providers
 from gateway.app import all_migrations, build_gateway, create_app
 from gateway.cli.common import common, settings_from, with_gateway
 from gateway.core import Gateway
+from gateway.settings import Settings
 from gateway.store import providers as queries
 
 
@@ -47,8 +48,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     asyncio.run(with_gateway(args, bootstrap, migrate=settings.migrate))
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                workers=1)
+                workers=1, **server_options(settings))
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options from ``[gateway]``: deadlines, the connection limit, how long a
+    SIGTERM waits for requests in flight, and which proxies may name the client address."""
+    from gateway.api.connections import protocol_for  # lazy, like uvicorn itself
+
+    return {
+        "http": protocol_for(settings.header_timeout, settings.body_timeout,
+                             settings.max_connections),
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
