@@ -20,7 +20,7 @@ from gateway.api.http import admin_error_response, error_response
 from gateway.clock import Clock
 from gateway.core import Gateway
 from gateway.errors import GatewayError
-from gateway.events import delivery, retention
+from gateway.events import delivery, retention, webhook_secrets
 from gateway.hooks import Hooks, make_plugin_manager
 from gateway.scim.schema import default_registry
 from gateway.settings import Settings
@@ -119,16 +119,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with opened(gw), anyio.create_task_group() as tasks:
-            if run_scheduler:
-                tasks.start_soon(scheduler.scheduler, gw)
-            tasks.start_soon(delivery.run, gw)
-            tasks.start_soon(retention.run, gw)
-            tasks.start_soon(auth_failures.run, gw)
-            try:
-                yield
-            finally:
-                tasks.cancel_scope.cancel()
+        async with opened(gw):
+            await webhook_secrets.check_at_startup(gw)
+            async with anyio.create_task_group() as tasks:
+                if run_scheduler:
+                    tasks.start_soon(scheduler.scheduler, gw)
+                tasks.start_soon(delivery.run, gw)
+                tasks.start_soon(retention.run, gw)
+                tasks.start_soon(auth_failures.run, gw)
+                try:
+                    yield
+                finally:
+                    tasks.cancel_scope.cancel()
 
     async def health(request: Request) -> Response:
         return Response('{"status":"ok"}', media_type="application/json")

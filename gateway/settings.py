@@ -12,6 +12,7 @@ import msgspec
 from gateway.errors import GatewayError
 
 DEFAULT_CONFIG = "identity-gateway.toml"
+KEYS_VARIABLE = "IDENTITY_GATEWAY_SECRET_KEYS"  # Fernet keys for webhook secrets, first new
 
 
 def bounded(low: float, high: float) -> msgspec.Meta:
@@ -58,6 +59,7 @@ class Settings(msgspec.Struct, kw_only=True):
     token_requests_per_client: Annotated[int, bounded(1, 100_000)] = 60  # a minute
     token_requests_per_provider: Annotated[int, bounded(1, 1_000_000)] = 120  # a minute
     auth_failure_retention: str = "30d"  # how long failure counts are kept
+    secret_keys: list[str] = []  # from IDENTITY_GATEWAY_SECRET_KEYS only, never the file
     config: dict = {}  # the whole parsed file, for plugins' own sections
 
     @property
@@ -83,6 +85,8 @@ def load_settings(path: str | None = None, **overrides: object) -> Settings:
         "base_url": os.environ.get("GATEWAY_BASE_URL"),
     }
     values.update({k: v for k, v in env.items() if v})
+    values["secret_keys"] = [k.strip() for k in os.environ.get(KEYS_VARIABLE, "").split(",")
+                             if k.strip()]
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["config"] = config
     try:

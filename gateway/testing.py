@@ -22,6 +22,7 @@ lifecycle scheduler does not run by itself (call ``gateway.accounts.scheduler.ru
 from __future__ import annotations
 
 import base64
+import hashlib
 import inspect
 import os
 import time
@@ -36,7 +37,7 @@ import msgspec
 from gateway.accounts.providers import create_admin_token
 from gateway.app import create_app
 from gateway.clock import FakeClock
-from gateway.settings import Settings
+from gateway.settings import KEYS_VARIABLE, Settings
 
 SCIM = "application/scim+json"
 T = TypeVar("T")
@@ -96,6 +97,16 @@ class Harness:
         return await self.client.request(method, "/admin/v1" + path, headers=self.admin, **kw)
 
 
+def sealing_keys(database: str | os.PathLike) -> list[str]:
+    """The keys webhook secrets are sealed with in a test: IDENTITY_GATEWAY_SECRET_KEYS when
+    set (so that a CLI run in the test reads them too), else one derived from the database's
+    name, so that a test that restarts on the same database reads them again. For tests
+    only: a real key is random (`identity-gateway secrets new-key`)."""
+    given = [k for k in os.environ.get(KEYS_VARIABLE, "").split(",") if k.strip()]
+    digest = hashlib.sha256(f"identity-gateway test key {database}".encode()).digest()
+    return given or [base64.urlsafe_b64encode(digest).decode()]
+
+
 @asynccontextmanager
 async def running(database: str | os.PathLike,
                   plugins: Iterable[Any] | Mapping[str, Any] = (),
@@ -103,6 +114,7 @@ async def running(database: str | os.PathLike,
                   **settings: Any) -> AsyncIterator[Harness]:
     """A running app on `database` (a SQLite file path or a postgresql:// URL)."""
     clock = clock or FakeClock()
+    settings.setdefault("secret_keys", sealing_keys(database))
     config = Settings(database=str(database), migrate=True, plugins=enabled or [], **settings)
     app = create_app(config, clock=clock, plugins=plugins, run_scheduler=False)
     async with app.router.lifespan_context(app):

@@ -38,6 +38,12 @@ def database(request: Any, tmp_path: Any) -> str:
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 
+# The key webhook secrets are sealed with, for the harness and for every CLI and `serve`
+# process a test starts (they inherit the environment). A fixed test key; real ones are
+# random.
+os.environ.setdefault("IDENTITY_GATEWAY_SECRET_KEYS",
+                      "dGVzdC1rZXktaWRlbnRpdHktZ2F0ZXdheS10ZXN0cyE=")
+
 
 def pg_with(url: str, **params: str) -> str:
     return url + ("&" if "?" in url else "?") + "&".join(f"{k}={v}" for k, v in params.items())

@@ -11,12 +11,15 @@ from gateway.accounts import providers
 from gateway.app import all_migrations, build_gateway, create_app
 from gateway.cli.common import common, settings_from, with_gateway
 from gateway.core import Gateway
+from gateway.events import webhook_secrets
 from gateway.settings import Settings
 from gateway.store import providers as queries
 
 
 async def bootstrap(gw: Gateway) -> int:
-    """First start: an admin token and a provider named `default`, shown once."""
+    """First start: an admin token and a provider named `default`, shown once. (Any start:
+    webhooks whose secrets no key can read stop it here, in one line.)"""
+    await webhook_secrets.check_at_startup(gw)
     if not await providers.has_admin(gw):
         async with gw.store.read() as conn:
             existing = await queries.find_provider(conn, "default")
@@ -55,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options from ``[gateway]``: deadlines, the connection limit, how long a
     SIGTERM waits for requests in flight, and which proxies may name the client address."""
-    from gateway.api.connections import protocol_for  # lazy, like uvicorn itself
+    from gateway.api.connections import protocol_for  # lazy: it imports uvicorn, like serve
 
     return {
         "http": protocol_for(settings.header_timeout, settings.body_timeout,

@@ -23,6 +23,7 @@ import msgspec
 
 from gateway.clock import format_time
 from gateway.events.feed import event_view
+from gateway.events.webhook_secrets import unseal
 from gateway.events.webhooks import wants
 from gateway.hookspecs import hookimpl
 from gateway.store import outbox
@@ -145,7 +146,7 @@ async def post(gw: Gateway, client: httpx.AsyncClient, job: dict) -> str | None:
     timestamp = int(gw.clock.now().timestamp())
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(job["secret"], timestamp, body),
+        SIGNATURE_HEADER: sign(unseal(gw, job["secret"]), timestamp, body),
         "X-Gateway-Event": job["type"],
         "X-Gateway-Seq": str(job["seq"]),
         "X-Gateway-Webhook": job["webhook_id"],

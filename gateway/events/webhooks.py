@@ -1,8 +1,9 @@
 """Webhook registrations and their dead letters: what the admin API and the CLI manage.
 
 The secret is the HMAC key the admin shares with the receiver. The gateway must sign with it,
-so unlike the credentials it checks, it is stored as given; it is returned only in the answer
-that creates it (when the gateway generated it) and never logged.
+so unlike the credentials it checks it cannot be hashed: it is stored encrypted under a key
+from the environment (gateway.events.webhook_secrets), returned only in the answer that
+creates it (when the gateway generated it), and never logged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from gateway.errors import GatewayError
+from gateway.events import webhook_secrets
 from gateway.events.feed import event_view
 from gateway.ids import new_id
 from gateway.store import outbox
@@ -94,9 +96,10 @@ async def create(gw: Gateway, body: dict) -> dict:
     types = check_events(body.get("events"))
     row: dict[str, Any] = {"id": new_id(), "url": url, "events": _json.encode(types).decode(),
                            "created_at": gw.clock.stamp()}
+    sealed = webhook_secrets.seal(gw, secret)
     async with gw.store.write() as conn:
         row["cursor"] = await outbox.newest_seq(conn)
-        await queries.insert(conn, {**row, "secret": secret})
+        await queries.insert(conn, {**row, "secret": sealed})
     out = view(row)
     if generated:
         out["secret"] = secret  # shown once: it is the receiver's verification key

@@ -35,6 +35,15 @@ async def insert(conn: Conn, row: dict[str, Any]) -> None:
     )
 
 
+async def secrets(conn: Conn) -> list[dict]:
+    """Every webhook's id and stored (sealed) secret."""
+    return await conn.fetchall("SELECT id, secret FROM webhooks ORDER BY id")
+
+
+async def set_secret(conn: Conn, webhook_id: str, secret: str) -> None:
+    await conn.execute("UPDATE webhooks SET secret = ? WHERE id = ?", (secret, webhook_id))
+
+
 async def all_with_counts(conn: Conn) -> list[dict]:
     return await conn.fetchall(_WITH_COUNTS + " ORDER BY w.created_at, w.id")
 
