@@ -1,4 +1,5 @@
-"""`identity-gateway auth-failures [PROVIDER]`: refused credentials by reason and minute."""
+"""`identity-gateway auth-failures [PROVIDER]` (refused credentials by reason and minute) and
+`identity-gateway secrets new-key | rekey` (the keys webhook secrets are encrypted with)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from gateway.accounts import auth_failures
 from gateway.cli.common import common, print_json, run
 from gateway.core import Gateway
 from gateway.errors import NotFound
+from gateway.events import webhook_secrets
 from gateway.store import providers as queries
 
 
@@ -35,6 +37,20 @@ def cmd_auth_failures(args: argparse.Namespace) -> int:
     return run(args, show)
 
 
+def cmd_secrets(args: argparse.Namespace) -> int:
+    if args.action == "new-key":
+        print(webhook_secrets.new_key())
+        return 0
+
+    async def rekey(gw: Gateway) -> int:
+        count = await webhook_secrets.rekey(gw)
+        print(f"re-encrypted {count} webhook secret(s) with the first key of "
+              f"{webhook_secrets.KEYS_VARIABLE}; the other keys can now be removed")
+        return 0
+
+    return run(args, rekey)
+
+
 def add_commands(sub: Any) -> None:
     failures = common(sub.add_parser(
         "auth-failures", help="refused credentials, counted per provider, reason and minute"))
@@ -45,3 +61,12 @@ def add_commands(sub: Any) -> None:
     failures.add_argument("--limit", type=int, default=1000, help="rows at most")
     failures.add_argument("--json", action="store_true", help="print JSON")
     failures.set_defaults(func=cmd_auth_failures)
+
+    keys = sub.add_parser("secrets", help="the keys webhook secrets are encrypted with")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    key_actions.add_parser("new-key", help="print a new random key (for "
+                                           "IDENTITY_GATEWAY_SECRET_KEYS)")
+    common(key_actions.add_parser(
+        "rekey", help="re-encrypt every webhook secret with the first key of "
+                      "IDENTITY_GATEWAY_SECRET_KEYS (after putting a new key first)"))
+    keys.set_defaults(func=cmd_secrets)
