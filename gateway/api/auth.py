@@ -59,15 +59,20 @@ def count_failure(gw: Gateway, provider_id: str, reason: str) -> None:
     gw.auth_failures.add(provider_id, reason, gw.clock.stamp())
 
 
-async def count_refusal(gw: Gateway, pid: str, reason: str) -> None:
-    """Count a 429, under the provider when the id names one (looked up once)."""
-    if pid not in gw.throttle.known:
+async def refuse_if_limited(gw: Gateway, pid: str, wait: float, reason: str,
+                            what: str) -> None:
+    """Past a limit (``wait`` seconds to go): count the 429 under the provider when the id
+    names one (looked up once), and raise it."""
+    if not wait:
+        return
+    if pid != ADMIN_API and pid not in gw.throttle.known:
         async with gw.store.lookup() as conn:
             if await queries.get_provider(conn, pid) is None:
                 pid = UNKNOWN
             else:
                 gw.throttle.known.add(pid)
     count_failure(gw, pid, reason)
+    raise too_many(wait, what)
 
 
 async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
@@ -99,10 +104,8 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
 
 async def authenticate_admin(request: Request, gw: Gateway) -> None:
     client = client_of(request)
-    wait = gw.throttle.auth_wait(ADMIN_API, client)
-    if wait:
-        count_failure(gw, ADMIN_API, "rate_limited")
-        raise too_many(wait, "failed authentications")
+    await refuse_if_limited(gw, ADMIN_API, gw.throttle.auth_wait(ADMIN_API, client),
+                            "rate_limited", "failed authentications")
     offered = presented(request)
     async with gw.store.lookup() as conn:
         _, matches = await queries.credential_lookup(conn, ADMIN, hash_secret(offered.secret))
@@ -125,10 +128,8 @@ async def limit_token_request(request: Request) -> None:
     429 ScimError (Retry-After in its headers) when it is over a limit."""
     gw: Gateway = request.app.state.gateway
     pid = request.path_params.get("provider", "")
-    wait = gw.throttle.token_wait(pid, client_of(request))
-    if wait:
-        await count_refusal(gw, pid, "token_rate_limited")
-        raise too_many(wait, "token requests")
+    await refuse_if_limited(gw, pid, gw.throttle.token_wait(pid, client_of(request)),
+                            "token_rate_limited", "token requests")
 
 
 def auth_failed(request: Request, provider: ProviderRow | None,
@@ -144,7 +145,5 @@ async def auth_wait(request: Request) -> None:
     """Raise a 429 ScimError when the client is past a failed-authentication limit."""
     gw: Gateway = request.app.state.gateway
     pid = request.path_params.get("provider", "")
-    wait = gw.throttle.auth_wait(pid, client_of(request))
-    if wait:
-        await count_refusal(gw, pid, "rate_limited")
-        raise too_many(wait, "failed authentications")
+    await refuse_if_limited(gw, pid, gw.throttle.auth_wait(pid, client_of(request)),
+                            "rate_limited", "failed authentications")
