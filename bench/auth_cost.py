@@ -53,10 +53,12 @@ async def p50(client: httpx.AsyncClient, url: str, headers: dict, rounds: int) -
 
 async def pair(client: httpx.AsyncClient, a: tuple[str, dict], b: tuple[str, dict],
                rounds: int, status: int) -> tuple[float, float]:
-    """Medians (µs) of two requests sent alternately, so drift hits both alike."""
+    """Medians (µs) of two requests sent alternately, which goes first swapping each round
+    (A B B A ...), so that drift and the cost of going first hit both alike."""
     one, two = [], []
-    for _ in range(rounds):
-        for (url, headers), into in ((a, one), (b, two)):
+    for n in range(rounds):
+        order = ((a, one), (b, two)) if n % 2 == 0 else ((b, two), (a, one))
+        for (url, headers), into in order:
             micros, got = await timed(client, url, headers)
             assert got == status, (url, got)
             into.append(micros)
