@@ -21,7 +21,7 @@ from gateway.clock import Clock
 from gateway.core import Gateway
 from gateway.errors import GatewayError
 from gateway.events import delivery, retention
-from gateway.hooks import Hooks, make_plugin_manager
+from gateway.hooks import Hooks, describe, make_plugin_manager
 from gateway.scim.schema import default_registry
 from gateway.settings import Settings
 from gateway.store import open_store
@@ -119,6 +119,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with opened(gw), anyio.create_task_group() as tasks:
+            for plugin in describe(gw.pm):
+                log.info("plugin %s %s: %s", plugin["name"], plugin["version"] or "-",
+                         ", ".join(plugin["hooks"]))
             if run_scheduler:
                 tasks.start_soon(scheduler.scheduler, gw)
             tasks.start_soon(delivery.run, gw)

@@ -95,6 +95,25 @@ def issue_credential(provider: Any, kind: str, secret: str, username: str | None
     """
 
 
+@hookspec
+def validate_provider_settings(provider: Any, settings: dict, gateway: Any) -> None:
+    """Called when a provider is created or its settings change, before they are saved.
+
+    ``settings`` are the provider's settings as they would be stored (``provider`` already
+    carries them). Check the ones your plugin reads, for your own providers only, and raise
+    ``gateway.plugin.GatewayError`` (400) saying what is wrong to refuse the change; nothing
+    is saved then.
+    """
+
+
+@hookspec
+def event_types() -> list | None:
+    """Called when a webhook subscribes to events. Return the event types your plugin records
+    with ``gateway.record`` (for example ``["user.legal_hold_placed"]``): a webhook may
+    subscribe to those and to the core's, and to nothing else.
+    """
+
+
 @hookspec(firstresult=True)
 def authenticate(request: Any, provider: Any, credentials: list, gateway: Any) -> Any:
     """Called on every SCIM request for the provider named by the URL.

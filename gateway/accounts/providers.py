@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 from gateway.accounts.credentials import ADMIN, IssuedCredential, hash_secret, new_secret
 from gateway.accounts.lifecycle import DEFAULT_DELAY
 from gateway.clock import parse_duration
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, did_you_mean
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow
+from gateway.store.resources import owned_counts
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -23,6 +24,27 @@ class ProviderError(GatewayError):
     """An admin's request about providers that cannot be carried out (a 4xx, not a crash)."""
 
 
+async def resolve(conn: Conn, ref: str, status: int = 404) -> ProviderRow:
+    """The provider a command or filter names, by id or by name (ignoring case); an unknown
+    one is refused with the known names and the closest one."""
+    found = await queries.find_provider(conn, ref)
+    if found is not None:
+        return found
+    names = [p.name for p in await queries.list_providers(conn)]
+    hint = did_you_mean(ref, names)
+    listed = ", ".join(names) if names else "none yet"
+    raise ProviderError(f"no provider '{ref}'{hint} (providers: {listed})", status)
+
+
+async def provider_filter(gw: Gateway, ref: str | None) -> str | None:
+    """A list filter's provider (id or name) as its id; None for no filter. An unknown one
+    answers 400: a filter that matches nothing because of a typo must not look empty."""
+    if not ref:
+        return None
+    async with gw.store.read() as conn:
+        return (await resolve(conn, ref, 400)).id
+
+
 async def credential_kinds(gw: Gateway) -> list[str]:
     kinds: list[str] = []
     for found in await gw.hooks.call("credential_kinds"):
@@ -30,13 +52,25 @@ async def credential_kinds(gw: Gateway) -> list[str]:
     return kinds
 
 
-def check_settings(settings: dict) -> dict:
+MAX_DELAY = 365 * 86400  # a deactivation waits at most a year
+
+
+async def check_settings(gw: Gateway, provider: ProviderRow, settings: dict) -> dict:
+    """A provider's settings, checked when they are saved (not when the IdP next pushes):
+    the core's own, then every plugin's through the validate_provider_settings hooks."""
     out = dict(settings)
     if "deactivation_delay" in out:
         try:
-            parse_duration(out["deactivation_delay"])
+            delay = parse_duration(out["deactivation_delay"])
         except ValueError as exc:
             raise ProviderError(f"deactivation_delay: {exc}") from None
+        if delay > MAX_DELAY:
+            raise ProviderError("deactivation_delay: at most 365d")
+    candidate = ProviderRow(id=provider.id, name=provider.name, plugin=provider.plugin,
+                            auth_kind=provider.auth_kind, settings=out,
+                            created_at=provider.created_at)
+    await gw.hooks.call("validate_provider_settings", provider=candidate, settings=out,
+                        gateway=gw)
     return out
 
 
@@ -74,10 +108,10 @@ async def create_provider(gw: Gateway, name: str, auth: str = "bearer",
         raise ProviderError(f"plugin '{plugin}' is not enabled in this gateway's config")
     provider = ProviderRow(
         id=provider_id or secrets.token_hex(8), name=name, plugin=plugin, auth_kind=auth,
-        settings=check_settings({"deactivation_delay": DEFAULT_DELAY,
-                                 **(settings or {})}),
+        settings={"deactivation_delay": DEFAULT_DELAY, **(settings or {})},
         created_at=gw.clock.stamp(),
     )
+    provider.settings = await check_settings(gw, provider, provider.settings)
     async with gw.store.write() as conn:
         if await queries.find_provider(conn, name):
             raise ProviderError(f"a provider named '{name}' already exists", 409)
@@ -89,9 +123,7 @@ async def create_provider(gw: Gateway, name: str, auth: str = "bearer",
 async def rotate_provider(gw: Gateway, id_or_name: str) -> tuple[ProviderRow, list]:
     """Revoke every secret of the provider at once and issue a new one."""
     async with gw.store.write() as conn:
-        provider = await queries.find_provider(conn, id_or_name)
-        if provider is None:
-            raise ProviderError(f"no provider '{id_or_name}'", 404)
+        provider = await resolve(conn, id_or_name)
         old = await queries.live_credentials(conn, provider.id, gw.clock.stamp())
         username = next((c.username for c in old if c.kind == provider.auth_kind), None)
         await queries.revoke_all(conn, provider.id, gw.clock.stamp())
@@ -101,9 +133,7 @@ async def rotate_provider(gw: Gateway, id_or_name: str) -> tuple[ProviderRow, li
 
 async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any]) -> ProviderRow:
     async with gw.store.write() as conn:
-        provider = await queries.find_provider(conn, id_or_name)
-        if provider is None:
-            raise ProviderError(f"no provider '{id_or_name}'", 404)
+        provider = await resolve(conn, id_or_name)
         unknown = set(changes) - {"name", "plugin", "settings", "deactivation_delay"}
         if unknown:
             raise ProviderError(f"cannot change: {', '.join(sorted(unknown))}")
@@ -120,22 +150,21 @@ async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any])
         settings.update(changes.get("settings") or {})
         if "deactivation_delay" in changes:
             settings["deactivation_delay"] = changes["deactivation_delay"]
-        provider.settings = check_settings(settings)
+        provider.settings = await check_settings(gw, provider, settings)
         await queries.update_provider(conn, provider)
     return provider
 
 
-async def delete_provider(gw: Gateway, id_or_name: str) -> None:
+async def delete_provider(gw: Gateway, id_or_name: str) -> ProviderRow:
     async with gw.store.write() as conn:
-        provider = await queries.find_provider(conn, id_or_name)
-        if provider is None:
-            raise ProviderError(f"no provider '{id_or_name}'", 404)
+        provider = await resolve(conn, id_or_name)
         count = await queries.owned_count(conn, provider.id)
         if count:
             raise ProviderError(
                 f"provider '{provider.name}' still owns {count} users or groups; "
                 "unassign them in the IdP first", 409)
         await queries.delete_provider(conn, provider.id)
+    return provider
 
 
 async def has_admin(gw: Gateway) -> bool:
@@ -153,6 +182,12 @@ async def create_admin_token(gw: Gateway) -> str:
             secret_hash=hash_secret(token), created_at=gw.clock.stamp(),
         ))
     return token
+
+
+async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> dict:
+    """The provider view with what it owns: what an admin checks before and after an IdP
+    connects (`GET /admin/v1/providers/{id}`, `provider show`)."""
+    return {**provider_view(gw, provider), "owned": await owned_counts(conn, provider.id)}
 
 
 def provider_view(gw: Gateway, provider: ProviderRow) -> dict:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from gateway.accounts import lifecycle
+from gateway.accounts.providers import provider_filter
+from gateway.errors import GatewayError, did_you_mean
 from gateway.profile import profile_of
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
@@ -73,14 +75,22 @@ async def user_view(gw: Gateway, rid: str, conn: Conn | None = None) -> dict | N
 
 
 async def list_users(gw: Gateway, *, provider: str | None, state: str | None, q: str | None,
-                     cursor: str | None, limit: int) -> dict:
-    """A page of admin views by id; `provider` is a provider id or "local"."""
+                     cursor: str | None, limit: int, total: bool = False) -> dict:
+    """A page of admin views by id; `provider` is a provider's id or name, or "local"."""
     limit = max(1, min(limit, 1000))
-    owner_id = None if not provider else (LOCAL if provider == "local" else provider)
+    if state and state not in lifecycle.STATES:
+        raise GatewayError(f"no state '{state}'{did_you_mean(state, lifecycle.STATES)}; the "
+                           f"states are {', '.join(lifecycle.STATES)}")
+    owner_id = LOCAL if provider == "local" else await provider_filter(gw, provider)
     async with gw.store.read() as conn:
         rows = await resources.user_page(conn, provider_id=owner_id, state=state, q=q,
                                          after=cursor, limit=limit + 1)
         found = rows[:limit]
         items = [await view(gw, conn, row) for row in found]
+        count = await resources.user_count(conn, provider_id=owner_id, state=state, q=q) \
+            if total else None
     more = len(rows) > limit
-    return {"items": items, "next_cursor": found[-1].id if more and found else None}
+    page: dict = {"items": items, "next_cursor": found[-1].id if more and found else None}
+    if count is not None:
+        page["total"] = count
+    return page

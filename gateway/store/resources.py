@@ -290,11 +290,10 @@ def _like(text: str) -> str:
     return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
-                    q: str | None, after: str | None, limit: int) -> list[ResourceRow]:
-    """The admin's list of users, by id: of one provider ('' for local users) or all, in
-    one state or all, whose userName or displayName contains `q`."""
-    where, args = ["type = 'User'"], []
+def _user_filter(provider_id: str | None, state: str | None,
+                 q: str | None) -> tuple[list[str], list[Any]]:
+    where: list[str] = ["type = 'User'"]
+    args: list[Any] = []
     if provider_id is not None:
         where.append("provider_id = ?")
         args.append(provider_id)
@@ -304,6 +303,14 @@ async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
     if q:
         where.append("(name_key LIKE ? ESCAPE '\\' OR display_key LIKE ? ESCAPE '\\')")
         args += [_like(q), _like(q)]
+    return where, args
+
+
+async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
+                    q: str | None, after: str | None, limit: int) -> list[ResourceRow]:
+    """The admin's list of users, by id: of one provider ('' for local users) or all, in
+    one state or all, whose userName or displayName contains `q`."""
+    where, args = _user_filter(provider_id, state, q)
     if after:
         where.append("id > ?")
         args.append(after)
@@ -311,3 +318,20 @@ async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
         f"SELECT {_COLUMNS} FROM resources WHERE " + " AND ".join(where) + " ORDER BY id LIMIT ?",
         [*args, limit])
     return [to_row(row) for row in rows]
+
+
+async def user_count(conn: Conn, *, provider_id: str | None, state: str | None,
+                     q: str | None) -> int:
+    """How many users `user_page` walks through in all, for the same filters."""
+    where, args = _user_filter(provider_id, state, q)
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM resources WHERE " + " AND ".join(where), args))
+
+
+async def owned_counts(conn: Conn, provider_id: str) -> dict[str, int]:
+    """The users and groups a provider owns and can see (its deleted users left out)."""
+    rows = await conn.fetchall(
+        "SELECT type, count(*) AS n FROM resources WHERE provider_id = ? AND hidden = 0"
+        " GROUP BY type", (provider_id,))
+    counts = {row["type"]: int(row["n"]) for row in rows}
+    return {"users": counts.get("User", 0), "groups": counts.get("Group", 0)}

@@ -23,10 +23,11 @@ def credential_kinds() -> list:
 
 
 @hookimpl
-def issue_credential(provider: Any, kind: str, secret: str, username: str | None) -> Any:
+def issue_credential(provider: Any, kind: str, secret: str, username: str | None,
+                     gateway: Any) -> Any:
     if kind != oauth.CLIENT_KIND or not ours(provider):
         return None  # OAuth clients are issued to Entra providers only
-    return oauth.issue_client(secret, username)
+    return oauth.issue_client(secret, username, f"{gateway.base_url(provider.id)}/oauth/token")
 
 
 @hookimpl

@@ -46,6 +46,11 @@ async def _view(user_id: str, conn: Any) -> dict:
 
 
 @hookimpl
+def event_types() -> list:
+    return ["user.legal_hold_placed", "user.legal_hold_released"]
+
+
+@hookimpl
 def user_columns() -> list:
     return [UserColumn("legal hold", lambda view: "legal_hold" if view.get("legal_hold") else "")]
 

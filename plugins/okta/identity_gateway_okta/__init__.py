@@ -26,6 +26,12 @@ def validate_resource(provider: Any, resource_type: str, resource: dict, operati
 
 
 @hookimpl
+def validate_provider_settings(provider: Any, settings: dict, gateway: Any) -> None:
+    if ours(provider) and "profile_mapping" in settings:
+        okta_profile.check_mapping(settings["profile_mapping"], gateway.registry.types["User"])
+
+
+@hookimpl
 def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
     if not ours(provider):
         return None

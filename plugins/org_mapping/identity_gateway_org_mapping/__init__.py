@@ -41,6 +41,13 @@ def after_change(event: dict, conn: Any, gateway: Any) -> Any:
 
 
 @hookimpl
+def event_types() -> list:
+    return ["organization.created", "organization.updated", "role.created",
+            "org_mapping.updated", "role_mapping.updated", "mapping.group_removed",
+            "user.organization_changed", "user.roles_changed"]
+
+
+@hookimpl
 def user_view(user: dict, conn: Any) -> Any:
     return store.user_fields(conn, user["id"])
 
