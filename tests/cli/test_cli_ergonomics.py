@@ -10,6 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 from serving import EXE
 
@@ -117,13 +118,17 @@ def test_oauth_providers_print_the_token_endpoint(db, tmp_path):
     assert set(lines) == {"SCIM base URL", "Client ID", "Client secret", "Token endpoint"}
 
 
-async def test_a_closed_pipe_ends_quietly(tmp_path):
-    database = tmp_path / "gw.db"
+async def fill(database: Path, users: int) -> None:
     async with running(database) as gw:
         idp = await gw.provider()
-        for n in range(300):  # enough events to fill a pipe's buffer several times over
+        for n in range(users):
             assert (await gw.scim(idp, "POST", "/Users",
                                   scim_user(f"u{n}@example.com"))).status_code == 201
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    database = tmp_path / "gw.db"
+    anyio.run(fill, database, 300)  # events enough to fill a pipe's buffer several times
     proc = subprocess.Popen([str(EXE), "events", "--limit", "1000", "--database",
                              str(database), "--config", os.devnull],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
