@@ -40,6 +40,10 @@ class Settings(msgspec.Struct, kw_only=True):
     webhook_timeout: float = 10.0  # seconds a receiver has to answer
     webhook_poll_interval: float = 2.0  # seconds between outbox polls when nothing wakes it
     webhook_concurrency: int = 8  # deliveries in flight at once (different resources)
+    console_idle_timeout: str = "30m"  # a console session unused this long ends
+    console_session_lifetime: str = "12h"  # and any console session ends this long after sign-in
+    console_lockout_after: int = 5  # failed sign-ins for one name before it is locked out
+    console_lockout: str = "1m"  # the first lock-out; each further failure doubles it (max 15m)
     config: dict = {}  # the whole parsed file, for plugins' own sections
 
     @property
