@@ -24,6 +24,7 @@ from gateway.console.extension import (
     ConsoleIdp,
     ConsolePage,
     ConsolePanel,
+    ConsoleUserFilter,
     console_actor,
     console_form,
     console_fragment,
@@ -80,6 +81,6 @@ __all__ = [
     # settings
     "parse_duration",
     # the web console (console_pages hook)
-    "ConsolePage", "ConsolePanel", "ConsoleIdp", "console_page", "console_fragment",
-    "console_form", "console_actor", "console_redirect",
+    "ConsolePage", "ConsolePanel", "ConsoleIdp", "ConsoleUserFilter", "console_page",
+    "console_fragment", "console_form", "console_actor", "console_redirect",
 ]

@@ -92,3 +92,12 @@
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), poll);
 })();
+
+// Long-running forms (data-busy): say what is happening and keep it from being sent twice.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var busy = form.getAttribute("data-busy");
+  if (!busy || event.defaultPrevented) return;
+  var button = form.querySelector("button[type=submit]");
+  if (button) { button.disabled = true; button.textContent = busy; }
+});
