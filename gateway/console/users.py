@@ -19,7 +19,6 @@ from gateway.console.render import console_of
 from gateway.errors import GatewayError, NotFound
 from gateway.events import synclog
 from gateway.provisioning.local import create_local
-from gateway.scim.schema import USER_TYPE
 from gateway.store import console as reads
 from gateway.store import providers as queries
 from gateway.store import resources
@@ -89,7 +88,7 @@ async def user_page(request: Request, gw: Gateway, session: Session) -> Response
     uid = request.path_params["id"]
     async with gw.store.read() as conn:
         row = await resources.get_any(conn, uid)
-        if row is None or row.type != USER_TYPE:
+        if row is None or row.type != "User":
             raise NotFound(f"There is no user '{uid}'")
         user = await view(gw, conn, row)
         groups = await reads.groups_of(conn, uid)
