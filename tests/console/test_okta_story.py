@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from console_fixtures are named as arguments)
 """The seeds' Okta story, end to end in Chromium against a real `identity-gateway serve`:
 an admin connects Okta, Okta provisions, the admin maps organizations and roles, applies
 them, finds a user, reads its sync log, exports it, places a legal hold, signs out."""
@@ -10,6 +11,7 @@ import io
 import re
 
 import httpx
+from console_fixtures import browser, page, served  # noqa: F401  (fixtures)
 from console_helpers import shot, sign_in
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"

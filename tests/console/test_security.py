@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from console_fixtures are named as arguments)
 """The console's guards in Chromium and over plain HTTP: an auditor changes nothing, a
 change without the session's CSRF token is refused, hostile attribute values stay text,
 repeated failed sign-ins lock the name out."""
@@ -7,6 +8,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from console_fixtures import browser, page, served  # noqa: F401  (fixtures)
 from console_helpers import sign_in
 
 XSS = '<script>window.owned=1</script><img src=x onerror="window.owned=1">'

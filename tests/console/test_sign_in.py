@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from console_fixtures are named as arguments)
 """Signing in and out of the console in Chromium; the first start's account."""
 
 from __future__ import annotations
@@ -5,6 +6,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from console_fixtures import browser, page, served  # noqa: F401  (fixtures)
 from console_helpers import sign_in
 
 

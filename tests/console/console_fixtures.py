@@ -1,5 +1,7 @@
-"""The console in a real browser: headless Chromium (Debian's package) driven by Playwright
-against a real `identity-gateway serve` on a loopback port.
+"""Fixtures of the console tests, imported by each test module (a second module named
+conftest would shadow the suite's own). The console in a real browser: headless Chromium
+(Debian's package) driven by Playwright against a real `identity-gateway serve` on a
+loopback port.
 
 Without Chromium or Playwright the browser tests skip with one line, unless
 REQUIRE_BROWSER=1 (CI), where they fail instead. `make test` installs both when it can.
