@@ -243,3 +243,19 @@ def cli_commands(subparsers: Any, common: Any) -> None:
     Gateway open on the configured database and returns the exit status. Pass each command's
     parser to ``common(parser)`` so it accepts ``--database`` and ``--config`` like the core's.
     """
+
+
+@hookspec
+@startup
+def console_pages() -> list | None:
+    """Startup. What your plugin adds to the web console under ``/console``: a list of
+    ``gateway.plugin.ConsolePage`` (a page, listed in the navigation when it has a title),
+    ``ConsolePanel`` (a block on the user or the provider page), ``ConsoleIdp`` (an
+    identity provider "Add provisioning provider" offers, with its credential types, field
+    names and next steps) and ``ConsoleUserFilter`` (a filter of the user list).
+
+    Pages get the console's checks before your endpoint runs: a signed-in account, and for
+    a change a valid CSRF token and an account that may change things (not an auditor).
+    Render with ``console_page`` / ``console_fragment``; record changes with
+    ``console_actor(request)`` as the actor.
+    """

@@ -20,6 +20,17 @@ from gateway.accounts.users import UserColumn
 from gateway.api.admin.endpoint import int_param, json_body, limit_param
 from gateway.api.http import JsonResponse, created, read_json
 from gateway.clock import parse_duration
+from gateway.console.extension import (
+    ConsoleIdp,
+    ConsolePage,
+    ConsolePanel,
+    ConsoleUserFilter,
+    console_actor,
+    console_form,
+    console_fragment,
+    console_page,
+    console_redirect,
+)
 from gateway.core import Gateway
 from gateway.errors import Conflict, GatewayError, NotFound, did_you_mean
 from gateway.hookspecs import hookimpl
@@ -70,4 +81,7 @@ __all__ = [
     "read_json", "json_body", "int_param", "limit_param", "created", "JsonResponse",
     # settings
     "parse_duration",
+    # the web console (console_pages hook)
+    "ConsolePage", "ConsolePanel", "ConsoleIdp", "ConsoleUserFilter", "console_page",
+    "console_fragment", "console_form", "console_actor", "console_redirect",
 ]

@@ -61,6 +61,12 @@ class Settings(msgspec.Struct, kw_only=True):
     webhook_timeout: Annotated[float, Meta(gt=0, le=600)] = 10.0  # a receiver's time to answer
     webhook_poll_interval: Seconds = 2.0  # seconds between outbox polls when nothing wakes it
     webhook_concurrency: Annotated[int, Meta(ge=1, le=1000)] = 8  # deliveries in flight
+    console_idle_timeout: str = "30m"  # a console session unused this long ends
+    console_session_lifetime: str = "12h"  # and any console session ends this long after sign-in
+    # Failed sign-ins for one name before it is locked out, and the first lock-out; each
+    # further failure doubles it (at most 15m).
+    console_lockout_after: Annotated[int, Meta(ge=1, le=100)] = 5
+    console_lockout: str = "1m"
     config: dict = {}  # the whole parsed file, for plugins' own sections
     config_path: str | None = None  # the file it was read from (None: no config file)
 
@@ -156,6 +162,11 @@ def explain(exc: msgspec.ValidationError, source: dict[str, str]) -> str:
     return f"{source.get(key, key)}: {reason[0].lower()}{reason[1:]}"
 
 
+# Duration settings and their bounds in seconds.
+DURATIONS = (("console_idle_timeout", 60, 7 * 86400), ("console_session_lifetime", 60, 30 * 86400),
+             ("console_lockout", 1, 3600))
+
+
 def check(settings: Settings, source: dict[str, str]) -> None:
     """What a type cannot say: durations, URLs, the database's scheme, page sizes."""
     def fail(key: str, message: str) -> ConfigError:
@@ -169,6 +180,13 @@ def check(settings: Settings, source: dict[str, str]) -> None:
         if not 60 <= seconds <= 100 * 365 * 86400:
             raise fail("sync_log_retention", "must be between 1m and 36500d (leave it out to "
                                              "keep the sync log forever)")
+    for key, low, high in DURATIONS:
+        try:
+            seconds = parse_duration(getattr(settings, key))
+        except ValueError as exc:
+            raise fail(key, str(exc)) from None
+        if not low <= seconds <= high:
+            raise fail(key, f"must be between {low:g}s and {high:g}s")
     if settings.base_url is not None:
         parts = urlsplit(settings.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \

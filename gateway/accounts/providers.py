@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from gateway.accounts.credentials import ADMIN, IssuedCredential, hash_secret, new_secret
 from gateway.accounts.lifecycle import DEFAULT_DELAY
 from gateway.clock import parse_duration
+from gateway.context import admin_context
 from gateway.errors import GatewayError, did_you_mean
+from gateway.events.record import log_entry
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow
 from gateway.store.resources import owned_counts
@@ -96,9 +98,28 @@ async def issue(gw: Gateway, conn: Conn, provider: ProviderRow,
     return issued.shown
 
 
+async def logged(gw: Gateway, conn: Conn, actor: str | None, operation: str,
+                 provider: ProviderRow, before: dict | None, after: dict | None,
+                 reason: str | None = None) -> None:
+    """The sync-log entry of a named admin's change to a provider (never with its
+    secrets). Without an actor (the admin token's API and the CLI) nothing is written, as
+    before named accounts existed."""
+    if actor is None:
+        return
+    await log_entry(gw, conn, admin_context(actor, provider.id), operation=operation,
+                    resource_type="Provider", resource_id=provider.id, before=before,
+                    after=after, reason=reason)
+
+
+def settings_view(provider: ProviderRow) -> dict:
+    return {"name": provider.name, "plugin": provider.plugin, "auth": provider.auth_kind,
+            "settings": dict(provider.settings)}
+
+
 async def create_provider(gw: Gateway, name: str, auth: str = "bearer",
                           plugin: str | None = None, settings: dict | None = None,
-                          provider_id: str | None = None) -> tuple[ProviderRow, list]:
+                          provider_id: str | None = None,
+                          actor: str | None = None) -> tuple[ProviderRow, list]:
     if not NAME.match(name or ""):
         raise ProviderError("a provider name is 1-64 letters, digits, spaces, . _ or -")
     kinds = await credential_kinds(gw)
@@ -117,10 +138,12 @@ async def create_provider(gw: Gateway, name: str, auth: str = "bearer",
             raise ProviderError(f"a provider named '{name}' already exists", 409)
         await queries.insert_provider(conn, provider)
         shown = await issue(gw, conn, provider)
+        await logged(gw, conn, actor, "create", provider, None, settings_view(provider))
     return provider, shown
 
 
-async def rotate_provider(gw: Gateway, id_or_name: str) -> tuple[ProviderRow, list]:
+async def rotate_provider(gw: Gateway, id_or_name: str,
+                          actor: str | None = None) -> tuple[ProviderRow, list]:
     """Revoke every secret of the provider at once and issue a new one."""
     async with gw.store.write() as conn:
         provider = await resolve(conn, id_or_name)
@@ -128,12 +151,16 @@ async def rotate_provider(gw: Gateway, id_or_name: str) -> tuple[ProviderRow, li
         username = next((c.username for c in old if c.kind == provider.auth_kind), None)
         await queries.revoke_all(conn, provider.id, gw.clock.stamp())
         shown = await issue(gw, conn, provider, username)
+        await logged(gw, conn, actor, "rotate", provider, None, None,
+                     reason=f"{len(old)} credential(s) revoked, a new one issued")
     return provider, shown
 
 
-async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any]) -> ProviderRow:
+async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any],
+                          actor: str | None = None) -> ProviderRow:
     async with gw.store.write() as conn:
         provider = await resolve(conn, id_or_name)
+        before = settings_view(provider)
         unknown = set(changes) - {"name", "plugin", "settings", "deactivation_delay"}
         if unknown:
             raise ProviderError(f"cannot change: {', '.join(sorted(unknown))}")
@@ -152,10 +179,14 @@ async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any])
             settings["deactivation_delay"] = changes["deactivation_delay"]
         provider.settings = await check_settings(gw, provider, settings)
         await queries.update_provider(conn, provider)
+        after = settings_view(provider)
+        if after != before:
+            await logged(gw, conn, actor, "update", provider, before, after)
     return provider
 
 
-async def delete_provider(gw: Gateway, id_or_name: str) -> ProviderRow:
+async def delete_provider(gw: Gateway, id_or_name: str,
+                          actor: str | None = None) -> ProviderRow:
     async with gw.store.write() as conn:
         provider = await resolve(conn, id_or_name)
         count = await queries.owned_count(conn, provider.id)
@@ -164,6 +195,7 @@ async def delete_provider(gw: Gateway, id_or_name: str) -> ProviderRow:
                 f"provider '{provider.name}' still owns {count} users or groups; "
                 "unassign them in the IdP first", 409)
         await queries.delete_provider(conn, provider.id)
+        await logged(gw, conn, actor, "delete", provider, settings_view(provider), None)
     return provider
 
 

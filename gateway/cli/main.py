@@ -1,5 +1,5 @@
-"""The `identity-gateway` command: serve | migrate | provider | admin-token | user | synclog |
-synclog-export | events | webhook, and the commands enabled plugins add."""
+"""The `identity-gateway` command: serve | migrate | provider | admin-token | admin | user |
+synclog | synclog-export | events | webhook, and the commands enabled plugins add."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import sys
 
 from gateway import __version__
-from gateway.cli import events, plugins, providers, serve, users
+from gateway.cli import admins, events, plugins, providers, serve, users
 from gateway.cli.common import fail, with_gateway
 from gateway.errors import GatewayError
 
@@ -22,6 +22,7 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     providers.add_commands(sub)
     events.add_commands(sub)
     users.add_commands(sub)
+    admins.add_commands(sub)
     plugins.add_commands(sub, argv)
     return top
 

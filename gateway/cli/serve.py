@@ -8,7 +8,7 @@ import socket
 import sys
 from typing import Any
 
-from gateway.accounts import providers
+from gateway.accounts import admins, providers
 from gateway.app import all_migrations, build_gateway, create_app
 from gateway.cli.common import common, settings_from, with_gateway
 from gateway.core import Gateway
@@ -30,6 +30,7 @@ async def bootstrap(gw: Gateway) -> int:
         for label, value in shown:
             print(f"{label}: {value}")
         print(f"Admin token: {admin_token}")
+        await first_account(gw)
         sys.stdout.flush()
         return 0
     async with gw.store.read() as conn:
@@ -38,8 +39,18 @@ async def bootstrap(gw: Gateway) -> int:
         print(f"SCIM base URL: {gw.base_url(provider.id)}  ({provider.name})")
     print("Secrets are shown only when created. To issue new ones: "
           "`identity-gateway provider rotate NAME`, `identity-gateway admin-token rotate`.")
+    await first_account(gw)
     sys.stdout.flush()
     return 0
+
+
+async def first_account(gw: Gateway) -> None:
+    """The console's address; on a database without console accounts, an account `admin`
+    whose generated password is shown this once (only its argon2 hash is kept)."""
+    print(f"Console URL: {gw.settings.public_url}/console")
+    if not await admins.has_accounts(gw):
+        _, password = await admins.add_admin(gw, "admin", admins.ADMIN)
+        print(f"Console password: {password}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

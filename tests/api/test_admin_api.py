@@ -5,9 +5,10 @@ and totals."""
 from __future__ import annotations
 
 import pytest
-from conftest import running, user_body
 
 from gateway.events.webhooks import CORE_EVENT_TYPES
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

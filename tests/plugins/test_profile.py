@@ -4,7 +4,8 @@ view and in every user event."""
 from __future__ import annotations
 
 import pytest
-from conftest import running
+
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 

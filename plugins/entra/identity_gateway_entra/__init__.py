@@ -8,7 +8,7 @@ from typing import Any
 from starlette.routing import Route
 
 from gateway.plugin import hookimpl
-from identity_gateway_entra import dialect, oauth
+from identity_gateway_entra import console, dialect, oauth
 
 NAME = "entra"
 
@@ -47,3 +47,8 @@ def normalize_request(provider: Any, resource_type: str, operation: str, body: A
     if not ours(provider):
         return None
     return dialect.normalize(resource_type, operation, body)
+
+
+@hookimpl
+def console_pages() -> list:
+    return console.console_items(NAME)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.plugin import hookimpl
+from identity_gateway_okta import console, rules
 from identity_gateway_okta import profile as okta_profile
-from identity_gateway_okta import rules
 from identity_gateway_okta.paths import scim_path
 
 __all__ = ["scim_path"]
@@ -36,3 +36,8 @@ def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
     if not ours(provider):
         return None
     return okta_profile.overrides(resource, getattr(provider, "settings", {}) or {})
+
+
+@hookimpl
+def console_pages() -> list:
+    return console.console_items(NAME)

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from gateway.plugin import Migration, hookimpl, migrations_in
-from identity_gateway_org_mapping import catalogue, mappings, routes, schema, store
+from identity_gateway_org_mapping import catalogue, console, mappings, routes, schema, store
 
 NAME = "org_mapping"
 
@@ -55,3 +55,8 @@ def user_view(user: dict, conn: Any) -> Any:
 @hookimpl
 def extra_routes() -> list:
     return routes.routes()
+
+
+@hookimpl
+def console_pages() -> list:
+    return console.console_items()

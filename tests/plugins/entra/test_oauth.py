@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import running
+
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 
