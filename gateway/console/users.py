@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from gateway.accounts import actions, admins, lifecycle
+from gateway.accounts import actions, admins, lifecycle, users
 from gateway.accounts.sessions import Session
 from gateway.accounts.users import view
 from gateway.console.auth import form_of, redirect
@@ -22,7 +22,6 @@ from gateway.provisioning.local import create_local
 from gateway.store import console as reads
 from gateway.store import providers as queries
 from gateway.store import resources
-from gateway.store.resources import LOCAL
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -62,16 +61,16 @@ async def user_list(request: Request, gw: Gateway, session: Session) -> Response
         if value:
             extra.append(item.condition(value))
             chosen[item.name] = value
-    owner = None if provider is None else (LOCAL if provider == "local" else provider)
+    listed = await users.list_users(gw, provider=provider, state=state, q=q,
+                                    cursor=params.get("after") or None, limit=PAGE,
+                                    conditions=extra)
+    items = listed["items"]
     async with gw.store.read() as conn:
-        rows = await reads.user_page(conn, provider_id=owner, state=state, q=q, extra=extra,
-                                     after=params.get("after") or None, limit=PAGE + 1)
-        items = [await view(gw, conn, row) for row in rows[:PAGE]]
         found = await queries.list_providers(conn)
     next_url = None
-    if len(rows) > PAGE:
+    if listed["next_cursor"]:
         query = {k: v for k, v in params.items() if k != "after" and v}
-        next_url = "/console/users?" + urlencode({**query, "after": rows[PAGE - 1].id})
+        next_url = "/console/users?" + urlencode({**query, "after": listed["next_cursor"]})
     filters = [{"name": f.name, "label": f.label, "options": await f.options(request),
                 "value": chosen.get(f.name, "")} for f in console.user_filters]
     names = {p.id: p.name for p in found}

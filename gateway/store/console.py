@@ -3,8 +3,7 @@ the newest sync-log entries. Shared by both stores; each is an index scan."""
 
 from __future__ import annotations
 
-from gateway.store.base import Conn, ResourceRow
-from gateway.store.resources import to_row
+from gateway.store.base import Conn
 
 
 async def owned_counts(conn: Conn) -> dict[str, dict[str, int]]:
@@ -42,38 +41,6 @@ async def errors_since(conn: Conn, provider_id: str, first_seq: int | None) -> i
     return int(await conn.fetchval(
         "SELECT count(*) FROM sync_log WHERE provider_id = ? AND seq >= ?"
         " AND outcome = 'error'", (provider_id, first_seq)))
-
-
-def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
-                    q: str | None, extra: list[tuple[str, list]], after: str | None,
-                    limit: int) -> list[ResourceRow]:
-    """A page of users by id: of one provider ('' for local ones) or all, in one
-    state or all, whose userName, displayName or any attribute value (emails, name parts)
-    contains `q`, and that meet each of the `extra` (SQL on `id`, arguments) conditions."""
-    where, args = ["type = 'User'"], []
-    if provider_id is not None:
-        where.append("provider_id = ?")
-        args.append(provider_id)
-    if state:
-        where.append("state = ?")
-        args.append(state)
-    if q:
-        where.append("(name_key LIKE ? ESCAPE '\\' OR display_key LIKE ? ESCAPE '\\'"
-                     " OR lower(CAST(data AS TEXT)) LIKE ? ESCAPE '\\')")
-        args += [_like(q)] * 3
-    for sql, values in extra:
-        where.append(f"({sql})")
-        args += values
-    if after:
-        where.append("id > ?")
-        args.append(after)
-    rows = await conn.fetchall("SELECT * FROM resources WHERE " + " AND ".join(where)
-                               + " ORDER BY id LIMIT ?", [*args, limit])
-    return [to_row(row) for row in rows]
 
 
 async def groups_of(conn: Conn, user_id: str) -> list[dict]:
