@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from conftest import running
+
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 

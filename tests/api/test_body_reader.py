@@ -5,7 +5,8 @@ raw bytes before decoding (so a thousand levels are a 400, not a RecursionError)
 from __future__ import annotations
 
 import pytest
-from conftest import running
+
+from gateway.testing import running
 
 try:
     from gateway.api.http import nesting

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import running, user_body
 from cryptography.fernet import Fernet
 from serving import free_port, launch, rest_of_output
 from webhook_receiver import Receiver
 
 from gateway.settings import KEYS_VARIABLE
-from gateway.testing import eventually
+from gateway.testing import eventually, running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

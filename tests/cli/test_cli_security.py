@@ -9,8 +9,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import running
 from cryptography.fernet import Fernet
+
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 
