@@ -109,6 +109,13 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
         f"{request.method} is not allowed on {request.url.path}", 405))
 
 
+async def refused(request: Request, exc: Exception) -> Response:
+    """A refusal that escaped its route's own handling (a body over the limit while a
+    console form is read, for example): its status, in its API's shape."""
+    assert isinstance(exc, GatewayError)
+    return refusal(request, exc)
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return refusal(request, GatewayError("Internal error; the change was not applied", 500))
@@ -153,7 +160,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
             console_mount,
         ],
         lifespan=lifespan,
-        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error,
+                            GatewayError: refused},
     )
     app.state.gateway = gw
     app.state.console = console_state

@@ -112,7 +112,11 @@ async def read_body(request: Request, limit: int) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         raise ScimError(400, "The client went away before its body arrived") from None
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    # Kept where Starlette keeps a body it has read, so that a parser that reads the request
+    # again (request.form() for a console form) parses these bytes instead of the stream.
+    request._body = body
+    return body
 
 
 def parse_json(raw: bytes) -> Any:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.accounts import admins, sessions
 from gateway.accounts.sessions import Session
+from gateway.api.http import read_body
 from gateway.console.render import FLASH, console_of, gateway_of
 from gateway.errors import GatewayError
 
@@ -72,7 +73,10 @@ def redirect(gw: Gateway, path: str, message: str | None = None) -> Response:
 
 
 async def form_of(request: Request) -> FormData:
-    """The submitted form, read once (within limits) and kept for the handler."""
+    """The submitted form, read once (within limits) and kept for the handler. The bytes
+    come through the gateway's one body reader, so a sign-in form cannot be a way to make
+    the gateway hold an unbounded body."""
+    await read_body(request, gateway_of(request).settings.max_body_bytes)
     return await request.form(max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_PART)
 
 

@@ -101,3 +101,18 @@ def test_nesting_ignores_brackets_inside_strings():
     assert nesting(b'[{"a": [1, {"b": []}]}]') == 0  # under the limit: not scanned
     wide = b"[" + b", ".join([b'{"value": "x"}'] * 1000) + b"]"
     assert nesting(wide) == 2
+
+
+async def test_a_console_form_is_read_through_the_same_reader(database):
+    """The console's sign-in form takes no credential: an endless body must not be read."""
+    async with running(database) as gw:
+        upload = Upload()
+        r = await gw.client.post("/console/sign-in", content=upload,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 413, r.text
+        assert upload.sent <= gw.gw.settings.max_body_bytes + len(CHUNK)
+        declared = Upload()
+        r = await gw.client.post("/console/sign-in", content=declared, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(CHUNKS * len(CHUNK))})
+        assert r.status_code == 413 and declared.sent == 0
