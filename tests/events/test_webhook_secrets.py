@@ -110,7 +110,12 @@ def test_serve_without_a_key_stops_with_one_clear_line(tmp_path):
     assert made.returncode == 0, made.stderr
     proc = launch(["serve", "--migrate", "--port", str(free_port()), "--database", database,
                    "--config", os.devnull], env={KEYS_VARIABLE: ""})
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:  # it served instead of stopping: end it, the test fails
+            proc.kill()
+            proc.wait()
     output = rest_of_output(proc)
     assert proc.returncode != 0
     assert KEYS_VARIABLE in output and "webhook" in output
