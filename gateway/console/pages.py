@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 HIDDEN = {"config", "database"}  # the whole file is plugins' business; a URL may hold a password
-SECRET_WORDS = ("token", "secret", "password", "key")  # a setting that holds a credential
+# Names of settings that hold a credential (metrics_token, secret_keys, ...).
+SECRET_ENDINGS = ("token", "secret", "password", "key", "keys")
 
 
 def shown_setting(name: str) -> bool:
-    return name not in HIDDEN and not any(word in name for word in SECRET_WORDS)
+    return name not in HIDDEN and not name.endswith(SECRET_ENDINGS)
 
 
 async def settings_page(request: Request, gw: Gateway, session: Session) -> Response:
