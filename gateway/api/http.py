@@ -92,6 +92,9 @@ async def read_json(request: Request, limit: int) -> Any:
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise ScimError(400, f"The body is not valid JSON: {exc}", "invalidSyntax") from None
+    except RecursionError:  # msgspec's own limit, far past MAX_DEPTH
+        raise ScimError(400, f"The body is nested deeper than {MAX_DEPTH} levels",
+                        "invalidSyntax") from None
     # A body with fewer brackets than the limit cannot be nested past it: no walk needed.
     if raw.count(b"[") + raw.count(b"{") >= MAX_DEPTH and depth(body) > MAX_DEPTH:
         raise ScimError(400, f"The body is nested deeper than {MAX_DEPTH} levels",

@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 
+def _kept(text: str | None) -> str | None:
+    """Request text as the sync log keeps it: a NUL (which PostgreSQL cannot store) in a
+    refused request's path or in an error that echoes it is written as the escape `\\u0000`,
+    so that the refusal is recorded on both stores."""
+    return text.replace("\x00", "\\u0000") if text and "\x00" in text else text
+
+
 def provider_id(ctx: RequestContext) -> str | None:
     return getattr(ctx.provider, "id", None) or ctx.provider_id
 
@@ -25,10 +32,10 @@ async def log_entry(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: 
                     reason: str | None = None) -> None:
     await synclog.insert(conn, {
         "at": gw.clock.stamp(), "provider_id": provider_id(ctx), "actor": ctx.actor,
-        "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path,
-        "resource_type": resource_type, "resource_id": resource_id, "operation": operation,
-        "before": dump(before), "after": dump(after), "outcome": outcome, "status": status,
-        "detail": detail, "reason": reason,
+        "request_id": ctx.request_id, "method": ctx.method, "path": _kept(ctx.path),
+        "resource_type": resource_type, "resource_id": _kept(resource_id),
+        "operation": operation, "before": dump(before), "after": dump(after),
+        "outcome": outcome, "status": status, "detail": _kept(detail), "reason": reason,
     })
 
 

@@ -378,6 +378,9 @@ def _set_matching(t: _Target, value: Any, rtype: ResourceType, create: bool) -> 
     assert t.where is not None
     if t.sub is not None:
         checked = check_value(t.sub, value, t.label)
+    elif not isinstance(value, dict):  # a whole element is an object (null included)
+        raise ScimError(400, f"'{t.label}[...]' takes an object of sub-attributes as its "
+                             "value", "invalidValue")
     else:
         checked = check_single(t.attr, value, t.label)
     items = _elements(t)
