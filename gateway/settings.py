@@ -32,6 +32,7 @@ class Settings(msgspec.Struct, kw_only=True):
     bulk_max_operations: int = 1000
     bulk_max_payload: int = 2 * 1024 * 1024
     scheduler_interval: float = 5.0  # seconds between lifecycle scheduler runs
+    sync_log_excerpt: int = 4096  # characters of a refused body (and its error) the log keeps
     sync_log_retention: str | None = None  # e.g. "90d": older sync-log entries are pruned
     retention_interval: float = 3600.0  # seconds between pruning runs
     webhook_max_attempts: int = 10  # failed attempts before a delivery is dead-lettered

@@ -250,7 +250,8 @@ def _writable(attr: Attribute, sub: Attribute | None) -> bool:
         raise ScimError(400, f"'{name}' is readOnly", "mutability")
     if sub is not None and sub.mutability == "readOnly":
         raise ScimError(400, f"'{name}' is readOnly", "mutability")
-    return not (attr.returned == "never" or attr.mutability == "writeOnly")
+    return not any(a is not None and (a.returned == "never" or a.mutability == "writeOnly")
+                   for a in (attr, sub))
 
 
 def _container(state: _State, urn: str) -> dict:

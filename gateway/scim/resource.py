@@ -129,6 +129,8 @@ def check_single(attr: Attribute, value: Any, label: str) -> Any:
             if sub.mutability == "readOnly" and attr.mutability != "readOnly":
                 # display names of references are computed by the server.
                 continue
+            if sub.returned == "never" or sub.mutability == "writeOnly":
+                continue  # kept nowhere, as a writeOnly attribute is
             checked = check_single(sub, sub_value, f"{label}.{sub.name}")
             if not is_empty(checked):
                 out[sub.name] = checked
