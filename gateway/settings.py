@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -21,6 +22,10 @@ class ConfigError(GatewayError):
 
 class Settings(msgspec.Struct, kw_only=True):
     database: str = "var/gateway.db"
+    # SQLite: "full" (default) fsyncs each commit, so an acknowledged write survives a power
+    # loss or an OS crash; "normal" fsyncs only at checkpoints (faster; such a crash can lose
+    # the writes of the last seconds, though a crash of the gateway process alone cannot).
+    sqlite_synchronous: Literal["full", "normal"] = "full"
     host: str = "127.0.0.1"
     port: int = 8080
     base_url: str | None = None  # public URL the IdPs use; default http://host:port

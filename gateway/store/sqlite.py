@@ -10,8 +10,15 @@ and write transactions run inline on the event loop through plain sqlite3 connec
 SCIM write is a handful of indexed statements of a few microseconds each, far less than
 handing each to a thread and back. Scans (lists, exports, long member lists) keep to the
 reader threads. The inline writer never waits on a lock while holding the loop: a database
-busy with another process is retried asynchronously, and WAL checkpoints (the only fsyncs
-with synchronous=NORMAL) run on a reader's thread instead of at commit.
+busy with another process is retried asynchronously, and WAL checkpoints run on a reader's
+thread instead of at commit.
+
+Durability: the writer runs ``synchronous=FULL`` by default, so every commit fsyncs the WAL
+before the writes it holds are acknowledged: an IdP told that a deactivation succeeded does
+not send it again, and a power loss must not take it back. Group commit makes that one fsync
+per batch, not per write. ``synchronous="normal"`` (the ``sqlite_synchronous`` setting)
+fsyncs only at checkpoints: a crash of the process loses nothing, a crash of the machine
+can lose the last commits.
 """
 
 from __future__ import annotations
@@ -129,10 +136,13 @@ class _Batch:
         self.began = time.monotonic()
 
 
-def _inline_connection(path: str, *, read_only: bool) -> sqlite3.Connection:
+SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
+
+
+def _inline_connection(path: str, *, read_only: bool, synchronous: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
     db.row_factory = _dict_row
-    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA synchronous={SYNCHRONOUS[synchronous]}")
     db.execute("PRAGMA foreign_keys=ON")
     # The hot path's pages stay in memory: 64 MiB each (SQLite's default is 2 MiB).
     db.execute("PRAGMA cache_size=-65536")
@@ -161,8 +171,12 @@ async def _begin(db: sqlite3.Connection) -> None:
 class SqliteStore:
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, synchronous: str = "full") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous must be one of {', '.join(SYNCHRONOUS)}, "
+                             f"not {synchronous!r}")
         self.url = path
+        self.synchronous = synchronous
         self._writer: aiosqlite.Connection | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._free: list[aiosqlite.Connection] = []
@@ -179,7 +193,7 @@ class SqliteStore:
         # callable (cursor, row) -> row.
         db.row_factory = _dict_row  # type: ignore[assignment]
         await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.synchronous]}")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=10000")
         return db
@@ -196,8 +210,10 @@ class SqliteStore:
         for _ in range(READERS):
             self._readers.append(await self._connect())
         self._free = list(self._readers)
-        self._inline = _inline_connection(self.url, read_only=True)
-        self._inline_writer = _inline_connection(self.url, read_only=False)
+        self._inline = _inline_connection(self.url, read_only=True,
+                                          synchronous=self.synchronous)
+        self._inline_writer = _inline_connection(self.url, read_only=False,
+                                                 synchronous=self.synchronous)
         self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoints())
 
     async def _checkpoints(self) -> None:
