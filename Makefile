@@ -11,7 +11,7 @@ EDITABLE := -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: run test test-fast check install bench constraints clean
+.PHONY: run test test-fast check install bench soak constraints clean
 
 # The exact versions tested (constraints.txt), the project and its plugins as editables.
 $(STAMP): pyproject.toml $(PLUGINS) constraints.txt
@@ -40,6 +40,11 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# kill -9 rounds under concurrent writes on both stores (docs/deploy.md, "Durability").
+ROUNDS ?= 20
+soak: install
+	$(BIN)/python tests/store/crash.py --rounds $(ROUNDS) --store sqlite,postgres
 
 # Renew constraints.txt: the newest versions pyproject.toml allows, resolved in a
 # throwaway environment. Run `make test` after it.
