@@ -78,12 +78,20 @@ def _merged(found: Iterable[Secrets]) -> Secrets:
     return Secrets(anywhere, paths, tuple(sorted(words)))
 
 
+_MEMO: dict[int, tuple[tuple[ResourceType, ...], Secrets]] = {}
+
+
 def secrets_of(registry: Registry) -> Secrets:
-    """Every secret of every resource type the gateway serves (plugins may add some)."""
-    types = list(registry.types.values())
-    if len(types) == 1:
-        return _of_type(types[0])
-    return _merged([_of_type(rtype) for rtype in types])
+    """Every secret of every resource type the gateway serves (plugins may add some).
+
+    Every write asks and the answer rarely changes: it is memoised per registry, and
+    recomputed when the registry's types are not the ones it was computed from (comparing
+    tuples of the same objects costs an identity test per type)."""
+    types = tuple(registry.types.values())
+    hit = _MEMO.get(id(registry))
+    if hit is None or hit[0] != types:
+        hit = _MEMO[id(registry)] = (types, _merged([_of_type(rtype) for rtype in types]))
+    return hit[1]
 
 
 def scrub(value: Any, secrets: Secrets, parent: str = "") -> Any:
