@@ -16,8 +16,10 @@ thread instead of at commit.
 Durability: the writer runs ``synchronous=FULL`` by default, so every commit fsyncs the WAL
 before the writes it holds are acknowledged: an IdP told that a deactivation succeeded does
 not send it again, and a power loss must not take it back. Group commit makes that one fsync
-per batch, not per write. ``synchronous="normal"`` (the ``sqlite_synchronous`` setting)
-fsyncs only at checkpoints: a crash of the process loses nothing, a crash of the machine
+per batch, not per write, and that COMMIT runs on a worker thread (holding the write lock):
+the loop goes on answering reads and reading the requests that form the next batch while
+the disk works. ``synchronous="normal"`` (the ``sqlite_synchronous`` setting) fsyncs only at
+checkpoints and commits inline: a crash of the process loses nothing, a crash of the machine
 can lose the last commits.
 """
 
@@ -134,6 +136,7 @@ class _Batch:
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.writes = 0
         self.began = time.monotonic()
+        self.scheduled = False  # a commit task is on its way
 
 
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
@@ -184,6 +187,7 @@ class SqliteStore:
         self._inline_writer: sqlite3.Connection | None = None
         self._write_lock = anyio.Lock()
         self._batch: _Batch | None = None
+        self._committers: set[asyncio.Task] = set()  # pending commits (kept referenced)
         self._checkpointer: asyncio.Task | None = None
         self._reader_slots = anyio.Semaphore(READERS)
 
@@ -227,8 +231,9 @@ class SqliteStore:
                     pass
 
     async def close(self) -> None:
-        if self._batch is not None:  # writes that ended just now still get their commit
-            self._finish(self._batch)
+        async with self._write_lock:  # a commit on its way to the disk finishes first
+            if self._batch is not None:  # writes that ended just now still get their commit
+                self._finish(self._batch)
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             self._checkpointer = None
@@ -281,27 +286,52 @@ class SqliteStore:
                     raise
                 db.execute("ROLLBACK TO write")
                 db.execute("RELEASE write")
-                self._ended(batch)  # the writes before this one still wait for their commit
+                with anyio.CancelScope(shield=True):  # the others still wait for a commit
+                    await self._ended(batch)
                 raise
             db.execute("RELEASE write")
             batch.writes += 1
-            self._ended(batch)
+            await self._ended(batch)
         await asyncio.shield(batch.done)
 
-    def _ended(self, batch: _Batch) -> None:
-        """A write has left the batch: commit now if the batch is full or old, else soon."""
+    async def _ended(self, batch: _Batch) -> None:
+        """A write has left the batch (the write lock is held): commit now if the batch is
+        full or old, else soon."""
         if batch.writes >= BATCH_WRITES or time.monotonic() - batch.began > BATCH_SECONDS:
-            self._finish(batch)
-        else:
-            asyncio.get_running_loop().call_soon(self._commit_soon, batch)
+            await self._commit(batch)
+        elif not batch.scheduled:
+            batch.scheduled = True
+            # A task: it runs after those that were ready when this write ended, and waits
+            # for the lock behind the writes already queued for it. They join the batch.
+            task = asyncio.get_running_loop().create_task(self._commit_soon(batch))
+            self._committers.add(task)
+            task.add_done_callback(self._committers.discard)
 
-    def _commit_soon(self, batch: _Batch) -> None:
-        """Runs after the tasks that were ready when a write ended: they join the batch."""
-        if self._batch is batch and not self._write_lock.locked():
+    async def _commit_soon(self, batch: _Batch) -> None:
+        async with self._write_lock:
+            if self._batch is batch:  # else a full batch committed already
+                await self._commit(batch)
+
+    async def _commit(self, batch: _Batch) -> None:
+        """COMMIT the batch, holding the write lock. With synchronous=FULL the commit waits
+        for the fsync of the WAL: it runs on a worker thread, so the event loop keeps
+        answering reads (and reading the requests that form the next batch) meanwhile."""
+        if self.synchronous != "full":
             self._finish(batch)
-        # else: committed already, or a write is under way and schedules another call
+            return
+        db = self._inline_writer
+        assert db is not None, "a batch exists only while the store is open"
+        self._batch = None
+        with anyio.CancelScope(shield=True):  # the batch's writes are settled either way
+            try:
+                await anyio.to_thread.run_sync(db.execute, "COMMIT")
+            except sqlite3.Error as exc:
+                self._settle(batch, exc)
+            else:
+                self._settle(batch, None)
 
     def _finish(self, batch: _Batch, failure: BaseException | None = None) -> None:
+        """COMMIT on the event loop's thread (or roll back after `failure`)."""
         db = self._inline_writer
         assert db is not None, "a batch exists only while the store is open"
         self._batch = None
@@ -310,6 +340,11 @@ class SqliteStore:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 failure = exc
+        self._settle(batch, failure)
+
+    def _settle(self, batch: _Batch, failure: BaseException | None) -> None:
+        db = self._inline_writer
+        assert db is not None, "a batch exists only while the store is open"
         if failure is not None:
             if db.in_transaction:
                 db.execute("ROLLBACK")
