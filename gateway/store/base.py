@@ -80,6 +80,12 @@ class IntegrityError(Exception):
     """A uniqueness constraint refused a write (both backends raise this)."""
 
 
+class StoreUnavailable(GatewayError):
+    """The database cannot be reached or opened: startup stops with this message."""
+
+    status = 503
+
+
 class ProviderRow(msgspec.Struct, kw_only=True):
     id: str
     name: str

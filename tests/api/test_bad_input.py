@@ -3,7 +3,8 @@ on both stores, and changes nothing."""
 
 import httpx
 import pytest
-from conftest import user_body
+
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

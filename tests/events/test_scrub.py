@@ -9,11 +9,11 @@ from pathlib import Path
 import anyio
 import msgspec
 import pytest
-from conftest import user_body
 
 from gateway.events.scrub import Secrets, scrub, secrets_of
 from gateway.plugin import Attribute, Schema, hookimpl
 from gateway.scim.schema import default_registry
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,9 @@ import time
 
 import httpx
 import pytest
-from conftest import user_body
 from serving import LINE, free_port, read_lines, start, stop, wait_ready
+
+from gateway.testing import scim_user as user_body
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LIMIT = 200  # the default max_attribute_values

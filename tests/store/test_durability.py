@@ -10,10 +10,10 @@ import time
 
 import httpx
 import pytest
-from conftest import user_body
 from serving import EXE, LINE, LineReader, _readers, free_port, read_lines, wait_ready
 
 from gateway.store.sqlite import SqliteStore
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 
