@@ -334,8 +334,10 @@ class SqliteStore:
         with anyio.CancelScope(shield=True):  # the batch's writes are settled either way
             try:
                 await anyio.to_thread.run_sync(db.execute, "COMMIT")
-            except sqlite3.Error as exc:
+            except BaseException as exc:  # whatever it was, no write of the batch succeeded
                 self._settle(batch, exc)
+                if not isinstance(exc, sqlite3.Error):
+                    raise
             else:
                 self._settle(batch, None)
 
