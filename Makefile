@@ -13,7 +13,8 @@ PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast check install bench constraints clean browser screenshots bench-console
+.PHONY: run test test-fast check install bench soak constraints clean browser screenshots \
+	bench-console
 
 # The exact versions tested (constraints.txt), the project and its plugins as editables.
 $(STAMP): pyproject.toml $(PLUGINS) constraints.txt
@@ -59,6 +60,11 @@ bench: install
 # The console's pages at 10,000 users on SQLite (median and p95 per page; target < 100 ms).
 bench-console: install
 	$(BIN)/python -m bench.console
+
+# kill -9 rounds under concurrent writes on both stores (docs/deploy.md, "Durability").
+ROUNDS ?= 20
+soak: install
+	$(BIN)/python tests/store/crash.py --rounds $(ROUNDS) --store sqlite,postgres
 
 # Renew constraints.txt: the newest versions pyproject.toml allows, resolved in a
 # throwaway environment. Run `make test` after it.

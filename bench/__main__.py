@@ -4,6 +4,10 @@ a separate load process, print a table and write bench/results.json.
 BENCH_SCALE=large runs 100,000 users and a 100,000-member group, then fills the store to
 1,000,000 users to compare lookup latency. BENCH_STORE=postgres (or a postgresql:// URL in
 BENCH_DATABASE) runs the same scenarios on PostgreSQL.
+
+On SQLite the write scenarios run once more on two fresh stores, one with the default
+`sqlite_synchronous = "full"` (each commit fsynced: durable) and one with "normal", and
+`scale_ratios.durable_vs_normal` says what durability costs (BENCH_DURABILITY=0 skips it).
 """
 
 from __future__ import annotations
@@ -54,10 +58,11 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_gateway(database: str, port: int) -> tuple[subprocess.Popen, str, str]:
+def start_gateway(database: str, port: int,
+                  config: str = os.devnull) -> tuple[subprocess.Popen, str, str]:
     proc = subprocess.Popen(
         [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1",
-         "--port", str(port), "--database", database, "--config", os.devnull,
+         "--port", str(port), "--database", database, "--config", config,
          "--log-level", "warning"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = [proc.stdout.readline().strip() for _ in range(3)]
@@ -198,6 +203,36 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
     return report
 
 
+WRITES = ("initial_sync", "create_user", "patch_user", "put_user")
+
+
+def durability(scale: str, work: Path) -> dict:
+    """The write scenarios on a fresh SQLite store per synchronous level, and their ratio."""
+    runs = {}
+    for level in ("full", "normal"):
+        config = work / f"{level}.toml"
+        config.write_text(f'[gateway]\nsqlite_synchronous = "{level}"\n')
+        port, floor_port = free_port(), free_port()
+        floor = start_floor(floor_port)
+        gateway, base, token = start_gateway(str(work / f"{level}.db"), port, str(config))
+        try:
+            print(f"== sqlite writes, synchronous={level}", file=sys.stderr)
+            runs[level] = load(["--port", str(port), "--floor-port", str(floor_port),
+                                "--base-path", base.split(f":{port}", 1)[1], "--token", token,
+                                "--scale", scale, "--phase", "writes"],
+                               work / f"writes-{level}.json")
+        finally:
+            stop(gateway)
+            stop(floor)
+    out: dict = {}
+    for name in WRITES:
+        full, normal = runs["full"]["scenarios"][name], runs["normal"]["scenarios"][name]
+        out[name] = {"rps_full": full["rps"], "rps_normal": normal["rps"],
+                     "ratio": round(full["rps"] / normal["rps"], 3) if normal["rps"] else None,
+                     "p50_ms_full": full["p50_ms"], "p50_ms_normal": normal["p50_ms"]}
+    return out
+
+
 def postgres_reachable() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 5432), timeout=1.0):
@@ -218,6 +253,8 @@ def main() -> int:
                 continue
             print(f"== {store}, {scale} scale", file=sys.stderr)
             report = run_store(store, scale, Path(tmp))
+            if store == "sqlite" and os.environ.get("BENCH_DURABILITY", "1") != "0":
+                report["scale_ratios"]["durable_vs_normal"] = durability(scale, Path(tmp))
             print(table(report))
             results.append(report)
     primary = results[0]

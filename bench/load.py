@@ -232,6 +232,18 @@ class Bench:
                  for start in range(1, users + 1, 100)]
         return await self.go(steps)
 
+    async def writes(self) -> dict:
+        """The write scenarios alone, on a store of `sample` users: run once per SQLite
+        synchronous level, to compare what durability costs."""
+        sample = self.scale["sample"]
+        await self.floor()
+        self.keep("initial_sync", await self.sync_users(0, sample))
+        self.keep("create_user", await self.create_users(sample, sample))
+        self.keep("patch_user", await self.patch_users(sample))
+        self.keep("put_user", await self.put_users(sample))
+        await self.floor()
+        return self.report
+
     async def all(self) -> dict:
         n, sample = self.scale["users"], self.scale["sample"]
         print(f"scale {self.args.scale}: {n} users", file=sys.stderr)
@@ -274,7 +286,7 @@ def main() -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="default")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--phase", choices=["all", "lookup"], default="all")
+    parser.add_argument("--phase", choices=["all", "lookup", "writes"], default="all")
     args = parser.parse_args()
     bench = Bench(args)
     if args.phase == "lookup":
@@ -282,6 +294,8 @@ def main() -> int:
         bench.ids = [""] * 1_000_000  # lookups pick from user indexes, not ids
         report = {"lookup_username": (asyncio.run(
             bench.lookups("lookup", "userName", ids_needed))).summary()}
+    elif args.phase == "writes":
+        report = asyncio.run(bench.writes())
     else:
         report = asyncio.run(bench.all())
     with open(args.out, "wb") as fh:

@@ -54,7 +54,8 @@ def build_gateway(settings: Settings, clock: Clock | None = None,
     hooks.call_sync("gateway_config", config=settings.config)
     registry = default_registry()
     hooks.call_sync("register_schemas", registry=registry)
-    return Gateway(settings, open_store(settings.database), pm, registry, clock or Clock())
+    store = open_store(settings.database, settings.sqlite_synchronous)
+    return Gateway(settings, store, pm, registry, clock or Clock())
 
 
 async def open_gateway(gw: Gateway) -> None:

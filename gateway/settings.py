@@ -12,7 +12,7 @@ import os
 import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -43,6 +43,10 @@ class ConfigError(GatewayError):
 
 class Settings(msgspec.Struct, kw_only=True):
     database: str = "var/gateway.db"
+    # SQLite: "full" (default) fsyncs each commit, so an acknowledged write survives a power
+    # loss or an OS crash; "normal" fsyncs only at checkpoints (faster; such a crash can lose
+    # the writes of the last seconds, though a crash of the gateway process alone cannot).
+    sqlite_synchronous: Literal["full", "normal"] = "full"
     host: str = "127.0.0.1"
     port: Port = 8080
     base_url: str | None = None  # public URL the IdPs use; default http://host:port
@@ -51,9 +55,14 @@ class Settings(msgspec.Struct, kw_only=True):
     max_body_bytes: Bytes = 2 * 1024 * 1024
     default_page_size: Annotated[int, Meta(ge=1, le=10000)] = 100
     max_page_size: Annotated[int, Meta(ge=1, le=10000)] = 1000
+    # values of one multi-valued attribute (not Group members, which are rows)
+    max_attribute_values: Annotated[int, Meta(ge=1, le=100000)] = 200
+    patch_max_operations: Annotated[int, Meta(ge=1, le=100000)] = 1000  # in one PATCH
     bulk_max_operations: Annotated[int, Meta(ge=1, le=100000)] = 1000
     bulk_max_payload: Bytes = 2 * 1024 * 1024
     scheduler_interval: Seconds = 5.0  # seconds between lifecycle scheduler runs
+    # characters of a refused body (and of its error) the sync log keeps
+    sync_log_excerpt: Annotated[int, Meta(ge=256, le=1024**2)] = 4096
     sync_log_retention: str | None = None  # e.g. "90d": older sync-log entries are pruned
     retention_interval: Seconds = 3600.0  # seconds between pruning runs
     webhook_max_attempts: Annotated[int, Meta(ge=1, le=1000)] = 10  # then dead-lettered

@@ -5,13 +5,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from gateway.context import RequestContext
-from gateway.events.scrub import clean, dump
+from gateway.events.scrub import clean, dump, secrets_of
 from gateway.store import outbox, synclog
 from gateway.store.base import Conn
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
+
+
+def _kept(text: str | None) -> str | None:
+    """Request text as the sync log keeps it: a NUL (which PostgreSQL cannot store) in a
+    refused request's path or in an error that echoes it is written as the escape `\\u0000`,
+    so that the refusal is recorded on both stores."""
+    return text.replace("\x00", "\\u0000") if text and "\x00" in text else text
+
+
+def excerpt(text: str | None, limit: int) -> str | None:
+    """A refused body as the sync log keeps it: whole up to `limit` characters of JSON,
+    else its first `limit` characters with its full size (a refusal is evidence, not a
+    copy: 50 refusals of a 2 MiB body must not add 100 MB to the log)."""
+    if text is None or len(text) <= limit:
+        return text
+    return msgspec.json.encode({"truncated": True, "characters": len(text),
+                                "excerpt": text[:limit]}).decode()
 
 
 def provider_id(ctx: RequestContext) -> str | None:
@@ -23,12 +42,18 @@ async def log_entry(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: 
                     before: Any = None, after: Any = None, outcome: str = "success",
                     status: int | None = None, detail: str | None = None,
                     reason: str | None = None) -> None:
+    secrets = secrets_of(gw.registry)
+    after_text = dump(after, secrets)
+    if outcome != "success":
+        limit = gw.settings.sync_log_excerpt
+        after_text = excerpt(after_text, limit)
+        detail = detail if detail is None or len(detail) <= limit else detail[:limit] + "…"
     await synclog.insert(conn, {
         "at": gw.clock.stamp(), "provider_id": provider_id(ctx), "actor": ctx.actor,
-        "request_id": ctx.request_id, "method": ctx.method, "path": ctx.path,
-        "resource_type": resource_type, "resource_id": resource_id, "operation": operation,
-        "before": dump(before), "after": dump(after), "outcome": outcome, "status": status,
-        "detail": detail, "reason": reason,
+        "request_id": ctx.request_id, "method": ctx.method, "path": _kept(ctx.path),
+        "resource_type": resource_type, "resource_id": _kept(resource_id),
+        "operation": operation, "before": dump(before, secrets), "after": after_text,
+        "outcome": outcome, "status": status, "detail": _kept(detail), "reason": reason,
     })
 
 
@@ -36,7 +61,7 @@ async def emit(gw: Gateway, conn: Conn, ctx: RequestContext, event_type: str, *,
                resource_type: str | None, resource_id: str | None, data: dict) -> dict:
     """Append an outbox event; run the in-transaction after_change hooks; return it."""
     occurred_at = gw.clock.stamp()
-    data, payload = clean(data)
+    data, payload = clean(data, secrets_of(gw.registry))
     pid = provider_id(ctx)
     seq = await outbox.insert(conn, event_type, pid, resource_type, resource_id, occurred_at,
                               payload)

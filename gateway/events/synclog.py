@@ -13,7 +13,7 @@ import msgspec
 from gateway.clock import format_time, parse_time
 from gateway.errors import GatewayError
 from gateway.store import synclog as queries
-from gateway.store.base import json_column
+from gateway.store.base import json_column, seq_cursor
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -45,6 +45,9 @@ def checked(filters: dict[str, Any]) -> dict[str, Any]:
     """The filters with their times in the stored format; a bad one raises FilterError.
     (`provider` is an id: callers resolve a name with accounts.providers.provider_filter.)"""
     out = {name: filters.get(name) for name in FILTERS}
+    for name, given in out.items():
+        if isinstance(given, str) and "\x00" in given:  # refused alike on both stores
+            raise FilterError(f"'{name}' may not contain the NUL character (\\u0000)")
     if out["outcome"] and out["outcome"] not in OUTCOMES:
         raise FilterError(f"'outcome' is one of {', '.join(OUTCOMES)}, not '{out['outcome']}'")
     for name in ("since", "until"):
@@ -71,7 +74,7 @@ async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
     """Newest first, paged by cursor (the seq of the last entry of the previous page);
     `total` adds how many entries match in all."""
     wanted = checked(filters)
-    before = (int(cursor) if cursor.isdigit() else 0) if cursor else None
+    before = seq_cursor(cursor)
     limit = max(1, limit)
     async with gw.store.read() as conn:
         rows = await queries.newest(conn, wanted, before, limit + 1)

@@ -20,6 +20,7 @@ from gateway.events.feed import event_view
 from gateway.ids import new_id
 from gateway.store import outbox
 from gateway.store import webhooks as queries
+from gateway.store.base import seq_cursor
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -147,7 +148,7 @@ async def dead_letters(gw: Gateway, webhook_id: str, cursor: str | None = None,
                        limit: int = 100) -> dict:
     """Parked deliveries, oldest first, each with its event and its last error."""
     await get(gw, webhook_id)
-    after = int(cursor) if cursor and cursor.isdigit() else 0
+    after = seq_cursor(cursor) or 0
     limit = max(1, min(limit, 1000))
     async with gw.store.read() as conn:
         rows = await queries.dead_letters(conn, webhook_id, after, limit + 1)

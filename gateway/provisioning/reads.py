@@ -31,11 +31,34 @@ class ListQuery(msgspec.Struct, kw_only=True):
     excluded: str | None = None
 
 
+# startIndex and count are 64-bit integers, as the stores' own are: a larger one means
+# nothing (no list has that many entries) and no store can bind it.
+INDEX_LIMIT = 2**63 - 1
+
+
 def _int(name: str, value: Any) -> int:
+    """An integer query parameter: a JSON integer, a string of digits, or a JSON number
+    without a fraction (1.0); anything else, or out of the 64-bit range, answers 400."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     try:
-        return int(value)
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TypeError(name)
+        number = int(value)
     except (TypeError, ValueError):
         raise ScimError(400, f"'{name}' must be an integer", "invalidValue") from None
+    if not -INDEX_LIMIT <= number <= INDEX_LIMIT:
+        raise ScimError(400, f"'{name}' must be an integer between -{INDEX_LIMIT} and "
+                             f"{INDEX_LIMIT}", "invalidValue")
+    return number
+
+
+def _text(name: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ScimError(400, f"'{name}' must be a string", "invalidValue")
+    return value
 
 
 def _joined(value: Any) -> str | None:
@@ -60,12 +83,12 @@ def query_from_search(body: Any) -> ListQuery:
 
 
 def query_from_dict(values: dict) -> ListQuery:
-    sort_order = str(values.get("sortorder") or "ascending").lower()
+    sort_order = (_text("sortOrder", values.get("sortorder")) or "ascending").lower()
     if sort_order not in ("ascending", "descending"):
         raise ScimError(400, "sortOrder must be 'ascending' or 'descending'", "invalidValue")
     return ListQuery(
         filter=values.get("filter") or None,
-        sort_by=values.get("sortby") or None,
+        sort_by=_text("sortBy", values.get("sortby")),
         sort_order=sort_order,
         start_index=max(1, _int("startIndex", values.get("startindex", 1))),
         count=None if values.get("count") in (None, "")
@@ -136,6 +159,16 @@ POINT_ATTRIBUTES = {("User", "id"), ("User", "userName"), ("User", "externalId")
                     ("Group", "id"), ("Group", "externalId")}
 
 
+def filter_sql(gw: Gateway, expr: Any, rtype: ResourceType) -> tuple[str, list]:
+    """The filter's SQL and parameters. A NUL in a compared value is refused as it is in a
+    body: PostgreSQL cannot hold the text, and both stores answer alike."""
+    where, params = compile_filter(expr, rtype, dialect(gw))
+    if any(isinstance(value, str) and "\x00" in value for value in params):
+        raise ScimError(400, "A filter value may not contain the NUL character (\\u0000)",
+                        "invalidFilter")
+    return where, params
+
+
 def is_point(expr: Any, rtype: ResourceType) -> bool:
     """A filter that a unique or near-unique index answers: `userName eq`, `externalId eq`,
     `id eq` (what IdPs send before every create)."""
@@ -149,7 +182,7 @@ async def search(gw: Gateway, pid: str, rtype: ResourceType, query: ListQuery) -
     point = False
     if query.filter:
         expr = parse_filter(query.filter, rtype)
-        where, params = compile_filter(expr, rtype, dialect(gw))
+        where, params = filter_sql(gw, expr, rtype)
         point = is_point(expr, rtype)
     attrs, excl = projection(rtype, query.attributes, query.excluded)
     point = point and not (rtype.name == "Group" and wants_members(rtype, attrs, excl))

@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from gateway.provisioning import reads
-from gateway.provisioning.reads import ListQuery, dialect, multi_values
+from gateway.provisioning.reads import ListQuery, dialect, filter_sql, multi_values
 from gateway.provisioning.render import render
 from gateway.scim.across import attr_lists_across, parse_across
 from gateway.scim.ast import AttrPath
@@ -25,7 +25,7 @@ from gateway.scim.project import project, wants_members
 from gateway.scim.schema import ResourceType
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
-from gateway.store.filter_sql import compile_filter, compile_sort
+from gateway.store.filter_sql import compile_sort
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -45,7 +45,7 @@ def condition(gw: Gateway, types: list[ResourceType], query: ListQuery) -> tuple
     for rtype in types:
         clause = f"r.type = {type_literal(rtype)}"
         if rtype.name in filters:
-            sql, args = compile_filter(filters[rtype.name], rtype, dialect(gw))
+            sql, args = filter_sql(gw, filters[rtype.name], rtype)
             clause += f" AND ({sql})"
             params += args
         clauses.append(f"({clause})")

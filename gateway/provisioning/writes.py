@@ -6,7 +6,11 @@ in one transaction; a refused write is logged as a failure and changes nothing.
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from gateway.accounts import lifecycle
 from gateway.context import RequestContext
@@ -16,7 +20,13 @@ from gateway.ids import new_id
 from gateway.provisioning.members import apply_member_changes, check_members, take_members
 from gateway.provisioning.render import etag, render
 from gateway.scim.errors import ScimError
-from gateway.scim.patch import MemberChange, apply_patch, parse_patch_request
+from gateway.scim.patch import (
+    MemberChange,
+    PatchOperation,
+    PatchResult,
+    apply_patch,
+    parse_patch_request,
+)
 from gateway.scim.resource import canonical_resource, copy_data
 from gateway.scim.schema import ResourceType
 from gateway.store import resources
@@ -95,7 +105,7 @@ async def create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: An
 async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
     pid = owner(ctx)
     body = await normalize(gw, ctx, rtype, "create", body, None)
-    data = canonical_resource(body, rtype)
+    data = canonical_resource(body, rtype, gw.settings.max_attribute_values)
     member_ids = take_members(data, rtype)
     require(data, rtype)
     await validate(gw, ctx, rtype, data, "create")
@@ -209,10 +219,10 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
             body = await normalize(gw, ctx, rtype, operation, body,
                                    render(row, rtype, gw.base_url(pid)))
         if operation == "patch":
-            result = apply_patch(row.data, parse_patch_request(body), rtype, resource_id=row.id)
+            result = await patched(gw, row, rtype, body)
             new_data, changes = result.data, result.member_changes
         else:
-            new_data = canonical_resource(body, rtype)
+            new_data = canonical_resource(body, rtype, gw.settings.max_attribute_values)
             listed = take_members(new_data, rtype)
             changes = [MemberChange(action="replace", ids=tuple(listed or ()))] \
                 if rtype.name == "Group" else []
@@ -258,6 +268,42 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         response = await _respond(conn, gw, rtype, row, pid, operation)
     await committed(gw, written)
     return response
+
+
+# A PATCH past these sizes is applied on a worker thread: the event loop keeps answering
+# other providers, the admin API and /healthz meanwhile (the write lock stays held).
+INLINE_OPERATIONS = 8
+INLINE_VALUES = 32
+INLINE_PATH = 256
+
+
+async def patched(gw: Gateway, row: ResourceRow, rtype: ResourceType, body: Any) -> PatchResult:
+    ops = parse_patch_request(body, gw.settings.patch_max_operations)
+    apply = partial(apply_patch, row.data, ops, rtype, resource_id=row.id,
+                    max_values=gw.settings.max_attribute_values)
+    if _small(ops, row.data):  # what IdPs send: a few operations on a few values
+        return apply()
+    # Between operations the thread lets go of the interpreter, so that the event loop
+    # does not wait a whole switch interval each time it wants it back.
+    return await anyio.to_thread.run_sync(partial(apply, between=partial(time.sleep, 0)))
+
+
+def _small(ops: list[PatchOperation], data: dict) -> bool:
+    if len(ops) > INLINE_OPERATIONS:
+        return False
+    for op in ops:
+        if op.path is not None and len(op.path) > INLINE_PATH or _values(op.value) > INLINE_VALUES:
+            return False
+    return _values(data) <= INLINE_VALUES
+
+
+def _values(value: Any, depth: int = 2) -> int:
+    """The length of the longest list within two levels of `value`."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict) and depth:
+        return max((_values(item, depth - 1) for item in value.values()), default=0)
+    return 0
 
 
 def _state(data: dict) -> str:

@@ -25,7 +25,7 @@ from gateway.scim.ast import (
     lookup,
     parse_datetime,
 )
-from gateway.scim.schema import COMMON, ResourceType
+from gateway.scim.schema import COMMON, ResourceType, by_identity
 
 Getter = Callable[[AttrPath], list]
 
@@ -66,11 +66,25 @@ def compare_values(values: list, node: Compare, rtype: ResourceType) -> bool:
     if node.value is None:
         present = any(not is_empty(v) for v in values)
         return present if node.op == "ne" else not present
-    target = leaf(node.path, rtype)
-    exact = is_case_exact(node.path, rtype)
+    kind, exact = _leaf_rules(node.path, rtype)
     if node.op == "ne":
-        return not any(compare_one(v, "eq", node.value, target.type, exact) for v in values)
-    return any(compare_one(v, node.op, node.value, target.type, exact) for v in values)
+        return not any(compare_one(v, "eq", node.value, kind, exact) for v in values)
+    return any(compare_one(v, node.op, node.value, kind, exact) for v in values)
+
+
+def _leaf_rules(path: AttrPath, rtype: ResourceType) -> tuple[str, bool]:
+    """The type and caseExact rule of a compared path, resolved once per path and type: a
+    filtered PATCH compares every element against the same few paths."""
+    known = _rules(rtype)
+    found = known.get(path)
+    if found is None:
+        found = known[path] = (leaf(path, rtype).type, is_case_exact(path, rtype))
+    return found
+
+
+@by_identity
+def _rules(rtype: ResourceType) -> dict[AttrPath, tuple[str, bool]]:
+    return {}  # filled by _leaf_rules; only paths the schema resolves reach it
 
 
 def compare_one(actual: Any, op: str, expected: Any, kind: str, case_exact: bool) -> bool:

@@ -70,7 +70,8 @@ def tokenize(text: str) -> list[Token]:
             end = _string_end(text, i)
             try:
                 value = json.loads(text[i:end])
-            except ValueError:
+                value.encode()  # a lone surrogate (`"\\ud800"`) is no text any store keeps
+            except (ValueError, UnicodeEncodeError):
                 raise invalid(f"Malformed string at position {i} in filter") from None
             tokens.append(Token("string", text[i:end], i, value))
             i = end

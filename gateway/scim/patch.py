@@ -43,7 +43,7 @@ Semantics decisions (where the RFC is open or silent):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -52,7 +52,14 @@ from gateway.scim.ast import And, AttrPath, Compare, Filter, Or, lookup
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import element_matches
 from gateway.scim.path import PatchPath, parse_path
-from gateway.scim.resource import check_single, check_value, copy_data, find_key, is_empty
+from gateway.scim.resource import (
+    check_single,
+    check_value,
+    copy_data,
+    find_key,
+    is_empty,
+    too_many,
+)
 from gateway.scim.schema import ID, META, PATCH_OP, Attribute, ResourceType, by_identity
 
 MAX_OPERATIONS = 1000
@@ -84,7 +91,7 @@ def syntax(detail: str) -> ScimError:
     return ScimError(400, detail, "invalidSyntax")
 
 
-def parse_patch_request(body: Any) -> list[PatchOperation]:
+def parse_patch_request(body: Any, max_operations: int = MAX_OPERATIONS) -> list[PatchOperation]:
     """Validate a PatchOp message and return its operations, ops lower-cased."""
     if not isinstance(body, dict):
         raise syntax("A PATCH body must be a JSON object")
@@ -96,8 +103,9 @@ def parse_patch_request(body: Any) -> list[PatchOperation]:
     raw_ops = body.get(find_key(body, "Operations") or "Operations")
     if not isinstance(raw_ops, list) or not raw_ops:
         raise syntax("A PATCH body must have a non-empty \"Operations\" list")
-    if len(raw_ops) > MAX_OPERATIONS:
-        raise syntax(f"A PATCH request may have at most {MAX_OPERATIONS} operations")
+    if len(raw_ops) > max_operations:
+        raise syntax(f"A PATCH request may have at most {max_operations} operations; this "
+                     f"one has {len(raw_ops)}")
     return [_parse_operation(raw, i + 1) for i, raw in enumerate(raw_ops)]
 
 
@@ -121,10 +129,12 @@ def _parse_operation(raw: Any, number: int) -> PatchOperation:
 class _State:
     """The working copy of one PATCH request; discarded if any operation fails."""
 
-    def __init__(self, data: dict, rtype: ResourceType, resource_id: str | None) -> None:
+    def __init__(self, data: dict, rtype: ResourceType, resource_id: str | None,
+                 max_values: int | None) -> None:
         self.data = copy_data(data)
         self.rtype = rtype
         self.resource_id = resource_id
+        self.max_values = max_values
         self.member_changes: list[MemberChange] = []
 
 
@@ -137,10 +147,18 @@ class _Target(NamedTuple):
 
 
 def apply_patch(data: dict, ops: list[PatchOperation], rtype: ResourceType, *,
-                resource_id: str | None = None) -> PatchResult:
-    """Apply all operations or none: returns the new data, or raises ScimError."""
-    state = _State(data, rtype, resource_id)
+                resource_id: str | None = None, max_values: int | None = None,
+                between: Callable[[], object] | None = None) -> PatchResult:
+    """Apply all operations or none: returns the new data, or raises ScimError.
+
+    ``max_values`` bounds the values of a multi-valued attribute (Group members excepted:
+    they are rows, not values): an operation that would take one past it is refused, which
+    also bounds what every later operation of the request can cost. ``between`` is called
+    after each operation (a caller on a worker thread yields there)."""
+    state = _State(data, rtype, resource_id, max_values)
     for number, op in enumerate(ops, 1):
+        if between is not None and number > 1:
+            between()
         try:
             _apply_operation(state, op)
         except ScimError as exc:
@@ -233,10 +251,19 @@ def _apply_path(state: _State, kind: str, path: PatchPath, value: Any) -> None:
         return
     container = _container(state, path.attr.schema)
     label = attr.name + (f".{sub.name}" if sub else "")
+    limit = state.max_values if attr.multi_valued else None
+    if limit is not None and isinstance(value, list) and len(value) > limit:
+        raise too_many(label, limit, len(value))
+    had = len(container.get(attr.name) or ()) if limit is not None else 0
     target = _Target(container, attr, sub, path.value_filter, label)
     touched = _OPERATIONS[kind](target, value, rtype)
+    if limit is not None:
+        now = len(container.get(attr.name) or ())
+        if now > limit and now > had:  # data stored before the limit may stay as it is
+            raise too_many(label, limit, now)
     if attr.multi_valued and touched:
         _one_primary(container.get(attr.name) or [], touched)
+
 
 
 def _is_membership(rtype: ResourceType, urn: str, attr: Attribute) -> bool:
@@ -250,7 +277,8 @@ def _writable(attr: Attribute, sub: Attribute | None) -> bool:
         raise ScimError(400, f"'{name}' is readOnly", "mutability")
     if sub is not None and sub.mutability == "readOnly":
         raise ScimError(400, f"'{name}' is readOnly", "mutability")
-    return not (attr.returned == "never" or attr.mutability == "writeOnly")
+    return not any(a is not None and (a.returned == "never" or a.mutability == "writeOnly")
+                   for a in (attr, sub))
 
 
 def _container(state: _State, urn: str) -> dict:
@@ -346,13 +374,35 @@ def _emptied(attr: Attribute, value: Any) -> list[str]:
 
 
 def _append(t: _Target, value: Any) -> list[dict]:
+    """Add the elements not already present: one pass over each list (a set of element
+    keys), not a comparison of every pair."""
     items = _elements(t)
+    seen = {_key(t.attr, old) for old in items}
     added = []
     for element in check_value(t.attr, value, t.label):
-        if not any(_same(t.attr, element, old) for old in items):
+        key = _key(t.attr, element)
+        if key not in seen:
+            seen.add(key)
             items.append(element)
             added.append(element)
     return added
+
+
+def _key(attr: Attribute, element: Any) -> Any:
+    """A hashable key that two elements share exactly when they are equal: the same
+    sub-attributes, strings compared case-insensitively unless caseExact, other values by
+    type and value (true is not 1)."""
+    if isinstance(element, dict):
+        return frozenset((k, _scalar_key(attr.sub(k) or attr, v)) for k, v in element.items())
+    return _scalar_key(attr, element)
+
+
+def _scalar_key(attr: Attribute, value: Any) -> Any:
+    if isinstance(value, str):
+        return (str, value if attr.case_exact else value.lower())
+    if isinstance(value, (dict, list)):  # not in checked data; compared as its JSON
+        return (type(value), msgspec.json.encode(value))
+    return (type(value), value)
 
 
 def _set_sub(t: _Target, value: Any) -> list[dict]:
@@ -378,6 +428,9 @@ def _set_matching(t: _Target, value: Any, rtype: ResourceType, create: bool) -> 
     assert t.where is not None
     if t.sub is not None:
         checked = check_value(t.sub, value, t.label)
+    elif not isinstance(value, dict):  # a whole element is an object (null included)
+        raise ScimError(400, f"'{t.label}[...]' takes an object of sub-attributes as its "
+                             "value", "invalidValue")
     else:
         checked = check_single(t.attr, value, t.label)
     items = _elements(t)
@@ -445,16 +498,18 @@ def _remove_listed(t: _Target, value: Any) -> None:
     if not isinstance(items, list):
         return
     value_sub = t.attr.sub("value")
+    values, whole = set(), set()  # keys of the listed `value`s, and of the listed elements
+    for wanted in listed:
+        if value_sub is not None and isinstance(wanted, dict) and "value" in wanted:
+            values.add(_scalar_key(value_sub, wanted["value"]))
+        else:
+            whole.add(_key(t.attr, wanted))
 
     def listed_match(element: Any) -> bool:
-        for wanted in listed:
-            if value_sub is not None and isinstance(wanted, dict) and "value" in wanted:
-                if isinstance(element, dict) and _equal(value_sub, element.get("value"),
-                                                        wanted["value"]):
-                    return True
-            elif _same(t.attr, element, wanted):
-                return True
-        return False
+        if values and isinstance(element, dict) and "value" in element and \
+                _scalar_key(value_sub or t.attr, element["value"]) in values:
+            return True
+        return bool(whole) and _key(t.attr, element) in whole
 
     t.container[t.attr.name] = [el for el in items if not listed_match(el)]
 
@@ -471,21 +526,6 @@ def _put(element: dict, key: str, value: Any) -> None:
         element.pop(key, None)
     else:
         element[key] = value
-
-
-def _same(attr: Attribute, left: Any, right: Any) -> bool:
-    """Element equality with each sub-attribute's caseExact rule."""
-    if isinstance(left, dict) and isinstance(right, dict):
-        if left.keys() != right.keys():
-            return False
-        return all(_equal(attr.sub(k) or attr, left[k], right[k]) for k in left)
-    return _equal(attr, left, right)
-
-
-def _equal(attr: Attribute, left: Any, right: Any) -> bool:
-    if isinstance(left, str) and isinstance(right, str) and not attr.case_exact:
-        return left.lower() == right.lower()
-    return left == right and type(left) is type(right)
 
 
 def _one_primary(items: list, touched: list[dict]) -> None:

@@ -18,8 +18,11 @@ from gateway.scim.schema import COMMON, Attribute, ResourceType
 _ENVELOPE = {"schemas"}
 
 
-def canonical_resource(body: Any, rtype: ResourceType) -> dict:
-    """Validate a POST/PUT body and return its canonical form (no id, meta, readOnly)."""
+def canonical_resource(body: Any, rtype: ResourceType, max_values: int | None = None) -> dict:
+    """Validate a POST/PUT body and return its canonical form (no id, meta, readOnly).
+
+    ``max_values`` bounds the values of each multi-valued attribute (Group members excepted:
+    they are rows); more answers 400 before any value is looked at."""
     if not isinstance(body, dict):
         raise ScimError(400, f"A {rtype.name} must be a JSON object", "invalidSyntax")
     out: dict = {}
@@ -38,13 +41,14 @@ def canonical_resource(body: Any, rtype: ResourceType) -> dict:
                 attr = schema.attribute(name)
                 if attr is None:
                     raise unknown_attribute(f"{schema.id}:{name}", rtype)
+                check_count(attr, sub_value, f"{schema.id}:{attr.name}", max_values)
                 put_attribute(ext, attr, sub_value, f"{schema.id}:{attr.name}")
             if ext:
                 out[schema.id] = ext
             continue
         if schema is not None:  # the core schema URN used as a container: unusual but valid
             if isinstance(value, dict):
-                out.update(canonical_resource(value, rtype))
+                out.update(canonical_resource(value, rtype, max_values))
                 continue
         try:
             urn, attr, sub = rtype.resolve(key)
@@ -52,6 +56,8 @@ def canonical_resource(body: Any, rtype: ResourceType) -> dict:
             raise unknown_attribute(key, rtype) from None
         if sub is not None:
             raise unknown_attribute(key, rtype)
+        if not (rtype.name == "Group" and attr.name == "members"):
+            check_count(attr, value, attr.name, max_values)
         if urn != rtype.schema.id:
             ext = out.setdefault(urn, {})
             put_attribute(ext, attr, value, f"{urn}:{attr.name}")
@@ -60,6 +66,17 @@ def canonical_resource(body: Any, rtype: ResourceType) -> dict:
             continue
         put_attribute(out, attr, value, attr.name)
     return out
+
+
+def check_count(attr: Attribute, value: Any, label: str, limit: int | None) -> None:
+    if limit is not None and attr.multi_valued and isinstance(value, list) and \
+            len(value) > limit:
+        raise too_many(label, limit, len(value))
+
+
+def too_many(label: str, limit: int, count: int) -> ScimError:
+    return ScimError(400, f"'{label}' may have at most {limit} values (max_attribute_values); "
+                          f"this request gives it {count}", "invalidValue")
 
 
 def check_schemas(value: Any, rtype: ResourceType) -> None:
@@ -129,6 +146,8 @@ def check_single(attr: Attribute, value: Any, label: str) -> Any:
             if sub.mutability == "readOnly" and attr.mutability != "readOnly":
                 # display names of references are computed by the server.
                 continue
+            if sub.returned == "never" or sub.mutability == "writeOnly":
+                continue  # kept nowhere, as a writeOnly attribute is
             checked = check_single(sub, sub_value, f"{label}.{sub.name}")
             if not is_empty(checked):
                 out[sub.name] = checked

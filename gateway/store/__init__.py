@@ -3,8 +3,9 @@
 from gateway.store.base import Conn, Migration, Store, StoreUnavailable
 
 
-def open_store(database: str) -> Store:
-    """The store a DATABASE setting names: a postgresql:// URL, or a SQLite file path."""
+def open_store(database: str, sqlite_synchronous: str = "full") -> Store:
+    """The store a DATABASE setting names: a postgresql:// URL, or a SQLite file path (with
+    the `sqlite_synchronous` setting: "full" or "normal")."""
     if database.startswith(("postgresql://", "postgres://")):
         # lazy: asyncpg is an optional dependency, needed only for a postgresql:// URL
         from gateway.store.postgres import PostgresStore
@@ -15,7 +16,7 @@ def open_store(database: str) -> Store:
             raise StoreUnavailable(f"database URL: {exc}") from None
     from gateway.store.sqlite import SqliteStore  # lazy: like the PostgreSQL store
 
-    return SqliteStore(database)
+    return SqliteStore(database, synchronous=sqlite_synchronous)
 
 
 __all__ = ["Conn", "Migration", "Store", "StoreUnavailable", "open_store"]

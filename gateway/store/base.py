@@ -18,6 +18,18 @@ import msgspec
 
 from gateway.errors import GatewayError
 
+SEQ_LIMIT = 2**63 - 1  # sequence numbers are 64-bit integers in both stores
+
+
+class NulText(GatewayError):
+    """Text with the NUL character reached a store that cannot keep it (PostgreSQL): a value
+    no stored row can hold, so the request is refused, whatever route it came by."""
+
+    scim_type = "invalidValue"
+
+    def __init__(self) -> None:
+        super().__init__("Text may not contain the NUL character (\\u0000)", 400)
+
 
 class Migration(msgspec.Struct, frozen=True):
     component: str  # "core" or a plugin's name
@@ -130,6 +142,19 @@ def keyset_page(rows: list[dict], limit: int, key: str, view: Any = None) -> dic
     rows = rows[:limit]
     items = [view(row) for row in rows] if view else list(rows)
     return {"items": items, "next_cursor": str(rows[-1][key]) if more and rows else None}
+
+
+def seq_cursor(cursor: str | None) -> int | None:
+    """A page cursor that is a sequence number (what `keyset_page` hands out for seq-ordered
+    lists): ASCII digits within 64 bits; None when absent. Anything else answers 400 rather
+    than being read as the start (a client that mangled its cursor would loop forever)."""
+    if cursor in (None, ""):
+        return None
+    assert cursor is not None
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > SEQ_LIMIT:
+        raise GatewayError(f"'cursor' must be the next_cursor of a previous page, not "
+                           f"'{cursor[:40]}'")
+    return int(cursor)
 
 
 def migrations_in(folder: Any, component: str) -> list[Migration]:

@@ -34,7 +34,7 @@ import anyio
 import asyncpg
 
 from gateway.clock import Clock
-from gateway.store.base import IntegrityError, Migration, StoreUnavailable
+from gateway.store.base import IntegrityError, Migration, NulText, StoreUnavailable
 
 POOL_SIZE = 10
 STATS_EVERY = 1.0  # seconds between checks for stale planner statistics (one catalog query)
@@ -85,6 +85,10 @@ def _writes(sql: str) -> bool:
     return head in ("INSERT", "UPDATE") and "ON CONFLICT" not in sql.upper()
 
 
+# What PostgreSQL answers for text it cannot hold: NUL in text, `\u0000` in jsonb.
+_UNSTORABLE = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
+
+
 def _count(status: str) -> int:
     tail = status.rsplit(" ", 1)[-1] if status else ""
     return int(tail) if tail.isdigit() else 0
@@ -109,6 +113,8 @@ class PostgresConn:
                 status = await self._c.execute(numbered(sql), *params)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
+        except _UNSTORABLE:
+            raise NulText() from None
         return _count(status)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -120,12 +126,16 @@ class PostgresConn:
                 await self._c.executemany(numbered(sql), list(rows))
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
+        except _UNSTORABLE:
+            raise NulText() from None
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         try:
             return [dict(row) for row in await self._c.fetch(numbered(sql), *params)]
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
+        except _UNSTORABLE:
+            raise NulText() from None
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
         rows = await self.fetchall(sql, params)

@@ -10,8 +10,17 @@ and write transactions run inline on the event loop through plain sqlite3 connec
 SCIM write is a handful of indexed statements of a few microseconds each, far less than
 handing each to a thread and back. Scans (lists, exports, long member lists) keep to the
 reader threads. The inline writer never waits on a lock while holding the loop: a database
-busy with another process is retried asynchronously, and WAL checkpoints (the only fsyncs
-with synchronous=NORMAL) run on a reader's thread instead of at commit.
+busy with another process is retried asynchronously, and WAL checkpoints run on a reader's
+thread instead of at commit.
+
+Durability: the writer runs ``synchronous=FULL`` by default, so every commit fsyncs the WAL
+before the writes it holds are acknowledged: an IdP told that a deactivation succeeded does
+not send it again, and a power loss must not take it back. Group commit makes that one fsync
+per batch, not per write, and that COMMIT runs on a worker thread (holding the write lock):
+the loop goes on answering reads and reading the requests that form the next batch while
+the disk works. ``synchronous="normal"`` (the ``sqlite_synchronous`` setting) fsyncs only at
+checkpoints and commits inline: a crash of the process loses nothing, a crash of the machine
+can lose the last commits.
 """
 
 from __future__ import annotations
@@ -127,12 +136,16 @@ class _Batch:
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.writes = 0
         self.began = time.monotonic()
+        self.scheduled = False  # a commit task is on its way
 
 
-def _inline_connection(path: str, *, read_only: bool) -> sqlite3.Connection:
+SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
+
+
+def _inline_connection(path: str, *, read_only: bool, synchronous: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
     db.row_factory = _dict_row
-    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA synchronous={SYNCHRONOUS[synchronous]}")
     db.execute("PRAGMA foreign_keys=ON")
     # The hot path's pages stay in memory: 64 MiB each (SQLite's default is 2 MiB).
     db.execute("PRAGMA cache_size=-65536")
@@ -161,8 +174,12 @@ async def _begin(db: sqlite3.Connection) -> None:
 class SqliteStore:
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, synchronous: str = "full") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous must be one of {', '.join(SYNCHRONOUS)}, "
+                             f"not {synchronous!r}")
         self.url = path
+        self.synchronous = synchronous
         self._writer: aiosqlite.Connection | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._free: list[aiosqlite.Connection] = []
@@ -170,6 +187,7 @@ class SqliteStore:
         self._inline_writer: sqlite3.Connection | None = None
         self._write_lock = anyio.Lock()
         self._batch: _Batch | None = None
+        self._committers: set[asyncio.Task] = set()  # pending commits (kept referenced)
         self._checkpointer: asyncio.Task | None = None
         self._reader_slots = anyio.Semaphore(READERS)
 
@@ -179,7 +197,7 @@ class SqliteStore:
         # callable (cursor, row) -> row.
         db.row_factory = _dict_row  # type: ignore[assignment]
         await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.synchronous]}")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=10000")
         return db
@@ -205,8 +223,10 @@ class SqliteStore:
         for _ in range(READERS):
             self._readers.append(await self._connect())
         self._free = list(self._readers)
-        self._inline = _inline_connection(self.url, read_only=True)
-        self._inline_writer = _inline_connection(self.url, read_only=False)
+        self._inline = _inline_connection(self.url, read_only=True,
+                                          synchronous=self.synchronous)
+        self._inline_writer = _inline_connection(self.url, read_only=False,
+                                                 synchronous=self.synchronous)
         self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoints())
 
     async def _checkpoints(self) -> None:
@@ -220,8 +240,9 @@ class SqliteStore:
                     pass
 
     async def close(self) -> None:
-        if self._batch is not None:  # writes that ended just now still get their commit
-            self._finish(self._batch)
+        async with self._write_lock:  # a commit on its way to the disk finishes first
+            if self._batch is not None:  # writes that ended just now still get their commit
+                self._finish(self._batch)
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             self._checkpointer = None
@@ -274,27 +295,54 @@ class SqliteStore:
                     raise
                 db.execute("ROLLBACK TO write")
                 db.execute("RELEASE write")
-                self._ended(batch)  # the writes before this one still wait for their commit
+                with anyio.CancelScope(shield=True):  # the others still wait for a commit
+                    await self._ended(batch)
                 raise
             db.execute("RELEASE write")
             batch.writes += 1
-            self._ended(batch)
+            await self._ended(batch)
         await asyncio.shield(batch.done)
 
-    def _ended(self, batch: _Batch) -> None:
-        """A write has left the batch: commit now if the batch is full or old, else soon."""
+    async def _ended(self, batch: _Batch) -> None:
+        """A write has left the batch (the write lock is held): commit now if the batch is
+        full or old, else soon."""
         if batch.writes >= BATCH_WRITES or time.monotonic() - batch.began > BATCH_SECONDS:
-            self._finish(batch)
-        else:
-            asyncio.get_running_loop().call_soon(self._commit_soon, batch)
+            await self._commit(batch)
+        elif not batch.scheduled:
+            batch.scheduled = True
+            # A task: it runs after those that were ready when this write ended, and waits
+            # for the lock behind the writes already queued for it. They join the batch.
+            task = asyncio.get_running_loop().create_task(self._commit_soon(batch))
+            self._committers.add(task)
+            task.add_done_callback(self._committers.discard)
 
-    def _commit_soon(self, batch: _Batch) -> None:
-        """Runs after the tasks that were ready when a write ended: they join the batch."""
-        if self._batch is batch and not self._write_lock.locked():
+    async def _commit_soon(self, batch: _Batch) -> None:
+        async with self._write_lock:
+            if self._batch is batch:  # else a full batch committed already
+                await self._commit(batch)
+
+    async def _commit(self, batch: _Batch) -> None:
+        """COMMIT the batch, holding the write lock. With synchronous=FULL the commit waits
+        for the fsync of the WAL: it runs on a worker thread, so the event loop keeps
+        answering reads (and reading the requests that form the next batch) meanwhile."""
+        if self.synchronous != "full":
             self._finish(batch)
-        # else: committed already, or a write is under way and schedules another call
+            return
+        db = self._inline_writer
+        assert db is not None, "a batch exists only while the store is open"
+        self._batch = None
+        with anyio.CancelScope(shield=True):  # the batch's writes are settled either way
+            try:
+                await anyio.to_thread.run_sync(db.execute, "COMMIT")
+            except BaseException as exc:  # whatever it was, no write of the batch succeeded
+                self._settle(batch, exc)
+                if not isinstance(exc, sqlite3.Error):
+                    raise
+            else:
+                self._settle(batch, None)
 
     def _finish(self, batch: _Batch, failure: BaseException | None = None) -> None:
+        """COMMIT on the event loop's thread (or roll back after `failure`)."""
         db = self._inline_writer
         assert db is not None, "a batch exists only while the store is open"
         self._batch = None
@@ -303,6 +351,11 @@ class SqliteStore:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 failure = exc
+        self._settle(batch, failure)
+
+    def _settle(self, batch: _Batch, failure: BaseException | None) -> None:
+        db = self._inline_writer
+        assert db is not None, "a batch exists only while the store is open"
         if failure is not None:
             if db.in_transaction:
                 db.execute("ROLLBACK")

@@ -26,4 +26,5 @@ def test_bench_runs_at_smoke_scale(tmp_path):
         assert scenario["rps"] > 0 and scenario["p50_ms"] <= scenario["p99_ms"], name
     assert report["floor_rps"] > 0 and report["peak_rss_mb"] > 0
     assert report["scale_ratios"]["group_add_100"]["ratio"] > 0
+    assert report["scale_ratios"]["durable_vs_normal"]["create_user"]["ratio"] > 0
     assert "initial_sync" in done.stdout

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.accounts import providers
 from gateway.api.admin.endpoint import admin_endpoint, json_body
 from gateway.api.http import created
+from gateway.errors import GatewayError
 from gateway.hooks import describe
 from gateway.store import providers as queries
 
@@ -17,16 +19,42 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 
+class NewProvider(msgspec.Struct, kw_only=True):
+    """The fields of POST /providers, typed: a field of the wrong type answers 400."""
+
+    name: str = ""
+    auth: str = "bearer"
+    plugin: str | None = None
+    settings: dict[str, Any] | None = None
+    deactivation_delay: str | int | float | None = None
+
+
+class ProviderChange(msgspec.Struct, kw_only=True):
+    """The fields PATCH /providers/{id} may change."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    plugin: str | None | msgspec.UnsetType = msgspec.UNSET
+    settings: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    deactivation_delay: str | int | float | msgspec.UnsetType = msgspec.UNSET
+
+
+def typed(body: dict, shape: type[Any]) -> Any:
+    """The body as `shape`; the accounts layer checks values (names, durations, bounds)."""
+    try:
+        return msgspec.convert(body, shape)
+    except msgspec.ValidationError as exc:
+        raise GatewayError(f"invalid body: {exc}") from None
+
+
 @admin_endpoint
 async def provider_list(request: Request, gw: Gateway) -> Any:
     if request.method == "POST":
-        body = await json_body(request)
-        settings = dict(body.get("settings") or {})
-        if "deactivation_delay" in body:
-            settings["deactivation_delay"] = body["deactivation_delay"]
+        body = typed(await json_body(request), NewProvider)
+        settings = dict(body.settings or {})
+        if body.deactivation_delay is not None:
+            settings["deactivation_delay"] = body.deactivation_delay
         provider, shown = await providers.create_provider(
-            gw, str(body.get("name", "")), str(body.get("auth", "bearer")),
-            body.get("plugin"), settings)
+            gw, body.name, body.auth, body.plugin, settings)
         view = providers.provider_view(gw, provider)
         view["credentials"] = {label: value for label, value in shown}
         return created(view)
@@ -46,7 +74,9 @@ async def provider_one(request: Request, gw: Gateway) -> Any:
     if request.method == "DELETE":
         await providers.delete_provider(gw, pid)
         return Response(status_code=204)
-    changed = await providers.update_provider(gw, pid, await json_body(request))
+    body = await json_body(request)
+    typed(body, ProviderChange)  # the accounts layer takes the checked dict as it came
+    changed = await providers.update_provider(gw, pid, body)
     return providers.provider_view(gw, changed)
 
 
