@@ -77,11 +77,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed. Made with IPPROTO_TCP, as
+    uvicorn makes its own: asyncio sets TCP_NODELAY only on connections accepted from such a
+    socket, and without it Nagle's algorithm and delayed ACKs add ~40 ms to every answer on
+    a kept-alive connection."""
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        return socket.create_server((host, port), family=_family(host), backlog=2048,
-                                    reuse_port=False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
     except OSError as exc:
+        sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -40,3 +40,17 @@ def test_first_start_prints_credentials_and_serves(tmp_path):
         assert all("token:" not in line.lower() for line in lines)
     finally:
         stop(proc)
+
+
+def test_the_listening_socket_lets_asyncio_set_tcp_nodelay():
+    """asyncio sets TCP_NODELAY only on connections accepted from an IPPROTO_TCP socket;
+    without it every answer on a kept-alive connection waits ~40 ms for a delayed ACK."""
+    import socket
+
+    from gateway.cli.serve import listen
+
+    sock = listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP and sock.type == socket.SOCK_STREAM
+    finally:
+        sock.close()
