@@ -10,6 +10,7 @@ from gateway.accounts.credentials import ADMIN, IssuedCredential, hash_secret, n
 from gateway.accounts.lifecycle import DEFAULT_DELAY
 from gateway.clock import parse_duration
 from gateway.errors import GatewayError
+from gateway.store import guard as guard_queries
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+# Settings the admin API and CLI take at the top level of a provider (kept in `settings`).
+TOP_SETTINGS = ("deactivation_delay", "block_during_delay")
 
 
 class ProviderError(GatewayError):
@@ -37,6 +40,8 @@ def check_settings(settings: dict) -> dict:
             parse_duration(out["deactivation_delay"])
         except ValueError as exc:
             raise ProviderError(f"deactivation_delay: {exc}") from None
+    if not isinstance(out.get("block_during_delay", True), bool):
+        raise ProviderError("block_during_delay must be true or false")
     return out
 
 
@@ -75,7 +80,7 @@ async def create_provider(gw: Gateway, name: str, auth: str = "bearer",
     provider = ProviderRow(
         id=provider_id or secrets.token_hex(8), name=name, plugin=plugin, auth_kind=auth,
         settings=check_settings({"deactivation_delay": DEFAULT_DELAY,
-                                 **(settings or {})}),
+                                 "block_during_delay": True, **(settings or {})}),
         created_at=gw.clock.stamp(),
     )
     async with gw.store.write() as conn:
@@ -104,7 +109,7 @@ async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any])
         provider = await queries.find_provider(conn, id_or_name)
         if provider is None:
             raise ProviderError(f"no provider '{id_or_name}'", 404)
-        unknown = set(changes) - {"name", "plugin", "settings", "deactivation_delay"}
+        unknown = set(changes) - {"name", "plugin", "settings", *TOP_SETTINGS}
         if unknown:
             raise ProviderError(f"cannot change: {', '.join(sorted(unknown))}")
         if "name" in changes:
@@ -118,8 +123,7 @@ async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any])
             provider.plugin = changes["plugin"]
         settings = dict(provider.settings)
         settings.update(changes.get("settings") or {})
-        if "deactivation_delay" in changes:
-            settings["deactivation_delay"] = changes["deactivation_delay"]
+        settings.update({k: changes[k] for k in TOP_SETTINGS if k in changes})
         provider.settings = check_settings(settings)
         await queries.update_provider(conn, provider)
     return provider
@@ -136,6 +140,7 @@ async def delete_provider(gw: Gateway, id_or_name: str) -> None:
                 f"provider '{provider.name}' still owns {count} users or groups; "
                 "unassign them in the IdP first", 409)
         await queries.delete_provider(conn, provider.id)
+        await guard_queries.forget_provider(conn, provider.id)
 
 
 async def has_admin(gw: Gateway) -> bool:
@@ -160,6 +165,7 @@ def provider_view(gw: Gateway, provider: ProviderRow) -> dict:
         "id": provider.id, "name": provider.name, "plugin": provider.plugin,
         "auth": provider.auth_kind,
         "deactivation_delay": provider.settings.get("deactivation_delay", DEFAULT_DELAY),
+        "block_during_delay": provider.settings.get("block_during_delay", True) is not False,
         "settings": provider.settings, "base_url": gw.base_url(provider.id),
         "created_at": provider.created_at,
     }

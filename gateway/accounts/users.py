@@ -36,8 +36,11 @@ async def view(gw: Gateway, conn: Conn, row: ResourceRow) -> dict:
         "id": row.id,
         "state": row.state,
         "deactivate_at": row.deactivate_at,
-        # During the delay the account is still live: the delay exists to undo mistakes.
-        "can_sign_in": row.state in (lifecycle.ACTIVE, lifecycle.PENDING),
+        # During the delay the account is still live (the delay exists to undo mistakes),
+        # blocked unless the provider's block_during_delay is off.
+        "can_sign_in": lifecycle.can_sign_in(row.state, row.block_reason),
+        "blocked": lifecycle.is_blocked(row.state, row.block_reason),
+        "block_reason": row.block_reason,
         "cold_storage": row.state == lifecycle.DEACTIVATED,
         "source": row.provider_id or "local",
         "provider_state": provider_state(row),
@@ -73,13 +76,14 @@ async def user_view(gw: Gateway, rid: str, conn: Conn | None = None) -> dict | N
 
 
 async def list_users(gw: Gateway, *, provider: str | None, state: str | None, q: str | None,
-                     cursor: str | None, limit: int) -> dict:
-    """A page of admin views by id; `provider` is a provider id or "local"."""
+                     cursor: str | None, limit: int, blocked: bool | None = None) -> dict:
+    """A page of admin views by id; `provider` is a provider id or "local"; `blocked`
+    keeps the users who can (False) or cannot (True) sign in for a block."""
     limit = max(1, min(limit, 1000))
     owner_id = None if not provider else (LOCAL if provider == "local" else provider)
     async with gw.store.read() as conn:
         rows = await resources.user_page(conn, provider_id=owner_id, state=state, q=q,
-                                         after=cursor, limit=limit + 1)
+                                         after=cursor, limit=limit + 1, blocked=blocked)
         found = rows[:limit]
         items = [await view(gw, conn, row) for row in found]
     more = len(rows) > limit

@@ -31,6 +31,8 @@ CORE_EVENT_TYPES = (
     "user.unblocked", "user.deleted", "user.restored",
     "group.created", "group.updated", "group.deleted", "group.members_added",
     "group.members_removed",
+    "provider.deactivation_guard_tripped", "provider.deactivation_guard_released",
+    "provider.deactivation_guard_discarded", "provider.deactivation_guard_changed",
 )
 # Plugins add their own types, so any dotted lower-case name is accepted.
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")

@@ -15,7 +15,7 @@ from gateway.store.base import Conn, ResourceRow, json_column
 LOCAL = ""
 _COLUMNS = (
     "provider_id, id, type, external_id, name_key, display_key, data, version, created,"
-    " last_modified, state, deactivate_at, hidden"
+    " last_modified, state, deactivate_at, hidden, block_reason"
 )
 _R_COLUMNS = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
 _json = msgspec.json
@@ -33,6 +33,7 @@ def to_row(row: dict) -> ResourceRow:
         data=json_column(row["data"]),
         version=row["version"], created=row["created"], last_modified=row["last_modified"],
         state=row["state"], deactivate_at=row["deactivate_at"], hidden=bool(row["hidden"]),
+        block_reason=row["block_reason"],
     )
 
 
@@ -83,10 +84,10 @@ async def find_by_name(conn: Conn, provider_id: str, user_name: str) -> Resource
 
 async def insert(conn: Conn, res: ResourceRow) -> None:
     await conn.execute(
-        f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (res.provider_id, res.id, res.type, res.external_id, res.name_key, res.display_key,
          encode(res.data), res.version, res.created, res.last_modified, res.state,
-         res.deactivate_at, int(res.hidden)),
+         res.deactivate_at, int(res.hidden), res.block_reason),
     )
 
 
@@ -94,11 +95,11 @@ async def update(conn: Conn, res: ResourceRow, expected_version: int) -> bool:
     """Write res if the stored version is still expected_version (optimistic check)."""
     count = await conn.execute(
         "UPDATE resources SET external_id = ?, name_key = ?, display_key = ?, data = ?,"
-        " version = ?, last_modified = ?, state = ?, deactivate_at = ?, hidden = ?"
-        " WHERE id = ? AND version = ?",
+        " version = ?, last_modified = ?, state = ?, deactivate_at = ?, hidden = ?,"
+        " block_reason = ? WHERE id = ? AND version = ?",
         (res.external_id, res.name_key, res.display_key, encode(res.data), res.version,
-         res.last_modified, res.state, res.deactivate_at, int(res.hidden), res.id,
-         expected_version),
+         res.last_modified, res.state, res.deactivate_at, int(res.hidden), res.block_reason,
+         res.id, expected_version),
     )
     return count == 1
 
@@ -291,9 +292,10 @@ def _like(text: str) -> str:
 
 
 async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
-                    q: str | None, after: str | None, limit: int) -> list[ResourceRow]:
+                    q: str | None, after: str | None, limit: int,
+                    blocked: bool | None = None) -> list[ResourceRow]:
     """The admin's list of users, by id: of one provider ('' for local users) or all, in
-    one state or all, whose userName or displayName contains `q`."""
+    one state or all, blocked or not, whose userName or displayName contains `q`."""
     where, args = ["type = 'User'"], []
     if provider_id is not None:
         where.append("provider_id = ?")
@@ -301,6 +303,9 @@ async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
     if state:
         where.append("state = ?")
         args.append(state)
+    if blocked is not None:
+        test = "(state = 'blocked' OR block_reason IS NOT NULL)"
+        where.append(test if blocked else f"NOT {test}")
     if q:
         where.append("(name_key LIKE ? ESCAPE '\\' OR display_key LIKE ? ESCAPE '\\')")
         args += [_like(q), _like(q)]

@@ -23,8 +23,7 @@ async def provider_list(request: Request, gw: Gateway) -> Any:
     if request.method == "POST":
         body = await json_body(request)
         settings = dict(body.get("settings") or {})
-        if "deactivation_delay" in body:
-            settings["deactivation_delay"] = body["deactivation_delay"]
+        settings.update({k: body[k] for k in providers.TOP_SETTINGS if k in body})
         provider, shown = await providers.create_provider(
             gw, str(body.get("name", "")), str(body.get("auth", "bearer")),
             body.get("plugin"), settings)

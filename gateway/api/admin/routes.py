@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from gateway.api.admin import events, providers, users
+from gateway.api.admin import events, guard, providers, users
 from gateway.api.admin.endpoint import plugin_endpoint
 
 
@@ -13,6 +13,12 @@ def routes(extra: list[Route]) -> list[BaseRoute]:
         Route("/providers", providers.provider_list, methods=["GET", "POST"]),
         Route("/providers/{id}", providers.provider_one, methods=["GET", "PATCH", "DELETE"]),
         Route("/providers/{id}/rotate", providers.provider_rotate, methods=["POST"]),
+        Route("/providers/{id}/deactivation-guard", guard.guard_one, methods=["GET", "PATCH"]),
+        Route("/providers/{id}/deactivation-guard/release", guard.guard_release,
+              methods=["POST"]),
+        Route("/providers/{id}/deactivation-guard/discard", guard.guard_discard,
+              methods=["POST"]),
+        Route("/providers/{id}/deactivation-guard/held", guard.guard_held, methods=["GET"]),
         Route("/plugins", providers.plugin_list, methods=["GET"]),
         Route("/users", users.user_list, methods=["GET", "POST"]),
         Route("/users/{id}", users.user_one, methods=["GET"]),
