@@ -1,4 +1,4 @@
-"""`identity-gateway provider add|list|rotate|set` and `admin-token rotate`."""
+"""`identity-gateway provider add|list|rotate|set|guard` and `admin-token rotate`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from gateway.accounts import providers
+from gateway.cli import guard
 from gateway.cli.common import common, print_lines, run
 from gateway.core import Gateway
 from gateway.store import providers as queries
@@ -17,6 +18,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
         settings = {}
         if args.deactivation_delay:
             settings["deactivation_delay"] = args.deactivation_delay
+        if args.block_during_delay is not None:
+            settings["block_during_delay"] = args.block_during_delay == "on"
         provider, shown = await providers.create_provider(gw, args.name, args.auth,
                                                           args.plugin, settings)
         print(f"SCIM base URL: {gw.base_url(provider.id)}")
@@ -29,7 +32,9 @@ def cmd_provider(args: argparse.Namespace) -> int:
         for p in found:
             view = providers.provider_view(gw, p)
             print(f"{p.name}\t{p.id}\tauth={p.auth_kind}\tplugin={p.plugin or '-'}"
-                  f"\tdeactivation_delay={view['deactivation_delay']}\t{view['base_url']}")
+                  f"\tdeactivation_delay={view['deactivation_delay']}"
+                  f"\tblock_during_delay={'on' if view['block_during_delay'] else 'off'}"
+                  f"\t{view['base_url']}")
         return 0
 
     async def rotate(gw: Gateway) -> int:
@@ -44,6 +49,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
             changes["deactivation_delay"] = args.deactivation_delay
         if args.plugin is not None:
             changes["plugin"] = args.plugin or None
+        if args.block_during_delay is not None:
+            changes["block_during_delay"] = args.block_during_delay == "on"
         provider = await providers.update_provider(gw, args.name, changes)
         print(json.dumps(providers.provider_view(gw, provider), indent=2))
         return 0
@@ -68,6 +75,8 @@ def add_commands(sub: Any) -> None:
     add.add_argument("--auth", default="bearer", help="bearer, basic, or a plugin's kind")
     add.add_argument("--plugin", help="the provider's IdP plugin (a name from [plugins] enabled)")
     add.add_argument("--deactivation-delay", help="e.g. 15m, 30s, 0s")
+    add.add_argument("--block-during-delay", choices=("on", "off"),
+                     help="block a user as soon as the provider deactivates it (default on)")
     common(actions.add_parser("list", help="list providers"))
     rot = common(actions.add_parser("rotate", help="replace a provider's credential"))
     rot.add_argument("name", help="the provider's name or id")
@@ -75,6 +84,9 @@ def add_commands(sub: Any) -> None:
     chg.add_argument("name", help="the provider's name or id")
     chg.add_argument("--deactivation-delay", help="e.g. 15m, 30s, 0s")
     chg.add_argument("--plugin", help="the provider's IdP plugin ('' for none)")
+    chg.add_argument("--block-during-delay", choices=("on", "off"),
+                     help="block a user as soon as the provider deactivates it")
+    guard.add_command(actions)
     prov.set_defaults(func=cmd_provider)
 
     tok = sub.add_parser("admin-token", help="admin token")
