@@ -42,6 +42,7 @@ ACTOR = "deactivation_guard"
 OFF, ARMED, TRIPPED = "off", "armed", "tripped"
 BATCH = 200  # held users released or discarded per transaction
 MAX_WINDOW = 30 * 86400.0
+LEASE = 60.0  # seconds a release or discard holds off another one, renewed every batch
 
 
 class GuardError(GatewayError):
@@ -304,17 +305,23 @@ async def discard(gw: Gateway, id_or_name: str, actor: str = "admin") -> dict:
 
 async def end_trip(gw: Gateway, id_or_name: str, how: str, actor: str) -> dict:
     """Re-arm first (so the provider's next change counts afresh), then carry out the held
-    deactivations of this trip and the earlier ones, a batch per transaction. Should the
-    process stop half-way, the rest stay held and a second call finishes them."""
+    deactivations of this trip and the earlier ones, a batch per transaction, under a lease
+    that a second call meanwhile is refused by. Should the process stop half-way, the rest
+    stay held and a call once the lease has run out finishes them."""
     async with gw.store.write() as conn:
         provider = await provider_or_404(conn, id_or_name)
-        now = gw.clock.stamp()
-        guard = await queries.locked_row(conn, provider.id, now)
-        if guard["state"] != TRIPPED and not await queries.held_count(conn, provider.id):
-            raise Conflict(f"the deactivation guard of provider '{provider.name}' has not "
-                           "tripped; nothing is held")
+        now = gw.clock.now()
+        guard = await queries.locked_row(conn, provider.id, format_time(now))
+        if guard["state"] != TRIPPED:
+            if not await queries.held_count(conn, provider.id):
+                raise Conflict(f"the deactivation guard of provider '{provider.name}' has "
+                               "not tripped; nothing is held")
+            if guard["ending_until"] and guard["ending_until"] > format_time(now):
+                raise Conflict(f"the held deactivations of provider '{provider.name}' are "
+                               "being released or discarded already")
         if guard["state"] == TRIPPED:
-            await queries.rearm(conn, provider.id, now)
+            await queries.rearm(conn, provider.id, format_time(now))
+        await queries.ending(conn, provider.id, lease(gw))
     step = release_one if how == "release" else discard_one
     done = 0
     while True:
@@ -326,11 +333,13 @@ async def end_trip(gw: Gateway, id_or_name: str, how: str, actor: str) -> dict:
                 if written:
                     done += 1
                     events += written
+            await queries.ending(conn, provider.id, lease(gw))
         await committed(gw, events)
         if len(ids) < BATCH:
             break
     counted = "released" if how == "release" else "discarded"
     async with gw.store.write() as conn:
+        await queries.ending(conn, provider.id, None)
         after = await view(gw, conn, provider.id)
         event = await record(
             gw, conn, context(provider, actor), operation=f"deactivation_guard_{how}",
@@ -341,6 +350,10 @@ async def end_trip(gw: Gateway, id_or_name: str, how: str, actor: str) -> dict:
                   "trip": guard["trips"], counted: done})
     await committed(gw, [event])
     return {counted: done, "guard": after}
+
+
+def lease(gw: Gateway) -> str:
+    return format_time(gw.clock.now() + timedelta(seconds=LEASE))
 
 
 async def claim(conn: Conn, rid: str) -> tuple[ResourceRow, dict] | None:

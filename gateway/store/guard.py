@@ -19,7 +19,7 @@ _json = msgspec.json
 DEFAULTS = {"enabled": 1, "max_users": 25, "max_percent": 10.0, "window_length": "60m",
             "state": "armed", "trips": 0, "tripped_at": None, "trip_count": None,
             "trip_base": None, "first_held": None, "last_held": None, "base_users": None,
-            "base_at": None, "updated_at": None}
+            "base_at": None, "ending_until": None, "updated_at": None}
 SETTINGS = ("enabled", "max_users", "max_percent", "window_length")
 
 
@@ -111,6 +111,13 @@ async def rearm(conn: Conn, provider_id: str, now: str) -> None:
         " updated_at = ? WHERE provider_id = ?", (now, provider_id))
     await conn.execute("DELETE FROM deactivation_guard_changes WHERE provider_id = ?",
                        (provider_id,))
+
+
+async def ending(conn: Conn, provider_id: str, until: str | None) -> None:
+    """A release or discard is under way until then (renewed as it goes; None: done)."""
+    await conn.execute(
+        "UPDATE deactivation_guards SET ending_until = ? WHERE provider_id = ?",
+        (until, provider_id))
 
 
 # Held deactivations -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ CREATE TABLE deactivation_guards (
     last_held      TEXT,
     base_users     INTEGER,                         -- active users when the window began
     base_at        TEXT COLLATE "C",
+    ending_until   TEXT COLLATE "C",                -- a release or discard is under way
     updated_at     TEXT NOT NULL
 );
 

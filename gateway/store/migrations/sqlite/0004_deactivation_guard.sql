@@ -33,6 +33,7 @@ CREATE TABLE deactivation_guards (
     last_held      TEXT,
     base_users     INTEGER,                         -- active users when the window began
     base_at        TEXT,
+    ending_until   TEXT,                            -- a release or discard is under way
     updated_at     TEXT NOT NULL
 );
 
