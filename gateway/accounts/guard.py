@@ -200,10 +200,11 @@ async def held_list(gw: Gateway, id_or_name: str, cursor: str | None, limit: int
     """The held deactivations in the order they were held: ``{"user", "change", "held_at",
     "trip"}``; the cursor is the last item's ``held_at|user``."""
     limit = max(1, min(limit, 1000))
-    after = tuple(cursor.split("|", 1)) if cursor and "|" in cursor else None
+    held_at, _, user = (cursor or "").partition("|")
     async with gw.store.read() as conn:
         provider = await provider_or_404(conn, id_or_name)
-        rows = await queries.held_page(conn, provider.id, after, limit + 1)  # type: ignore[arg-type]
+        rows = await queries.held_page(conn, provider.id, (held_at, user) if user else None,
+                                       limit + 1)
     items = [{"user": r["resource_id"], "change": r["change"], "held_at": r["held_at"],
               "trip": r["trip"]} for r in rows[:limit]]
     more = len(rows) > limit

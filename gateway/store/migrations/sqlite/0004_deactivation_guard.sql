@@ -12,8 +12,9 @@ UPDATE resources SET block_reason = COALESCE(
     WHERE state = 'blocked';
 
 -- The guard compares deactivations with the provider's active users: counted from this
--- index alone, never from the users' rows.
-CREATE INDEX resources_active ON resources (provider_id)
+-- index alone (it holds only active users and every column the count names), never from
+-- the users' rows.
+CREATE INDEX resources_active ON resources (provider_id, type, state, hidden)
     WHERE type = 'User' AND state = 'active' AND hidden = 0;
 
 -- One row per provider whose guard was set or used; a provider without one has the
