@@ -54,37 +54,22 @@ def catalogue_route(kind: catalogue.Kind) -> Any:
     return endpoint
 
 
-async def org_mapping(request: Request) -> Any:
-    gw = request.app.state.gateway
-    pid = request.path_params["id"]
-    if request.method == "PUT":
-        body = await json_body(request)
-        async with gw.store.write() as conn:
-            return await mappings.put_org_mapping(gw, conn, pid, body)
-    async with gw.store.read() as conn:
-        return await mappings.org_view(conn, await mappings.require(conn, pid))
+def mapping_route(view: Any, put: Any) -> Any:
+    """GET shows a provider's mapping (`view(conn, mapping)`), PUT replaces it
+    (`put(gw, conn, provider_id, body)`)."""
 
+    async def endpoint(request: Request) -> Any:
+        gw = request.app.state.gateway
+        pid = request.path_params["id"]
+        if request.method == "PUT":
+            body = await json_body(request)
+            async with gw.store.write() as conn:
+                return await put(gw, conn, pid, body)
+        async with gw.store.read() as conn:
+            return await view(conn, await mappings.require(conn, pid))
 
-async def role_mapping(request: Request) -> Any:
-    gw = request.app.state.gateway
-    pid = request.path_params["id"]
-    if request.method == "PUT":
-        body = await json_body(request)
-        async with gw.store.write() as conn:
-            return await mappings.put_role_mapping(gw, conn, pid, body)
-    async with gw.store.read() as conn:
-        return await mappings.role_view(conn, await mappings.require(conn, pid))
-
-
-async def watchlist_mapping(request: Request) -> Any:
-    gw = request.app.state.gateway
-    pid = request.path_params["id"]
-    if request.method == "PUT":
-        body = await json_body(request)
-        async with gw.store.write() as conn:
-            return await mappings.put_watchlist_mapping(gw, conn, pid, body)
-    async with gw.store.read() as conn:
-        return await mappings.watchlist_view(conn, await mappings.require(conn, pid))
+    endpoint.__name__ = put.__name__.removeprefix("put_")
+    return endpoint
 
 
 async def unmapped_groups(request: Request) -> Any:
@@ -109,10 +94,16 @@ def routes() -> list[Route]:
         Route("/organizations/{id}", organization, methods=["GET", "PATCH"]),
         Route("/roles", catalogue_route(catalogue.ROLES), methods=["GET", "POST"]),
         Route("/watchlists", catalogue_route(catalogue.WATCHLISTS), methods=["GET", "POST"]),
-        Route("/providers/{id}/org-mapping", org_mapping, methods=["GET", "PUT"]),
-        Route("/providers/{id}/role-mapping", role_mapping, methods=["GET", "PUT"]),
+        Route("/providers/{id}/org-mapping",
+              mapping_route(mappings.org_view, mappings.put_org_mapping),
+              methods=["GET", "PUT"]),
+        Route("/providers/{id}/role-mapping",
+              mapping_route(mappings.role_view, mappings.put_role_mapping),
+              methods=["GET", "PUT"]),
         Route("/providers/{id}/role-mapping/unmapped-groups", unmapped_groups,
               methods=["GET"]),
-        Route("/providers/{id}/watchlist-mapping", watchlist_mapping, methods=["GET", "PUT"]),
+        Route("/providers/{id}/watchlist-mapping",
+              mapping_route(mappings.watchlist_view, mappings.put_watchlist_mapping),
+              methods=["GET", "PUT"]),
         Route("/providers/{id}/apply-mappings", apply_mappings, methods=["POST"]),
     ]
