@@ -23,8 +23,10 @@ def user_line(view: dict, columns: list) -> str:
     profile = view.get("profile") or {}
     name = profile.get("username") or profile.get("email") or "-"
     due = f" due={view['deactivate_at']}" if view.get("deactivate_at") else ""
+    block = f" blocked={view['block_reason']}" \
+        if view.get("block_reason") and view["state"] != "blocked" else ""
     extra = "".join(f" {text}" for text in (c.value(view) for c in columns) if text)
-    return f"{view['id']}\t{view['state']}{due}{extra}\t{view['source']}\t{name}"
+    return f"{view['id']}\t{view['state']}{due}{block}{extra}\t{view['source']}\t{name}"
 
 
 def plugin_columns(gw: Gateway) -> list:
@@ -78,7 +80,8 @@ def add_commands(sub: Any) -> None:
     commands = user.add_subparsers(dest="action", required=True)
     listing = common(commands.add_parser("list", help="list users"))
     listing.add_argument("--provider", help="a provider id, or 'local'")
-    listing.add_argument("--state", help="active, pending_deactivation, deactivated, blocked")
+    listing.add_argument("--state", help="active, pending_deactivation, deactivation_held,"
+                         " deactivated, blocked")
     listing.add_argument("--q", help="part of a userName or displayName")
     listing.add_argument("--cursor", help="the cursor a previous page printed")
     listing.add_argument("--limit", type=int, default=100, help="users per page (at most 1000)")
