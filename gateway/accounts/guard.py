@@ -22,10 +22,10 @@ import math
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from gateway.accounts import lifecycle
+from gateway.accounts import lifecycle, providers
 from gateway.clock import format_time, parse_duration
 from gateway.context import RequestContext
-from gateway.errors import Conflict, GatewayError, NotFound
+from gateway.errors import Conflict, GatewayError
 from gateway.events.payload import event_data
 from gateway.events.record import committed, emit, record
 from gateway.scim.resource import copy_data
@@ -172,10 +172,8 @@ async def view(gw: Gateway, conn: Conn, provider_id: str) -> dict:
 
 
 async def provider_or_404(conn: Conn, id_or_name: str) -> ProviderRow:
-    provider = await find_provider(conn, id_or_name)
-    if provider is None:
-        raise NotFound(f"no provider '{id_or_name}'")
-    return provider
+    """The provider by id or name; 404 naming the known ones and the closest."""
+    return await providers.resolve(conn, id_or_name)
 
 
 async def guard_state(gw: Gateway, provider_id: str) -> dict | None:

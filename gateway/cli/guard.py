@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gateway.accounts import guard
+from gateway.accounts import guard, providers
 from gateway.cli.common import common, print_json, run
 from gateway.core import Gateway
-from gateway.errors import NotFound
 
 
 def settings_body(args: argparse.Namespace) -> dict:
@@ -28,10 +27,9 @@ def settings_body(args: argparse.Namespace) -> dict:
 def cmd_guard(args: argparse.Namespace) -> int:
     async def work(gw: Gateway) -> int:
         if args.guard_action == "show":
-            found = await guard.guard_state(gw, args.name)
-            if found is None:
-                raise NotFound(f"no provider '{args.name}'")
-            print_json(found)
+            async with gw.store.read() as conn:
+                provider = await providers.resolve(conn, args.name)
+                print_json(await guard.view(gw, conn, provider.id))
         elif args.guard_action == "set":
             print_json(await guard.configure(gw, args.name, settings_body(args)))
         elif args.guard_action == "held":
@@ -68,8 +66,8 @@ def add_command(actions: Any) -> None:
                        ("discard", "undo every held deactivation")):
         given_only(steps.add_parser(name, help=text))
     held = given_only(steps.add_parser("held", help="list the held deactivations"))
-    held.add_argument("--cursor")
-    held.add_argument("--limit", type=int, default=100)
+    held.add_argument("--cursor", help="the next_cursor a previous page printed")
+    held.add_argument("--limit", type=int, default=100, help="items per page (at most 1000)")
     change = given_only(steps.add_parser("set", help="change the threshold or window, or turn "
                                                  "the guard on or off"))
     change.add_argument("--users", type=int, help="more deactivations than this many users")
@@ -77,7 +75,9 @@ def add_command(actions: Any) -> None:
                         help="... and more than this percent of the active users")
     change.add_argument("--window", help="within this long, e.g. 60m, 2h")
     on_off = change.add_mutually_exclusive_group()
-    on_off.add_argument("--on", dest="enabled", action="store_const", const=True)
-    on_off.add_argument("--off", dest="enabled", action="store_const", const=False)
+    on_off.add_argument("--on", dest="enabled", action="store_const", const=True,
+                        help="turn the guard on (its window starts empty)")
+    on_off.add_argument("--off", dest="enabled", action="store_const", const=False,
+                        help="turn the guard off (refused while it holds deactivations)")
     common(top)
     top.set_defaults(func=cmd_guard, guard_action="show")

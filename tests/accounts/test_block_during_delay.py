@@ -5,9 +5,9 @@ block wins over the provider."""
 from __future__ import annotations
 
 import pytest
-from conftest import user_body
 
 from gateway.accounts import scheduler
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import running, user_body
 from events.webhook_receiver import Receiver
 
 from gateway.accounts import guard, scheduler
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,6 @@ from starlette.requests import Request
 
 from gateway.accounts import guard
 from gateway.api.admin.endpoint import admin_endpoint, json_body, limit_param
-from gateway.errors import NotFound
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -20,10 +19,8 @@ async def guard_one(request: Request, gw: Gateway) -> Any:
     pid = request.path_params["id"]
     if request.method == "PATCH":
         return await guard.configure(gw, pid, await json_body(request))
-    found = await guard.guard_state(gw, pid)
-    if found is None:
-        raise NotFound(f"no provider '{pid}'")
-    return found
+    async with gw.store.read() as conn:
+        return await guard.view(gw, conn, (await guard.provider_or_404(conn, pid)).id)
 
 
 @admin_endpoint

@@ -10,7 +10,6 @@ from starlette.responses import Response
 from gateway.accounts import providers
 from gateway.api.admin.endpoint import admin_endpoint, json_body
 from gateway.api.http import created
-from gateway.errors import NotFound
 from gateway.hooks import describe
 from gateway.store import providers as queries
 
@@ -32,7 +31,8 @@ async def provider_list(request: Request, gw: Gateway) -> Any:
         return created(view)
     async with gw.store.read() as conn:
         found = await queries.list_providers(conn)
-    return {"items": [providers.provider_view(gw, p) for p in found], "next_cursor": None}
+        items = [await providers.provider_details(gw, conn, p) for p in found]
+    return {"items": items, "next_cursor": None}
 
 
 @admin_endpoint
@@ -40,10 +40,8 @@ async def provider_one(request: Request, gw: Gateway) -> Any:
     pid = request.path_params["id"]
     if request.method == "GET":
         async with gw.store.read() as conn:
-            found = await queries.find_provider(conn, pid)
-        if found is None:
-            raise NotFound(f"no provider '{pid}'")
-        return providers.provider_view(gw, found)
+            return await providers.provider_details(gw, conn,
+                                                    await providers.resolve(conn, pid))
     if request.method == "DELETE":
         await providers.delete_provider(gw, pid)
         return Response(status_code=204)

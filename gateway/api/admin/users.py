@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from gateway.accounts import actions, users
-from gateway.api.admin.endpoint import admin_endpoint, json_body, limit_param
+from gateway.api.admin.endpoint import admin_endpoint, flag_param, json_body, limit_param
 from gateway.api.http import created
 from gateway.errors import GatewayError, NotFound
 from gateway.provisioning.local import create_local
@@ -27,6 +27,7 @@ async def user_list(request: Request, gw: Gateway) -> Any:
     return await users.list_users(
         gw, provider=params.get("provider"), state=params.get("state"), q=params.get("q"),
         cursor=params.get("cursor"), limit=limit_param(request),
+        total=flag_param(request, "total"),
         blocked=None if not blocked else blocked == "true")
 
 

@@ -57,6 +57,10 @@ async def entries(gw: Any, conn: Any, kind: Kind) -> dict[str, dict]:
     return dict(sorted(found.items()))
 
 
+async def roles(gw: Any, conn: Any) -> dict[str, dict]:
+    return await entries(gw, conn, ROLES)
+
+
 async def resolve(gw: Any, conn: Any, kind: Kind, names: Any, label: str) -> list[str]:
     """Names as the catalogue spells them, sorted; 400 for anything unknown."""
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -73,7 +77,11 @@ async def resolve_roles(gw: Any, conn: Any, names: Any, label: str) -> list[str]
     return await resolve(gw, conn, ROLES, names, label)
 
 
-async def add_entry(gw: Any, conn: Any, kind: Kind, body: dict) -> dict:
+async def add_role(gw: Any, conn: Any, body: dict, actor: str = "admin") -> dict:
+    return await add_entry(gw, conn, ROLES, body, actor)
+
+
+async def add_entry(gw: Any, conn: Any, kind: Kind, body: dict, actor: str = "admin") -> dict:
     name = clean_name(body.get("name"), "name")
     description = body.get("description", "")
     if not isinstance(description, str):
@@ -84,7 +92,7 @@ async def add_entry(gw: Any, conn: Any, kind: Kind, body: dict) -> dict:
                        " VALUES (?, ?, ?, ?)", (name, name.lower(), description,
                                                 gw.clock.stamp()))
     entry = {"name": name, "description": description, "source": "admin"}
-    await gw.record(conn, actor="admin", provider_id=None,
+    await gw.record(conn, actor=actor, provider_id=None,
                     event_type=f"{kind.singular}.created", resource_type=kind.singular.title(),
                     resource_id=name, operation="create", data=entry, after=entry)
     return entry
@@ -158,13 +166,14 @@ async def ensure_org(gw: Any, conn: Any, name: str, provider_id: str, reason: st
     return found
 
 
-async def create_from_body(gw: Any, conn: Any, body: dict) -> dict:
+async def create_from_body(gw: Any, conn: Any, body: dict, actor: str = "admin") -> dict:
     name = clean_name(body.get("name"), "name")
     parent = body.get("parent")
     parent_id = (await require_org(conn, parent, "parent"))["id"] if parent is not None \
         else None
     wanted = await resolve_roles(gw, conn, body.get("default_roles", []), "default_roles")
-    return await create_org(gw, conn, name, parent_id=parent_id, default_roles=wanted)
+    return await create_org(gw, conn, name, parent_id=parent_id, default_roles=wanted,
+                            actor=actor)
 
 
 async def update_org(gw: Any, conn: Any, oid: str, body: dict) -> dict:

@@ -60,7 +60,8 @@ async def org_view(conn: Any, mapping: Mapping) -> dict:
     return out
 
 
-async def put_org_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
+async def put_org_mapping(gw: Any, conn: Any, pid: str, body: Any,
+                          actor: str = "admin") -> dict:
     mapping = await require(conn, pid)
     method = body.get("method") if isinstance(body, dict) else None
     if method not in METHODS:
@@ -93,7 +94,7 @@ async def put_org_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
         "INSERT INTO org_group_mappings (provider_id, group_id, organization_id, priority)"
         " VALUES (?, ?, ?, ?)", [(pid, g, oid, prio) for g, (prio, oid) in groups.items()])
     after = await org_view(conn, await require(conn, pid))
-    await gw.record(conn, actor="admin", provider_id=pid, event_type="org_mapping.updated",
+    await gw.record(conn, actor=actor, provider_id=pid, event_type="org_mapping.updated",
                     resource_type="Provider", resource_id=pid, operation="update",
                     data=after, before=before, after=after)
     return after
@@ -190,13 +191,14 @@ async def group_entries(gw: Any, conn: Any, pid: str, body: Any,
     return wanted
 
 
-async def put_role_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
+async def put_role_mapping(gw: Any, conn: Any, pid: str, body: Any,
+                           actor: str = "admin") -> dict:
     mapping = await require(conn, pid)
     wanted = await group_entries(gw, conn, pid, body, catalogue.ROLES)
     before = await role_view(conn, mapping)
     await store.set_group_mapping(conn, pid, catalogue.ROLES.singular, wanted)
     after = await role_view(conn, await require(conn, pid))
-    await gw.record(conn, actor="admin", provider_id=pid, event_type="role_mapping.updated",
+    await gw.record(conn, actor=actor, provider_id=pid, event_type="role_mapping.updated",
                     resource_type="Provider", resource_id=pid, operation="update",
                     data={"mappings": after["mappings"]}, before=before["mappings"],
                     after=after["mappings"])
@@ -213,7 +215,8 @@ async def watchlist_view(conn: Any, mapping: Mapping) -> dict:
                          for gid, names in sorted(mapping.watch_groups.items())]}
 
 
-async def put_watchlist_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
+async def put_watchlist_mapping(gw: Any, conn: Any, pid: str, body: Any,
+                                actor: str = "admin") -> dict:
     """Replace the provider's mapping of SCIM groups to watchlists; users follow on their
     next change, or at once with apply-mappings."""
     mapping = await require(conn, pid)
@@ -221,7 +224,7 @@ async def put_watchlist_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict
     before = await watchlist_view(conn, mapping)
     await store.set_group_mapping(conn, pid, catalogue.WATCHLISTS.singular, wanted)
     after = await watchlist_view(conn, await require(conn, pid))
-    await gw.record(conn, actor="admin", provider_id=pid,
+    await gw.record(conn, actor=actor, provider_id=pid,
                     event_type="watchlist_mapping.updated", resource_type="Provider",
                     resource_id=pid, operation="update", data={"mappings": after["mappings"]},
                     before=before["mappings"], after=after["mappings"])

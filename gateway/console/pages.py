@@ -1,0 +1,34 @@
+"""The console's settings page: the gateway's settings (read only), the console accounts
+and the loaded plugins."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from gateway.accounts import admins
+from gateway.accounts.sessions import Session
+from gateway.console.render import console_of
+from gateway.hooks import describe
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+HIDDEN = {"config", "database"}  # the whole file is plugins' business; a URL may hold a password
+
+
+async def settings_page(request: Request, gw: Gateway, session: Session) -> Response:
+    values = msgspec.structs.asdict(gw.settings)
+    shown = [(k, v) for k, v in sorted(values.items()) if k not in HIDDEN]
+    shown.insert(0, ("public_url", gw.settings.public_url))
+    return console_of(request).page(request, "settings.html", {
+        "settings": shown, "accounts": await admins.list_admins(gw),
+        "plugins": describe(gw.pm)})
+
+
+def routes(page: Any) -> list[BaseRoute]:
+    return [page("/settings", settings_page)]
