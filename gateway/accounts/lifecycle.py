@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from gateway.clock import format_time, parse_duration
+from gateway.errors import GatewayError
 from gateway.store import lifecycle as queries
 from gateway.store.base import Conn, ResourceRow
 
@@ -50,6 +51,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
 
 
 HOLD = Decision(action="hold", reason=HELD_BLOCK)
+PLUGIN_ACTIONS = ("deactivate", "schedule", "block", "keep")
 
 
 def provider_delay(provider: Any) -> float:
@@ -97,6 +99,10 @@ async def decide(gw: Gateway, conn: Conn, provider: Any, user: dict, change: str
         gateway=gw,
     )
     if decision is not None:
+        if decision.action not in PLUGIN_ACTIONS:  # "hold" belongs to the guard alone
+            raise GatewayError(f"a lifecycle_decision plugin answered the action "
+                               f"{decision.action!r} (the actions are "
+                               f"{', '.join(PLUGIN_ACTIONS)}); the change was not applied", 500)
         return decision
     if change in ("deactivate", "delete"):
         delay = provider_delay(provider)

@@ -10,7 +10,8 @@ import asyncio
 import pytest
 from events.webhook_receiver import Receiver
 
-from gateway.accounts import guard, scheduler
+from gateway.accounts import guard, lifecycle, scheduler
+from gateway.hookspecs import hookimpl
 from gateway.testing import running
 from gateway.testing import scim_user as user_body
 
@@ -355,3 +356,23 @@ async def test_the_percentage_needs_the_absolute_threshold_too(gateway, idp):
     assert (await admin(gateway, "GET", path))["state"] == "armed"
     await gateway.scim(idp, "PATCH", f"/Users/{ids[3]}", active(False))
     assert (await admin(gateway, "GET", path))["state"] == "tripped"
+
+
+class HoldsByItself:
+    """A policy plugin that answers the guard's own action."""
+
+    @hookimpl
+    def lifecycle_decision(self, change):
+        return lifecycle.Decision(action="hold") if change == "deactivate" else None
+
+
+async def test_only_the_guard_holds_a_deactivation(database):
+    async with running(database, plugins=[HoldsByItself()]) as gateway:
+        idp = await gateway.provider()
+        [uid] = await new_users(gateway, idp, 1)
+        r = await gateway.scim(idp, "PATCH", f"/Users/{uid}", active(False))
+        assert r.status_code == 500  # refused whole: no held user without a held row
+        user = await admin(gateway, "GET", f"/users/{uid}")
+        assert (user["state"], user["blocked"]) == ("active", False)
+        assert (await admin(gateway, "GET", f"/providers/{idp.id}/deactivation-guard"))[
+            "held"] == 0
