@@ -162,10 +162,11 @@ def validate_resource(provider: Any, resource_type: str, resource: dict, operati
 @hookspec(firstresult=True)
 def lifecycle_decision(provider: Any, user: dict, change: str, conn: Any,
                        gateway: Any) -> Any:
-    """Called when a provider deactivates a user (``change`` is "deactivate" or "delete") and
-    whenever a deactivation is about to take effect (``change`` is "due"): a scheduled one
-    comes due, the provider's delay is 0, the admin deactivates the user, or unblocks one its
-    provider wants inactive.
+    """Called when a provider deactivates a user (``change`` is "deactivate" or "delete"; again
+    when the admin releases a deactivation the mass-deactivation guard held) and whenever a
+    deactivation is about to take effect (``change`` is "due"): a scheduled one comes due,
+    the provider's delay is 0, the admin deactivates the user, or unblocks one its provider
+    wants inactive.
 
     ``user`` is the user's SCIM JSON with its ``id``. Return a ``gateway.plugin.Decision``
     (deactivate now, schedule after a delay, block, keep), or None to let the next plugin or

@@ -157,7 +157,7 @@ def code_words(tree: ast.AST) -> list[tuple[int, str]]:
 
 # The fields the bundled plugins add to the admin's user view. `organization` and `roles`
 # are also attributes of SCIM's own schemas (RFC 7643), which gateway/scim/ defines.
-PLUGIN_FIELDS = ("legal_hold", "organization", "roles")
+PLUGIN_FIELDS = ("legal_hold", "organization", "roles", "watchlist")
 
 
 def test_the_core_never_names_a_plugin_or_its_fields():

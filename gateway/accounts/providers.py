@@ -12,6 +12,7 @@ from gateway.clock import parse_duration
 from gateway.context import admin_context
 from gateway.errors import GatewayError, did_you_mean
 from gateway.events.record import log_entry
+from gateway.store import guard as guard_queries
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow
 from gateway.store.resources import owned_counts
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+# Settings the admin API and CLI take at the top level of a provider (kept in `settings`).
+TOP_SETTINGS = ("deactivation_delay", "block_during_delay")
 
 
 class ProviderError(GatewayError):
@@ -68,6 +71,8 @@ async def check_settings(gw: Gateway, provider: ProviderRow, settings: dict) -> 
             raise ProviderError(f"deactivation_delay: {exc}") from None
         if delay > MAX_DELAY:
             raise ProviderError("deactivation_delay: at most 365d")
+    if not isinstance(out.get("block_during_delay", True), bool):
+        raise ProviderError("block_during_delay must be true or false")
     candidate = ProviderRow(id=provider.id, name=provider.name, plugin=provider.plugin,
                             auth_kind=provider.auth_kind, settings=out,
                             created_at=provider.created_at)
@@ -129,7 +134,8 @@ async def create_provider(gw: Gateway, name: str, auth: str = "bearer",
         raise ProviderError(f"plugin '{plugin}' is not enabled in this gateway's config")
     provider = ProviderRow(
         id=provider_id or secrets.token_hex(8), name=name, plugin=plugin, auth_kind=auth,
-        settings={"deactivation_delay": DEFAULT_DELAY, **(settings or {})},
+        settings={"deactivation_delay": DEFAULT_DELAY, "block_during_delay": True,
+                  **(settings or {})},
         created_at=gw.clock.stamp(),
     )
     provider.settings = await check_settings(gw, provider, provider.settings)
@@ -161,7 +167,7 @@ async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any],
     async with gw.store.write() as conn:
         provider = await resolve(conn, id_or_name)
         before = settings_view(provider)
-        unknown = set(changes) - {"name", "plugin", "settings", "deactivation_delay"}
+        unknown = set(changes) - {"name", "plugin", "settings", *TOP_SETTINGS}
         if unknown:
             raise ProviderError(f"cannot change: {', '.join(sorted(unknown))}")
         if "name" in changes:
@@ -175,8 +181,7 @@ async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any],
             provider.plugin = changes["plugin"]
         settings = dict(provider.settings)
         settings.update(changes.get("settings") or {})
-        if "deactivation_delay" in changes:
-            settings["deactivation_delay"] = changes["deactivation_delay"]
+        settings.update({k: changes[k] for k in TOP_SETTINGS if k in changes})
         provider.settings = await check_settings(gw, provider, settings)
         await queries.update_provider(conn, provider)
         after = settings_view(provider)
@@ -195,6 +200,7 @@ async def delete_provider(gw: Gateway, id_or_name: str,
                 f"provider '{provider.name}' still owns {count} users or groups; "
                 "unassign them in the IdP first", 409)
         await queries.delete_provider(conn, provider.id)
+        await guard_queries.forget_provider(conn, provider.id)
         await logged(gw, conn, actor, "delete", provider, settings_view(provider), None)
     return provider
 
@@ -227,6 +233,7 @@ def provider_view(gw: Gateway, provider: ProviderRow) -> dict:
         "id": provider.id, "name": provider.name, "plugin": provider.plugin,
         "auth": provider.auth_kind,
         "deactivation_delay": provider.settings.get("deactivation_delay", DEFAULT_DELAY),
+        "block_during_delay": provider.settings.get("block_during_delay", True) is not False,
         "settings": provider.settings, "base_url": gw.base_url(provider.id),
         "created_at": provider.created_at,
     }

@@ -8,10 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from gateway.accounts.lifecycle import PENDING, apply_deactivation, decide, hook_user, schedule_row
+from gateway.accounts.lifecycle import (
+    PENDING,
+    apply_deactivation,
+    block_change,
+    decide,
+    hook_user,
+    marks,
+    schedule_row,
+)
 from gateway.context import RequestContext
 from gateway.events.payload import event_data
-from gateway.events.record import committed, record
+from gateway.events.record import committed, emit, record
 from gateway.store import resources
 from gateway.store.lifecycle import claim_next
 from gateway.store.providers import get_provider
@@ -37,7 +45,7 @@ async def run_due(gw: Gateway, limit: int = 100) -> int:
 async def run_next(gw: Gateway) -> bool:
     """Claim one due deactivation and carry it out, with its sync-log entry and event, in
     one transaction. False when nothing is due."""
-    event = None
+    events = []
     async with gw.store.write() as conn:
         rid = await claim_next(conn, gw.clock.stamp())
         if rid is None:
@@ -47,21 +55,27 @@ async def run_next(gw: Gateway) -> bool:
             return True  # cancelled or changed meanwhile: the claim just clears the row
         provider = await get_provider(conn, row.provider_id)
         decision = await decide(gw, conn, provider, hook_user(row), "due")
-        old_state, old_at = row.state, row.deactivate_at
+        before, status = marks(row), (row.state, row.block_reason)
         event_type = apply_deactivation(gw, row, decision)
         row.version += 1
         row.last_modified = gw.clock.stamp()
         await resources.update(conn, row, row.version - 1)
         await schedule_row(conn, row, decision.reason)
-        event = await record(
-            gw, conn, system_context(provider), operation="lifecycle", event_type=event_type,
-            resource_type="User", resource_id=rid,
-            before={"state": old_state, "deactivate_at": old_at},
-            after={"state": row.state, "deactivate_at": row.deactivate_at},
+        ctx = system_context(provider)
+        events.append(await record(
+            gw, conn, ctx, operation="lifecycle", event_type=event_type,
+            resource_type="User", resource_id=rid, before=before, after=marks(row),
             reason=decision.reason,
-            data=await event_data(gw, provider, row, row.data, {"reason": decision.reason}),
-        )
-    await committed(gw, [event])
+            data=await event_data(gw, provider, row, row.data, {"reason": decision.reason},
+                                  conn=conn),
+        ))
+        also = block_change(status, row, event_type, decision.reason)
+        if also:  # kept live by a policy: the block of the delay goes too
+            events.append(await emit(
+                gw, conn, ctx, also[0], resource_type="User", resource_id=rid,
+                data=await event_data(gw, provider, row, row.data, {"reason": also[1]},
+                                      conn=conn)))
+    await committed(gw, events)
     return True
 
 

@@ -40,8 +40,11 @@ async def view(gw: Gateway, conn: Conn, row: ResourceRow) -> dict:
         "id": row.id,
         "state": row.state,
         "deactivate_at": row.deactivate_at,
-        # During the delay the account is still live: the delay exists to undo mistakes.
-        "can_sign_in": row.state in (lifecycle.ACTIVE, lifecycle.PENDING),
+        # During the delay the account is still live (the delay exists to undo mistakes),
+        # blocked unless the provider's block_during_delay is off.
+        "can_sign_in": lifecycle.can_sign_in(row.state, row.block_reason),
+        "blocked": lifecycle.is_blocked(row.state, row.block_reason),
+        "block_reason": row.block_reason,
         "cold_storage": row.state == lifecycle.DEACTIVATED,
         "source": row.provider_id or "local",
         "provider_state": provider_state(row),
@@ -96,16 +99,20 @@ def search_condition(gw: Gateway, text: str) -> Condition:
 
 async def list_users(gw: Gateway, *, provider: str | None, state: str | None, q: str | None,
                      cursor: str | None, limit: int, total: bool = False,
-                     conditions: Sequence[Condition] = ()) -> dict:
+                     conditions: Sequence[Condition] = (),
+                     blocked: bool | None = None) -> dict:
     """A page of admin views by id. `provider` is a provider's id or name, or "local"; `q`
     searches names and email addresses; `conditions` are further SQL conditions on
-    `resources r` (the console's plugin filters)."""
+    `resources r` (the console's plugin filters); `blocked` keeps the users who cannot
+    (True) or can (False) sign in for a block."""
     limit = max(1, min(limit, 1000))
     if state and state not in lifecycle.STATES:
         raise GatewayError(f"no state '{state}'{did_you_mean(state, lifecycle.STATES)}; the "
                            f"states are {', '.join(lifecycle.STATES)}")
     owner_id = LOCAL if provider == "local" else await provider_filter(gw, provider)
     where = [*conditions]
+    if blocked is not None:
+        where.append(resources.blocked_condition(blocked))
     if q and q.strip():
         where.append(search_condition(gw, q.strip()[:200]))
     async with gw.store.read() as conn:

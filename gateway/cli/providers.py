@@ -1,4 +1,4 @@
-"""`identity-gateway provider add|list|show|set|rotate|remove` and `admin-token rotate`.
+"""`identity-gateway provider add|list|show|set|rotate|remove|guard` and `admin-token rotate`.
 
 Every command that names a provider takes its name (in any case) or its id."""
 
@@ -8,6 +8,7 @@ import argparse
 from typing import Any
 
 from gateway.accounts import providers
+from gateway.cli import guard
 from gateway.cli.common import common, print_json, print_lines, print_table, run
 from gateway.core import Gateway
 from gateway.store import providers as queries
@@ -18,6 +19,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
         settings = {}
         if args.deactivation_delay:
             settings["deactivation_delay"] = args.deactivation_delay
+        if args.block_during_delay is not None:
+            settings["block_during_delay"] = args.block_during_delay == "on"
         provider, shown = await providers.create_provider(gw, args.name, args.auth,
                                                           args.plugin, settings)
         print(f"SCIM base URL: {gw.base_url(provider.id)}")
@@ -31,9 +34,9 @@ def cmd_provider(args: argparse.Namespace) -> int:
         for p in found:
             view = providers.provider_view(gw, p)
             rows.append([p.name, p.id, p.auth_kind, p.plugin, view["deactivation_delay"],
-                         view["base_url"]])
-        print_table(["NAME", "ID", "AUTH", "PLUGIN", "DEACTIVATION_DELAY", "BASE_URL"], rows,
-                    "no providers yet: `identity-gateway provider add NAME`")
+                         "on" if view["block_during_delay"] else "off", view["base_url"]])
+        print_table(["NAME", "ID", "AUTH", "PLUGIN", "DEACTIVATION_DELAY", "BLOCK_DURING_DELAY",
+                     "BASE_URL"], rows, "no providers yet: `identity-gateway provider add NAME`")
         return 0
 
     async def show(gw: Gateway) -> int:
@@ -56,6 +59,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
             changes["plugin"] = args.plugin or None
         if args.rename is not None:
             changes["name"] = args.rename
+        if args.block_during_delay is not None:
+            changes["block_during_delay"] = args.block_during_delay == "on"
         provider = await providers.update_provider(gw, args.name, changes)
         print_json(providers.provider_view(gw, provider))
         return 0
@@ -89,6 +94,8 @@ def add_commands(sub: Any) -> None:
     add.add_argument("--plugin", help="the provider's IdP plugin (a name from [plugins] enabled)")
     add.add_argument("--deactivation-delay", help="how long a deactivation waits, e.g. 15m, "
                                                   "30s, 0s (default 15m)")
+    add.add_argument("--block-during-delay", choices=("on", "off"),
+                     help="block a user as soon as the provider deactivates it (default on)")
     common(actions.add_parser("list", help="list providers"))
     show = common(actions.add_parser("show", help="one provider's settings and base URL"))
     show.add_argument("name", help="the provider's name or id")
@@ -100,9 +107,12 @@ def add_commands(sub: Any) -> None:
     chg.add_argument("--deactivation-delay", help="e.g. 15m, 30s, 0s")
     chg.add_argument("--plugin", help="the provider's IdP plugin ('' for none)")
     chg.add_argument("--rename", help="a new display name")
+    chg.add_argument("--block-during-delay", choices=("on", "off"),
+                     help="block a user as soon as the provider deactivates it")
     rem = common(actions.add_parser("remove", help="remove a provider that owns no users or "
                                                    "groups (unassign them in the IdP first)"))
     rem.add_argument("name", help="the provider's name or id")
+    guard.add_command(actions)
     prov.set_defaults(func=cmd_provider)
 
     tok = sub.add_parser("admin-token", help="the admin API's bearer token")

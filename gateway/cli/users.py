@@ -20,15 +20,18 @@ from gateway.provisioning.local import create_local
 
 
 def user_row(view: dict, columns: list) -> list:
-    """ID, STATE, DUE, the plugins' columns, SOURCE, USERNAME."""
+    """ID, STATE, DUE, BLOCKED (why a live user cannot sign in), the plugins' columns,
+    SOURCE, USERNAME."""
     profile = view.get("profile") or {}
     name = profile.get("username") or profile.get("email")
-    return [view["id"], view["state"], view.get("deactivate_at"),
+    block = view.get("block_reason") if view["state"] != "blocked" else None
+    return [view["id"], view["state"], view.get("deactivate_at"), block,
             *(c.value(view) for c in columns), view["source"], name]
 
 
 def user_headers(columns: list) -> list[str]:
-    return ["ID", "STATE", "DUE", *(c.header.upper() for c in columns), "SOURCE", "USERNAME"]
+    return ["ID", "STATE", "DUE", "BLOCKED", *(c.header.upper() for c in columns), "SOURCE",
+            "USERNAME"]
 
 
 def user_line(view: dict, columns: list) -> str:
@@ -86,7 +89,8 @@ def add_commands(sub: Any) -> None:
     commands = user.add_subparsers(dest="action", required=True)
     listing = common(commands.add_parser("list", help="list users"))
     listing.add_argument("--provider", help="a provider's name or id, or 'local'")
-    listing.add_argument("--state", help="active, pending_deactivation, deactivated, blocked")
+    listing.add_argument("--state", help="active, pending_deactivation, deactivation_held,"
+                         " deactivated, blocked")
     listing.add_argument("--q", help="part of a userName or displayName")
     listing.add_argument("--cursor", help="the cursor a previous page printed")
     listing.add_argument("--limit", type=int, default=100, help="users per page (at most 1000)")

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gateway.accounts.lifecycle import is_blocked
 from gateway.profile import profile_of
-from gateway.store.base import ResourceRow
+from gateway.store.base import Conn, ResourceRow
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
 
 async def event_data(gw: Gateway, provider: Any, row: ResourceRow, before: dict | None,
-                     extra: dict | None = None) -> dict:
-    """What an event says: the canonical user or group and what changed."""
+                     extra: dict | None = None, conn: Conn | None = None) -> dict:
+    """What an event says: the canonical user or group and what changed.
+
+    The user is its state (with whether it is blocked, and why), its canonical profile and,
+    given the change's ``conn``, the fields the ``user_view`` hooks add (the same as in the
+    admin's view of the user)."""
     changed = sorted(
         key for key in set(row.data) | set(before or {})
         if (before or {}).get(key) != row.data.get(key)
@@ -22,7 +27,14 @@ async def event_data(gw: Gateway, provider: Any, row: ResourceRow, before: dict 
     out: dict = {"id": row.id, "changed": changed}
     if row.type == "User":
         out["user"] = {"id": row.id, "state": row.state, "deactivate_at": row.deactivate_at,
+                       "blocked": is_blocked(row.state, row.block_reason),
+                       "block_reason": row.block_reason,
                        "profile": await profile_of(gw, provider, row.data)}
+        if conn is not None and gw.hooks.impls("user_view"):
+            user = {"id": row.id, "provider_id": row.provider_id, "state": row.state,
+                    "data": row.data}
+            for fields in await gw.hooks.call("user_view", user=user, conn=conn, gateway=gw):
+                out["user"].update({k: v for k, v in fields.items() if k not in out["user"]})
     else:
         out["group"] = {"id": row.id, "displayName": row.data.get("displayName"),
                         "externalId": row.data.get("externalId")}

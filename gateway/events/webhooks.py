@@ -33,6 +33,8 @@ CORE_EVENT_TYPES = (
     "user.unblocked", "user.deleted", "user.restored",
     "group.created", "group.updated", "group.deleted", "group.members_added",
     "group.members_removed",
+    "provider.deactivation_guard_tripped", "provider.deactivation_guard_released",
+    "provider.deactivation_guard_discarded", "provider.deactivation_guard_changed",
 )
 # Plugins add their own through the event_types hook.
 MIN_SECRET, MAX_SECRET, MAX_URL = 16, 512, 2048

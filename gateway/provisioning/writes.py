@@ -11,8 +11,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import msgspec
 
-from gateway.accounts import lifecycle
+from gateway.accounts import guard, lifecycle
 from gateway.context import RequestContext
 from gateway.events.payload import event_data
 from gateway.events.record import committed, emit, log_failure, record
@@ -139,7 +140,7 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
             resource_type=rtype.name, resource_id=row.id, before=None,
             after={**data, **({"members": member_ids} if member_ids else {})},
             data=await event_data(gw, ctx.provider, row, None,
-                                  {"members": member_ids} if member_ids else None),
+                                  {"members": member_ids} if member_ids else None, conn=conn),
         )
     await committed(gw, [event])
     return render(row, rtype, gw.base_url(pid), members)
@@ -155,12 +156,13 @@ async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
     if row is None or not row.hidden:  # another request brought it back first
         return None
     before = copy_data(row.data)
-    old_state = row.state
+    old_state, status = row.state, (row.state, row.block_reason)
     row.data = data
     row.external_id, row.name_key, row.display_key = resources.keys_for("User", data)
     row.hidden, row.version, row.last_modified = False, row.version + 1, gw.clock.stamp()
     if old_state != lifecycle.BLOCKED and data.get("active") is not False:
-        row.state, row.deactivate_at = lifecycle.ACTIVE, None
+        await guard.drop(conn, row)
+        row.state, row.deactivate_at, row.block_reason = lifecycle.ACTIVE, None, None
     try:
         await resources.update(conn, row, row.version - 1)
     except IntegrityError:
@@ -170,8 +172,13 @@ async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
         gw, conn, ctx, operation="create", event_type="user.restored", resource_type="User",
         resource_id=row.id, before={"state": old_state, **before},
         after={"state": row.state, **data}, reason="reclaimed_by_create",
-        data=await event_data(gw, ctx.provider, row, before),
+        data=await event_data(gw, ctx.provider, row, before, conn=conn),
     )
+    unblocked = lifecycle.block_change(status, row, "user.restored", "reclaimed_by_create")
+    if unblocked:
+        await emit(gw, conn, ctx, unblocked[0], resource_type="User", resource_id=row.id,
+                   data=await event_data(gw, ctx.provider, row, before,
+                                         {"reason": unblocked[1]}, conn=conn))
     return row
 
 
@@ -215,6 +222,7 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         check_version(row, if_match)
         before = copy_data(row.data)
         scheduled = (row.state, row.deactivate_at)
+        old_block = row.block_reason
         if gw.hooks.impls("normalize_request"):  # what the plugins see as the current state
             body = await normalize(gw, ctx, rtype, operation, body,
                                    render(row, rtype, gw.base_url(pid)))
@@ -232,10 +240,10 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         if rtype.name == "User" and await _local_name(conn, pid, new_data, row.name_key):
             raise await _conflict(conn, pid, new_data)
         added, removed = await apply_member_changes(conn, pid, rid, changes)
-        event_type = f"{rtype.name.lower()}.updated"
-        reason = None
+        change = Change(f"{rtype.name.lower()}.updated")
         if rtype.name == "User":
-            event_type, reason = await _active_change(gw, conn, ctx, row, before, new_data)
+            change = await _active_change(gw, conn, ctx, row, before, new_data)
+        event_type, reason = change.event_type, change.reason
         if new_data == before and not added and not removed and event_type.endswith(".updated"):
             return await _respond(conn, gw, rtype, row, pid, operation)
         row.data = new_data
@@ -248,15 +256,24 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
             raise await _conflict(conn, pid, new_data) from None
         if (row.state, row.deactivate_at) != scheduled:
             await lifecycle.schedule_row(conn, row, reason)
-        written = []
+        written = list(change.alerts)
         if new_data != before or event_type != f"{rtype.name.lower()}.updated":
             written.append(await record(
                 gw, conn, ctx, operation=operation, event_type=event_type,
                 resource_type=rtype.name, resource_id=rid,
-                before=before if rtype.name == "Group" else {"state": _state(before), **before},
-                after=new_data if rtype.name == "Group" else {"state": row.state, **new_data},
-                data=await event_data(gw, ctx.provider, row, before), reason=reason,
+                before=before if rtype.name == "Group" else
+                {"state": _state(before), **_blocked(old_block), **before},
+                after=new_data if rtype.name == "Group" else
+                {"state": row.state, **_blocked(row.block_reason), **new_data},
+                data=await event_data(gw, ctx.provider, row, before,
+                                      {"reason": reason} if reason else None, conn=conn),
+                reason=reason,
             ))
+        if change.also:
+            written.append(await emit(
+                gw, conn, ctx, change.also[0], resource_type="User", resource_id=rid,
+                data=await event_data(gw, ctx.provider, row, before, {"reason": change.also[1]},
+                                      conn=conn)))
         for kind, ids in (("members_added", added), ("members_removed", removed)):
             if ids:
                 written.append(await record(
@@ -310,6 +327,11 @@ def _state(data: dict) -> str:
     return "inactive" if data.get("active") is False else "active"
 
 
+def _blocked(block_reason: str | None) -> dict:
+    """A sync-log entry names the block reason of a blocked user."""
+    return {} if block_reason is None else {"block_reason": block_reason}
+
+
 async def _respond(conn: Conn, gw: Gateway, rtype: ResourceType, row: ResourceRow, pid: str,
                    operation: str) -> dict:
     """The resource after a write. A Group PATCH answers without its member list (204 at the
@@ -323,21 +345,40 @@ async def _respond(conn: Conn, gw: Gateway, rtype: ResourceType, row: ResourceRo
     return render(row, rtype, gw.base_url(pid), multi)
 
 
+class Change(msgspec.Struct):
+    """What a provider's write means for the user's lifecycle."""
+
+    event_type: str = "user.updated"
+    reason: str | None = None
+    also: tuple[str, str | None] | None = None  # user.blocked / user.unblocked beside it
+    alerts: list[dict] = []  # events the deactivation guard wrote
+
+
 async def _active_change(gw: Gateway, conn: Conn, ctx: RequestContext, row: ResourceRow,
-                         before: dict, after: dict) -> tuple[str, str | None]:
-    """A provider changed `active`: what state the user moves to, as (event type, reason)."""
+                         before: dict, after: dict) -> Change:
+    """A provider changed `active`: the state the user moves to, and its events."""
     was = before.get("active") is not False
     now = after.get("active") is not False
     if was == now or row.state == lifecycle.BLOCKED:
-        return "user.updated", None
+        return Change()
+    status = (row.state, row.block_reason)
     if not now:
-        if row.state == lifecycle.DEACTIVATED:  # already out of use (e.g. by the admin)
-            return "user.updated", None
+        if row.state in (lifecycle.DEACTIVATED, lifecycle.HELD):  # already out of use
+            return Change()
         decision = await lifecycle.decide(gw, conn, ctx.provider,
                                           lifecycle.hook_user(row, after), "deactivate")
-        return lifecycle.apply_deactivation(gw, row, decision), decision.reason
-    event = lifecycle.reactivation(row)
-    return (event or "user.updated"), ("provider_reactivation" if event else None)
+        decision, alerts = await guard.screen(gw, conn, ctx.provider, row, decision,
+                                              "deactivate")
+        event = lifecycle.apply_deactivation(gw, row, decision,
+                                             lifecycle.blocks_during_delay(ctx.provider))
+        return Change(event, decision.reason, lifecycle.block_change(status, row, event, None),
+                      alerts)
+    await guard.drop(conn, row)
+    back = lifecycle.reactivation(row)
+    if back is None:
+        return Change()
+    why = "provider_reactivation"
+    return Change(back, why, lifecycle.block_change(status, row, back, why))
 
 
 async def delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
@@ -376,31 +417,44 @@ async def _delete_user(gw: Gateway, conn: Conn, ctx: RequestContext, row: Resour
                        before: dict) -> list[dict]:
     """The IdP sees the user gone at once; the account follows the lifecycle decision and its
     data is kept (cold storage), so a POST of the same user during the delay reclaims it."""
-    old_state = row.state
+    old_state, status = row.state, (row.state, row.block_reason)
     event_type, reason = "user.updated", None
+    alerts: list[dict] = []
     if row.state in (lifecycle.ACTIVE, lifecycle.PENDING):
         decision = await lifecycle.decide(gw, conn, ctx.provider, lifecycle.hook_user(row),
                                           "delete")
         if row.state == lifecycle.PENDING and decision.action == "schedule":
             event_type, reason = "user.deactivation_scheduled", decision.reason
         else:
-            event_type = lifecycle.apply_deactivation(gw, row, decision)
+            if row.state == lifecycle.ACTIVE:  # a pending user was screened already
+                decision, alerts = await guard.screen(gw, conn, ctx.provider, row, decision,
+                                                      "delete")
+            event_type = lifecycle.apply_deactivation(
+                gw, row, decision, lifecycle.blocks_during_delay(ctx.provider))
             reason = decision.reason
+    elif row.state == lifecycle.HELD:
+        await guard.held_deleted(conn, row)
     row.hidden = True
     row.version += 1
     row.last_modified = gw.clock.stamp()
     await resources.update(conn, row, row.version - 1)
     await resources.leave_all_groups(conn, row.id)
     await lifecycle.schedule_row(conn, row, reason)
-    written = [await record(
+    written = [*alerts, await record(
         gw, conn, ctx, operation="delete", event_type="user.deleted", resource_type="User",
-        resource_id=row.id, before={"state": old_state, **before},
-        after={"state": row.state, "deactivate_at": row.deactivate_at}, reason=reason,
-        data=await event_data(gw, ctx.provider, row, before),
+        resource_id=row.id, before={"state": old_state, **_blocked(status[1]), **before},
+        after=lifecycle.marks(row), reason=reason,
+        data=await event_data(gw, ctx.provider, row, before, conn=conn),
     )]
     if event_type != "user.updated" and row.state != old_state:
         written.append(await emit(
             gw, conn, ctx, event_type, resource_type="User", resource_id=row.id,
-            data=await event_data(gw, ctx.provider, row, before, {"reason": reason}),
+            data=await event_data(gw, ctx.provider, row, before, {"reason": reason}, conn=conn),
+        ))
+    also = lifecycle.block_change(status, row, event_type, None)
+    if also:
+        written.append(await emit(
+            gw, conn, ctx, also[0], resource_type="User", resource_id=row.id,
+            data=await event_data(gw, ctx.provider, row, before, {"reason": also[1]}, conn=conn),
         ))
     return written

@@ -124,6 +124,7 @@ class ResourceRow(msgspec.Struct, kw_only=True):
     state: str = "active"
     deactivate_at: str | None = None
     hidden: bool = False
+    block_reason: str | None = None  # why a live account cannot sign in; None: it can
 
 
 def json_column(value: Any) -> Any:

@@ -15,7 +15,7 @@ from gateway.store.base import Conn, ResourceRow, json_column
 LOCAL = ""
 _COLUMNS = (
     "provider_id, id, type, external_id, name_key, display_key, data, version, created,"
-    " last_modified, state, deactivate_at, hidden"
+    " last_modified, state, deactivate_at, hidden, block_reason"
 )
 _R_COLUMNS = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
 _json = msgspec.json
@@ -33,6 +33,7 @@ def to_row(row: dict) -> ResourceRow:
         data=json_column(row["data"]),
         version=row["version"], created=row["created"], last_modified=row["last_modified"],
         state=row["state"], deactivate_at=row["deactivate_at"], hidden=bool(row["hidden"]),
+        block_reason=row["block_reason"],
     )
 
 
@@ -85,10 +86,10 @@ async def find_by_name(conn: Conn, provider_id: str, user_name: str) -> Resource
 
 async def insert(conn: Conn, res: ResourceRow) -> None:
     await conn.execute(
-        f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (res.provider_id, res.id, res.type, res.external_id, res.name_key, res.display_key,
          encode(res.data), res.version, res.created, res.last_modified, res.state,
-         res.deactivate_at, int(res.hidden)),
+         res.deactivate_at, int(res.hidden), res.block_reason),
     )
 
 
@@ -96,11 +97,11 @@ async def update(conn: Conn, res: ResourceRow, expected_version: int) -> bool:
     """Write res if the stored version is still expected_version (optimistic check)."""
     count = await conn.execute(
         "UPDATE resources SET external_id = ?, name_key = ?, display_key = ?, data = ?,"
-        " version = ?, last_modified = ?, state = ?, deactivate_at = ?, hidden = ?"
-        " WHERE id = ? AND version = ?",
+        " version = ?, last_modified = ?, state = ?, deactivate_at = ?, hidden = ?,"
+        " block_reason = ? WHERE id = ? AND version = ?",
         (res.external_id, res.name_key, res.display_key, encode(res.data), res.version,
-         res.last_modified, res.state, res.deactivate_at, int(res.hidden), res.id,
-         expected_version),
+         res.last_modified, res.state, res.deactivate_at, int(res.hidden), res.block_reason,
+         res.id, expected_version),
     )
     return count == 1
 
@@ -289,6 +290,12 @@ async def deleted_match(conn: Conn, provider_id: str, user_name: str,
 
 
 Condition = tuple[str, list[Any]]  # SQL over `resources r`, and its parameters
+
+
+def blocked_condition(blocked: bool) -> Condition:
+    """Users blocked from signing in (the state `blocked`, or a block reason), or the rest."""
+    test = "(r.state = 'blocked' OR r.block_reason IS NOT NULL)"
+    return (test if blocked else f"NOT {test}", [])
 
 
 def _user_filter(provider_id: str | None, state: str | None,

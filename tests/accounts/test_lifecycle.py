@@ -71,7 +71,10 @@ async def test_deactivation_waits_for_the_delay(gateway, idp):
     user = await view(gateway, uid)
     assert user["state"] == "pending_deactivation"
     assert user["deactivate_at"] == "2026-01-01T00:15:00.000000Z"
-    assert user["can_sign_in"] is True and user["provider_state"] == "inactive"
+    assert user["provider_state"] == "inactive"
+    # Blocked at once (block_during_delay is on by default), the deactivation still due.
+    assert user["can_sign_in"] is False and user["blocked"] is True
+    assert user["block_reason"] == "deactivation_pending"
 
     gateway.clock.advance(minutes=14)
     assert await scheduler.run_due(gateway.gw) == 0
@@ -83,6 +86,7 @@ async def test_deactivation_waits_for_the_delay(gateway, idp):
     user = await view(gateway, uid)
     assert user["state"] == "deactivated" and user["deactivate_at"] is None
     assert user["can_sign_in"] is False and user["cold_storage"] is True
+    assert user["blocked"] is False and user["block_reason"] is None  # out of use instead
     assert user["profile"]["username"] == "alice@example.com"  # data kept
     assert (await gateway.scim(idp, "GET", f"/Users/{uid}")).json()["active"] is False
 
@@ -95,7 +99,7 @@ async def test_deactivation_waits_for_the_delay(gateway, idp):
     assert entries[2]["reason"] == "deactivation_delay_elapsed"
     assert entries[2]["provider"] == idp.id
     assert await event_types(gateway, uid) == [
-        "user.created", "user.deactivation_scheduled", "user.deactivated"]
+        "user.created", "user.deactivation_scheduled", "user.blocked", "user.deactivated"]
 
 
 async def test_put_active_false_is_a_deactivation_too(gateway, idp):
@@ -119,7 +123,9 @@ async def test_reactivation_within_the_delay_cancels(gateway, idp):
     assert await scheduler.run_due(gateway.gw) == 0
     user = await view(gateway, uid)
     assert user["state"] == "active" and user["deactivate_at"] is None
-    assert (await event_types(gateway, uid))[-1] == "user.deactivation_cancelled"
+    assert user["can_sign_in"] is True and user["blocked"] is False
+    assert (await event_types(gateway, uid))[-2:] == ["user.deactivation_cancelled",
+                                                      "user.unblocked"]
     assert (await log(gateway, uid))[-1]["reason"] == "provider_reactivation"
 
 

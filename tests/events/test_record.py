@@ -63,6 +63,18 @@ async def test_every_core_event_type_in_the_feed(gateway, idp):
     await scim(idp, "DELETE", f"/Groups/{gid}")
     await scim(idp, "DELETE", f"/Users/{uid}")  # deleted (+ deactivation_scheduled)
     await scim(idp, "POST", "/Users", user_body())  # the same user comes back: restored
+    # The deactivation guard: alice's deletion is in the window, so one more trips it.
+    guard = f"/admin/v1/providers/{idp.id}/deactivation-guard"
+    await gateway.client.patch(guard, json={"threshold": {"users": 1, "percent": 0}},
+                               headers=gateway.admin)  # changed
+    for name, end in (("carol", "release"), ("erin", "discard")):
+        if name == "erin":  # the window starts afresh after a trip: one passes first
+            dave = (await scim(idp, "POST", "/Users", user_body("dave@example.com"))).json()
+            await scim(idp, "PATCH", f"/Users/{dave['id']}", off)
+        user = (await scim(idp, "POST", "/Users", user_body(f"{name}@example.com"))).json()
+        await scim(idp, "PATCH", f"/Users/{user['id']}", off)  # tripped
+        ended = await gateway.client.post(f"{guard}/{end}", headers=gateway.admin)
+        assert ended.status_code == 200, ended.text  # released / discarded
 
     events = await walk(gateway, limit=4)
     assert [e["seq"] for e in events] == sorted({e["seq"] for e in events})
@@ -73,7 +85,7 @@ async def test_every_core_event_type_in_the_feed(gateway, idp):
         assert set(event) == CONTRACT | DOCUMENTED_EXTRA
         assert event["provider"] == idp.id  # admin actions name the user's provider too
         assert event["occurred_at"].endswith("Z")
-        kind = "user" if event["type"].startswith("user.") else "group"
+        kind = event["type"].split(".")[0]
         assert event["data"][kind]["id"] == event["resource_id"]
 
     assert by_type["user.created"]["data"]["user"]["profile"]["email"] == "alice@example.com"
@@ -82,7 +94,8 @@ async def test_every_core_event_type_in_the_feed(gateway, idp):
         "2026-01-01T00:15:00.000000Z"
     assert by_type["user.deactivated"]["data"]["reason"] == "deactivation_delay_elapsed"
     assert by_type["user.deactivated"]["data"]["user"]["state"] == "deactivated"
-    assert by_type["user.blocked"]["data"]["reason"] == "admin_block"
+    blocked = {e["data"]["reason"] for e in events if e["type"] == "user.blocked"}
+    assert blocked == {"deactivation_pending", "admin_block", "deactivation_held"}
     assert by_type["user.unblocked"]["data"]["user"]["state"] == "active"
     assert by_type["user.restored"]["data"]["user"]["id"] == uid
     assert by_type["group.created"]["data"]["members"] == [uid]
@@ -90,6 +103,10 @@ async def test_every_core_event_type_in_the_feed(gateway, idp):
     assert by_type["group.members_added"]["data"]["members_added"] == [bob["id"]]
     assert by_type["group.members_removed"]["data"]["members_removed"] == [uid]
     assert by_type["group.deleted"]["data"]["group"]["displayName"] == "All staff"
+    tripped = by_type["provider.deactivation_guard_tripped"]["data"]
+    assert tripped["counts"]["deactivations_in_window"] == 2
+    assert by_type["provider.deactivation_guard_released"]["data"]["released"] == 1
+    assert by_type["provider.deactivation_guard_discarded"]["data"]["discarded"] == 1
 
 
 async def test_feed_paging_and_bad_parameters(gateway, idp):

@@ -54,7 +54,8 @@ async def test_entra_profile_takes_work_address_and_email(database):
             "country": "NO", "manager_id": boss, "user_type": "Member", "external_id": "x-1",
             "active": False,
         }
-        assert len(from_events) == 2 and from_events[-1] == profile
+        # created, deactivation_scheduled, blocked (during the delay)
+        assert len(from_events) == 3 and from_events[-1] == profile
 
 
 async def test_okta_profile_takes_the_primary_address(database):

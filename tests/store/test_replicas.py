@@ -208,3 +208,64 @@ def test_a_credential_rotated_on_one_replica_is_refused_by_the_other(replicas):
             replicas.scim_headers = new
 
     run(go())
+
+
+def test_two_replicas_share_one_deactivation_guard(replicas):
+    """A burst of deactivations spread over both replicas trips the provider's guard once;
+    both read the same state, and a release on one ends the trip for both."""
+
+    async def go() -> None:
+        async with httpx.AsyncClient(timeout=60) as client:
+            first, second = replicas.urls
+            admin = replicas.admin_headers
+            made = await client.post(f"{first}/admin/v1/providers", headers=admin,
+                                     json={"name": "burst"})
+            assert made.status_code == 201, made.text
+            pid = made.json()["id"]
+            scim = {"Authorization": f"Bearer {made.json()['credentials']['Bearer token']}"}
+            path = f"/admin/v1/providers/{pid}/deactivation-guard"
+            changed = await client.patch(f"{second}{path}", headers=admin,
+                                         json={"threshold": {"users": 5, "percent": 0}})
+            assert changed.status_code == 200, changed.text
+            ids = []
+            for i in range(40):
+                created = await client.post(
+                    f"{replicas.url()}/scim/v2/{pid}/Users", headers=scim,
+                    json=user_body(f"burst{i}@example.com"))
+                assert created.status_code == 201, created.text
+                ids.append(created.json()["id"])
+            answers = await asyncio.gather(*[
+                client.patch(f"{replicas.url()}/scim/v2/{pid}/Users/{uid}", headers=scim,
+                             json={"schemas": [PATCH], "Operations": [
+                                 {"op": "replace", "path": "active", "value": False}]})
+                for uid in ids])
+            assert {a.status_code for a in answers} == {200}
+
+            views = [(await client.get(f"{url}{path}", headers=admin)).json()
+                     for url in (first, second)]
+            assert views[0] == views[1]
+            assert (views[0]["state"], views[0]["held"], views[0]["trips"]) == \
+                ("tripped", 35, 1)
+            states = [(await client.get(f"{replicas.url()}/admin/v1/users/{uid}",
+                                        headers=admin)).json()["state"] for uid in ids]
+            assert sorted(states).count("pending_deactivation") == 5
+            assert states.count("deactivation_held") == 35
+            feed = (await client.get(f"{first}/admin/v1/events", headers=admin,
+                                     params={"after": 0, "limit": 1000})).json()["items"]
+            alerts = [e for e in feed if e["type"] == "provider.deactivation_guard_tripped"
+                      and e["resource_id"] == pid]
+            assert len(alerts) == 1  # one trip, whichever replica saw it
+
+            both = await asyncio.gather(*[
+                client.post(f"{url}{path}/release", headers=admin) for url in (first, second)])
+            assert sorted(a.status_code for a in both) == [200, 409]
+            done = next(a for a in both if a.status_code == 200).json()
+            assert done["released"] == 35
+            for url in (first, second):
+                view = (await client.get(f"{url}{path}", headers=admin)).json()
+                assert (view["state"], view["held"]) == ("armed", 0)
+            states = [(await client.get(f"{replicas.url()}/admin/v1/users/{uid}",
+                                        headers=admin)).json()["state"] for uid in ids]
+            assert set(states) == {"pending_deactivation"}
+
+    run(go())

@@ -27,6 +27,7 @@ class NewProvider(msgspec.Struct, kw_only=True):
     plugin: str | None = None
     settings: dict[str, Any] | None = None
     deactivation_delay: str | int | float | None = None
+    block_during_delay: bool | None = None
 
 
 class ProviderChange(msgspec.Struct, kw_only=True):
@@ -36,6 +37,7 @@ class ProviderChange(msgspec.Struct, kw_only=True):
     plugin: str | None | msgspec.UnsetType = msgspec.UNSET
     settings: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
     deactivation_delay: str | int | float | msgspec.UnsetType = msgspec.UNSET
+    block_during_delay: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 def typed(body: dict, shape: type[Any]) -> Any:
@@ -51,8 +53,9 @@ async def provider_list(request: Request, gw: Gateway) -> Any:
     if request.method == "POST":
         body = typed(await json_body(request), NewProvider)
         settings = dict(body.settings or {})
-        if body.deactivation_delay is not None:
-            settings["deactivation_delay"] = body.deactivation_delay
+        for key in providers.TOP_SETTINGS:  # settings that may also be given at the top
+            if getattr(body, key) is not None:
+                settings[key] = getattr(body, key)
         provider, shown = await providers.create_provider(
             gw, body.name, body.auth, body.plugin, settings)
         view = providers.provider_view(gw, provider)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from gateway.api.admin import auth_failures, events, providers, users
+from gateway.api.admin import auth_failures, events, guard, providers, users
 from gateway.api.admin.endpoint import plugin_endpoint
 
 
@@ -16,6 +16,12 @@ def routes(extra: list[Route]) -> list[BaseRoute]:
         Route("/providers/{id}/auth-failures", auth_failures.provider_failures,
               methods=["GET"]),
         Route("/auth-failures", auth_failures.all_failures, methods=["GET"]),
+        Route("/providers/{id}/deactivation-guard", guard.guard_one, methods=["GET", "PATCH"]),
+        Route("/providers/{id}/deactivation-guard/release", guard.guard_release,
+              methods=["POST"]),
+        Route("/providers/{id}/deactivation-guard/discard", guard.guard_discard,
+              methods=["POST"]),
+        Route("/providers/{id}/deactivation-guard/held", guard.guard_held, methods=["GET"]),
         Route("/plugins", providers.plugin_list, methods=["GET"]),
         Route("/users", users.user_list, methods=["GET", "POST"]),
         Route("/users/{id}", users.user_one, methods=["GET"]),

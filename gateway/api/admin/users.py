@@ -9,7 +9,7 @@ from starlette.requests import Request
 from gateway.accounts import actions, users
 from gateway.api.admin.endpoint import admin_endpoint, flag_param, json_body, limit_param
 from gateway.api.http import created
-from gateway.errors import NotFound
+from gateway.errors import GatewayError, NotFound
 from gateway.provisioning.local import create_local
 
 if TYPE_CHECKING:
@@ -21,10 +21,14 @@ async def user_list(request: Request, gw: Gateway) -> Any:
     if request.method == "POST":
         return created(await create_local(gw, await json_body(request)))
     params = request.query_params
+    blocked = params.get("blocked")
+    if blocked not in (None, "", "true", "false"):
+        raise GatewayError("'blocked' must be true or false")
     return await users.list_users(
         gw, provider=params.get("provider"), state=params.get("state"), q=params.get("q"),
         cursor=params.get("cursor"), limit=limit_param(request),
-        total=flag_param(request, "total"))
+        total=flag_param(request, "total"),
+        blocked=None if not blocked else blocked == "true")
 
 
 @admin_endpoint

@@ -1,5 +1,5 @@
-"""org_mapping: places every provisioned user in an organization and gives it roles, by a
-per-provider mapping from SCIM attributes or groups (docs/org-mapping.md).
+"""org_mapping: places every provisioned user in an organization and gives it roles and
+watchlists, by a per-provider mapping from SCIM attributes or groups (docs/org-mapping.md).
 
 Everything goes through hooks: its tables (`migrations`), its User extension
 (`register_schemas`), placing users inside each SCIM change's transaction (`after_change`),
@@ -19,8 +19,9 @@ NAME = "org_mapping"
 
 @hookimpl
 def gateway_config(config: dict) -> None:
-    # A malformed roles list stops startup with its reason.
-    catalogue.config_roles(config.get(NAME) or {})
+    # A malformed roles or watchlists list stops startup with its reason.
+    for kind in (catalogue.ROLES, catalogue.WATCHLISTS):
+        catalogue.config_entries(config.get(NAME) or {}, kind)
 
 
 @hookimpl
@@ -44,7 +45,8 @@ def after_change(event: dict, conn: Any, gateway: Any) -> Any:
 def event_types() -> list:
     return ["organization.created", "organization.updated", "role.created",
             "org_mapping.updated", "role_mapping.updated", "mapping.group_removed",
-            "user.organization_changed", "user.roles_changed"]
+            "user.organization_changed", "user.roles_changed", "watchlist.created",
+            "watchlist_mapping.updated", "user.watchlists_changed"]
 
 
 @hookimpl

@@ -1,14 +1,17 @@
-"""Organizations (a tree, each with default roles) and the roles catalogue.
+"""Organizations (a tree, each with default roles) and the catalogues of roles and
+watchlists.
 
-Roles come from the config file (`[org_mapping] roles`) and from the admin API; the two are
-merged when read, so editing the config needs no migration. Every change is recorded with
-its sync-log entry and event in the caller's transaction.
+Roles and watchlists come from the config file (`[org_mapping] roles`, `watchlists`) and from
+the admin API; the two are merged when read, so editing the config needs no migration. Every
+change is recorded with its sync-log entry and event in the caller's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+import msgspec
 
 from gateway.plugin import ConfigError, ScimError
 from identity_gateway_org_mapping import store
@@ -17,55 +20,82 @@ ACTOR = "org_mapping"
 MAX_NAME = 200
 
 
-def config_roles(section: dict) -> list[dict]:
-    """`[org_mapping] roles`: names, or tables with `name` and `description`."""
+class Kind(msgspec.Struct, frozen=True):
+    """A catalogue of names: roles or watchlists. Each comes from the config file (its key in
+    `[org_mapping]`) and from the admin API (its own table)."""
+
+    plural: str  # "roles": the config key, the table, the admin path, the user view field
+    singular: str  # "role": the column of the group mappings and the users' rows
+
+
+ROLES = Kind("roles", "role")
+WATCHLISTS = Kind("watchlists", "watchlist")
+
+
+def config_entries(section: dict, kind: Kind) -> list[dict]:
+    """`[org_mapping] roles` (or `watchlists`): names, or tables with `name` and
+    `description`."""
     out = []
-    for item in section.get("roles", []):
+    for item in section.get(kind.plural, []):
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
                 or not item["name"].strip():
-            raise ConfigError("[org_mapping] roles: each role is a name or a table with "
-                              "'name' and optionally 'description'")
+            raise ConfigError(f"[org_mapping] {kind.plural}: each {kind.singular} is a name or "
+                              "a table with 'name' and optionally 'description'")
         out.append({"name": item["name"].strip(),
                     "description": str(item.get("description", "")), "source": "config"})
     return out
 
 
-async def roles(gw: Any, conn: Any) -> dict[str, dict]:
+async def entries(gw: Any, conn: Any, kind: Kind) -> dict[str, dict]:
     """The whole catalogue by lower-cased name; the config wins over the admin API."""
-    found = {r["name"].lower(): {**r, "source": "admin"} for r in await store.admin_roles(conn)}
-    found.update({r["name"].lower(): r for r in config_roles(gw.plugin_config(ACTOR))})
+    found = {r["name"].lower(): {**r, "source": "admin"}
+             for r in await store.admin_entries(conn, kind.plural)}
+    found.update({r["name"].lower(): r
+                  for r in config_entries(gw.plugin_config(ACTOR), kind)})
     return dict(sorted(found.items()))
 
 
-async def resolve_roles(gw: Any, conn: Any, names: Any, label: str) -> list[str]:
-    """Role names as the catalogue spells them, sorted; 400 for anything unknown."""
+async def roles(gw: Any, conn: Any) -> dict[str, dict]:
+    return await entries(gw, conn, ROLES)
+
+
+async def resolve(gw: Any, conn: Any, kind: Kind, names: Any, label: str) -> list[str]:
+    """Names as the catalogue spells them, sorted; 400 for anything unknown."""
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ScimError(400, f"'{label}' must be a list of role names")
-    catalogue = await roles(gw, conn)
+        raise ScimError(400, f"'{label}' must be a list of {kind.singular} names")
+    catalogue = await entries(gw, conn, kind)
     unknown = [n for n in names if n.lower() not in catalogue]
     if unknown:
-        raise ScimError(400, f"'{label}': unknown role(s) {', '.join(unknown)}; the roles "
-                             "catalogue is GET /admin/v1/roles")
+        raise ScimError(400, f"'{label}': unknown {kind.singular}(s) {', '.join(unknown)}; "
+                             f"the {kind.plural} catalogue is GET /admin/v1/{kind.plural}")
     return sorted({catalogue[n.lower()]["name"] for n in names})
 
 
+async def resolve_roles(gw: Any, conn: Any, names: Any, label: str) -> list[str]:
+    return await resolve(gw, conn, ROLES, names, label)
+
+
 async def add_role(gw: Any, conn: Any, body: dict, actor: str = "admin") -> dict:
+    return await add_entry(gw, conn, ROLES, body, actor)
+
+
+async def add_entry(gw: Any, conn: Any, kind: Kind, body: dict, actor: str = "admin") -> dict:
     name = clean_name(body.get("name"), "name")
     description = body.get("description", "")
     if not isinstance(description, str):
         raise ScimError(400, "'description' must be a string")
-    if name.lower() in await roles(gw, conn):
-        raise ScimError(409, f"a role named '{name}' already exists")
-    await conn.execute("INSERT INTO roles (name, name_key, description, created_at)"
+    if name.lower() in await entries(gw, conn, kind):
+        raise ScimError(409, f"a {kind.singular} named '{name}' already exists")
+    await conn.execute(f"INSERT INTO {kind.plural} (name, name_key, description, created_at)"
                        " VALUES (?, ?, ?, ?)", (name, name.lower(), description,
                                                 gw.clock.stamp()))
-    role = {"name": name, "description": description, "source": "admin"}
-    await gw.record(conn, actor=actor, provider_id=None, event_type="role.created",
-                    resource_type="Role", resource_id=name, operation="create", data=role,
-                    after=role)
-    return role
+    entry = {"name": name, "description": description, "source": "admin"}
+    await gw.record(conn, actor=actor, provider_id=None,
+                    event_type=f"{kind.singular}.created", resource_type=kind.singular.title(),
+                    resource_id=name, operation="create", data=entry, after=entry)
+    return entry
 
 
 def clean_name(value: Any, label: str) -> str:

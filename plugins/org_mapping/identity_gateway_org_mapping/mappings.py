@@ -1,5 +1,6 @@
-"""Per-provider mappings: how the admin sets them, how they read back, and what a SCIM
-change (inside its transaction) does to them and to the users they place."""
+"""Per-provider mappings (organizations, roles, watchlists): how the admin sets them, how
+they read back, and what a SCIM change (inside its transaction) does to them and to the
+users they place."""
 
 from __future__ import annotations
 
@@ -166,35 +167,67 @@ async def unmapped_page(conn: Any, pid: str, cursor: str, limit: int) -> dict:
             "status": status(total, unmapped)}
 
 
-async def put_role_mapping(gw: Any, conn: Any, pid: str, body: Any,
-                           actor: str = "admin") -> dict:
-    mapping = await require(conn, pid)
+async def group_entries(gw: Any, conn: Any, pid: str, body: Any,
+                        kind: catalogue.Kind) -> dict[str, list[str]]:
+    """`{"mappings": [{"group": id, "roles" | "watchlists": [names]}]}`: existing groups of
+    the provider, each listed once, each with at least one name from the catalogue."""
     items = fields(body, {"mappings"}).get("mappings")
     if not isinstance(items, list):
-        raise ScimError(400, "'mappings' must be a list of {group, roles}")
+        raise ScimError(400, f"'mappings' must be a list of {{group, {kind.plural}}}")
     wanted: dict[str, list[str]] = {}
     for item in items:
-        item = fields(item, {"group", "roles"})
+        item = fields(item, {"group", kind.plural})
         gid = item.get("group")
         if not isinstance(gid, str) or not gid:
             raise ScimError(400, "each mapping needs 'group': a SCIM group id")
         if gid in wanted:
             raise ScimError(400, f"group '{gid}' is listed twice")
-        roles = await catalogue.resolve_roles(gw, conn, item.get("roles"), "roles")
-        if not roles:
-            raise ScimError(400, f"group '{gid}': 'roles' must name at least one role")
-        wanted[gid] = roles
+        names = await catalogue.resolve(gw, conn, kind, item.get(kind.plural), kind.plural)
+        if not names:
+            raise ScimError(400, f"group '{gid}': '{kind.plural}' must name at least one "
+                                 f"{kind.singular}")
+        wanted[gid] = names
     await require_groups(conn, pid, list(wanted))
+    return wanted
+
+
+async def put_role_mapping(gw: Any, conn: Any, pid: str, body: Any,
+                           actor: str = "admin") -> dict:
+    mapping = await require(conn, pid)
+    wanted = await group_entries(gw, conn, pid, body, catalogue.ROLES)
     before = await role_view(conn, mapping)
-    await conn.execute("DELETE FROM role_group_mappings WHERE provider_id = ?", (pid,))
-    await conn.executemany(
-        "INSERT INTO role_group_mappings (provider_id, group_id, role) VALUES (?, ?, ?)",
-        [(pid, gid, role) for gid, roles in wanted.items() for role in roles])
+    await store.set_group_mapping(conn, pid, catalogue.ROLES.singular, wanted)
     after = await role_view(conn, await require(conn, pid))
     await gw.record(conn, actor=actor, provider_id=pid, event_type="role_mapping.updated",
                     resource_type="Provider", resource_id=pid, operation="update",
                     data={"mappings": after["mappings"]}, before=before["mappings"],
                     after=after["mappings"])
+    return after
+
+
+# Watchlist mapping ------------------------------------------------------------------------
+
+async def watchlist_view(conn: Any, mapping: Mapping) -> dict:
+    pid = mapping.provider_id
+    shown = await store.group_names(conn, pid, list(mapping.watch_groups))
+    return {"provider": pid,
+            "mappings": [{"group": gid, "display": shown.get(gid), "watchlists": list(names)}
+                         for gid, names in sorted(mapping.watch_groups.items())]}
+
+
+async def put_watchlist_mapping(gw: Any, conn: Any, pid: str, body: Any,
+                                actor: str = "admin") -> dict:
+    """Replace the provider's mapping of SCIM groups to watchlists; users follow on their
+    next change, or at once with apply-mappings."""
+    mapping = await require(conn, pid)
+    wanted = await group_entries(gw, conn, pid, body, catalogue.WATCHLISTS)
+    before = await watchlist_view(conn, mapping)
+    await store.set_group_mapping(conn, pid, catalogue.WATCHLISTS.singular, wanted)
+    after = await watchlist_view(conn, await require(conn, pid))
+    await gw.record(conn, actor=actor, provider_id=pid,
+                    event_type="watchlist_mapping.updated", resource_type="Provider",
+                    resource_id=pid, operation="update", data={"mappings": after["mappings"]},
+                    before=before["mappings"], after=after["mappings"])
     return after
 
 
@@ -229,7 +262,7 @@ async def on_change(gw: Any, conn: Any, event: dict) -> None:
 
 
 async def forget_group(gw: Any, conn: Any, mapping: Mapping, gid: str) -> None:
-    """A deleted group leaves both mappings; its former members are placed again."""
+    """A deleted group leaves every mapping; its former members are placed again."""
     before: dict[str, Any] = {"group": gid}
     if gid in mapping.org_groups:
         priority, oid = mapping.org_groups.pop(gid)
@@ -237,8 +270,10 @@ async def forget_group(gw: Any, conn: Any, mapping: Mapping, gid: str) -> None:
         before.update(organization=found["name"] if found else None, priority=priority)
     if gid in mapping.role_groups:
         before["roles"] = list(mapping.role_groups.pop(gid))
+    if gid in mapping.watch_groups:
+        before["watchlists"] = list(mapping.watch_groups.pop(gid))
     pid = mapping.provider_id
-    for table in ("org_group_mappings", "role_group_mappings"):
+    for table in ("org_group_mappings", "role_group_mappings", "watchlist_group_mappings"):
         await conn.execute(f"DELETE FROM {table} WHERE provider_id = ? AND group_id = ?",
                            (pid, gid))
     await gw.record(conn, actor=ACTOR, provider_id=pid, event_type="mapping.group_removed",

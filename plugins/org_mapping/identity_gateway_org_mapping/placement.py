@@ -8,6 +8,8 @@ The rules (docs/org-mapping.md):
   organization.
 - roles: the union of the roles of the user's role-mapped groups; a user in none of them
   gets its organization's default roles.
+- watchlists: the union of the watchlists of the user's watchlist-mapped groups; none for a
+  user in none of them.
 Only direct group membership counts. Each change is recorded (sync log and event) in the
 transaction of the change that caused it.
 """
@@ -35,6 +37,7 @@ class Mapping(msgspec.Struct, kw_only=True):
     default_id: str | None = None
     org_groups: dict[str, tuple[int, str]] = {}  # group id -> (priority, organization id)
     role_groups: dict[str, tuple[str, ...]] = {}  # group id -> roles
+    watch_groups: dict[str, tuple[str, ...]] = {}  # group id -> watchlists
 
 
 async def load(conn: Any, pid: str) -> Mapping | None:
@@ -47,15 +50,12 @@ async def load(conn: Any, pid: str) -> Mapping | None:
     org_groups = {r["group_id"]: (r["priority"], r["organization_id"]) for r in
                   await conn.fetchall("SELECT group_id, priority, organization_id FROM"
                                       " org_group_mappings WHERE provider_id = ?", (pid,))}
-    role_groups: dict[str, list[str]] = {}
-    for r in await conn.fetchall("SELECT group_id, role FROM role_group_mappings"
-                                 " WHERE provider_id = ? ORDER BY role", (pid,)):
-        role_groups.setdefault(r["group_id"], []).append(r["role"])
     return Mapping(provider_id=pid, provider_name=name, method=row.get("method"),
                    organization_id=row.get("organization_id"),
                    attribute=row.get("attribute"),
                    default_id=row.get("default_organization_id"), org_groups=org_groups,
-                   role_groups={g: tuple(r) for g, r in role_groups.items()})
+                   role_groups=await store.group_mapping(conn, pid, "role"),
+                   watch_groups=await store.group_mapping(conn, pid, "watchlist"))
 
 
 class Mapper:
@@ -70,25 +70,33 @@ class Mapper:
         self.by_key: dict[str, str] = {}  # lower-cased name -> organization id
         self.defaults: dict[str, tuple[str, ...]] = {}
         self.users = self.organization_changed = self.roles_changed = self.changed = 0
+        self.watchlists_changed = 0
 
     async def apply(self, users: list[tuple[str, dict]]) -> None:
         ids = [uid for uid, _ in users]
         groups = await store.groups_of(self.conn, ids)
         current = await store.placements(self.conn, ids)
+        watching = await store.watchlists_of(self.conn, ids)
         for uid, data in users:
             oid = await self.organization(data, groups[uid])
             roles = await self.roles(oid, groups[uid])
+            lists = self.watchlists(groups[uid])
             old_oid, old_roles = current.get(uid, (None, ()))
+            old_lists = watching.get(uid, ())
             moved = old_oid != oid
             regranted = old_roles != roles
+            rewatched = old_lists != lists
             if moved:
                 await self.record_move(uid, old_oid, oid)
             if regranted:
                 await self.record_roles(uid, old_roles, roles, first=old_oid is None)
+            if rewatched:
+                await self.record_watchlists(uid, old_lists, lists)
             self.users += 1
             self.organization_changed += moved
             self.roles_changed += regranted
-            self.changed += moved or regranted
+            self.watchlists_changed += rewatched
+            self.changed += moved or regranted or rewatched
 
     async def organization(self, data: dict, groups: set[str]) -> str:
         mapping = self.mapping
@@ -113,6 +121,10 @@ class Mapper:
             found = await store.default_roles(self.conn, [oid])
             self.defaults[oid] = tuple(found[oid])
         return self.defaults[oid]
+
+    def watchlists(self, groups: set[str]) -> tuple[str, ...]:
+        return tuple(sorted({name for g in groups
+                             for name in self.mapping.watch_groups.get(g, ())}))
 
     async def named(self, name: str) -> str:
         """The organization with this name, created when it does not exist yet."""
@@ -156,6 +168,12 @@ class Mapper:
         before = None if first else {"roles": list(old)}
         await self.record(uid, "user.roles_changed", before, {"roles": list(new)})
 
+    async def record_watchlists(self, uid: str, old: tuple[str, ...],
+                                new: tuple[str, ...]) -> None:
+        await store.set_watchlists(self.conn, uid, new)
+        await self.record(uid, "user.watchlists_changed", {"watchlists": list(old)},
+                          {"watchlists": list(new)})
+
     async def record(self, uid: str, event_type: str, before: dict | None,
                      after: dict) -> None:
         await self.gw.record(
@@ -167,7 +185,8 @@ class Mapper:
     def report(self) -> dict:
         return {"users": self.users, "changed": self.changed,
                 "organization_changed": self.organization_changed,
-                "roles_changed": self.roles_changed}
+                "roles_changed": self.roles_changed,
+                "watchlists_changed": self.watchlists_changed}
 
 
 async def place_ids(gw: Any, conn: Any, mapping: Mapping, ids: list[str],
@@ -181,7 +200,8 @@ async def place_ids(gw: Any, conn: Any, mapping: Mapping, ids: list[str],
 async def apply_all(gw: Any, pid: str) -> dict | None:
     """Re-place every visible user of a provider, one page per transaction (keyset by id),
     so memory stays flat and SCIM writes interleave. None when there is no such provider."""
-    totals = {"users": 0, "changed": 0, "organization_changed": 0, "roles_changed": 0}
+    totals = {"users": 0, "changed": 0, "organization_changed": 0, "roles_changed": 0,
+              "watchlists_changed": 0}
     after = ""
     for _ in range(100_000_000 // PAGE):
         async with gw.store.write() as conn:

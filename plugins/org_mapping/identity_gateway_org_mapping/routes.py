@@ -37,37 +37,39 @@ async def organization(request: Request) -> Any:
         return await catalogue.org_view(conn, row)
 
 
-async def roles(request: Request) -> Any:
-    gw = request.app.state.gateway
-    if request.method == "POST":
-        body = await json_body(request)
-        async with gw.store.write() as conn:
-            return created(await catalogue.add_role(gw, conn, body))
-    async with gw.store.read() as conn:
-        return {"items": list((await catalogue.roles(gw, conn)).values()),
-                "next_cursor": None}
+def catalogue_route(kind: catalogue.Kind) -> Any:
+    """GET lists the catalogue (config and admin entries), POST adds an entry."""
+
+    async def endpoint(request: Request) -> Any:
+        gw = request.app.state.gateway
+        if request.method == "POST":
+            body = await json_body(request)
+            async with gw.store.write() as conn:
+                return created(await catalogue.add_entry(gw, conn, kind, body))
+        async with gw.store.read() as conn:
+            return {"items": list((await catalogue.entries(gw, conn, kind)).values()),
+                    "next_cursor": None}
+
+    endpoint.__name__ = kind.plural
+    return endpoint
 
 
-async def org_mapping(request: Request) -> Any:
-    gw = request.app.state.gateway
-    pid = request.path_params["id"]
-    if request.method == "PUT":
-        body = await json_body(request)
-        async with gw.store.write() as conn:
-            return await mappings.put_org_mapping(gw, conn, pid, body)
-    async with gw.store.read() as conn:
-        return await mappings.org_view(conn, await mappings.require(conn, pid))
+def mapping_route(view: Any, put: Any) -> Any:
+    """GET shows a provider's mapping (`view(conn, mapping)`), PUT replaces it
+    (`put(gw, conn, provider_id, body)`)."""
 
+    async def endpoint(request: Request) -> Any:
+        gw = request.app.state.gateway
+        pid = request.path_params["id"]
+        if request.method == "PUT":
+            body = await json_body(request)
+            async with gw.store.write() as conn:
+                return await put(gw, conn, pid, body)
+        async with gw.store.read() as conn:
+            return await view(conn, await mappings.require(conn, pid))
 
-async def role_mapping(request: Request) -> Any:
-    gw = request.app.state.gateway
-    pid = request.path_params["id"]
-    if request.method == "PUT":
-        body = await json_body(request)
-        async with gw.store.write() as conn:
-            return await mappings.put_role_mapping(gw, conn, pid, body)
-    async with gw.store.read() as conn:
-        return await mappings.role_view(conn, await mappings.require(conn, pid))
+    endpoint.__name__ = put.__name__.removeprefix("put_")
+    return endpoint
 
 
 async def unmapped_groups(request: Request) -> Any:
@@ -90,10 +92,18 @@ def routes() -> list[Route]:
     return [
         Route("/organizations", organizations, methods=["GET", "POST"]),
         Route("/organizations/{id}", organization, methods=["GET", "PATCH"]),
-        Route("/roles", roles, methods=["GET", "POST"]),
-        Route("/providers/{id}/org-mapping", org_mapping, methods=["GET", "PUT"]),
-        Route("/providers/{id}/role-mapping", role_mapping, methods=["GET", "PUT"]),
+        Route("/roles", catalogue_route(catalogue.ROLES), methods=["GET", "POST"]),
+        Route("/watchlists", catalogue_route(catalogue.WATCHLISTS), methods=["GET", "POST"]),
+        Route("/providers/{id}/org-mapping",
+              mapping_route(mappings.org_view, mappings.put_org_mapping),
+              methods=["GET", "PUT"]),
+        Route("/providers/{id}/role-mapping",
+              mapping_route(mappings.role_view, mappings.put_role_mapping),
+              methods=["GET", "PUT"]),
         Route("/providers/{id}/role-mapping/unmapped-groups", unmapped_groups,
               methods=["GET"]),
+        Route("/providers/{id}/watchlist-mapping",
+              mapping_route(mappings.watchlist_view, mappings.put_watchlist_mapping),
+              methods=["GET", "PUT"]),
         Route("/providers/{id}/apply-mappings", apply_mappings, methods=["POST"]),
     ]

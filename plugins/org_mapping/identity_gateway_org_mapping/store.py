@@ -129,13 +129,33 @@ async def insert_org(conn: Any, name: str, parent_id: str | None, now: str) -> d
 
 
 async def group_is_mapped(conn: Any, pid: str, gid: str) -> bool:
-    """Does either mapping of the provider name this group? (cheap: asked on every
-    membership change)"""
+    """Does any mapping of the provider name this group? (cheap: asked on every membership
+    change; three primary-key lookups)"""
     found = await conn.fetchval(
         "SELECT 1 FROM org_group_mappings WHERE provider_id = ? AND group_id = ?"
         " UNION ALL SELECT 1 FROM role_group_mappings WHERE provider_id = ? AND group_id = ?"
-        " LIMIT 1", (pid, gid, pid, gid))
+        " UNION ALL SELECT 1 FROM watchlist_group_mappings WHERE provider_id = ?"
+        " AND group_id = ? LIMIT 1", (pid, gid, pid, gid, pid, gid))
     return found is not None
+
+
+async def group_mapping(conn: Any, pid: str, column: str) -> dict[str, tuple[str, ...]]:
+    """The provider's groups mapped to roles or watchlists (`column`: "role" or
+    "watchlist"): group id -> sorted names."""
+    out: dict[str, list[str]] = {}
+    for r in await conn.fetchall(f"SELECT group_id, {column} AS name FROM {column}_group_mappings"
+                                 f" WHERE provider_id = ? ORDER BY {column}", (pid,)):
+        out.setdefault(r["group_id"], []).append(r["name"])
+    return {gid: tuple(names) for gid, names in out.items()}
+
+
+async def set_group_mapping(conn: Any, pid: str, column: str,
+                            wanted: dict[str, list[str]]) -> None:
+    """Replace the provider's mapping of groups to roles or watchlists."""
+    await conn.execute(f"DELETE FROM {column}_group_mappings WHERE provider_id = ?", (pid,))
+    await conn.executemany(
+        f"INSERT INTO {column}_group_mappings (provider_id, group_id, {column}) VALUES (?, ?, ?)",
+        [(pid, gid, name) for gid, names in wanted.items() for name in names])
 
 
 async def default_roles(conn: Any, oids: list[str]) -> dict[str, list[str]]:
@@ -157,8 +177,9 @@ async def set_default_roles(conn: Any, oid: str, roles: list[str]) -> None:
         [(oid, role) for role in roles])
 
 
-async def admin_roles(conn: Any) -> list[dict]:
-    return await conn.fetchall("SELECT name, description FROM roles ORDER BY name_key")
+async def admin_entries(conn: Any, table: str) -> list[dict]:
+    """The roles or watchlists the admin API added (`table`: "roles" or "watchlists")."""
+    return await conn.fetchall(f"SELECT name, description FROM {table} ORDER BY name_key")
 
 
 # Users' places ----------------------------------------------------------------------------
@@ -193,16 +214,37 @@ async def set_roles(conn: Any, uid: str, roles: Iterable[str]) -> None:
                            [(uid, role) for role in roles])
 
 
+async def watchlists_of(conn: Any, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """Each user's watchlists (sorted; users on none are left out)."""
+    out: dict[str, list[str]] = {}
+    if ids:
+        for row in await conn.fetchall(
+                "SELECT user_id, watchlist FROM org_mapping_user_watchlists"
+                f" WHERE user_id IN ({marks(ids)}) ORDER BY watchlist", ids):
+            out.setdefault(row["user_id"], []).append(row["watchlist"])
+    return {uid: tuple(names) for uid, names in out.items()}
+
+
+async def set_watchlists(conn: Any, uid: str, names: Iterable[str]) -> None:
+    await conn.execute("DELETE FROM org_mapping_user_watchlists WHERE user_id = ?", (uid,))
+    await conn.executemany(
+        "INSERT INTO org_mapping_user_watchlists (user_id, watchlist) VALUES (?, ?)",
+        [(uid, name) for name in names])
+
+
 async def user_fields(conn: Any, uid: str) -> dict:
-    """The admin user view's `organization` (a name, None while unplaced) and `roles`."""
+    """The admin user view's `organization` (a name, None while unplaced), `roles` and
+    `watchlists`."""
     row = await conn.fetchone(
         "SELECT o.name FROM org_mapping_users u JOIN organizations o"
         " ON o.id = u.organization_id WHERE u.user_id = ?", (uid,))
+    watching = list((await watchlists_of(conn, [uid])).get(uid, ()))
     if row is None:
-        return {"organization": None, "roles": []}
+        return {"organization": None, "roles": [], "watchlists": watching}
     roles = await conn.fetchall(
         "SELECT role FROM org_mapping_user_roles WHERE user_id = ? ORDER BY role", (uid,))
-    return {"organization": row["name"], "roles": [r["role"] for r in roles]}
+    return {"organization": row["name"], "roles": [r["role"] for r in roles],
+            "watchlists": watching}
 
 
 async def provider_groups(conn: Any, pid: str, limit: int) -> list[dict]:

@@ -59,7 +59,8 @@ async def test_apply_mappings_over_ten_thousand_users(database):
         # Provisioned before any mapping: all land in the provider's default organization.
         first = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
         assert first == {"provider": idp.id, "users": USERS, "changed": USERS,
-                         "organization_changed": USERS, "roles_changed": 0}
+                         "organization_changed": USERS, "roles_changed": 0,
+                         "watchlists_changed": 0}
 
         await admin(gateway, "POST", "/organizations", {"name": "Engineering"}, 201)
         await admin(gateway, "POST", "/organizations", {"name": "Operations"}, 201)
@@ -71,7 +72,8 @@ async def test_apply_mappings_over_ten_thousand_users(database):
             {"group": eng, "roles": ["editor"]}, {"group": ops, "roles": ["viewer"]}]})
         second = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
         assert second == {"provider": idp.id, "users": USERS, "changed": mapped,
-                          "organization_changed": mapped, "roles_changed": mapped}
+                          "organization_changed": mapped, "roles_changed": mapped,
+                          "watchlists_changed": 0}
 
         # The mapping changes: users in both groups now go to Engineering.
         await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", {
@@ -80,7 +82,8 @@ async def test_apply_mappings_over_ten_thousand_users(database):
                 {"group": ops, "organization": "Operations", "priority": 2}]})
         third = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
         assert third == {"provider": idp.id, "users": USERS, "changed": in_both,
-                         "organization_changed": in_both, "roles_changed": 0}
+                         "organization_changed": in_both, "roles_changed": 0,
+                         "watchlists_changed": 0}
         again = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
         assert again["users"] == USERS and again["changed"] == 0
 

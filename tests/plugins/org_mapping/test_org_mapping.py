@@ -158,7 +158,7 @@ async def test_users_before_any_mapping_land_in_the_providers_default(gateway, i
                 {"default_roles": ["viewer"]})
     report = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
     assert report == {"provider": idp.id, "users": 1, "changed": 1,
-                      "organization_changed": 0, "roles_changed": 1}
+                      "organization_changed": 0, "roles_changed": 1, "watchlists_changed": 0}
     assert await place(gateway, uid) == ("idp", ["viewer"])
     await admin(gateway, "GET", "/providers/nope/org-mapping", status=404)
     await admin(gateway, "POST", "/providers/nope/apply-mappings", status=404)
