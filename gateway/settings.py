@@ -40,6 +40,9 @@ class Settings(msgspec.Struct, kw_only=True):
     webhook_timeout: float = 10.0  # seconds a receiver has to answer
     webhook_poll_interval: float = 2.0  # seconds between outbox polls when nothing wakes it
     webhook_concurrency: int = 8  # deliveries in flight at once (different resources)
+    log_format: str | None = None  # "json" or "text"; serve: json unless stdout is a terminal
+    metrics_token: str | None = None  # bearer token for /metrics (or its sha256$ hash)
+    activity_flush_interval: float = 5.0  # seconds between writes of provider activity
     config: dict = {}  # the whole parsed file, for plugins' own sections
 
     @property

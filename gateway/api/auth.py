@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from gateway.accounts.credentials import ADMIN, bearer_token, match_bearer
+from gateway.observability.middleware import request_info
 from gateway.scim.errors import ScimError
 from gateway.store import providers as queries
 from gateway.store.base import ProviderRow
@@ -34,6 +35,7 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
             conn, pid, gw.clock.stamp())
     if provider is None:
         raise unauthorized("Authentication required: send this provider's credential")
+    request_info(request.scope).provider_id = provider.id  # it exists: its metrics count
     principal = await gw.hooks.call("authenticate", request=request, provider=provider,
                                     credentials=credentials, gateway=gw)
     if principal is None or principal.provider_id != provider.id:

@@ -11,6 +11,7 @@ from gateway.accounts import providers
 from gateway.app import all_migrations, build_gateway, create_app
 from gateway.cli.common import common, settings_from, with_gateway
 from gateway.core import Gateway
+from gateway.observability import logs
 from gateway.store import providers as queries
 
 
@@ -43,11 +44,16 @@ async def bootstrap(gw: Gateway) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # lazy: only serve needs the server; every other command starts faster
 
-    settings = settings_from(args, migrate=args.migrate or None)
+    settings = settings_from(args, migrate=args.migrate or None,
+                             log_format=args.log_format)
+    fmt = settings.log_format or logs.default_format(sys.stdout)
     asyncio.run(with_gateway(args, bootstrap, migrate=settings.migrate))
+    logs.configure(fmt, args.log_level)
     app = create_app(settings)
+    # uvicorn's own logging setup and access log give way to the gateway's (one format for
+    # every line, the middleware's request line instead of uvicorn's).
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                workers=1)
+                log_config=None, access_log=False, workers=1)
     return 0
 
 
@@ -75,7 +81,11 @@ def add_commands(sub: Any) -> None:
     serve.add_argument("--migrate", action="store_true",
                        help="apply pending database migrations before starting")
     serve.add_argument("--log-level", default="info",
-                       help="uvicorn's log level: critical, error, warning, info, debug")
+                       help="log level: critical, error, warning, info (a line per request), "
+                            "debug")
+    serve.add_argument("--log-format", choices=logs.FORMATS,
+                       help="json (one object per line) or text (config log_format; default: "
+                            "json unless standard output is a terminal)")
     serve.set_defaults(func=cmd_serve)
 
     common(sub.add_parser("migrate", help="apply database migrations")).set_defaults(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,7 @@ class SqliteStore:
         self._batch: _Batch | None = None
         self._checkpointer: asyncio.Task | None = None
         self._reader_slots = anyio.Semaphore(READERS)
+        self.on_commit: Callable[[float, int], None] | None = None
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.url, isolation_level=None)
@@ -290,10 +291,13 @@ class SqliteStore:
         assert db is not None, "a batch exists only while the store is open"
         self._batch = None
         if failure is None:
+            began = time.perf_counter()
             try:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 failure = exc
+            if failure is None and self.on_commit is not None:
+                self.on_commit(time.perf_counter() - began, batch.writes)
         if failure is not None:
             if db.in_transaction:
                 db.execute("ROLLBACK")

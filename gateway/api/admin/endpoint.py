@@ -13,6 +13,7 @@ from starlette.responses import Response
 from gateway.api.auth import authenticate_admin
 from gateway.api.http import JsonResponse, admin_error_response, read_json
 from gateway.errors import GatewayError
+from gateway.observability.middleware import request_info
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -31,6 +32,7 @@ def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]
             await authenticate_admin(request, gw)
             result = await handler(request, gw)
         except GatewayError as error:
+            request_info(request.scope).error = error.detail
             return admin_error_response(error)
         if isinstance(result, Response):
             return result
