@@ -54,20 +54,27 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_gateway(database: str, port: int) -> tuple[subprocess.Popen, str, str]:
-    proc = subprocess.Popen(
-        [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1",
-         "--port", str(port), "--database", database, "--config", os.devnull,
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = [proc.stdout.readline().strip() for _ in range(3)]
-    if not lines[0].startswith("SCIM base URL: "):
-        proc.kill()
-        raise RuntimeError(f"the gateway did not start: {lines}")
-    base = lines[0].split(": ", 1)[1]
-    token = lines[1].split(": ", 1)[1]
+def start_gateway(database: str, port: int, log: Path,
+                  request_log: bool = True) -> subprocess.Popen:
+    """The gateway with its JSON log (a line per request, or warnings only) going to `log`,
+    a file as a log collector would read it."""
+    level = "info" if request_log else "warning"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1",
+             "--port", str(port), "--database", database, "--config", os.devnull,
+             "--log-format", "json", "--log-level", level],
+            stdout=out, stderr=subprocess.STDOUT)
     wait_http(f"http://127.0.0.1:{port}/healthz")
-    return proc, base, token
+    return proc
+
+
+def first_start(log: Path) -> tuple[str, str]:
+    """The SCIM base URL and the bearer token a first start printed."""
+    lines = log.read_text().splitlines()
+    if not lines or not lines[0].startswith("SCIM base URL: "):
+        raise RuntimeError(f"the gateway did not start: {lines[:5]}")
+    return lines[0].split(": ", 1)[1], lines[1].split(": ", 1)[1]
 
 
 def start_floor(port: int) -> subprocess.Popen:
@@ -133,6 +140,9 @@ def table(report: dict) -> str:
     for name, ratio in report["scale_ratios"].items():
         rows.append(f"scale ratio {name}: {json.dumps(ratio)}")
     rows.append(f"gateway peak RSS: {report['peak_rss_mb']} MB")
+    cost = report["logging"]
+    rows.append(f"get_by_id with the JSON request log on / off: {cost['log_on']['rps']} / "
+                f"{cost['log_off']['rps']} req/s, ratio {cost['ratio_on_to_off']}")
     return "\n".join(rows)
 
 
@@ -171,9 +181,10 @@ def run_store(store: str, scale: str, work: Path) -> dict:
 
 
 def measure(store: str, scale: str, work: Path, database: str) -> dict:
-    port, floor_port = free_port(), free_port()
+    port, floor_port, quiet_port = free_port(), free_port(), free_port()
     floor = start_floor(floor_port)
-    gateway, base, token = start_gateway(database, port)
+    gateway = start_gateway(database, port, work / f"{store}-gateway.log")
+    base, token = first_start(work / f"{store}-gateway.log")
     provider_id = base.rsplit("/", 1)[1]
     try:
         common = ["--port", str(port), "--floor-port", str(floor_port),
@@ -187,6 +198,7 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
                 "p50_ms_10k": small, "p50_ms_1m": big["lookup_username"]["p50_ms"],
                 "ratio": round(big["lookup_username"]["p50_ms"] / small, 3)}
         report["peak_rss_mb"] = peak_rss_mb(gateway.pid)
+        report["logging"] = logging_cost(common, work, store, database, quiet_port)
     finally:
         stop(gateway)
         stop(floor)
@@ -194,6 +206,17 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
                               f"Python {platform.python_version()}",
                    "store": store, "scale": scale})
     return report
+
+
+def logging_cost(common: list[str], work: Path, store: str, database: str,
+                 quiet_port: int) -> dict:
+    """GET-by-id with the JSON request log on against a second gateway with it off."""
+    quiet = start_gateway(database, quiet_port, work / f"{store}-quiet.log", request_log=False)
+    try:
+        return load([*common, "--phase", "logging", "--quiet-port", str(quiet_port)],
+                    work / f"{store}-logging.json")
+    finally:
+        stop(quiet)
 
 
 def postgres_reachable() -> bool:

@@ -232,6 +232,36 @@ class Bench:
                  for start in range(1, users + 1, 100)]
         return await self.go(steps)
 
+    async def logging_cost(self, quiet_port: int, rounds: int = 3) -> dict:
+        """GET-by-id on the gateway with its JSON request log on (--port) and on a second
+        gateway over the same database with it off (--quiet-port), in turns, so a slow
+        spell of the host hits both; the median of each side's rounds is kept."""
+        conn = Connection("127.0.0.1", self.args.port, self.auth)
+        await conn.open()
+        try:
+            status, raw = await conn.request("GET", f"{self.base}/Users?count=1000")
+            assert status == 200, raw
+            self.ids = [r["id"] for r in msgspec.json.decode(raw)["Resources"]]
+        finally:
+            await conn.close()
+        count = self.scale["sample"]
+        sides: dict[str, list[dict]] = {"on": [], "off": []}
+        for _ in range(rounds):
+            for side, port in (("on", self.args.port), ("off", quiet_port)):
+                steps = [partial(single, method="GET", path=f"{self.base}/Users/"
+                                 f"{self.ids[self.rng.randrange(len(self.ids))]}")
+                         for _ in range(count)]
+                sides[side].append((await self.go(steps, port=port)).summary())
+        report = {}
+        for side, runs in sides.items():
+            report[f"log_{side}"] = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+            report[f"log_{side}_runs"] = [r["rps"] for r in runs]
+        report["ratio_on_to_off"] = round(report["log_on"]["rps"] / report["log_off"]["rps"], 3)
+        print(f"  get_by_id log on {report['log_on']['rps']} req/s, off "
+              f"{report['log_off']['rps']} req/s: ratio {report['ratio_on_to_off']}",
+              file=sys.stderr)
+        return report
+
     async def all(self) -> dict:
         n, sample = self.scale["users"], self.scale["sample"]
         print(f"scale {self.args.scale}: {n} users", file=sys.stderr)
@@ -274,10 +304,14 @@ def main() -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="default")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--phase", choices=["all", "lookup"], default="all")
+    parser.add_argument("--phase", choices=["all", "lookup", "logging"], default="all")
+    parser.add_argument("--quiet-port", type=int, help="phase logging: the gateway with its "
+                        "request log off")
     args = parser.parse_args()
     bench = Bench(args)
-    if args.phase == "lookup":
+    if args.phase == "logging":
+        report = asyncio.run(bench.logging_cost(args.quiet_port))
+    elif args.phase == "lookup":
         ids_needed = SCALES[args.scale]["sample"]
         bench.ids = [""] * 1_000_000  # lookups pick from user indexes, not ids
         report = {"lookup_username": (asyncio.run(

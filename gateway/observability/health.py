@@ -9,6 +9,7 @@ ready until it beats again.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -26,18 +27,19 @@ GRACE = 10.0  # seconds on top, for a pass that does real work
 class Heartbeats:
     """The last beat of each background loop (monotonic seconds) and its interval."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.loops: dict[str, tuple[float, float]] = {}
 
     def beat(self, name: str, interval: float) -> None:
-        self.loops[name] = (time.monotonic(), interval)
+        self.loops[name] = (self.clock(), interval)
 
     def stop(self, name: str) -> None:
         self.loops.pop(name, None)
 
     def stale(self) -> list[str]:
         """What is wrong with the loops, one line each (empty when all are alive)."""
-        now = time.monotonic()
+        now = self.clock()
         out = []
         for name, (last, interval) in sorted(self.loops.items()):
             allowed = interval * MISSED_BEATS + GRACE

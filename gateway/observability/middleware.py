@@ -102,7 +102,9 @@ class Observe:
                 traceparent = value.decode("latin-1")
             elif name == b"user-agent":
                 agent = value[:MAX_AGENT].decode("latin-1")
-        info = RequestInfo(rid or os.urandom(16).hex(), trace_for(traceparent))
+        new_id = os.urandom(16).hex()
+        # A request that starts its trace here has one id for both: one to grep for.
+        info = RequestInfo(rid or new_id, trace_for(traceparent, new_id))
         scope[SCOPE_KEY] = info
         header = (b"x-request-id", info.request_id.encode("latin-1"))
         status, size = 500, 0  # what ServerErrorMiddleware answers if the app raises
@@ -159,11 +161,12 @@ def log_request(scope: Scope, info: RequestInfo, method: str, route: str, status
     client = scope.get("client")
     fields: dict[str, Any] = {
         "request_id": info.request_id, "trace_id": info.trace.trace_id,
-        "span_id": info.trace.span_id, "provider": info.provider_id, "method": method,
-        "route": route, "status": status, "duration_ms": ms, "bytes": size,
-        "user_agent": agent, "client": client[0] if client else None,
+        "provider": info.provider_id, "method": method, "route": route, "status": status,
+        "duration_ms": ms, "bytes": size, "user_agent": agent,
+        "client": client[0] if client else None,
     }
-    if info.trace.parent_id is not None:
+    if info.trace.parent_id is not None:  # the caller traces: name both spans
+        fields["span_id"] = info.trace.span_id
         fields["parent_span_id"] = info.trace.parent_id
     access.info("%s %s %d %.1fms", method, route, status, ms, extra=fields)
 

@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import os
 
-import msgspec
-
 HEX = frozenset("0123456789abcdef")
 ZERO_TRACE, ZERO_SPAN = "0" * 32, "0" * 16
 
 
-class Trace(msgspec.Struct, frozen=True):
-    trace_id: str  # 32 lower-case hex digits
-    span_id: str  # the gateway's own span for this request
-    parent_id: str | None  # the caller's span, when it sent a traceparent
-    flags: str  # 2 hex digits; 01 = sampled
+class Trace:
+    """A request's place in a trace. The gateway's own span id is made when something
+    asks for it (an event, a log line of a traced request), not on every request."""
+
+    __slots__ = ("trace_id", "parent_id", "flags", "_span_id")
+
+    def __init__(self, trace_id: str, parent_id: str | None, flags: str) -> None:
+        self.trace_id = trace_id  # 32 lower-case hex digits
+        self.parent_id = parent_id  # the caller's span, when it sent a traceparent
+        self.flags = flags  # 2 hex digits; 01 = sampled
+        self._span_id: str | None = None
+
+    @property
+    def span_id(self) -> str:
+        if self._span_id is None:
+            self._span_id = os.urandom(8).hex()
+        return self._span_id
 
     @property
     def traceparent(self) -> str:
@@ -55,11 +65,10 @@ def parse(header: str | None) -> tuple[str, str, str] | None:
     return trace_id, parent_id, flags
 
 
-def trace_for(header: str | None) -> Trace:
-    """The request's place in a trace: the caller's, or a new one."""
-    span = os.urandom(8).hex()
-    given = parse(header)
+def trace_for(header: str | None, new_id: str | None = None) -> Trace:
+    """The request's place in a trace: the caller's, or a new one (with `new_id`, 32 random
+    hex digits, as its trace id when given)."""
+    given = parse(header) if header else None
     if given is None:
-        return Trace(os.urandom(16).hex(), span, None, "00")
-    trace_id, parent_id, flags = given
-    return Trace(trace_id, span, parent_id, flags)
+        return Trace(new_id or os.urandom(16).hex(), None, "00")
+    return Trace(*given)

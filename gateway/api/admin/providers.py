@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.accounts import providers
-from gateway.api.admin.endpoint import admin_endpoint, json_body
+from gateway.api.admin.endpoint import admin_endpoint, int_param, json_body
 from gateway.api.http import created
 from gateway.errors import NotFound
 from gateway.hooks import describe
+from gateway.observability import activity
 from gateway.store import providers as queries
 
 if TYPE_CHECKING:
@@ -58,6 +59,20 @@ async def provider_rotate(request: Request, gw: Gateway) -> Any:
     view = providers.provider_view(gw, provider)
     view["credentials"] = {label: value for label, value in shown}
     return view
+
+
+@admin_endpoint
+async def provider_activity(request: Request, gw: Gateway) -> Any:
+    """The provider's last request, success and error, and its requests and errors per
+    minute over the last `minutes` (default and most: 1440)."""
+    pid = request.path_params["id"]
+    async with gw.store.read() as conn:
+        found = await queries.find_provider(conn, pid)
+    if found is None:
+        raise NotFound(f"no provider '{pid}'")
+    minutes = int_param(request, "minutes", activity.MAX_MINUTES, activity.MAX_MINUTES, 1)
+    return {**await activity.summary(gw, found.id),
+            "series": await activity.series(gw, found.id, minutes)}
 
 
 @admin_endpoint

@@ -13,6 +13,7 @@ def routes(extra: list[Route]) -> list[BaseRoute]:
         Route("/providers", providers.provider_list, methods=["GET", "POST"]),
         Route("/providers/{id}", providers.provider_one, methods=["GET", "PATCH", "DELETE"]),
         Route("/providers/{id}/rotate", providers.provider_rotate, methods=["POST"]),
+        Route("/providers/{id}/activity", providers.provider_activity, methods=["GET"]),
         Route("/plugins", providers.plugin_list, methods=["GET"]),
         Route("/users", users.user_list, methods=["GET", "POST"]),
         Route("/users/{id}", users.user_one, methods=["GET"]),
