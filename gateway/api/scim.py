@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from gateway.api import discovery
+from gateway.api import discovery, openapi
 from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json
 from gateway.context import RequestContext
@@ -191,6 +191,7 @@ def fixed_routes() -> dict[str, tuple[frozenset, Callable]]:
         "Me": (WRITES, not_implemented),
         ".search": (POST, search_root),
         "Bulk": (POST, bulk_request),
+        "openapi.json": (GET, scim_endpoint(openapi.scim_openapi)),
     }
 
 

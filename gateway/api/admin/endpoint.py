@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 Handler = Callable[[Request, "Gateway"], Awaitable[Any]]
+T = TypeVar("T")
 
 
 def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -52,10 +54,24 @@ def plugin_endpoint(endpoint: Callable[[Request], Awaitable[Any]]) -> Callable[[
     return admin_endpoint(wraps(endpoint)(handler))
 
 
-async def json_body(request: Request) -> dict:
-    """The request's JSON object, read up to the gateway's body limit."""
+@overload
+async def json_body(request: Request) -> dict: ...
+
+
+@overload
+async def json_body(request: Request, into: type[T]) -> T: ...
+
+
+async def json_body(request: Request, into: type[T] | None = None) -> Any:
+    """The request's JSON object, read up to the gateway's body limit; given `into` (a
+    msgspec Struct), decoded into it, a body of another shape refused with what is wrong."""
     gw: Gateway = request.app.state.gateway
     body = await read_json(request, gw.settings.max_body_bytes)
+    if into is not None:
+        try:
+            return msgspec.convert(body, into)
+        except msgspec.ValidationError as exc:
+            raise GatewayError(f"The body is not valid: {exc}") from None
     if not isinstance(body, dict):
         raise GatewayError("The body must be a JSON object")
     return body

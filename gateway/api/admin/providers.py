@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.accounts import providers
+from gateway.api.admin import schemas
 from gateway.api.admin.endpoint import admin_endpoint, int_param, json_body
 from gateway.api.http import created
+from gateway.api.openapi import Operation, documented
 from gateway.errors import NotFound
 from gateway.hooks import describe
 from gateway.observability import activity
@@ -20,15 +24,19 @@ if TYPE_CHECKING:
 
 
 @admin_endpoint
+@documented(
+    GET=Operation(summary="List providers", response=schemas.ProviderPage),
+    POST=Operation(summary="Add a provider; its new credential is shown once",
+                   request=schemas.ProviderCreate, response=schemas.ProviderWithCredentials,
+                   status=201))
 async def provider_list(request: Request, gw: Gateway) -> Any:
     if request.method == "POST":
-        body = await json_body(request)
-        settings = dict(body.get("settings") or {})
-        if "deactivation_delay" in body:
-            settings["deactivation_delay"] = body["deactivation_delay"]
-        provider, shown = await providers.create_provider(
-            gw, str(body.get("name", "")), str(body.get("auth", "bearer")),
-            body.get("plugin"), settings)
+        body = await json_body(request, schemas.ProviderCreate)
+        settings = dict(body.settings)
+        if body.deactivation_delay is not UNSET:
+            settings["deactivation_delay"] = body.deactivation_delay
+        provider, shown = await providers.create_provider(gw, body.name, body.auth,
+                                                          body.plugin, settings)
         view = providers.provider_view(gw, provider)
         view["credentials"] = {label: value for label, value in shown}
         return created(view)
@@ -38,6 +46,11 @@ async def provider_list(request: Request, gw: Gateway) -> Any:
 
 
 @admin_endpoint
+@documented(
+    GET=Operation(summary="Show a provider (by id or name)", response=schemas.Provider),
+    PATCH=Operation(summary="Change a provider's name, plugin or settings",
+                    request=schemas.ProviderChange, response=schemas.Provider),
+    DELETE=Operation(summary="Delete a provider that owns no users or groups", status=204))
 async def provider_one(request: Request, gw: Gateway) -> Any:
     pid = request.path_params["id"]
     if request.method == "GET":
@@ -49,11 +62,15 @@ async def provider_one(request: Request, gw: Gateway) -> Any:
     if request.method == "DELETE":
         await providers.delete_provider(gw, pid)
         return Response(status_code=204)
-    changed = await providers.update_provider(gw, pid, await json_body(request))
+    changes = msgspec.structs.asdict(await json_body(request, schemas.ProviderChange))
+    changed = await providers.update_provider(
+        gw, pid, {name: value for name, value in changes.items() if value is not UNSET})
     return providers.provider_view(gw, changed)
 
 
 @admin_endpoint
+@documented(POST=Operation(summary="Revoke every secret of a provider and issue a new one, "
+                                   "shown once", response=schemas.ProviderWithCredentials))
 async def provider_rotate(request: Request, gw: Gateway) -> Any:
     provider, shown = await providers.rotate_provider(gw, request.path_params["id"])
     view = providers.provider_view(gw, provider)
@@ -62,6 +79,8 @@ async def provider_rotate(request: Request, gw: Gateway) -> Any:
 
 
 @admin_endpoint
+@documented(GET=Operation(summary="A provider's recent activity", query=schemas.ActivityQuery,
+                          response=schemas.Activity))
 async def provider_activity(request: Request, gw: Gateway) -> Any:
     """The provider's last request, success and error, and its requests and errors per
     minute over the last `minutes` (default and most: 1440)."""
@@ -76,6 +95,8 @@ async def provider_activity(request: Request, gw: Gateway) -> Any:
 
 
 @admin_endpoint
+@documented(GET=Operation(summary="The loaded plugins, their versions and hooks",
+                          response=schemas.PluginPage))
 async def plugin_list(request: Request, gw: Gateway) -> Any:
     """The plugins this gateway loaded, with their versions and the hooks each implements."""
     return {"items": describe(gw.pm), "next_cursor": None}

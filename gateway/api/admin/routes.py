@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from gateway.api import openapi
 from gateway.api.admin import events, providers, users
 from gateway.api.admin.endpoint import plugin_endpoint
 
@@ -25,6 +26,7 @@ def routes(extra: list[Route]) -> list[BaseRoute]:
         Route("/webhooks/{id}", events.webhook_one, methods=["GET", "DELETE"]),
         Route("/webhooks/{id}/dead-letters", events.dead_letters, methods=["GET"]),
         Route("/webhooks/{id}/redeliver", events.redeliver, methods=["POST"]),
+        Route("/openapi.json", openapi.admin_openapi, methods=["GET"]),
         *[Route(r.path, plugin_endpoint(r.endpoint), methods=list(r.methods or []))
           for r in extra],
     ]
