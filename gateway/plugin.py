@@ -19,6 +19,7 @@ from gateway.accounts.lifecycle import Decision
 from gateway.accounts.users import UserColumn
 from gateway.api.admin.endpoint import int_param, json_body, limit_param
 from gateway.api.http import JsonResponse, created, read_json
+from gateway.api.openapi import Operation, documented
 from gateway.clock import parse_duration
 from gateway.core import Gateway
 from gateway.errors import Conflict, GatewayError, NotFound
@@ -67,6 +68,8 @@ __all__ = [
     "element_matches",
     # admin routes (extra_routes / provider_routes hooks)
     "read_json", "json_body", "int_param", "limit_param", "created", "JsonResponse",
+    # describing them in /admin/v1/openapi.json
+    "Operation", "documented",
     # settings
     "parse_duration",
 ]

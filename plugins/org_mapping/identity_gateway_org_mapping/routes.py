@@ -8,10 +8,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from gateway.plugin import ScimError, created, json_body, limit_param
+from gateway.plugin import Operation, ScimError, created, documented, json_body, limit_param
 from identity_gateway_org_mapping import catalogue, mappings, placement, store
 
+OBJECT = {"type": "object"}
 
+
+@documented(
+    GET=Operation(summary="List organizations", response=OBJECT),
+    POST=Operation(summary="Add an organization", request=OBJECT, response=OBJECT,
+                   status=201))
 async def organizations(request: Request) -> Any:
     gw = request.app.state.gateway
     if request.method == "POST":
@@ -23,6 +29,9 @@ async def organizations(request: Request) -> Any:
                                          limit_param(request))
 
 
+@documented(GET=Operation(summary="Show an organization", response=OBJECT),
+            PATCH=Operation(summary="Change an organization", request=OBJECT,
+                            response=OBJECT))
 async def organization(request: Request) -> Any:
     gw = request.app.state.gateway
     oid = request.path_params["id"]
@@ -37,6 +46,8 @@ async def organization(request: Request) -> Any:
         return await catalogue.org_view(conn, row)
 
 
+@documented(GET=Operation(summary="List roles", response=OBJECT),
+            POST=Operation(summary="Add a role", request=OBJECT, response=OBJECT, status=201))
 async def roles(request: Request) -> Any:
     gw = request.app.state.gateway
     if request.method == "POST":
@@ -48,6 +59,9 @@ async def roles(request: Request) -> Any:
                 "next_cursor": None}
 
 
+@documented(GET=Operation(summary="A provider's organization mapping", response=OBJECT),
+            PUT=Operation(summary="Set a provider's organization mapping", request=OBJECT,
+                          response=OBJECT))
 async def org_mapping(request: Request) -> Any:
     gw = request.app.state.gateway
     pid = request.path_params["id"]
@@ -59,6 +73,9 @@ async def org_mapping(request: Request) -> Any:
         return await mappings.org_view(conn, await mappings.require(conn, pid))
 
 
+@documented(GET=Operation(summary="A provider's role mapping", response=OBJECT),
+            PUT=Operation(summary="Set a provider's role mapping", request=OBJECT,
+                          response=OBJECT))
 async def role_mapping(request: Request) -> Any:
     gw = request.app.state.gateway
     pid = request.path_params["id"]
@@ -70,6 +87,8 @@ async def role_mapping(request: Request) -> Any:
         return await mappings.role_view(conn, await mappings.require(conn, pid))
 
 
+@documented(GET=Operation(summary="The provider's groups no role mapping names",
+                          response=OBJECT))
 async def unmapped_groups(request: Request) -> Any:
     gw = request.app.state.gateway
     async with gw.store.read() as conn:
@@ -78,6 +97,8 @@ async def unmapped_groups(request: Request) -> Any:
                                             limit_param(request))
 
 
+@documented(POST=Operation(summary="Place every user of the provider again by its mappings",
+                           response=OBJECT))
 async def apply_mappings(request: Request) -> Any:
     pid = request.path_params["id"]
     report = await placement.apply_all(request.app.state.gateway, pid)
