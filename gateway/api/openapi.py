@@ -138,6 +138,9 @@ def admin_document(gw: Gateway, routes: list[BaseRoute], prefix: str = ADMIN_PRE
         if any(op is not None and op.query is kind for op in described):
             components.pop(kind.__name__, None)
     if any(op is not None and op.request == SCIM_USER for op in described):
+        clash = set(scim) & set(components)
+        if clash:  # a plugin's Struct named like a SCIM schema
+            raise ValueError(f"admin body types named like SCIM schemas: {sorted(clash)}")
         components.update(scim)
     return {
         "openapi": VERSION,

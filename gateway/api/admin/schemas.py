@@ -140,7 +140,7 @@ class PluginPage(msgspec.Struct, kw_only=True):
     next_cursor: None
 
 
-class User(msgspec.Struct, kw_only=True):
+class UserView(msgspec.Struct, kw_only=True):
     """The admin's view of a user; plugins add fields of their own."""
 
     id: str
@@ -157,8 +157,8 @@ class User(msgspec.Struct, kw_only=True):
     last_modified: Stamp
 
 
-class UserPage(msgspec.Struct, kw_only=True):
-    items: list[User]
+class UserViewPage(msgspec.Struct, kw_only=True):
+    items: list[UserView]
     next_cursor: str | None
 
 

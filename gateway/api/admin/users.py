@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 @admin_endpoint
 @documented(
     GET=Operation(summary="List users (admin views), filtered", query=schemas.UserQuery,
-                  response=schemas.UserPage),
+                  response=schemas.UserViewPage),
     POST=Operation(summary="Create a local user from a SCIM User body", request=SCIM_USER,
-                   response=schemas.User, status=201))
+                   response=schemas.UserView, status=201))
 async def user_list(request: Request, gw: Gateway) -> Any:
     if request.method == "POST":
         return created(await create_local(gw, await json_body(request)))
@@ -34,7 +34,7 @@ async def user_list(request: Request, gw: Gateway) -> Any:
 
 
 @admin_endpoint
-@documented(GET=Operation(summary="Show a user (the admin view)", response=schemas.User))
+@documented(GET=Operation(summary="Show a user (the admin view)", response=schemas.UserView))
 async def user_one(request: Request, gw: Gateway) -> Any:
     view = await users.user_view(gw, request.path_params["id"])
     if view is None:
@@ -44,7 +44,7 @@ async def user_one(request: Request, gw: Gateway) -> Any:
 
 @admin_endpoint
 @documented(POST=Operation(summary="block, unblock, deactivate or reactivate a user now",
-                           response=schemas.User))
+                           response=schemas.UserView))
 async def user_action(request: Request, gw: Gateway) -> Any:
     action = request.path_params["action"]
     if action not in actions.ACTIONS:
