@@ -11,7 +11,7 @@ EDITABLE := -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: run test test-fast check install bench constraints clean
+.PHONY: run test test-fast check install bench constraints clean fuzz
 
 # The exact versions tested (constraints.txt), the project and its plugins as editables.
 $(STAMP): pyproject.toml $(PLUGINS) constraints.txt
@@ -40,6 +40,16 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Schemathesis against both OpenAPI documents, as in make test but far longer: FUZZ_EXAMPLES
+# valid and invalid requests per operation (default 2000) from a random FUZZ_SEED (printed,
+# to replay a run). docs/conformance.md keeps the last result.
+FUZZ_EXAMPLES ?= 2000
+fuzz: install
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "fuzz: $(FUZZ_EXAMPLES) examples per operation, FUZZ_SEED=$$seed"; \
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$$seed $(BIN)/python -m pytest -q -rs \
+		tests/api/test_fuzz.py
 
 # Renew constraints.txt: the newest versions pyproject.toml allows, resolved in a
 # throwaway environment. Run `make test` after it.
