@@ -142,7 +142,8 @@ def table(report: dict) -> str:
     rows.append(f"gateway peak RSS: {report['peak_rss_mb']} MB")
     cost = report["logging"]
     rows.append(f"get_by_id with the JSON request log on / off: {cost['log_on']['rps']} / "
-                f"{cost['log_off']['rps']} req/s, ratio {cost['ratio_on_to_off']}")
+                f"{cost['log_off']['rps']} req/s, ratio {cost['ratio_on_to_off']}; server CPU "
+                f"per request {cost.get('log_on_cpu_us')} / {cost.get('log_off_cpu_us')} us")
     return "\n".join(rows)
 
 
@@ -198,7 +199,8 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
                 "p50_ms_10k": small, "p50_ms_1m": big["lookup_username"]["p50_ms"],
                 "ratio": round(big["lookup_username"]["p50_ms"] / small, 3)}
         report["peak_rss_mb"] = peak_rss_mb(gateway.pid)
-        report["logging"] = logging_cost(common, work, store, database, quiet_port)
+        report["logging"] = logging_cost(common, work, store, database, quiet_port,
+                                         gateway.pid)
     finally:
         stop(gateway)
         stop(floor)
@@ -209,11 +211,12 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
 
 
 def logging_cost(common: list[str], work: Path, store: str, database: str,
-                 quiet_port: int) -> dict:
+                 quiet_port: int, pid: int) -> dict:
     """GET-by-id with the JSON request log on against a second gateway with it off."""
     quiet = start_gateway(database, quiet_port, work / f"{store}-quiet.log", request_log=False)
     try:
-        return load([*common, "--phase", "logging", "--quiet-port", str(quiet_port)],
+        return load([*common, "--phase", "logging", "--quiet-port", str(quiet_port),
+                     "--pid", str(pid), "--quiet-pid", str(quiet.pid)],
                     work / f"{store}-logging.json")
     finally:
         stop(quiet)

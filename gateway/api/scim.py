@@ -43,7 +43,8 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             ctx = RequestContext(provider=provider, actor=f"provider:{provider.id}",
                                  request_id=info.request_id, method=request.method,
                                  path=request.scope["path"],
-                                 traceparent=info.trace.traceparent)
+                                 traceparent=info.trace.traceparent
+                                 if request.method in REFUSED_WRITES else None)
             return await handler(request, gw, ctx)
         except GatewayError as error:
             info.error = error.detail

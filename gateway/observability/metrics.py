@@ -122,18 +122,33 @@ class Metrics:
             "outcome", ["outcome"], registry=registry)
         self.database = DatabaseGauges()
         registry.register(self.database)
+        # Labelled children by their label values (all bounded, see the module docstring).
+        self._scim: dict[tuple, tuple[Any, Any]] = {}
+        self._http: dict[tuple, tuple[Any, Any]] = {}
 
     # Recording ---------------------------------------------------------------------------
 
     def scim_request(self, provider: str, resource_type: str, operation: str, status: int,
                      seconds: float) -> None:
-        self.scim_requests.labels(provider, resource_type, operation,
-                                  status_class(status)).inc()
-        self.scim_latency.labels(operation).observe(seconds)
+        key = (provider, resource_type, operation, status)
+        children = self._scim.get(key)
+        if children is None:  # labels() takes a lock and checks its values: once per key
+            children = self._scim[key] = (
+                self.scim_requests.labels(provider, resource_type, operation,
+                                          status_class(status)),
+                self.scim_latency.labels(operation))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(route, method, status_class(status)).inc()
-        self.http_latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        children = self._http.get(key)
+        if children is None:
+            children = self._http[key] = (
+                self.http_requests.labels(route, method, status_class(status)),
+                self.http_latency.labels(route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def committed(self, events: list[dict]) -> None:
         """Outcomes of a commit, from its events (plugins' own event types count as
