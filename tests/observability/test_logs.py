@@ -91,8 +91,8 @@ def test_no_credential_reaches_the_log(tmp_path):
             http.get(f"{root}/scim/v2/{okta['id']}/Users", headers=basic(username, "wrong"))
             http.get(f"{base}/Users", headers={"Authorization": f"Bearer {bearer}"})
             http.get(f"{base}/Users", headers={"Authorization": f"Bearer {bearer}-not"})
-            http.get(f"{root}/metrics", headers=as_admin)
             http.get(f"{root}/admin/v1/sync-log", headers=as_admin)
+            scrape = http.get(f"{root}/metrics", headers=as_admin).text
         secrets = [bearer, admin, client_secret, access, password, OKTA_PASSWORD,
                    basic(username, password)["Authorization"].split()[1],
                    basic(client_id, client_secret)["Authorization"].split()[1]]
@@ -111,3 +111,8 @@ def test_no_credential_reaches_the_log(tmp_path):
     assert not any(r["logger"] == "uvicorn.access" for r in records)
     for secret in secrets:
         assert secret and not [line for line in lines if secret in line], secret
+    # The scrape of the running process saw the same traffic.
+    created_line = (f'gateway_provisioning_outcomes_total{{outcome="created",'
+                    f'provider="{okta["id"]}",resource_type="User"}} 1.0')
+    assert created_line in scrape
+    assert f'gateway_auth_failures_total{{api="scim",provider="{okta["id"]}"}} 1.0' in scrape
