@@ -180,7 +180,7 @@ async def flush(gw: Gateway) -> None:
 async def run(gw: Gateway) -> None:
     """For the life of the app: flush every settings.activity_flush_interval seconds, and
     once more when it stops."""
-    interval = gw.settings.activity_flush_interval
+    interval = max(gw.settings.activity_flush_interval, 0.1)  # 0 would spin
     try:
         while True:
             gw.heartbeats.beat("activity", interval)

@@ -121,7 +121,10 @@ class Observe:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self.finish(scope, info, status, size, time.perf_counter() - began, agent)
+            try:
+                self.finish(scope, info, status, size, time.perf_counter() - began, agent)
+            except Exception:  # the answer has gone out; what observes it must not fail it
+                logging.getLogger("identity_gateway").exception("observing a request failed")
 
     def template(self, scope: Scope, info: RequestInfo) -> str:
         prefix = self.templates.get(id(scope.get("route")))
