@@ -302,8 +302,9 @@ def scim_components(registry: Registry) -> dict:
             data={})})
     out["BulkResponse"] = _loose(
         ["schemas", "Operations"], schemas={"type": "array", "items": {"const": BULK_RESPONSE}},
+        # An operation whose method was not one of the four is answered without one.
         Operations={"type": "array", "items": _loose(
-            ["method", "status"], method={"type": "string"}, bulkId={"type": "string"},
+            ["status"], method={"type": "string"}, bulkId={"type": "string"},
             version={"type": "string"}, location={"type": "string"},
             status={"type": "string"}, response={})})
     out["ServiceProviderConfig"] = _loose(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class Server:
     token: str
     admin: str
     root: str
-    known: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True) as db:
@@ -82,8 +81,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
     finally:
         stop(proc)
-    if running.known:
-        print("\nserver errors of known causes:\n  " + "\n  ".join(sorted(set(running.known))))
 
 
 def load(url: str, token: str) -> Any:
