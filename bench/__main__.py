@@ -182,7 +182,7 @@ def run_store(store: str, scale: str, work: Path) -> dict:
 
 
 def measure(store: str, scale: str, work: Path, database: str) -> dict:
-    port, floor_port, quiet_port = free_port(), free_port(), free_port()
+    port, floor_port = free_port(), free_port()
     floor = start_floor(floor_port)
     gateway = start_gateway(database, port, work / f"{store}-gateway.log")
     base, token = first_start(work / f"{store}-gateway.log")
@@ -199,26 +199,31 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
                 "p50_ms_10k": small, "p50_ms_1m": big["lookup_username"]["p50_ms"],
                 "ratio": round(big["lookup_username"]["p50_ms"] / small, 3)}
         report["peak_rss_mb"] = peak_rss_mb(gateway.pid)
-        report["logging"] = logging_cost(common, work, store, database, quiet_port,
-                                         gateway.pid)
     finally:
         stop(gateway)
         stop(floor)
+    report["logging"] = logging_cost(scale, work, store, database, base, token)
     report.update({"machine": f"{platform.machine()} {os.cpu_count()} cores, "
                               f"Python {platform.python_version()}",
                    "store": store, "scale": scale})
     return report
 
 
-def logging_cost(common: list[str], work: Path, store: str, database: str,
-                 quiet_port: int, pid: int) -> dict:
-    """GET-by-id with the JSON request log on against a second gateway with it off."""
+def logging_cost(scale: str, work: Path, store: str, database: str, base: str,
+                 token: str) -> dict:
+    """GET-by-id on two fresh gateways over the bench's database, started together: one with
+    the JSON request log on, one with it off, driven in turns."""
+    port, quiet_port = free_port(), free_port()
+    loud = start_gateway(database, port, work / f"{store}-loud.log")
     quiet = start_gateway(database, quiet_port, work / f"{store}-quiet.log", request_log=False)
     try:
-        return load([*common, "--phase", "logging", "--quiet-port", str(quiet_port),
-                     "--pid", str(pid), "--quiet-pid", str(quiet.pid)],
-                    work / f"{store}-logging.json")
+        return load(["--port", str(port), "--floor-port", "0", "--token", token,
+                     "--base-path", "/scim/v2/" + base.rsplit("/", 1)[1],
+                     "--scale", scale, "--phase", "logging",
+                     "--quiet-port", str(quiet_port), "--pid", str(loud.pid),
+                     "--quiet-pid", str(quiet.pid)], work / f"{store}-logging.json")
     finally:
+        stop(loud)
         stop(quiet)
 
 
