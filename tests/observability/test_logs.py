@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import logging
+import time
 
 import httpx
 from serving import LINE, free_port, read_lines, rest_of_output, start, stop, wait_ready
@@ -16,6 +17,35 @@ from gateway.observability import logs
 
 CONFIG = '[plugins]\nenabled = ["entra", "okta"]\n'
 OKTA_PASSWORD = "Okta-User-Pa55word-7d1f"  # a user's password, as Okta may push it
+
+
+def close_handlers() -> None:
+    """What the process does at exit: every handler flushed and closed."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+
+
+def test_lines_are_written_together_but_soon_and_warnings_at_once():
+    out = io.StringIO()
+    logs.configure("json", "info", out)
+    try:
+        log = logging.getLogger("identity_gateway.test")
+        log.info("gathered")
+        assert out.getvalue() == ""  # in memory for a moment, then written with others
+        eventually(lambda: "gathered" in out.getvalue(), within=10)
+        log.warning("urgent")
+        assert "urgent" in out.getvalue()  # no waiting for a warning
+    finally:
+        close_handlers()
+
+
+def eventually(check, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "did not happen"
+        time.sleep(0.01)
 
 
 def test_a_json_line_has_the_record_and_its_fields():
@@ -28,7 +58,7 @@ def test_a_json_line_has_the_record_and_its_fields():
         except ValueError:
             logging.getLogger("identity_gateway.test").exception("failed")
     finally:
-        logging.getLogger().handlers.clear()
+        close_handlers()
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert first["message"] == "hello you" and first["n"] == 1
     assert first["level"] == "INFO" and first["logger"] == "identity_gateway.test"
@@ -42,7 +72,7 @@ def test_text_is_for_people():
     try:
         logging.getLogger("identity_gateway.test").info("hello")
     finally:
-        logging.getLogger().handlers.clear()
+        close_handlers()
     assert out.getvalue().rstrip().endswith("INFO identity_gateway.test hello")
 
 
