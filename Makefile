@@ -11,7 +11,10 @@ EDITABLE := -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: run test test-fast check install bench constraints clean fuzz
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test test-fast check install bench constraints clean browser screenshots bench-console \
+	fuzz
 
 # The exact versions tested (constraints.txt), the project and its plugins as editables.
 $(STAMP): pyproject.toml $(PLUGINS) constraints.txt
@@ -31,8 +34,21 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: check
+test: check browser
 	$(BIN)/python -m pytest -q
+
+# The console's browser tests drive Debian's Chromium (Playwright, a pinned test dependency,
+# comes with `install`). Installed with apt-get when missing and apt is usable; otherwise
+# those tests skip with one line (REQUIRE_BROWSER=1 makes that a failure).
+browser:
+	@test -x $(CHROMIUM) || ! command -v apt-get >/dev/null || \
+		{ apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		  echo "chromium could not be installed: the console's browser tests will skip"; }
+
+# The screenshots docs/console.md shows, taken by the console's browser tests.
+screenshots: install browser
+	CONSOLE_SCREENSHOTS=docs/console REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/console
 
 # Everything but the PostgreSQL cases (no server needed).
 test-fast: install
@@ -50,6 +66,10 @@ fuzz: install
 	echo "fuzz: $(FUZZ_EXAMPLES) examples per operation, FUZZ_SEED=$$seed"; \
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$$seed $(BIN)/python -m pytest -q -rs \
 		tests/api/test_fuzz.py
+
+# The console's pages at 10,000 users on SQLite (median and p95 per page; target < 100 ms).
+bench-console: install
+	$(BIN)/python -m bench.console
 
 # Renew constraints.txt: the newest versions pyproject.toml allows, resolved in a
 # throwaway environment. Run `make test` after it.

@@ -189,7 +189,9 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
     provider_id = base.rsplit("/", 1)[1]
     try:
         common = ["--port", str(port), "--floor-port", str(floor_port),
-                  "--base-path", f"/scim/v2/{provider_id}", "--token", token, "--scale", scale]
+                  "--base-path", f"/scim/v2/{provider_id}",
+                  # one argument: a token may start with "-", which argparse reads as a flag
+                  f"--token={token}", "--scale", scale]
         report = load(common, work / f"{store}.json")
         if scale == "large" and store == "sqlite":
             fill_sqlite(database, provider_id, report["notes"]["users_stored"], 1_000_000)

@@ -19,19 +19,23 @@ from gateway.api import probes, scim
 from gateway.api.admin.routes import routes as admin_routes
 from gateway.api.http import admin_error_response, error_response
 from gateway.clock import Clock
+from gateway.console import auth as console_auth
+from gateway.console import routes as console
 from gateway.core import Gateway
 from gateway.errors import GatewayError
 from gateway.events import delivery, retention
-from gateway.hooks import Hooks, make_plugin_manager
+from gateway.hooks import Hooks, describe, make_plugin_manager
 from gateway.observability import activity
 from gateway.observability.middleware import Observe, request_info
 from gateway.scim.schema import default_registry
 from gateway.settings import Settings
+from gateway.store import admins as admin_tables
 from gateway.store import open_store
 from gateway.store.base import Migration, core_migrations
 
 log = logging.getLogger("identity_gateway")
 ADMIN_PREFIX = "/admin/"
+CONSOLE_PREFIX = "/console"
 
 
 class PendingMigrations(GatewayError):
@@ -39,7 +43,7 @@ class PendingMigrations(GatewayError):
 
 
 async def all_migrations(gw: Gateway) -> list[Migration]:
-    found = core_migrations(gw.store.dialect)
+    found = core_migrations(gw.store.dialect) + admin_tables.migrations(gw.store.dialect)
     for batch in await gw.hooks.call("migrations", dialect=gw.store.dialect):
         found += list(batch)
     return found
@@ -95,6 +99,8 @@ def refusal(request: Request, error: GatewayError) -> Response:
     request_info(request.scope).error = error.detail
     if request.url.path.startswith(ADMIN_PREFIX):
         return admin_error_response(error)
+    if request.url.path.startswith(CONSOLE_PREFIX):
+        return console_auth.plain_error(error)
     return error_response(error)
 
 
@@ -121,10 +127,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     retention.retention_seconds(settings.sync_log_retention)  # a bad value stops startup
     extra_admin = [r for batch in gw.hooks.call_sync("extra_routes") for r in batch]
     extra_provider = [r for batch in gw.hooks.call_sync("provider_routes") for r in batch]
+    console_state, console_mount = console.mount(gw)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with opened(gw), anyio.create_task_group() as tasks:
+            for plugin in describe(gw.pm):
+                log.info("plugin %s %s: %s", plugin["name"], plugin["version"] or "-",
+                         ", ".join(plugin["hooks"]))
             if run_scheduler:
                 tasks.start_soon(scheduler.scheduler, gw)
             tasks.start_soon(delivery.run, gw)
@@ -141,6 +151,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         Route("/metrics", probes.metrics),
         Mount("/scim/v2/{provider}", routes=[*extra_provider, *scim.routes()]),
         Mount("/admin/v1", routes=admin_routes(extra_admin)),
+        console_mount,
     ]
     app = Starlette(
         routes=routes,
@@ -149,5 +160,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.gateway = gw
+    app.state.console = console_state
     app.state.bulk_supported = True  # POST /Bulk (gateway.provisioning.bulk), advertised
     return app

@@ -8,6 +8,9 @@ the CLI as one line on standard error. Anything else that escapes is a bug (answ
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class GatewayError(Exception):
     """A refusal: ``detail`` says why, ``status`` is the HTTP status that answers it, and
@@ -26,6 +29,14 @@ class GatewayError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.detail!r}, {self.status})"
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """" (did you mean 'port'?)" for the known word closest to a mistyped one, ignoring
+    case; "" when none is close."""
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean '{by_lower[close[0]]}'?)" if close else ""
 
 
 class NotFound(GatewayError):

@@ -95,6 +95,25 @@ def issue_credential(provider: Any, kind: str, secret: str, username: str | None
     """
 
 
+@hookspec
+def validate_provider_settings(provider: Any, settings: dict, gateway: Any) -> None:
+    """Called when a provider is created or its settings change, before they are saved.
+
+    ``settings`` are the provider's settings as they would be stored (``provider`` already
+    carries them). Check the ones your plugin reads, for your own providers only, and raise
+    ``gateway.plugin.GatewayError`` (400) saying what is wrong to refuse the change; nothing
+    is saved then.
+    """
+
+
+@hookspec
+def event_types() -> list | None:
+    """Called when a webhook subscribes to events. Return the event types your plugin records
+    with ``gateway.record`` (for example ``["user.legal_hold_placed"]``): a webhook may
+    subscribe to those and to the core's, and to nothing else.
+    """
+
+
 @hookspec(firstresult=True)
 def authenticate(request: Any, provider: Any, credentials: list, gateway: Any) -> Any:
     """Called on every SCIM request for the provider named by the URL.
@@ -223,4 +242,20 @@ def cli_commands(subparsers: Any, common: Any) -> None:
     ``set_defaults(gateway_command=fn)`` where ``async fn(gw, args) -> int`` runs with the
     Gateway open on the configured database and returns the exit status. Pass each command's
     parser to ``common(parser)`` so it accepts ``--database`` and ``--config`` like the core's.
+    """
+
+
+@hookspec
+@startup
+def console_pages() -> list | None:
+    """Startup. What your plugin adds to the web console under ``/console``: a list of
+    ``gateway.plugin.ConsolePage`` (a page, listed in the navigation when it has a title),
+    ``ConsolePanel`` (a block on the user or the provider page), ``ConsoleIdp`` (an
+    identity provider "Add provisioning provider" offers, with its credential types, field
+    names and next steps) and ``ConsoleUserFilter`` (a filter of the user list).
+
+    Pages get the console's checks before your endpoint runs: a signed-in account, and for
+    a change a valid CSRF token and an account that may change things (not an auditor).
+    Render with ``console_page`` / ``console_fragment``; record changes with
+    ``console_actor(request)`` as the actor.
     """

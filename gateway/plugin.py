@@ -21,10 +21,22 @@ from gateway.api.admin.endpoint import int_param, json_body, limit_param
 from gateway.api.http import JsonResponse, created, read_json
 from gateway.api.openapi import Operation, documented
 from gateway.clock import parse_duration
+from gateway.console.extension import (
+    ConsoleIdp,
+    ConsolePage,
+    ConsolePanel,
+    ConsoleUserFilter,
+    console_actor,
+    console_form,
+    console_fragment,
+    console_page,
+    console_redirect,
+)
 from gateway.core import Gateway
-from gateway.errors import Conflict, GatewayError, NotFound
+from gateway.errors import Conflict, GatewayError, NotFound, did_you_mean
 from gateway.hookspecs import hookimpl
 from gateway.ids import new_id
+from gateway.profile import FIELDS as PROFILE_FIELDS
 from gateway.scim.ast import AttrPath, lookup
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import element_matches, resource_values
@@ -53,12 +65,12 @@ __all__ = [
     # hooks and the running gateway
     "hookimpl", "Gateway", "ConfigError",
     # refusals
-    "GatewayError", "NotFound", "Conflict", "ScimError", "ActionRefused",
+    "GatewayError", "NotFound", "Conflict", "ScimError", "ActionRefused", "did_you_mean",
     # credentials (authenticate / issue_credential hooks)
     "Principal", "IssuedCredential", "CredentialRow", "ProviderRow", "hash_secret",
     "verify_secret", "bearer_token",
-    # lifecycle (lifecycle_decision hook) and user lists (user_columns hook)
-    "Decision", "UserColumn",
+    # lifecycle (lifecycle_decision hook), user lists (user_columns), profiles
+    "Decision", "UserColumn", "PROFILE_FIELDS",
     # tables of your own (migrations hook) and SQL on both stores
     "Migration", "migrations_in", "Conn", "IntegrityError", "json_column", "keyset_page",
     "new_id",
@@ -72,4 +84,7 @@ __all__ = [
     "Operation", "documented",
     # settings
     "parse_duration",
+    # the web console (console_pages hook)
+    "ConsolePage", "ConsolePanel", "ConsoleIdp", "ConsoleUserFilter", "console_page",
+    "console_fragment", "console_form", "console_actor", "console_redirect",
 ]

@@ -1,5 +1,9 @@
 """Fixtures: a real app (gateway.testing) on a temp SQLite file or PostgreSQL schema, driven
-over HTTP through the ASGI transport."""
+over HTTP through the ASGI transport.
+
+Tests import helpers from gateway.testing, tests/serving.py and tests/postgres_server.py,
+never from a conftest: the console's tests have a conftest of their own, and in this layout
+(no __init__.py) two modules named conftest would stand in for each other."""
 
 from __future__ import annotations
 
@@ -9,13 +13,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from postgres_server import PG_URL, pg_run, pg_with
 
 from gateway.store import open_store
 from gateway.store.base import Store, core_migrations
-from gateway.testing import SCIM, Harness, Provider, running
-from gateway.testing import scim_user as user_body
-
-__all__ = ["SCIM", "Harness", "Provider", "running", "user_body"]
+from gateway.testing import Harness, Provider, running
 
 
 @pytest.fixture
@@ -35,28 +37,6 @@ def database(request: Any, tmp_path: Any) -> str:
 # The server at TEST_POSTGRES_URL (default: the local one with trust auth). Each test gets its
 # own schema, dropped afterwards. Without a server the PostgreSQL cases skip, unless
 # REQUIRE_POSTGRES=1 (CI), where they fail instead.
-
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
-
-
-def pg_with(url: str, **params: str) -> str:
-    return url + ("&" if "?" in url else "?") + "&".join(f"{k}={v}" for k, v in params.items())
-
-
-def pg_run(sql: str) -> None:
-    import asyncio
-
-    import asyncpg
-
-    async def go() -> None:
-        conn = await asyncpg.connect(PG_URL, timeout=3)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(go())
-
 
 PG_SKIP = "PostgreSQL is not reachable at "
 

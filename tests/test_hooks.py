@@ -1,7 +1,6 @@
 """Plugins change behaviour only through hooks; a test plugin proves each call site."""
 
 import pytest
-from conftest import running, user_body
 
 from gateway.hooks import PluginError, make_plugin_manager
 from gateway.plugin import (
@@ -12,6 +11,8 @@ from gateway.plugin import (
     hookimpl,
     verify_secret,
 )
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

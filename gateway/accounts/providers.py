@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 from gateway.accounts.credentials import ADMIN, IssuedCredential, hash_secret, new_secret
 from gateway.accounts.lifecycle import DEFAULT_DELAY
 from gateway.clock import parse_duration
-from gateway.errors import GatewayError
+from gateway.context import admin_context
+from gateway.errors import GatewayError, did_you_mean
+from gateway.events.record import log_entry
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow
+from gateway.store.resources import owned_counts
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -23,6 +26,27 @@ class ProviderError(GatewayError):
     """An admin's request about providers that cannot be carried out (a 4xx, not a crash)."""
 
 
+async def resolve(conn: Conn, ref: str, status: int = 404) -> ProviderRow:
+    """The provider a command or filter names, by id or by name (ignoring case); an unknown
+    one is refused with the known names and the closest one."""
+    found = await queries.find_provider(conn, ref)
+    if found is not None:
+        return found
+    names = [p.name for p in await queries.list_providers(conn)]
+    hint = did_you_mean(ref, names)
+    listed = ", ".join(names) if names else "none yet"
+    raise ProviderError(f"no provider '{ref}'{hint} (providers: {listed})", status)
+
+
+async def provider_filter(gw: Gateway, ref: str | None) -> str | None:
+    """A list filter's provider (id or name) as its id; None for no filter. An unknown one
+    answers 400: a filter that matches nothing because of a typo must not look empty."""
+    if not ref:
+        return None
+    async with gw.store.read() as conn:
+        return (await resolve(conn, ref, 400)).id
+
+
 async def credential_kinds(gw: Gateway) -> list[str]:
     kinds: list[str] = []
     for found in await gw.hooks.call("credential_kinds"):
@@ -30,13 +54,25 @@ async def credential_kinds(gw: Gateway) -> list[str]:
     return kinds
 
 
-def check_settings(settings: dict) -> dict:
+MAX_DELAY = 365 * 86400  # a deactivation waits at most a year
+
+
+async def check_settings(gw: Gateway, provider: ProviderRow, settings: dict) -> dict:
+    """A provider's settings, checked when they are saved (not when the IdP next pushes):
+    the core's own, then every plugin's through the validate_provider_settings hooks."""
     out = dict(settings)
     if "deactivation_delay" in out:
         try:
-            parse_duration(out["deactivation_delay"])
+            delay = parse_duration(out["deactivation_delay"])
         except ValueError as exc:
             raise ProviderError(f"deactivation_delay: {exc}") from None
+        if delay > MAX_DELAY:
+            raise ProviderError("deactivation_delay: at most 365d")
+    candidate = ProviderRow(id=provider.id, name=provider.name, plugin=provider.plugin,
+                            auth_kind=provider.auth_kind, settings=out,
+                            created_at=provider.created_at)
+    await gw.hooks.call("validate_provider_settings", provider=candidate, settings=out,
+                        gateway=gw)
     return out
 
 
@@ -62,9 +98,28 @@ async def issue(gw: Gateway, conn: Conn, provider: ProviderRow,
     return issued.shown
 
 
+async def logged(gw: Gateway, conn: Conn, actor: str | None, operation: str,
+                 provider: ProviderRow, before: dict | None, after: dict | None,
+                 reason: str | None = None) -> None:
+    """The sync-log entry of a named admin's change to a provider (never with its
+    secrets). Without an actor (the admin token's API and the CLI) nothing is written, as
+    before named accounts existed."""
+    if actor is None:
+        return
+    await log_entry(gw, conn, admin_context(actor, provider.id), operation=operation,
+                    resource_type="Provider", resource_id=provider.id, before=before,
+                    after=after, reason=reason)
+
+
+def settings_view(provider: ProviderRow) -> dict:
+    return {"name": provider.name, "plugin": provider.plugin, "auth": provider.auth_kind,
+            "settings": dict(provider.settings)}
+
+
 async def create_provider(gw: Gateway, name: str, auth: str = "bearer",
                           plugin: str | None = None, settings: dict | None = None,
-                          provider_id: str | None = None) -> tuple[ProviderRow, list]:
+                          provider_id: str | None = None,
+                          actor: str | None = None) -> tuple[ProviderRow, list]:
     if not NAME.match(name or ""):
         raise ProviderError("a provider name is 1-64 letters, digits, spaces, . _ or -")
     kinds = await credential_kinds(gw)
@@ -74,36 +129,38 @@ async def create_provider(gw: Gateway, name: str, auth: str = "bearer",
         raise ProviderError(f"plugin '{plugin}' is not enabled in this gateway's config")
     provider = ProviderRow(
         id=provider_id or secrets.token_hex(8), name=name, plugin=plugin, auth_kind=auth,
-        settings=check_settings({"deactivation_delay": DEFAULT_DELAY,
-                                 **(settings or {})}),
+        settings={"deactivation_delay": DEFAULT_DELAY, **(settings or {})},
         created_at=gw.clock.stamp(),
     )
+    provider.settings = await check_settings(gw, provider, provider.settings)
     async with gw.store.write() as conn:
         if await queries.find_provider(conn, name):
             raise ProviderError(f"a provider named '{name}' already exists", 409)
         await queries.insert_provider(conn, provider)
         shown = await issue(gw, conn, provider)
+        await logged(gw, conn, actor, "create", provider, None, settings_view(provider))
     return provider, shown
 
 
-async def rotate_provider(gw: Gateway, id_or_name: str) -> tuple[ProviderRow, list]:
+async def rotate_provider(gw: Gateway, id_or_name: str,
+                          actor: str | None = None) -> tuple[ProviderRow, list]:
     """Revoke every secret of the provider at once and issue a new one."""
     async with gw.store.write() as conn:
-        provider = await queries.find_provider(conn, id_or_name)
-        if provider is None:
-            raise ProviderError(f"no provider '{id_or_name}'", 404)
+        provider = await resolve(conn, id_or_name)
         old = await queries.live_credentials(conn, provider.id, gw.clock.stamp())
         username = next((c.username for c in old if c.kind == provider.auth_kind), None)
         await queries.revoke_all(conn, provider.id, gw.clock.stamp())
         shown = await issue(gw, conn, provider, username)
+        await logged(gw, conn, actor, "rotate", provider, None, None,
+                     reason=f"{len(old)} credential(s) revoked, a new one issued")
     return provider, shown
 
 
-async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any]) -> ProviderRow:
+async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any],
+                          actor: str | None = None) -> ProviderRow:
     async with gw.store.write() as conn:
-        provider = await queries.find_provider(conn, id_or_name)
-        if provider is None:
-            raise ProviderError(f"no provider '{id_or_name}'", 404)
+        provider = await resolve(conn, id_or_name)
+        before = settings_view(provider)
         unknown = set(changes) - {"name", "plugin", "settings", "deactivation_delay"}
         if unknown:
             raise ProviderError(f"cannot change: {', '.join(sorted(unknown))}")
@@ -120,22 +177,26 @@ async def update_provider(gw: Gateway, id_or_name: str, changes: dict[str, Any])
         settings.update(changes.get("settings") or {})
         if "deactivation_delay" in changes:
             settings["deactivation_delay"] = changes["deactivation_delay"]
-        provider.settings = check_settings(settings)
+        provider.settings = await check_settings(gw, provider, settings)
         await queries.update_provider(conn, provider)
+        after = settings_view(provider)
+        if after != before:
+            await logged(gw, conn, actor, "update", provider, before, after)
     return provider
 
 
-async def delete_provider(gw: Gateway, id_or_name: str) -> None:
+async def delete_provider(gw: Gateway, id_or_name: str,
+                          actor: str | None = None) -> ProviderRow:
     async with gw.store.write() as conn:
-        provider = await queries.find_provider(conn, id_or_name)
-        if provider is None:
-            raise ProviderError(f"no provider '{id_or_name}'", 404)
+        provider = await resolve(conn, id_or_name)
         count = await queries.owned_count(conn, provider.id)
         if count:
             raise ProviderError(
                 f"provider '{provider.name}' still owns {count} users or groups; "
                 "unassign them in the IdP first", 409)
         await queries.delete_provider(conn, provider.id)
+        await logged(gw, conn, actor, "delete", provider, settings_view(provider), None)
+    return provider
 
 
 async def has_admin(gw: Gateway) -> bool:
@@ -153,6 +214,12 @@ async def create_admin_token(gw: Gateway) -> str:
             secret_hash=hash_secret(token), created_at=gw.clock.stamp(),
         ))
     return token
+
+
+async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> dict:
+    """The provider view with what it owns: what an admin checks before and after an IdP
+    connects (`GET /admin/v1/providers/{id}`, `provider show`)."""
+    return {**provider_view(gw, provider), "owned": await owned_counts(conn, provider.id)}
 
 
 def provider_view(gw: Gateway, provider: ProviderRow) -> dict:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from gateway.accounts import lifecycle
+from gateway.accounts.providers import provider_filter
+from gateway.errors import GatewayError, did_you_mean
 from gateway.profile import profile_of
+from gateway.scim.ast import AttrPath, Compare, Filter, Or
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
+from gateway.store.filter_sql import compile_filter, dialect_of
 from gateway.store.providers import get_provider
-from gateway.store.resources import LOCAL
+from gateway.store.resources import LOCAL, Condition
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -72,15 +76,47 @@ async def user_view(gw: Gateway, rid: str, conn: Conn | None = None) -> dict | N
     return await view(gw, conn, row)
 
 
+# What a search (`q`) looks in: the names and email addresses an admin knows a person by.
+SEARCHED = (("userName", None), ("displayName", None), ("emails", "value"),
+            ("name", "givenName"), ("name", "familyName"), ("name", "formatted"))
+
+
+def search_condition(gw: Gateway, text: str) -> Condition:
+    """`q` as SQL: a case-insensitive `co` on each SEARCHED attribute, compiled by the same
+    filter compiler as SCIM's `filter` (so it reads the same columns and JSON paths)."""
+    rtype = gw.registry.types["User"]
+    core = rtype.schema.id
+    terms: list[Filter] = [Compare(AttrPath(core, attr, sub), "co", text)
+                           for attr, sub in SEARCHED]
+    expr = terms[0]
+    for term in terms[1:]:
+        expr = Or(expr, term)
+    return compile_filter(expr, rtype, dialect_of(gw.store.dialect))
+
+
 async def list_users(gw: Gateway, *, provider: str | None, state: str | None, q: str | None,
-                     cursor: str | None, limit: int) -> dict:
-    """A page of admin views by id; `provider` is a provider id or "local"."""
+                     cursor: str | None, limit: int, total: bool = False,
+                     conditions: Sequence[Condition] = ()) -> dict:
+    """A page of admin views by id. `provider` is a provider's id or name, or "local"; `q`
+    searches names and email addresses; `conditions` are further SQL conditions on
+    `resources r` (the console's plugin filters)."""
     limit = max(1, min(limit, 1000))
-    owner_id = None if not provider else (LOCAL if provider == "local" else provider)
+    if state and state not in lifecycle.STATES:
+        raise GatewayError(f"no state '{state}'{did_you_mean(state, lifecycle.STATES)}; the "
+                           f"states are {', '.join(lifecycle.STATES)}")
+    owner_id = LOCAL if provider == "local" else await provider_filter(gw, provider)
+    where = [*conditions]
+    if q and q.strip():
+        where.append(search_condition(gw, q.strip()[:200]))
     async with gw.store.read() as conn:
-        rows = await resources.user_page(conn, provider_id=owner_id, state=state, q=q,
-                                         after=cursor, limit=limit + 1)
+        rows = await resources.user_page(conn, provider_id=owner_id, state=state,
+                                         conditions=where, after=cursor, limit=limit + 1)
         found = rows[:limit]
         items = [await view(gw, conn, row) for row in found]
+        count = await resources.user_count(conn, provider_id=owner_id, state=state,
+                                           conditions=where) if total else None
     more = len(rows) > limit
-    return {"items": items, "next_cursor": found[-1].id if more and found else None}
+    page: dict = {"items": items, "next_cursor": found[-1].id if more and found else None}
+    if count is not None:
+        page["total"] = count
+    return page

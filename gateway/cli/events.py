@@ -14,7 +14,8 @@ from typing import Any
 import anyio
 import msgspec
 
-from gateway.cli.common import common, run
+from gateway.accounts.providers import provider_filter
+from gateway.cli.common import common, print_table, run
 from gateway.core import Gateway
 from gateway.events import feed, synclog, webhooks
 
@@ -23,28 +24,46 @@ def show(value: Any) -> None:
     print(json.dumps(value, indent=2))
 
 
+LOG_HEADERS = ["SEQ", "AT", "PROVIDER", "ACTOR", "OPERATION", "RESOURCE", "OUTCOME", "DETAIL"]
+
+
+def entry_row(item: dict) -> list:
+    resource = f"{item['resource_type'] or ''} {item['resource_id'] or ''}".strip()
+    detail = f"{item['status']} {item['detail']}" if item["outcome"] != "success" else ""
+    if item.get("reason"):
+        detail = f"{detail} ({item['reason']})".strip()
+    return [item["seq"], item["at"], item["provider"], item["actor"], item["operation"],
+            resource, item["outcome"], detail]
+
+
 def print_entry(item: dict, fmt: str, writer: Any = None) -> None:
     if fmt == "json":
         print(msgspec.json.encode(item).decode())
     elif fmt == "csv" and writer is not None:
         writer.writerow(synclog.csv_row(item))
     else:
-        who = item["provider"] or item["actor"]
-        what = f"{item['operation']} {item['resource_type'] or ''} {item['resource_id'] or ''}"
-        tail = f" ({item['reason']})" if item.get("reason") else ""
-        error = f" {item['status']} {item['detail']}" if item["outcome"] != "success" else ""
-        print(f"{item['seq']:>6} {item['at']} {who} {what.strip()} {item['outcome']}"
-              f"{error}{tail}")
+        print("\t".join("-" if v in (None, "") else str(v) for v in entry_row(item)))
+
+
+async def log_filters(gw: Gateway, args: argparse.Namespace) -> dict:
+    filters = {name: getattr(args, name) for name in synclog.FILTERS}
+    filters["provider"] = await provider_filter(gw, filters["provider"])
+    return filters
 
 
 def cmd_synclog(args: argparse.Namespace) -> int:
     async def work(gw: Gateway) -> int:
-        filters = {name: getattr(args, name) for name in synclog.FILTERS}
+        filters = await log_filters(gw, args)
         page = await synclog.query(gw, limit=args.limit, **filters)
         items = list(reversed(page["items"]))
         writer = csv.writer(sys.stdout) if args.format == "csv" else None
         if writer:
             writer.writerow(synclog.CSV_COLUMNS)
+        elif args.format == "text" and (items or args.follow):
+            print("\t".join(LOG_HEADERS))
+        if not items:
+            print("no sync-log entries match" + (" yet; following" if args.follow else ""),
+                  file=sys.stderr)
         last = 0
         deadline = time.monotonic() + args.follow_seconds if args.follow else 0
         while True:
@@ -88,17 +107,19 @@ def cmd_webhook(args: argparse.Namespace) -> int:
                 body["secret"] = args.secret
             show(await webhooks.create(gw, body))
         elif args.action == "list":
-            for hook in (await webhooks.list_all(gw))["items"]:
-                print(f"{hook['id']}\t{hook['url']}\tevents={','.join(hook['events'])}"
-                      f"\tpending={hook['pending']}\tdead_letters={hook['dead_letters']}")
+            rows = [[h["id"], h["url"], ",".join(h["events"]), h["pending"], h["dead_letters"]]
+                    for h in (await webhooks.list_all(gw))["items"]]
+            print_table(["ID", "URL", "EVENTS", "PENDING", "DEAD_LETTERS"], rows,
+                        "no webhooks yet: `identity-gateway webhook add URL`")
         elif args.action == "remove":
             await webhooks.remove(gw, args.id)
             print(f"removed webhook {args.id}")
         elif args.action == "dead-letters":
-            for item in (await webhooks.dead_letters(gw, args.id, limit=1000))["items"]:
-                event = item["event"]
-                print(f"{item['seq']}\t{event['type']}\t{event['resource_id'] or '-'}"
-                      f"\tattempts={item['attempts']}\t{item['last_error']}")
+            rows = [[item["seq"], item["event"]["type"], item["event"]["resource_id"],
+                     item["attempts"], item["last_error"]]
+                    for item in (await webhooks.dead_letters(gw, args.id, limit=1000))["items"]]
+            print_table(["SEQ", "TYPE", "RESOURCE", "ATTEMPTS", "LAST_ERROR"], rows,
+                        "no dead letters")
         else:
             show(await webhooks.redeliver(gw, args.id, args.seq or None))
         return 0
@@ -110,7 +131,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """The whole matching sync log, oldest first, as CSV or JSON lines."""
 
     async def work(gw: Gateway) -> int:
-        filters = {name: getattr(args, name) for name in synclog.FILTERS}
+        filters = await log_filters(gw, args)
         out = await anyio.open_file(args.output, "w", newline="") if args.output \
             else anyio.wrap_file(sys.stdout)
         try:
@@ -124,14 +145,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return run(args, work)
 
 
+FILTER_HELP = {
+    "provider": "only this provider's entries (its name or id)",
+    "user": "only entries about this user or group (its id)",
+    "operation": "create, replace, patch, delete, lifecycle, block, ...",
+    "outcome": "success or error",
+    "since": "from this RFC 3339 time or date on",
+    "until": "before this RFC 3339 time or date",
+}
+
+
 def add_commands(sub: Any) -> None:
     log = common(sub.add_parser("synclog", help="show the newest sync-log entries"))
-    log.add_argument("--provider", help="only this provider's entries (its id)")
-    log.add_argument("--user", help="only entries about this user or group (its id)")
-    log.add_argument("--operation", help="create, replace, patch, delete, lifecycle, ...")
-    log.add_argument("--outcome", help="success or error")
-    log.add_argument("--since", help="from this RFC 3339 time or date on")
-    log.add_argument("--until", help="before this RFC 3339 time or date")
+    for name, text in FILTER_HELP.items():
+        log.add_argument(f"--{name}", help=text)
     log.add_argument("--limit", type=int, default=20, help="how many of the newest entries")
     log.add_argument("--format", choices=["text", "json", "csv"], default="text",
                      help="text (default), one JSON object per line, or CSV")
@@ -142,15 +169,16 @@ def add_commands(sub: Any) -> None:
 
     ev = common(sub.add_parser("events", help="print events from the outbox as JSON lines"))
     ev.add_argument("--after", type=int, default=0, help="the last seq already seen")
-    ev.add_argument("--limit", type=int, default=100)
+    ev.add_argument("--limit", type=int, default=100, help="events per page (at most 1000)")
     ev.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
-    ev.add_argument("--follow-seconds", type=float, default=3600.0)
+    ev.add_argument("--follow-seconds", type=float, default=3600.0,
+                    help="stop following after this long")
     ev.set_defaults(func=cmd_events)
 
     hook = sub.add_parser("webhook", help="manage webhooks")
     actions = hook.add_subparsers(dest="action", required=True)
     add = common(actions.add_parser("add", help="register a webhook"))
-    add.add_argument("url")
+    add.add_argument("url", help="the receiver's http(s) URL")
     add.add_argument("--secret", help="the HMAC key (default: generated and shown once)")
     add.add_argument("--events", nargs="+", help="event types (default: all)")
     common(actions.add_parser("list", help="list webhooks (never their secrets)"))
@@ -158,15 +186,16 @@ def add_commands(sub: Any) -> None:
                        ("dead-letters", "list a webhook's parked deliveries"),
                        ("redeliver", "queue dead letters for delivery again")):
         p = common(actions.add_parser(name, help=text))
-        p.add_argument("id")
+        p.add_argument("id", help="the webhook's id (see `webhook list`)")
         if name == "redeliver":
             p.add_argument("--seq", type=int, nargs="+", help="only these events")
     hook.set_defaults(func=cmd_webhook)
 
     exp = common(sub.add_parser("synclog-export",
                                 help="export the sync log (oldest first) as CSV or JSON lines"))
-    for name in ("provider", "user", "operation", "outcome", "since", "until"):
-        exp.add_argument(f"--{name}")
-    exp.add_argument("--format", choices=list(synclog.EXPORT_FORMATS), default="jsonl")
+    for name, text in FILTER_HELP.items():
+        exp.add_argument(f"--{name}", help=text)
+    exp.add_argument("--format", choices=list(synclog.EXPORT_FORMATS), default="jsonl",
+                     help="jsonl (default: one JSON object per line) or csv")
     exp.add_argument("--output", "-o", help="file to write (default: standard output)")
     exp.set_defaults(func=cmd_export)

@@ -1,24 +1,28 @@
-"""The `identity-gateway` command: serve | migrate | provider | admin-token | user | synclog |
-synclog-export | events | webhook, and the commands enabled plugins add."""
+"""The `identity-gateway` command: serve | migrate | provider | admin-token | admin | user |
+synclog | synclog-export | events | webhook, and the commands enabled plugins add."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
-from gateway.cli import events, plugins, providers, serve, users
+from gateway import __version__
+from gateway.cli import admins, events, plugins, providers, serve, users
 from gateway.cli.common import fail, with_gateway
 from gateway.errors import GatewayError
 
 
 def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="identity-gateway", description=__doc__)
+    top.add_argument("--version", action="version", version=f"identity-gateway {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
     serve.add_commands(sub)
     providers.add_commands(sub)
     events.add_commands(sub)
     users.add_commands(sub)
+    admins.add_commands(sub)
     plugins.add_commands(sub, argv)
     return top
 
@@ -36,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except GatewayError as exc:
         return fail(exc.detail)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining
+        # when it flushes standard output at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

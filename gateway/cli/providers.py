@@ -1,13 +1,14 @@
-"""`identity-gateway provider add|list|rotate|set` and `admin-token rotate`."""
+"""`identity-gateway provider add|list|show|set|rotate|remove` and `admin-token rotate`.
+
+Every command that names a provider takes its name (in any case) or its id."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from gateway.accounts import providers
-from gateway.cli.common import common, print_lines, run
+from gateway.cli.common import common, print_json, print_lines, print_table, run
 from gateway.core import Gateway
 from gateway.store import providers as queries
 
@@ -26,10 +27,19 @@ def cmd_provider(args: argparse.Namespace) -> int:
     async def listing(gw: Gateway) -> int:
         async with gw.store.read() as conn:
             found = await queries.list_providers(conn)
+        rows = []
         for p in found:
             view = providers.provider_view(gw, p)
-            print(f"{p.name}\t{p.id}\tauth={p.auth_kind}\tplugin={p.plugin or '-'}"
-                  f"\tdeactivation_delay={view['deactivation_delay']}\t{view['base_url']}")
+            rows.append([p.name, p.id, p.auth_kind, p.plugin, view["deactivation_delay"],
+                         view["base_url"]])
+        print_table(["NAME", "ID", "AUTH", "PLUGIN", "DEACTIVATION_DELAY", "BASE_URL"], rows,
+                    "no providers yet: `identity-gateway provider add NAME`")
+        return 0
+
+    async def show(gw: Gateway) -> int:
+        async with gw.store.read() as conn:
+            provider = await providers.resolve(conn, args.name)
+            print_json(await providers.provider_details(gw, conn, provider))
         return 0
 
     async def rotate(gw: Gateway) -> int:
@@ -44,11 +54,19 @@ def cmd_provider(args: argparse.Namespace) -> int:
             changes["deactivation_delay"] = args.deactivation_delay
         if args.plugin is not None:
             changes["plugin"] = args.plugin or None
+        if args.rename is not None:
+            changes["name"] = args.rename
         provider = await providers.update_provider(gw, args.name, changes)
-        print(json.dumps(providers.provider_view(gw, provider), indent=2))
+        print_json(providers.provider_view(gw, provider))
         return 0
 
-    work = {"add": add, "list": listing, "rotate": rotate, "set": change}[args.action]
+    async def remove(gw: Gateway) -> int:
+        provider = await providers.delete_provider(gw, args.name)
+        print(f"removed provider {provider.name} ({provider.id})")
+        return 0
+
+    work = {"add": add, "list": listing, "show": show, "rotate": rotate, "set": change,
+            "remove": remove}[args.action]
     return run(args, work)
 
 
@@ -65,19 +83,29 @@ def add_commands(sub: Any) -> None:
     actions = prov.add_subparsers(dest="action", required=True)
     add = common(actions.add_parser("add", help="add a provider; prints its credential once"))
     add.add_argument("name", help="the provider's display name")
-    add.add_argument("--auth", default="bearer", help="bearer, basic, or a plugin's kind")
+    add.add_argument("--auth", default="bearer",
+                     help="credential kind: bearer (default), basic, or a plugin's kind "
+                          "(`identity-gateway plugins` lists them)")
     add.add_argument("--plugin", help="the provider's IdP plugin (a name from [plugins] enabled)")
-    add.add_argument("--deactivation-delay", help="e.g. 15m, 30s, 0s")
+    add.add_argument("--deactivation-delay", help="how long a deactivation waits, e.g. 15m, "
+                                                  "30s, 0s (default 15m)")
     common(actions.add_parser("list", help="list providers"))
-    rot = common(actions.add_parser("rotate", help="replace a provider's credential"))
+    show = common(actions.add_parser("show", help="one provider's settings and base URL"))
+    show.add_argument("name", help="the provider's name or id")
+    rot = common(actions.add_parser("rotate", help="replace a provider's credential (the old "
+                                                   "one stops at once); prints the new one"))
     rot.add_argument("name", help="the provider's name or id")
     chg = common(actions.add_parser("set", help="change a provider's settings"))
     chg.add_argument("name", help="the provider's name or id")
     chg.add_argument("--deactivation-delay", help="e.g. 15m, 30s, 0s")
     chg.add_argument("--plugin", help="the provider's IdP plugin ('' for none)")
+    chg.add_argument("--rename", help="a new display name")
+    rem = common(actions.add_parser("remove", help="remove a provider that owns no users or "
+                                                   "groups (unassign them in the IdP first)"))
+    rem.add_argument("name", help="the provider's name or id")
     prov.set_defaults(func=cmd_provider)
 
-    tok = sub.add_parser("admin-token", help="admin token")
+    tok = sub.add_parser("admin-token", help="the admin API's bearer token")
     tok_actions = tok.add_subparsers(dest="action", required=True)
     common(tok_actions.add_parser("rotate", help="issue a new admin token (old ones stop)"))
     tok.set_defaults(func=cmd_admin_token)

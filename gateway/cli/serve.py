@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from typing import Any
 
-from gateway.accounts import providers
+from gateway.accounts import admins, providers
 from gateway.app import all_migrations, build_gateway, create_app
 from gateway.cli.common import common, settings_from, with_gateway
 from gateway.core import Gateway
 from gateway.observability import logs
+from gateway.settings import ConfigError, Settings
 from gateway.store import providers as queries
 
 
@@ -29,6 +31,7 @@ async def bootstrap(gw: Gateway) -> int:
         for label, value in shown:
             print(f"{label}: {value}")
         print(f"Admin token: {admin_token}")
+        await first_account(gw)
         sys.stdout.flush()
         return 0
     async with gw.store.read() as conn:
@@ -37,24 +40,67 @@ async def bootstrap(gw: Gateway) -> int:
         print(f"SCIM base URL: {gw.base_url(provider.id)}  ({provider.name})")
     print("Secrets are shown only when created. To issue new ones: "
           "`identity-gateway provider rotate NAME`, `identity-gateway admin-token rotate`.")
+    await first_account(gw)
     sys.stdout.flush()
     return 0
 
 
+async def first_account(gw: Gateway) -> None:
+    """The console's address; on a database without console accounts, an account `admin`
+    whose generated password is shown this once (only its argon2 hash is kept)."""
+    print(f"Console URL: {gw.settings.public_url}/console")
+    if not await admins.has_accounts(gw):
+        _, password = await admins.add_admin(gw, "admin", admins.ADMIN)
+        print(f"Console password: {password}")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Check everything that can fail before the first start prints its one-time secrets:
+    the config, the plugins (and their config sections), the listening socket; then open
+    the store (migrations), bootstrap, and serve on the socket already bound."""
     import uvicorn  # lazy: only serve needs the server; every other command starts faster
 
     settings = settings_from(args, migrate=args.migrate or None,
                              log_format=args.log_format)
     fmt = settings.log_format or logs.default_format(sys.stdout)
-    asyncio.run(with_gateway(args, bootstrap, migrate=settings.migrate))
-    logs.configure(fmt, args.log_level)
     app = create_app(settings)
-    # uvicorn's own logging setup and access log give way to the gateway's (one format for
-    # every line, the middleware's request line instead of uvicorn's).
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                log_config=None, access_log=False, workers=1)
+    sock = listen(settings.host, settings.port)
+    try:
+        warn_unreachable(settings)
+        asyncio.run(with_gateway(args, bootstrap, migrate=settings.migrate))
+        logs.configure(fmt, args.log_level)
+        # uvicorn's own logging setup and access log give way to the gateway's (one format
+        # for every line, the middleware's request line instead of uvicorn's).
+        server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, workers=1,
+                                               log_config=None, access_log=False))
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down for
+            pass
+    finally:
+        sock.close()
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server((host, port), family=_family(host), backlog=2048,
+                                    reuse_port=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def warn_unreachable(settings: Settings) -> None:
+    """Listening on every interface without a public URL prints URLs nobody can use."""
+    if settings.base_url is None and settings.host in ("0.0.0.0", "::", ""):
+        print(f"identity-gateway: warning: listening on {settings.host or 'all interfaces'} "
+              f"without base_url: the URLs printed below ({settings.public_url}/...) are not "
+              "reachable from other machines; set [gateway] base_url or GATEWAY_BASE_URL to "
+              "the URL the IdPs use (see docs/deploy.md)", file=sys.stderr)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

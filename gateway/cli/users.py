@@ -14,17 +14,25 @@ from typing import Any
 import anyio
 
 from gateway.accounts import actions, users
-from gateway.cli.common import common, fail, print_json
+from gateway.cli.common import common, fail, print_json, print_table
 from gateway.core import Gateway
 from gateway.provisioning.local import create_local
 
 
-def user_line(view: dict, columns: list) -> str:
+def user_row(view: dict, columns: list) -> list:
+    """ID, STATE, DUE, the plugins' columns, SOURCE, USERNAME."""
     profile = view.get("profile") or {}
-    name = profile.get("username") or profile.get("email") or "-"
-    due = f" due={view['deactivate_at']}" if view.get("deactivate_at") else ""
-    extra = "".join(f" {text}" for text in (c.value(view) for c in columns) if text)
-    return f"{view['id']}\t{view['state']}{due}{extra}\t{view['source']}\t{name}"
+    name = profile.get("username") or profile.get("email")
+    return [view["id"], view["state"], view.get("deactivate_at"),
+            *(c.value(view) for c in columns), view["source"], name]
+
+
+def user_headers(columns: list) -> list[str]:
+    return ["ID", "STATE", "DUE", *(c.header.upper() for c in columns), "SOURCE", "USERNAME"]
+
+
+def user_line(view: dict, columns: list) -> str:
+    return "\t".join("-" if v in (None, "") else str(v) for v in user_row(view, columns))
 
 
 def plugin_columns(gw: Gateway) -> list:
@@ -38,8 +46,8 @@ async def user_list(gw: Gateway, args: argparse.Namespace) -> int:
         print_json(page)
         return 0
     columns = plugin_columns(gw)
-    for view in page["items"]:
-        print(user_line(view, columns))
+    print_table(user_headers(columns), [user_row(v, columns) for v in page["items"]],
+                "no users match")
     if page["next_cursor"]:
         print(f"more: --cursor {page['next_cursor']}", file=sys.stderr)
     return 0
@@ -77,7 +85,7 @@ def add_commands(sub: Any) -> None:
     user = sub.add_parser("user", help="users: list, show, create local, block, deactivate")
     commands = user.add_subparsers(dest="action", required=True)
     listing = common(commands.add_parser("list", help="list users"))
-    listing.add_argument("--provider", help="a provider id, or 'local'")
+    listing.add_argument("--provider", help="a provider's name or id, or 'local'")
     listing.add_argument("--state", help="active, pending_deactivation, deactivated, blocked")
     listing.add_argument("--q", help="part of a userName or displayName")
     listing.add_argument("--cursor", help="the cursor a previous page printed")

@@ -24,7 +24,7 @@ import msgspec
 
 from gateway.clock import format_time
 from gateway.events.feed import event_view
-from gateway.events.webhooks import wants
+from gateway.events.webhooks import WebhookError, wants
 from gateway.hookspecs import hookimpl
 from gateway.store import outbox
 from gateway.store import webhooks as queries
@@ -235,3 +235,21 @@ async def run(gw: Gateway) -> None:
     finally:
         gw.heartbeats.stop("delivery")
         gw.hooks.unregister(waker)
+
+
+TEST_EVENT = "webhook.test"
+
+
+async def send_test(gw: Gateway, webhook_id: str) -> str | None:
+    """POST one signed `webhook.test` event to a webhook now, outside the outbox (no other
+    webhook sees it, nothing is queued); None when the receiver answered 2xx, else what
+    went wrong. Raises WebhookError(404) for an unknown webhook."""
+    async with gw.store.read() as conn:
+        row = await queries.one_with_counts(conn, webhook_id)
+    if row is None:
+        raise WebhookError(f"no webhook '{webhook_id}'", 404)
+    job = {**row, "webhook_id": webhook_id, "seq": 0, "type": TEST_EVENT,
+           "provider_id": None, "occurred_at": gw.clock.stamp(), "resource_type": None,
+           "resource_id": None, "data": {"webhook": webhook_id, "test": True}}
+    async with httpx.AsyncClient() as client:
+        return await post(gw, client, job)

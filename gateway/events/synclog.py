@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 _json = msgspec.json
 
 FILTERS = ("provider", "user", "operation", "outcome", "since", "until")
+OUTCOMES = ("success", "error")
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 EXPORT_PAGE = 500
 CSV_COLUMNS = ("seq", "at", "provider", "actor", "request_id", "method", "path",
@@ -41,8 +42,11 @@ def entry_view(row: dict) -> dict:
 
 
 def checked(filters: dict[str, Any]) -> dict[str, Any]:
-    """The filters with their times in the stored format; a bad one raises FilterError."""
+    """The filters with their times in the stored format; a bad one raises FilterError.
+    (`provider` is an id: callers resolve a name with accounts.providers.provider_filter.)"""
     out = {name: filters.get(name) for name in FILTERS}
+    if out["outcome"] and out["outcome"] not in OUTCOMES:
+        raise FilterError(f"'outcome' is one of {', '.join(OUTCOMES)}, not '{out['outcome']}'")
     for name in ("since", "until"):
         given = out[name]
         if given:
@@ -63,16 +67,21 @@ def moment(text: str, name: str) -> str:
 
 
 async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
-                **filters: Any) -> dict:
-    """Newest first, paged by cursor (the seq of the last entry of the previous page)."""
+                total: bool = False, **filters: Any) -> dict:
+    """Newest first, paged by cursor (the seq of the last entry of the previous page);
+    `total` adds how many entries match in all."""
     wanted = checked(filters)
     before = (int(cursor) if cursor.isdigit() else 0) if cursor else None
     limit = max(1, limit)
     async with gw.store.read() as conn:
         rows = await queries.newest(conn, wanted, before, limit + 1)
+        count = await queries.count(conn, wanted) if total else None
     items = [entry_view(row) for row in rows[:limit]]
     more = len(rows) > limit
-    return {"items": items, "next_cursor": str(items[-1]["seq"]) if more else None}
+    page: dict = {"items": items, "next_cursor": str(items[-1]["seq"]) if more else None}
+    if count is not None:
+        page["total"] = count
+    return page
 
 
 async def entries_after(gw: Gateway, after: int, **filters: Any) -> list[dict]:

@@ -7,14 +7,13 @@ that creates it (when the gateway generated it) and never logged.
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import msgspec
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, did_you_mean
 from gateway.events.feed import event_view
 from gateway.ids import new_id
 from gateway.store import outbox
@@ -32,8 +31,7 @@ CORE_EVENT_TYPES = (
     "group.created", "group.updated", "group.deleted", "group.members_added",
     "group.members_removed",
 )
-# Plugins add their own types, so any dotted lower-case name is accepted.
-_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+# Plugins add their own through the event_types hook.
 MIN_SECRET, MAX_SECRET, MAX_URL = 16, 512, 2048
 
 
@@ -57,16 +55,25 @@ def check_secret(secret: Any) -> str:
     return secret
 
 
-def check_events(types: Any) -> list[str]:
+async def event_types(gw: Gateway) -> list[str]:
+    """Every event type a webhook may subscribe to: the core's and the plugins'."""
+    found = list(CORE_EVENT_TYPES)
+    for batch in await gw.hooks.call("event_types"):
+        found += [t for t in batch if t not in found]
+    return found
+
+
+def check_events(types: Any, known: list[str]) -> list[str]:
     if types is None:
         return ["*"]
     if not isinstance(types, list) or not types or \
             not all(isinstance(t, str) for t in types):
         raise WebhookError("'events' must be a non-empty list of event types, or [\"*\"]")
-    bad = [t for t in types if t != "*" and not _EVENT_TYPE.match(t)]
+    bad = [t for t in types if t != "*" and t not in known]
     if bad:
-        raise WebhookError(f"not an event type: {', '.join(bad[:5])} (for example "
-                           "'user.created', or '*' for all)")
+        hint = did_you_mean(bad[0], known)
+        raise WebhookError(f"no event type {', '.join(repr(t) for t in bad[:5])}{hint}; "
+                           f"the types are {', '.join(known)}, or '*' for all")
     return ["*"] if "*" in types else sorted(set(types))
 
 
@@ -74,13 +81,21 @@ def wants(types: list[str], event_type: str) -> bool:
     return "*" in types or event_type in types
 
 
-def view(row: dict) -> dict:
-    """A webhook as the admin sees it: never its secret."""
+def view(row: dict, retrying: dict | None = None) -> dict:
+    """A webhook as the admin sees it: never its secret. `retrying` is its oldest delivery
+    that failed and waits for another attempt, shown as `failing` (None when all is well)."""
     events = row["events"]
+    failing = None
+    if retrying:
+        failing = {"seq": retrying["seq"], "attempts": retrying["attempts"],
+                   "last_error": retrying["last_error"],
+                   "last_attempt_at": retrying["last_attempt_at"],
+                   "next_attempt_at": retrying["next_attempt_at"]}
     return {"id": row["id"], "url": row["url"],
             "events": _json.decode(events) if isinstance(events, (str, bytes)) else events,
             "cursor": row["cursor"], "created_at": row["created_at"],
-            "pending": row.get("pending", 0), "dead_letters": row.get("dead", 0)}
+            "pending": row.get("pending", 0), "dead_letters": row.get("dead", 0),
+            "failing": failing}
 
 
 async def create(gw: Gateway, body: dict) -> dict:
@@ -91,7 +106,7 @@ async def create(gw: Gateway, body: dict) -> dict:
     url = check_url(body.get("url"))
     generated = body.get("secret") is None
     secret = secrets.token_urlsafe(32) if generated else check_secret(body["secret"])
-    types = check_events(body.get("events"))
+    types = check_events(body.get("events"), await event_types(gw))
     row: dict[str, Any] = {"id": new_id(), "url": url, "events": _json.encode(types).decode(),
                            "created_at": gw.clock.stamp()}
     async with gw.store.write() as conn:
@@ -106,15 +121,17 @@ async def create(gw: Gateway, body: dict) -> dict:
 async def list_all(gw: Gateway) -> dict:
     async with gw.store.read() as conn:
         rows = await queries.all_with_counts(conn)
-    return {"items": [view(row) for row in rows], "next_cursor": None}
+        failing = await queries.retrying(conn, [row["id"] for row in rows])
+    return {"items": [view(row, failing.get(row["id"])) for row in rows], "next_cursor": None}
 
 
 async def get(gw: Gateway, webhook_id: str) -> dict:
     async with gw.store.read() as conn:
         row = await queries.one_with_counts(conn, webhook_id)
+        failing = await queries.retrying(conn, [webhook_id]) if row else {}
     if row is None:
         raise WebhookError(f"no webhook '{webhook_id}'", 404)
-    return view(row)
+    return view(row, failing.get(webhook_id))
 
 
 async def remove(gw: Gateway, webhook_id: str) -> None:

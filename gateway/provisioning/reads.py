@@ -15,7 +15,7 @@ from gateway.scim.project import project, wants_members
 from gateway.scim.schema import LIST_RESPONSE, ResourceType
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
-from gateway.store.filter_sql import POSTGRES, SQLITE, Dialect, compile_filter, compile_sort
+from gateway.store.filter_sql import Dialect, compile_filter, compile_sort, dialect_of
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -84,7 +84,7 @@ def projection(rtype: ResourceType, attributes: str | None,
 
 
 def dialect(gw: Gateway) -> Dialect:
-    return POSTGRES if gw.store.dialect == "postgres" else SQLITE
+    return dialect_of(gw.store.dialect)
 
 
 async def multi_values(conn: Conn, rtype: ResourceType, ids: list[str]) -> dict[str, list]:

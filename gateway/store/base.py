@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from gateway.errors import GatewayError
+
 
 class Migration(msgspec.Struct, frozen=True):
     component: str  # "core" or a plugin's name
@@ -66,6 +68,12 @@ class Store(Protocol):
 
 class IntegrityError(Exception):
     """A uniqueness constraint refused a write (both backends raise this)."""
+
+
+class StoreUnavailable(GatewayError):
+    """The database cannot be reached or opened: startup stops with this message."""
+
+    status = 503
 
 
 class ProviderRow(msgspec.Struct, kw_only=True):

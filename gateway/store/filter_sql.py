@@ -61,6 +61,11 @@ class Dialect(msgspec.Struct, frozen=True):
 SQLITE = Dialect("sqlite")
 POSTGRES = Dialect("postgres")
 
+
+def dialect_of(store_dialect: str) -> Dialect:
+    """The SQL dialect of a store (`store.dialect`: "sqlite" or "postgres")."""
+    return POSTGRES if store_dialect == "postgres" else SQLITE
+
 # Canonical attribute names and schema URNs: nothing that could close a quoted SQL literal or
 # a quoted JSON path label, and no `?`.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_$:.\-]+\Z")

@@ -35,7 +35,7 @@ import anyio
 import asyncpg
 
 from gateway.clock import Clock
-from gateway.store.base import IntegrityError, Migration
+from gateway.store.base import IntegrityError, Migration, StoreUnavailable
 
 POOL_SIZE = 10
 STATS_EVERY = 1.0  # seconds between checks for stale planner statistics (one catalog query)
@@ -137,6 +137,12 @@ class PostgresConn:
         return None if row is None else next(iter(row.values()))
 
 
+def where(dsn: str) -> str:
+    """host:port/database of a URL, without its user or password (for messages)."""
+    parts = urlsplit(dsn)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
+
+
 def pool_options(url: str) -> tuple[str, int]:
     """The URL without our own `pool_size` parameter, and the pool size it asks for."""
     parts = urlsplit(url)
@@ -164,10 +170,14 @@ class PostgresStore:
         self.on_commit: Callable[[float, int], None] | None = None
 
     async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=1, max_size=self._size, timeout=10,
-            server_settings={"application_name": "identity-gateway"},
-        )
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._size, timeout=10,
+                server_settings={"application_name": "identity-gateway"},
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL at {where(self._dsn)}: "
+                                   f"{exc or type(exc).__name__}") from None
         async with self._pool.acquire() as c:
             async with c.transaction():
                 # Two replicas starting at once must not both create the table.

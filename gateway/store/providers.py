@@ -46,8 +46,10 @@ async def get_provider(conn: Conn, provider_id: str) -> ProviderRow | None:
 
 
 async def find_provider(conn: Conn, id_or_name: str) -> ProviderRow | None:
+    """The provider with this id, else the one with this name (ignoring case)."""
     return _provider(await conn.fetchone(
-        "SELECT * FROM providers WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1",
+        "SELECT * FROM providers WHERE id = ? OR lower(name) = lower(?)"
+        " ORDER BY id = ? DESC LIMIT 1",
         (id_or_name, id_or_name, id_or_name),
     ))
 

@@ -286,28 +286,52 @@ async def deleted_match(conn: Conn, provider_id: str, user_name: str,
     return found["id"] if found else None
 
 
-def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+Condition = tuple[str, list[Any]]  # SQL over `resources r`, and its parameters
+
+
+def _user_filter(provider_id: str | None, state: str | None,
+                 conditions: list[Condition]) -> tuple[list[str], list[Any]]:
+    where: list[str] = ["r.type = 'User'"]
+    args: list[Any] = []
+    if provider_id is not None:
+        where.append("r.provider_id = ?")
+        args.append(provider_id)
+    if state:
+        where.append("r.state = ?")
+        args.append(state)
+    for sql, params in conditions:
+        where.append(f"({sql})")
+        args += params
+    return where, args
 
 
 async def user_page(conn: Conn, *, provider_id: str | None, state: str | None,
-                    q: str | None, after: str | None, limit: int) -> list[ResourceRow]:
+                    conditions: list[Condition], after: str | None,
+                    limit: int) -> list[ResourceRow]:
     """The admin's list of users, by id: of one provider ('' for local users) or all, in
-    one state or all, whose userName or displayName contains `q`."""
-    where, args = ["type = 'User'"], []
-    if provider_id is not None:
-        where.append("provider_id = ?")
-        args.append(provider_id)
-    if state:
-        where.append("state = ?")
-        args.append(state)
-    if q:
-        where.append("(name_key LIKE ? ESCAPE '\\' OR display_key LIKE ? ESCAPE '\\')")
-        args += [_like(q), _like(q)]
+    one state or all, meeting each condition (a search, plugins' filters)."""
+    where, args = _user_filter(provider_id, state, conditions)
     if after:
-        where.append("id > ?")
+        where.append("r.id > ?")
         args.append(after)
     rows = await conn.fetchall(
-        f"SELECT {_COLUMNS} FROM resources WHERE " + " AND ".join(where) + " ORDER BY id LIMIT ?",
-        [*args, limit])
+        f"SELECT {_R_COLUMNS} FROM resources r WHERE " + " AND ".join(where)
+        + " ORDER BY r.id LIMIT ?", [*args, limit])
     return [to_row(row) for row in rows]
+
+
+async def user_count(conn: Conn, *, provider_id: str | None, state: str | None,
+                     conditions: list[Condition]) -> int:
+    """How many users `user_page` walks through in all, for the same filters."""
+    where, args = _user_filter(provider_id, state, conditions)
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM resources r WHERE " + " AND ".join(where), args))
+
+
+async def owned_counts(conn: Conn, provider_id: str) -> dict[str, int]:
+    """The users and groups a provider owns and can see (its deleted users left out)."""
+    rows = await conn.fetchall(
+        "SELECT type, count(*) AS n FROM resources WHERE provider_id = ? AND hidden = 0"
+        " GROUP BY type", (provider_id,))
+    counts = {row["type"]: int(row["n"]) for row in rows}
+    return {"users": counts.get("User", 0), "groups": counts.get("Group", 0)}

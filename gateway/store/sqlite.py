@@ -28,7 +28,7 @@ import aiosqlite
 import anyio
 
 from gateway.clock import Clock
-from gateway.store.base import IntegrityError, Migration
+from gateway.store.base import IntegrityError, Migration, StoreUnavailable
 
 READERS = 2
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's write to finish
@@ -186,6 +186,15 @@ class SqliteStore:
         return db
 
     async def open(self) -> None:
+        try:
+            await self._open()
+        except (OSError, sqlite3.Error) as exc:
+            await self.close()  # what did open holds threads that would outlive the error
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise StoreUnavailable(f"cannot open the SQLite database '{self.url}': "
+                                   f"{reason}") from None
+
+    async def _open(self) -> None:
         if self.url != ":memory:":
             Path(self.url).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()

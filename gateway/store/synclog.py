@@ -52,6 +52,14 @@ async def newest(conn: Conn, filters: dict[str, Any], before_seq: int | None,
     return await conn.fetchall(sql + " ORDER BY seq DESC LIMIT ?", [*args, limit])
 
 
+async def count(conn: Conn, filters: dict[str, Any]) -> int:
+    terms, args = where(filters)
+    sql = "SELECT count(*) FROM sync_log"
+    if terms:
+        sql += " WHERE " + " AND ".join(terms)
+    return int(await conn.fetchval(sql, args))
+
+
 async def oldest_after(conn: Conn, filters: dict[str, Any], after_seq: int,
                        limit: int) -> list[dict]:
     """Up to `limit` entries after `after_seq`, oldest first."""

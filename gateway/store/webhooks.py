@@ -44,6 +44,22 @@ async def one_with_counts(conn: Conn, webhook_id: str) -> dict | None:
     return await conn.fetchone(_WITH_COUNTS + " WHERE w.id = ?", (webhook_id,))
 
 
+async def retrying(conn: Conn, webhook_ids: list[str]) -> dict[str, dict]:
+    """Each webhook's oldest delivery that failed and waits for another attempt (what an
+    admin looks at before anything is dead-lettered)."""
+    if not webhook_ids:
+        return {}
+    marks = ", ".join("?" for _ in webhook_ids)
+    rows = await conn.fetchall(
+        "SELECT webhook_id, seq, attempts, last_error, last_attempt_at, next_attempt_at"
+        " FROM deliveries WHERE status = 'pending' AND attempts > 0"
+        f" AND webhook_id IN ({marks}) ORDER BY seq", webhook_ids)
+    found: dict[str, dict] = {}
+    for row in rows:
+        found.setdefault(row["webhook_id"], row)
+    return found
+
+
 async def delete(conn: Conn, webhook_id: str) -> bool:
     await conn.execute("DELETE FROM deliveries WHERE webhook_id = ?", (webhook_id,))
     return bool(await conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,)))

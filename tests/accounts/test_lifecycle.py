@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from conftest import Harness, Provider, running, user_body
 
 from gateway.accounts import lifecycle, scheduler
 from gateway.clock import FakeClock
 from gateway.hookspecs import hookimpl
+from gateway.testing import Harness, Provider, running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

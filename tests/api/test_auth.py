@@ -1,7 +1,8 @@
 """Provider credentials: 401 without them, isolation between providers, rotation, basic."""
 
 import pytest
-from conftest import user_body
+
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,8 @@
 """Text the stores cannot both keep is refused up front, the same way on both backends."""
 
 import pytest
-from conftest import user_body
+
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

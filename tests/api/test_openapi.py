@@ -4,8 +4,9 @@ plugins' too), and the admin bodies they describe are the ones the handlers enfo
 from __future__ import annotations
 
 import pytest
-from conftest import running
 from openapi_spec_validator import validate
+
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 

@@ -3,7 +3,8 @@ value of a multi-valued attribute is primary. A body that marks two is refused; 
 makes one primary sets `primary` to false on the one that was."""
 
 import pytest
-from conftest import user_body
+
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

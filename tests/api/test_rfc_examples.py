@@ -4,7 +4,8 @@ against the real app (real SQLite file), each a test of its own."""
 from datetime import UTC, datetime
 
 import pytest
-from conftest import running
+
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 

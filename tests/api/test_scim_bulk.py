@@ -2,7 +2,9 @@
 
 import msgspec
 import pytest
-from conftest import running, user_body
+
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,8 @@
 """Groups over SCIM: membership is rows; member edits, renames, filters, delete."""
 
 import pytest
-from conftest import user_body
+
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

@@ -4,7 +4,8 @@ import uuid
 
 import anyio
 import pytest
-from conftest import user_body
+
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

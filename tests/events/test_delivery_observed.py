@@ -4,12 +4,12 @@ event on its POST, and the backlog, retry and dead-letter metrics."""
 from __future__ import annotations
 
 import pytest
-from conftest import running, user_body
 from prometheus_client.parser import text_string_to_metric_families
 from webhook_receiver import Receiver
 
 from gateway.clock import Clock
-from gateway.testing import eventually
+from gateway.testing import eventually, running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -4,10 +4,10 @@ feed walks them in order without missing or repeating one."""
 from __future__ import annotations
 
 import pytest
-from conftest import user_body
 
 from gateway.accounts import scheduler
 from gateway.events.webhooks import CORE_EVENT_TYPES
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

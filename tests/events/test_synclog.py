@@ -11,9 +11,10 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import running, user_body
 
 from gateway.events import retention, synclog
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

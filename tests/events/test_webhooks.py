@@ -7,10 +7,11 @@ import logging
 from collections import defaultdict
 
 import pytest
-from conftest import running, user_body
 from webhook_receiver import Receiver
 
 from gateway.clock import Clock, parse_time
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -4,10 +4,11 @@ error, gathered in memory and flushed in one small write; replicas add up; a day
 from __future__ import annotations
 
 import pytest
-from conftest import running, user_body
 
 from gateway.clock import FakeClock
 from gateway.observability import activity
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

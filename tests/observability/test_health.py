@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import running
 
 from gateway.accounts import scheduler
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 

@@ -87,9 +87,9 @@ def test_no_credential_reaches_the_log(tmp_path):
     proc = start(tmp_path / "gw.db", port, tmp_path / "gateway.toml", "--log-level", "info")
     secrets: list[str] = []
     try:
-        first = read_lines(proc, 3)
-        base = LINE.match(first[0]).group(1)
-        bearer, admin = first[1].split(": ", 1)[1], first[2].split(": ", 1)[1]
+        first = dict(line.split(": ", 1) for line in read_lines(proc, 5))  # the first start
+        base = LINE.match(f"SCIM base URL: {first['SCIM base URL']}").group(1)
+        bearer, admin = first["Bearer token"], first["Admin token"]
         root = base.split("/scim/")[0]
         wait_ready(base)
         with httpx.Client(timeout=10) as http:
@@ -123,7 +123,7 @@ def test_no_credential_reaches_the_log(tmp_path):
             http.get(f"{base}/Users", headers={"Authorization": f"Bearer {bearer}-not"})
             http.get(f"{root}/admin/v1/sync-log", headers=as_admin)
             scrape = http.get(f"{root}/metrics", headers=as_admin).text
-        secrets = [bearer, admin, client_secret, access, password, OKTA_PASSWORD,
+        secrets = [bearer, admin, first["Console password"], client_secret, access, password, OKTA_PASSWORD,
                    basic(username, password)["Authorization"].split()[1],
                    basic(client_id, client_secret)["Authorization"].split()[1]]
     finally:

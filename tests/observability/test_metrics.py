@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import running, user_body
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.observability.metrics import lag
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import user_body
+
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

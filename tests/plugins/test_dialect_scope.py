@@ -4,7 +4,9 @@ provider of the other plugin, or of none, gets the core's strict RFC 7644 answer
 from __future__ import annotations
 
 import pytest
-from conftest import running, user_body
+
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

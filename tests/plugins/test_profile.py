@@ -4,7 +4,8 @@ view and in every user event."""
 from __future__ import annotations
 
 import pytest
-from conftest import running
+
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 
@@ -92,10 +93,19 @@ async def test_okta_profile_mapping_in_okta_notation(database):
         assert profile["locality"] == "Oslo" and profile["department"] == "West"
         assert profile["country"] == "US"  # still the primary address
 
-        bad = {"country": "addresses.^[primary=true].country"}
-        await gw.client.patch(f"/admin/v1/providers/{idp.id}", headers=gw.admin,
-                              json={"settings": {"profile_mapping": bad}})
-        refused = await gw.scim(idp, "POST", "/Users", body("other@fabrikam.example",
-                                                            emails=[]))
-        assert refused.status_code == 400
-        assert "profile_mapping.country" in refused.json()["detail"]
+        # An unusable mapping is refused when it is saved, not when Okta next pushes.
+        for bad, words in [({"country": "addresses.^[primary=true].country"},
+                            "profile_mapping.country"),
+                           ({"countri": "addresses.^[primary==true].country"},
+                            "did you mean 'country'"),
+                           ({"title": "nosuch"}, "profile_mapping.title"),
+                           ("title", "must be an object")]:
+            refused = await gw.client.patch(f"/admin/v1/providers/{idp.id}",
+                                            headers=gw.admin,
+                                            json={"settings": {"profile_mapping": bad}})
+            assert refused.status_code == 400, bad
+            assert words in refused.json()["detail"], refused.json()
+        kept = await gw.client.get(f"/admin/v1/providers/{idp.id}", headers=gw.admin)
+        assert kept.json()["settings"]["profile_mapping"] == mapping
+        r = await gw.scim(idp, "POST", "/Users", body("other@fabrikam.example", emails=[]))
+        assert r.status_code == 201, r.text

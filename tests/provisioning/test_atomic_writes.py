@@ -8,7 +8,8 @@ membership rows, and lifecycle rows) when it breaks.
 import httpx
 import msgspec
 import pytest
-from conftest import user_body
+
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -34,7 +34,7 @@ from gateway.scim.schema import (
 from gateway.store.filter_sql import POSTGRES, SQLITE, Dialect, compile_filter, compile_sort
 
 MIGRATION = Path(__file__).resolve().parents[2] / "gateway/store/migrations/sqlite/0001_core.sql"
-from conftest import PG_URL as PG_DSN  # noqa: E402
+from postgres_server import PG_URL as PG_DSN  # noqa: E402
 
 U, G, E = USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_SCHEMA
 X = "urn:example:params:scim:schemas:extension:test:2.0:User"

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import PG_URL, pg_run, pg_with, user_body
+from postgres_server import PG_URL, pg_run, pg_with
 from serving import LINE, free_port, launch, read_lines, stop, wait_ready
+
+from gateway.testing import scim_user as user_body
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 

@@ -90,6 +90,16 @@ def int_param(request: Request, name: str, default: int, high: int = 1000,
     return max(low, min(value, high))
 
 
+def flag_param(request: Request, name: str) -> bool:
+    """A yes/no query parameter: `?total=true` (also 1, yes); absent or false/0/no is no."""
+    raw = (request.query_params.get(name) or "").lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise GatewayError(f"'{name}' is true or false, not '{raw}'")
+
+
 def limit_param(request: Request, default: int = 100, high: int = 1000) -> int:
     """The page size a list asks for (`limit`), between 1 and `high`."""
     return int_param(request, "limit", default, high, low=1)

@@ -8,8 +8,15 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from gateway.accounts.providers import provider_filter
 from gateway.api.admin import schemas
-from gateway.api.admin.endpoint import admin_endpoint, int_param, json_body, limit_param
+from gateway.api.admin.endpoint import (
+    admin_endpoint,
+    flag_param,
+    int_param,
+    json_body,
+    limit_param,
+)
 from gateway.api.http import created
 from gateway.api.openapi import Operation, documented
 from gateway.events import feed, synclog, webhooks
@@ -18,9 +25,11 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 
-def log_filters(request: Request) -> dict:
+async def log_filters(request: Request, gw: Gateway) -> dict:
     params = request.query_params
-    return {name: params.get(name) for name in synclog.FILTERS}
+    filters = {name: params.get(name) for name in synclog.FILTERS}
+    filters["provider"] = await provider_filter(gw, filters["provider"])
+    return filters
 
 
 @admin_endpoint
@@ -28,7 +37,8 @@ def log_filters(request: Request) -> dict:
                           response=schemas.SyncLogPage))
 async def sync_log(request: Request, gw: Gateway) -> Any:
     return await synclog.query(gw, cursor=request.query_params.get("cursor"),
-                               limit=limit_param(request), **log_filters(request))
+                               limit=limit_param(request), total=flag_param(request, "total"),
+                               **await log_filters(request, gw))
 
 
 @admin_endpoint
@@ -39,7 +49,7 @@ async def sync_log(request: Request, gw: Gateway) -> Any:
 async def sync_log_export(request: Request, gw: Gateway) -> Any:
     """The whole matching sync log, oldest first, streamed as CSV or JSON lines."""
     fmt = request.query_params.get("format", "jsonl")
-    filters = log_filters(request)
+    filters = await log_filters(request, gw)
     synclog.check_export(fmt, filters)  # refused before the first byte goes out
     name = f"sync-log.{'csv' if fmt == 'csv' else 'jsonl'}"
     return StreamingResponse(

@@ -14,7 +14,6 @@ from gateway.api.admin import schemas
 from gateway.api.admin.endpoint import admin_endpoint, int_param, json_body
 from gateway.api.http import created
 from gateway.api.openapi import Operation, documented
-from gateway.errors import NotFound
 from gateway.hooks import describe
 from gateway.observability import activity
 from gateway.store import providers as queries
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 
 @admin_endpoint
 @documented(
-    GET=Operation(summary="List providers", response=schemas.ProviderPage),
+    GET=Operation(summary="List providers, with what each owns", response=schemas.ProviderPage),
     POST=Operation(summary="Add a provider; its new credential is shown once",
                    request=schemas.ProviderCreate, response=schemas.ProviderWithCredentials,
                    status=201))
@@ -42,12 +41,14 @@ async def provider_list(request: Request, gw: Gateway) -> Any:
         return created(view)
     async with gw.store.read() as conn:
         found = await queries.list_providers(conn)
-    return {"items": [providers.provider_view(gw, p) for p in found], "next_cursor": None}
+        items = [await providers.provider_details(gw, conn, p) for p in found]
+    return {"items": items, "next_cursor": None}
 
 
 @admin_endpoint
 @documented(
-    GET=Operation(summary="Show a provider (by id or name)", response=schemas.Provider),
+    GET=Operation(summary="Show a provider (by id or name) and what it owns",
+                  response=schemas.ProviderDetails),
     PATCH=Operation(summary="Change a provider's name, plugin or settings",
                     request=schemas.ProviderChange, response=schemas.Provider),
     DELETE=Operation(summary="Delete a provider that owns no users or groups", status=204))
@@ -55,10 +56,8 @@ async def provider_one(request: Request, gw: Gateway) -> Any:
     pid = request.path_params["id"]
     if request.method == "GET":
         async with gw.store.read() as conn:
-            found = await queries.find_provider(conn, pid)
-        if found is None:
-            raise NotFound(f"no provider '{pid}'")
-        return providers.provider_view(gw, found)
+            return await providers.provider_details(gw, conn,
+                                                    await providers.resolve(conn, pid))
     if request.method == "DELETE":
         await providers.delete_provider(gw, pid)
         return Response(status_code=204)
@@ -84,11 +83,8 @@ async def provider_rotate(request: Request, gw: Gateway) -> Any:
 async def provider_activity(request: Request, gw: Gateway) -> Any:
     """The provider's last request, success and error, and its requests and errors per
     minute over the last `minutes` (default and most: 1440)."""
-    pid = request.path_params["id"]
     async with gw.store.read() as conn:
-        found = await queries.find_provider(conn, pid)
-    if found is None:
-        raise NotFound(f"no provider '{pid}'")
+        found = await providers.resolve(conn, request.path_params["id"])
     minutes = int_param(request, "minutes", activity.MAX_MINUTES, activity.MAX_MINUTES, 1)
     return {**await activity.summary(gw, found.id),
             "series": await activity.series(gw, found.id, minutes)}

@@ -61,7 +61,11 @@ class PageQuery(msgspec.Struct, kw_only=True):
     limit: Limit = 100
 
 
+Flag = Annotated[str | None, Meta(description="true or false (also 1/0, yes/no)")]
+
+
 class UserQuery(PageQuery, kw_only=True):
+    total: Annotated[Flag, Meta(description="true: count every match (`total`)")] = None
     provider: Annotated[str | None, Meta(description="a provider id, or 'local'")] = None
     state: Annotated[str | None, Meta(description="active, pending_deactivation, "
                                                   "deactivated or blocked")] = None
@@ -69,6 +73,7 @@ class UserQuery(PageQuery, kw_only=True):
 
 
 class SyncLogQuery(PageQuery, kw_only=True):
+    total: Annotated[Flag, Meta(description="true: count every match (`total`)")] = None
     provider: str | None = None
     user: str | None = None
     operation: str | None = None
@@ -118,6 +123,10 @@ class Provider(msgspec.Struct, kw_only=True):
     created_at: Stamp
 
 
+class ProviderDetails(Provider, kw_only=True):
+    owned: Annotated[dict[str, int], Meta(description="the users and groups it owns")]
+
+
 class ProviderWithCredentials(Provider, kw_only=True):
     credentials: Annotated[dict[str, str], Meta(
         description="the new secret and its labels, shown once (Bearer token; Username and "
@@ -125,7 +134,7 @@ class ProviderWithCredentials(Provider, kw_only=True):
 
 
 class ProviderPage(msgspec.Struct, kw_only=True):
-    items: list[Provider]
+    items: list[ProviderDetails]
     next_cursor: None
 
 
@@ -160,6 +169,7 @@ class UserView(msgspec.Struct, kw_only=True):
 class UserViewPage(msgspec.Struct, kw_only=True):
     items: list[UserView]
     next_cursor: str | None
+    total: int | UnsetType = UNSET  # with ?total=true
 
 
 class SyncLogEntry(msgspec.Struct, kw_only=True):
@@ -184,6 +194,7 @@ class SyncLogEntry(msgspec.Struct, kw_only=True):
 class SyncLogPage(msgspec.Struct, kw_only=True):
     items: list[SyncLogEntry]
     next_cursor: str | None
+    total: int | UnsetType = UNSET  # with ?total=true
 
 
 class Event(msgspec.Struct, kw_only=True):

@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from gateway.accounts import actions, users
 from gateway.api.admin import schemas
-from gateway.api.admin.endpoint import admin_endpoint, json_body, limit_param
+from gateway.api.admin.endpoint import admin_endpoint, flag_param, json_body, limit_param
 from gateway.api.http import created
 from gateway.api.openapi import SCIM_USER, Operation, documented
 from gateway.errors import NotFound
@@ -30,7 +30,8 @@ async def user_list(request: Request, gw: Gateway) -> Any:
     params = request.query_params
     return await users.list_users(
         gw, provider=params.get("provider"), state=params.get("state"), q=params.get("q"),
-        cursor=params.get("cursor"), limit=limit_param(request))
+        cursor=params.get("cursor"), limit=limit_param(request),
+        total=flag_param(request, "total"))
 
 
 @admin_endpoint

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.routing import Route
 
 from gateway.plugin import hookimpl
-from identity_gateway_entra import dialect, oauth
+from identity_gateway_entra import console, dialect, oauth
 
 NAME = "entra"
 
@@ -23,10 +23,11 @@ def credential_kinds() -> list:
 
 
 @hookimpl
-def issue_credential(provider: Any, kind: str, secret: str, username: str | None) -> Any:
+def issue_credential(provider: Any, kind: str, secret: str, username: str | None,
+                     gateway: Any) -> Any:
     if kind != oauth.CLIENT_KIND or not ours(provider):
         return None  # OAuth clients are issued to Entra providers only
-    return oauth.issue_client(secret, username)
+    return oauth.issue_client(secret, username, f"{gateway.base_url(provider.id)}/oauth/token")
 
 
 @hookimpl
@@ -46,3 +47,8 @@ def normalize_request(provider: Any, resource_type: str, operation: str, body: A
     if not ours(provider):
         return None
     return dialect.normalize(resource_type, operation, body)
+
+
+@hookimpl
+def console_pages() -> list:
+    return console.console_items(NAME)

@@ -39,11 +39,13 @@ FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 8192
 
 
-def issue_client(secret: str, client_id: str | None) -> IssuedCredential:
-    """A client id (kept across rotations) and a fresh client secret, shown once."""
+def issue_client(secret: str, client_id: str | None, token_endpoint: str) -> IssuedCredential:
+    """A client id (kept across rotations) and a fresh client secret, shown once, with the
+    token endpoint Entra's provisioning form asks for."""
     client_id = client_id or f"entra-{secrets.token_hex(8)}"
     return IssuedCredential(CLIENT_KIND, hash_secret(secret), client_id,
-                            [("Client ID", client_id), ("Client secret", secret)])
+                            [("Client ID", client_id), ("Client secret", secret),
+                             ("Token endpoint", token_endpoint)])
 
 
 def bearer(request: Any) -> str | None:

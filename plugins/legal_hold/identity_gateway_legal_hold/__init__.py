@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 from gateway.plugin import Decision, Migration, UserColumn, hookimpl, migrations_in
-from identity_gateway_legal_hold import cli, holds, routes
+from identity_gateway_legal_hold import cli, console, holds, routes
 from identity_gateway_legal_hold.holds import NAME
 
 
@@ -46,6 +46,11 @@ async def _view(user_id: str, conn: Any) -> dict:
 
 
 @hookimpl
+def event_types() -> list:
+    return ["user.legal_hold_placed", "user.legal_hold_released"]
+
+
+@hookimpl
 def user_columns() -> list:
     return [UserColumn("legal hold", lambda view: "legal_hold" if view.get("legal_hold") else "")]
 
@@ -58,3 +63,8 @@ def extra_routes() -> list:
 @hookimpl
 def cli_commands(subparsers: Any, common: Any) -> None:
     cli.add_commands(subparsers, common)
+
+
+@hookimpl
+def console_pages() -> list:
+    return console.console_items()

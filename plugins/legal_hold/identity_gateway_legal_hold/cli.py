@@ -24,11 +24,13 @@ async def release(gw: Any, args: argparse.Namespace) -> int:
 
 async def listing(gw: Any, args: argparse.Namespace) -> int:
     page = await holds.list_holds(gw, user=args.user, include_released=args.all, limit=1000)
+    if not page["items"]:
+        print("no legal holds" + ("" if args.all else " in force"), file=sys.stderr)
+        return 0
+    columns = ("user", "matter", "placed_at", "placed_by", "released_at", "released_by")
+    print("\t".join(c.upper() for c in columns))
     for hold in page["items"]:
-        released = f"\treleased {hold['released_at']} by {hold['released_by']}" \
-            if hold["released_at"] else ""
-        print(f"{hold['user']}\t{hold['matter']}\tplaced {hold['placed_at']} by "
-              f"{hold['placed_by']}{released}")
+        print("\t".join(str(hold[c] or "-") for c in columns))
     return 0
 
 
@@ -51,10 +53,10 @@ def add_commands(sub: Any, common: Any) -> None:
     put.add_argument("--by", help="who places it (recorded)")
     put.set_defaults(gateway_command=place)
     out = common(actions.add_parser("release", help="release a user's hold"))
-    out.add_argument("user")
+    out.add_argument("user", help="the user's id")
     out.add_argument("--by", help="who releases it (recorded)")
     out.set_defaults(gateway_command=release)
     ls = common(actions.add_parser("list", help="list holds"))
-    ls.add_argument("--user")
+    ls.add_argument("--user", help="only this user's holds (its id)")
     ls.add_argument("--all", action="store_true", help="include released holds")
     ls.set_defaults(gateway_command=listing)

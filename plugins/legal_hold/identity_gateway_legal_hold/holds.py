@@ -38,7 +38,7 @@ def text_field(body: dict, name: str) -> str:
     return value.strip()
 
 
-async def place(gw: Any, body: Any) -> dict:
+async def place(gw: Any, body: Any, actor: str = "admin") -> dict:
     """Put a user on hold: {"user": id, "matter": text, "placed_by": optional text}."""
     if not isinstance(body, dict):
         raise ScimError(400, "A legal hold is a JSON object {\"user\": id, \"matter\": text}")
@@ -60,7 +60,7 @@ async def place(gw: Any, body: Any) -> dict:
             " VALUES (?, ?, ?, ?)", (user_id, matter, placed_by, now))
         hold = hold_view({"user_id": user_id, "matter": matter, "placed_by": placed_by,
                           "placed_at": now, "released_by": None, "released_at": None})
-        await gw.record(conn, actor="admin", provider_id=_provider(user), resource_type="User",
+        await gw.record(conn, actor=actor, provider_id=_provider(user), resource_type="User",
                         event_type="user.legal_hold_placed", resource_id=user_id,
                         operation="legal_hold_place", before={"legal_hold": None},
                         after={"legal_hold": hold, "state": user["state"]},
@@ -68,7 +68,8 @@ async def place(gw: Any, body: Any) -> dict:
     return hold
 
 
-async def release(gw: Any, user_id: str, released_by: str | None = None) -> dict:
+async def release(gw: Any, user_id: str, released_by: str | None = None,
+                  actor: str = "admin") -> dict:
     """End a user's hold. A user its provider wants inactive, kept blocked by the hold, is
     deactivated at once; any other user stays as it is."""
     released_by = released_by or "admin"
@@ -82,7 +83,7 @@ async def release(gw: Any, user_id: str, released_by: str | None = None) -> dict
             (released_by, now, current["id"]))
         hold = hold_view({**current, "released_by": released_by, "released_at": now})
         user = await gw.user_view(user_id, conn) or {"state": None}
-        await gw.record(conn, actor="admin", provider_id=_provider(user), resource_type="User",
+        await gw.record(conn, actor=actor, provider_id=_provider(user), resource_type="User",
                         event_type="user.legal_hold_released", resource_id=user_id,
                         operation="legal_hold_release", before={"legal_hold": hold_view(current)},
                         after={"legal_hold": None, "state": user["state"]},

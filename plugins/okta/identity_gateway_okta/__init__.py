@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.plugin import hookimpl
+from identity_gateway_okta import console, rules
 from identity_gateway_okta import profile as okta_profile
-from identity_gateway_okta import rules
 from identity_gateway_okta.paths import scim_path
 
 __all__ = ["scim_path"]
@@ -26,7 +26,18 @@ def validate_resource(provider: Any, resource_type: str, resource: dict, operati
 
 
 @hookimpl
+def validate_provider_settings(provider: Any, settings: dict, gateway: Any) -> None:
+    if ours(provider) and "profile_mapping" in settings:
+        okta_profile.check_mapping(settings["profile_mapping"], gateway.registry.types["User"])
+
+
+@hookimpl
 def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
     if not ours(provider):
         return None
     return okta_profile.overrides(resource, getattr(provider, "settings", {}) or {})
+
+
+@hookimpl
+def console_pages() -> list:
+    return console.console_items(NAME)

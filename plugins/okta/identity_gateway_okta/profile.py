@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.plugin import USER_TYPE, ScimError, path_values
+from gateway.plugin import (
+    PROFILE_FIELDS,
+    USER_TYPE,
+    GatewayError,
+    ScimError,
+    did_you_mean,
+    parse_path,
+    path_values,
+)
 from identity_gateway_okta.paths import scim_path
 
 ADDRESS_FIELDS = ("locality", "region", "country")
@@ -32,6 +40,26 @@ def overrides(resource: dict, settings: dict) -> dict:
         out["email"] = email.get("value")
     out.update(mapped(resource, settings.get("profile_mapping") or {}))
     return out
+
+
+def check_mapping(mapping: Any, rtype: Any) -> None:
+    """`profile_mapping` as the admin saves it: profile fields -> paths that parse against
+    the gateway's User schema (Okta's notation or SCIM's). Refused with what is wrong."""
+    if not isinstance(mapping, dict):
+        raise GatewayError("profile_mapping must be an object of profile field -> attribute "
+                           "path, such as {\"country\": \"addresses.^[primary==true].country\"}")
+    for field, expr in mapping.items():
+        if field not in PROFILE_FIELDS:
+            raise GatewayError(f"profile_mapping: no profile field '{field}'"
+                               f"{did_you_mean(field, PROFILE_FIELDS)}; the fields are "
+                               f"{', '.join(PROFILE_FIELDS)}")
+        if not isinstance(expr, str) or not expr.strip():
+            raise GatewayError(f"profile_mapping.{field} must be an attribute path")
+        try:
+            parse_path(scim_path(expr), rtype)
+        except (ValueError, ScimError) as exc:
+            raise GatewayError(f"profile_mapping.{field} = '{expr}' is not a usable attribute "
+                               f"path: {getattr(exc, 'detail', exc)}") from None
 
 
 def mapped(resource: dict, mapping: dict) -> dict:

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from gateway.plugin import Migration, hookimpl, migrations_in
-from identity_gateway_org_mapping import catalogue, mappings, routes, schema, store
+from identity_gateway_org_mapping import catalogue, console, mappings, routes, schema, store
 
 NAME = "org_mapping"
 
@@ -41,6 +41,13 @@ def after_change(event: dict, conn: Any, gateway: Any) -> Any:
 
 
 @hookimpl
+def event_types() -> list:
+    return ["organization.created", "organization.updated", "role.created",
+            "org_mapping.updated", "role_mapping.updated", "mapping.group_removed",
+            "user.organization_changed", "user.roles_changed"]
+
+
+@hookimpl
 def user_view(user: dict, conn: Any) -> Any:
     return store.user_fields(conn, user["id"])
 
@@ -48,3 +55,8 @@ def user_view(user: dict, conn: Any) -> Any:
 @hookimpl
 def extra_routes() -> list:
     return routes.routes()
+
+
+@hookimpl
+def console_pages() -> list:
+    return console.console_items()

@@ -51,7 +51,7 @@ async def resolve_roles(gw: Any, conn: Any, names: Any, label: str) -> list[str]
     return sorted({catalogue[n.lower()]["name"] for n in names})
 
 
-async def add_role(gw: Any, conn: Any, body: dict) -> dict:
+async def add_role(gw: Any, conn: Any, body: dict, actor: str = "admin") -> dict:
     name = clean_name(body.get("name"), "name")
     description = body.get("description", "")
     if not isinstance(description, str):
@@ -62,7 +62,7 @@ async def add_role(gw: Any, conn: Any, body: dict) -> dict:
                        " VALUES (?, ?, ?, ?)", (name, name.lower(), description,
                                                 gw.clock.stamp()))
     role = {"name": name, "description": description, "source": "admin"}
-    await gw.record(conn, actor="admin", provider_id=None, event_type="role.created",
+    await gw.record(conn, actor=actor, provider_id=None, event_type="role.created",
                     resource_type="Role", resource_id=name, operation="create", data=role,
                     after=role)
     return role
@@ -136,13 +136,14 @@ async def ensure_org(gw: Any, conn: Any, name: str, provider_id: str, reason: st
     return found
 
 
-async def create_from_body(gw: Any, conn: Any, body: dict) -> dict:
+async def create_from_body(gw: Any, conn: Any, body: dict, actor: str = "admin") -> dict:
     name = clean_name(body.get("name"), "name")
     parent = body.get("parent")
     parent_id = (await require_org(conn, parent, "parent"))["id"] if parent is not None \
         else None
     wanted = await resolve_roles(gw, conn, body.get("default_roles", []), "default_roles")
-    return await create_org(gw, conn, name, parent_id=parent_id, default_roles=wanted)
+    return await create_org(gw, conn, name, parent_id=parent_id, default_roles=wanted,
+                            actor=actor)
 
 
 async def update_org(gw: Any, conn: Any, oid: str, body: dict) -> dict:

@@ -59,7 +59,8 @@ async def org_view(conn: Any, mapping: Mapping) -> dict:
     return out
 
 
-async def put_org_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
+async def put_org_mapping(gw: Any, conn: Any, pid: str, body: Any,
+                          actor: str = "admin") -> dict:
     mapping = await require(conn, pid)
     method = body.get("method") if isinstance(body, dict) else None
     if method not in METHODS:
@@ -92,7 +93,7 @@ async def put_org_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
         "INSERT INTO org_group_mappings (provider_id, group_id, organization_id, priority)"
         " VALUES (?, ?, ?, ?)", [(pid, g, oid, prio) for g, (prio, oid) in groups.items()])
     after = await org_view(conn, await require(conn, pid))
-    await gw.record(conn, actor="admin", provider_id=pid, event_type="org_mapping.updated",
+    await gw.record(conn, actor=actor, provider_id=pid, event_type="org_mapping.updated",
                     resource_type="Provider", resource_id=pid, operation="update",
                     data=after, before=before, after=after)
     return after
@@ -165,7 +166,8 @@ async def unmapped_page(conn: Any, pid: str, cursor: str, limit: int) -> dict:
             "status": status(total, unmapped)}
 
 
-async def put_role_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
+async def put_role_mapping(gw: Any, conn: Any, pid: str, body: Any,
+                           actor: str = "admin") -> dict:
     mapping = await require(conn, pid)
     items = fields(body, {"mappings"}).get("mappings")
     if not isinstance(items, list):
@@ -189,7 +191,7 @@ async def put_role_mapping(gw: Any, conn: Any, pid: str, body: Any) -> dict:
         "INSERT INTO role_group_mappings (provider_id, group_id, role) VALUES (?, ?, ?)",
         [(pid, gid, role) for gid, roles in wanted.items() for role in roles])
     after = await role_view(conn, await require(conn, pid))
-    await gw.record(conn, actor="admin", provider_id=pid, event_type="role_mapping.updated",
+    await gw.record(conn, actor=actor, provider_id=pid, event_type="role_mapping.updated",
                     resource_type="Provider", resource_id=pid, operation="update",
                     data={"mappings": after["mappings"]}, before=before["mappings"],
                     after=after["mappings"])

@@ -203,3 +203,12 @@ async def user_fields(conn: Any, uid: str) -> dict:
     roles = await conn.fetchall(
         "SELECT role FROM org_mapping_user_roles WHERE user_id = ? ORDER BY role", (uid,))
     return {"organization": row["name"], "roles": [r["role"] for r in roles]}
+
+
+async def provider_groups(conn: Any, pid: str, limit: int) -> list[dict]:
+    """The provider's visible groups by displayName (for the console's pickers)."""
+    rows = await conn.fetchall(
+        "SELECT id, display_key, data FROM resources WHERE provider_id = ? AND type = 'Group'"
+        " AND hidden = 0 ORDER BY display_key, id LIMIT ?", (pid, limit))
+    return [{"id": row["id"], "displayName": decode(row["data"]).get("displayName")}
+            for row in rows]

@@ -5,7 +5,9 @@ Microsoft's gallery validation suite): every value the entra plugin converts mus
 from __future__ import annotations
 
 import pytest
-from conftest import running, user_body
+
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,9 @@ as a one-element list of {"$ref", "value"}."""
 from __future__ import annotations
 
 import pytest
-from conftest import running, user_body
+
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

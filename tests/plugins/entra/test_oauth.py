@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import running
+
+from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +38,9 @@ async def test_issue_use_expire_rotate(database):
     async with running(database, enabled=["entra"]) as gw:
         view = await oauth_provider(gw)
         pid, creds = view["id"], view["credentials"]
-        assert set(creds) == {"Client ID", "Client secret"}
+        assert set(creds) == {"Client ID", "Client secret", "Token endpoint"}
+        # The URL Entra's form asks for, where the token request below is sent.
+        assert creds["Token endpoint"] == f"http://127.0.0.1:8080/scim/v2/{pid}/oauth/token"
 
         issued = await token(gw, pid, creds["Client ID"], creds["Client secret"], basic=True)
         assert issued.status_code == 200, issued.text

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Harness, running, user_body
 
 from gateway.accounts import scheduler
 from gateway.clock import FakeClock
+from gateway.testing import Harness, running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -20,9 +20,9 @@ import anyio
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from conftest import running, user_body  # noqa: E402
-
 from gateway.store import resources  # noqa: E402
+from gateway.testing import running  # noqa: E402
+from gateway.testing import scim_user as user_body
 
 CHUNK = 5_000
 

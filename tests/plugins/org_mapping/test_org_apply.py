@@ -4,9 +4,10 @@ counts exactly the users whose organization or roles changed."""
 import uuid
 
 import pytest
-from conftest import running, user_body
 
 from gateway.store import resources
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

@@ -4,9 +4,10 @@ what SCIM changes do to users' places."""
 from typing import Any
 
 import pytest
-from conftest import running, user_body
 
 from gateway.plugin import ConfigError
+from gateway.testing import running
+from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 

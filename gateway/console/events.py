@@ -1,0 +1,35 @@
+"""The console's event feed: outbox events in order, newest first, paged by seq."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from gateway.accounts.sessions import Session
+from gateway.console.render import console_of
+from gateway.events import feed
+from gateway.store import outbox
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+PAGE = 50
+
+
+async def event_feed(request: Request, gw: Gateway, session: Session) -> Response:
+    raw = request.query_params.get("before", "")
+    async with gw.store.read() as conn:
+        newest = await outbox.newest_seq(conn)
+    before = int(raw) if raw.isdigit() else newest + 1
+    start = max(0, before - 1 - PAGE)
+    page = await feed.events_after(gw, start, PAGE)
+    items = [e for e in reversed(page["items"]) if e["seq"] < before]
+    return console_of(request).page(request, "events.html", {
+        "items": items, "older": start if start > 0 else None, "newest": newest})
+
+
+def routes(page: Any) -> list[BaseRoute]:
+    return [page("/events", event_feed)]

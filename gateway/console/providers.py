@@ -1,0 +1,190 @@
+"""Console pages for providers: the list, "Add provisioning provider" and its one-time
+result, a provider's page (settings, plugins' panels, rotate, delete)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.accounts import admins, providers
+from gateway.accounts.sessions import Session
+from gateway.clock import format_time
+from gateway.console.auth import form_of, redirect
+from gateway.console.extension import ConsoleIdp
+from gateway.console.render import console_of
+from gateway.errors import GatewayError, NotFound
+from gateway.store import console as reads
+from gateway.store import providers as queries
+from gateway.store.base import ProviderRow
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+GENERIC = ConsoleIdp(
+    plugin=None, title="Other SCIM 2.0 client",
+    kinds=[("bearer", "Bearer token"), ("basic", "HTTP Basic (username and password)")],
+    steps=["In the SCIM client, set the SCIM base URL and the credential shown above.",
+           "Send a request (for example GET {base_url}/Users?count=1): this page's "
+           "connection check shows it when it arrives."])
+
+
+def idps(request: Request) -> list[ConsoleIdp]:
+    """What "Add provisioning provider" offers: the plugins' IdPs that are enabled, then
+    any SCIM 2.0 client."""
+    return [*console_of(request).idps, GENERIC]
+
+
+def idp_for(request: Request, provider: ProviderRow) -> ConsoleIdp:
+    return next((i for i in idps(request) if i.plugin == provider.plugin), GENERIC)
+
+
+def kind_label(idp: ConsoleIdp, kind: str) -> str:
+    return next((label for k, label in idp.kinds if k == kind), kind)
+
+
+async def provider_or_404(gw: Gateway, pid: str) -> ProviderRow:
+    async with gw.store.read() as conn:
+        found = await queries.get_provider(conn, pid)
+    if found is None:
+        raise NotFound(f"There is no provider '{pid}'")
+    return found
+
+
+async def summaries(gw: Gateway, found: list[ProviderRow]) -> dict[str, dict]:
+    """Per provider: users and groups owned, its newest sync-log entry, errors in the last
+    hour (from the sync log: one index range each)."""
+    since = format_time(gw.clock.now() - timedelta(hours=1))
+    async with gw.store.read() as conn:
+        owned = await reads.owned_counts(conn)
+        first = await reads.first_seq_since(conn, since)
+        out = {}
+        for p in found:
+            out[p.id] = {
+                "owned": owned.get(p.id, {"User": 0, "Group": 0}),
+                "last": await reads.last_entry(conn, p.id),
+                "errors_hour": await reads.errors_since(conn, p.id, first),
+            }
+    return out
+
+
+async def provider_list(request: Request, gw: Gateway, session: Session) -> Response:
+    async with gw.store.read() as conn:
+        found = await queries.list_providers(conn)
+    about = await summaries(gw, found)
+    rows = []
+    for p in found:
+        idp = idp_for(request, p)
+        rows.append({"provider": p, "idp": idp.title, "kind": kind_label(idp, p.auth_kind),
+                     **about[p.id]})
+    return console_of(request).page(request, "providers.html", {"rows": rows})
+
+
+def choice(idp_list: list[ConsoleIdp], form: Any) -> tuple[ConsoleIdp, str]:
+    """The IdP and credential kind the form names; the kind must be one the IdP offers."""
+    wanted = str(form.get("idp") or "")
+    idp = next((i for i in idp_list if (i.plugin or "") == wanted), None)
+    if idp is None:
+        raise GatewayError("Choose the identity provider")
+    kind = str(form.get("kind") or "")
+    if kind not in [k for k, _ in idp.kinds]:
+        offered = ", ".join(label for _, label in idp.kinds)
+        raise GatewayError(f"{idp.title} connects with: {offered}; choose one of them")
+    return idp, kind
+
+
+async def provider_new(request: Request, gw: Gateway, session: Session) -> Response:
+    idp_list = idps(request)
+    values: dict[str, Any] = {"idps": idp_list, "error": None, "form": {}}
+    if request.method == "POST":
+        form = await form_of(request)
+        values["form"] = dict(form)
+        try:
+            idp, kind = choice(idp_list, form)
+            settings = {}
+            if str(form.get("deactivation_delay") or "").strip():
+                settings["deactivation_delay"] = str(form["deactivation_delay"]).strip()
+            provider, shown = await providers.create_provider(
+                gw, str(form.get("name") or "").strip(), kind, idp.plugin, settings,
+                actor=admins.actor(session.admin))
+        except GatewayError as error:
+            values["error"] = error.detail
+            return console_of(request).page(request, "provider_new.html", values,
+                                            status=error.status)
+        return shown_once(request, gw, provider, shown, "created")
+    return console_of(request).page(request, "provider_new.html", values)
+
+
+def shown_once(request: Request, gw: Gateway, provider: ProviderRow,
+               shown: list[tuple[str, str]], what: str) -> Response:
+    """The base URL and the new secret(s), on this answer only (never stored, never
+    cached), each under the name of the IdP field it goes into."""
+    idp = idp_for(request, provider)
+    base_url = gw.base_url(provider.id)
+    lines = [("SCIM base URL", base_url), *shown]
+    fields = [{"label": label, "value": value, "field": idp.fields.get(label, label)}
+              for label, value in lines]
+    steps = [step.replace("{base_url}", base_url) for step in idp.steps]
+    return console_of(request).page(request, "provider_secret.html", {
+        "provider": provider, "idp": idp, "fields": fields, "steps": steps, "what": what})
+
+
+async def provider_page(request: Request, gw: Gateway, session: Session) -> Response:
+    provider = await provider_or_404(gw, request.path_params["id"])
+    view = providers.provider_view(gw, provider)
+    idp = idp_for(request, provider)
+    about = (await summaries(gw, [provider]))[provider.id]
+    panels = []
+    for panel in console_of(request).panels_on("provider"):
+        markup = await panel.render(request, view)
+        if markup:
+            panels.append({"title": panel.title, "markup": markup})
+    plugin_settings = {k: v for k, v in provider.settings.items() if k != "deactivation_delay"}
+    return console_of(request).page(request, "provider.html", {
+        "provider": provider, "view": view, "idp": idp,
+        "kind": kind_label(idp, provider.auth_kind), "panels": panels,
+        "plugin_settings": msgspec.json.encode(plugin_settings).decode()
+        if plugin_settings else "", **about})
+
+
+async def provider_settings(request: Request, gw: Gateway, session: Session) -> Response:
+    pid = request.path_params["id"]
+    form = await form_of(request)
+    changes: dict[str, Any] = {}
+    if form.get("name") is not None:
+        changes["name"] = str(form["name"]).strip()
+    if form.get("deactivation_delay") is not None:
+        changes["deactivation_delay"] = str(form["deactivation_delay"]).strip()
+    raw = str(form.get("plugin_settings") or "").strip()
+    if raw:
+        try:
+            extra = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            raise GatewayError("Plugin settings must be a JSON object, for example "
+                               '{"key": "value"}') from None
+        if not isinstance(extra, dict) or "deactivation_delay" in extra:
+            raise GatewayError("Plugin settings must be a JSON object (the deactivation "
+                               "delay has its own field)")
+        changes["settings"] = extra
+    await providers.update_provider(gw, pid, changes, actor=admins.actor(session.admin))
+    return redirect(gw, f"/providers/{pid}", "Settings saved")
+
+
+async def provider_rotate(request: Request, gw: Gateway, session: Session) -> Response:
+    provider = await provider_or_404(gw, request.path_params["id"])
+    if request.method == "GET":
+        return console_of(request).page(request, "provider_rotate.html",
+                                        {"provider": provider,
+                                         "idp": idp_for(request, provider)})
+    provider, shown = await providers.rotate_provider(gw, provider.id,
+                                                      actor=admins.actor(session.admin))
+    return shown_once(request, gw, provider, shown, "rotated")
+
+
+async def provider_delete(request: Request, gw: Gateway, session: Session) -> Response:
+    provider = await provider_or_404(gw, request.path_params["id"])
+    await providers.delete_provider(gw, provider.id, actor=admins.actor(session.admin))
+    return redirect(gw, "/providers", f"Provider '{provider.name}' deleted")

@@ -1,0 +1,111 @@
+"""The console's templates: one Jinja2 environment per app (autoescaped), the navigation,
+and the page and fragment renderers that core and plugin pages share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import jinja2
+import msgspec
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from gateway.clock import parse_time
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+FLASH = "ig_console_flash"
+
+
+class NavItem(msgspec.Struct, frozen=True):
+    path: str  # under /console
+    title: str
+
+
+CORE_NAV = (
+    NavItem("/providers", "Providers"),
+    NavItem("/users", "Users"),
+    NavItem("/sync-log", "Sync log"),
+    NavItem("/webhooks", "Webhooks"),
+    NavItem("/events", "Event feed"),
+)
+TAIL_NAV = (NavItem("/settings", "Settings"),)
+
+
+def when(value: Any) -> str:
+    """A stored time as the console shows it: to the second, in UTC."""
+    if not value:
+        return ""
+    try:
+        return parse_time(str(value)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return str(value)
+
+
+def pretty(value: Any) -> str:
+    """JSON for reading: indented, keys sorted."""
+    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode()
+
+
+class Console:
+    """What the console of one app holds: its templates and the plugins' navigation."""
+
+    def __init__(self, folders: list[Path], nav: list[NavItem], panels: list[Any]) -> None:
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([TEMPLATES, *folders])])
+        env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True,
+                                 lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+        env.filters["when"] = when
+        env.filters["pretty"] = pretty
+        self.templates = Jinja2Templates(env=env)
+        self.nav = [*CORE_NAV, *nav, *TAIL_NAV]
+        self.panels = panels
+        self.idps: list[Any] = []  # ConsoleIdp: the IdPs plugins offer
+        self.user_filters: list[Any] = []  # ConsoleUserFilter: plugins' user-list filters
+        self.user_columns: list[Any] = []  # UserColumn: plugins' user-list columns
+
+    def panels_on(self, place: str) -> list[Any]:
+        return [panel for panel in self.panels if panel.on == place]
+
+    def context(self, request: Request, values: dict) -> dict:
+        session = getattr(request.state, "session", None)
+        path = request.url.path.removeprefix("/console")
+        current = max((item.path for item in self.nav if path.startswith(item.path)),
+                      key=len, default="")
+        return {
+            "session": session,
+            "can_write": session is not None and session.role == "admin",
+            "csrf": session.csrf if session else "",
+            "nav": self.nav, "current": current,
+            "flash": unquote(request.cookies.get(FLASH, ""))[:300],
+            **values,
+        }
+
+    def page(self, request: Request, template: str, values: dict | None = None,
+             status: int = 200) -> HTMLResponse:
+        response = self.templates.TemplateResponse(
+            request, template, self.context(request, values or {}), status_code=status)
+        if request.cookies.get(FLASH):
+            response.delete_cookie(FLASH, path="/console")
+        return response
+
+    def fragment(self, request: Request, template: str, values: dict | None = None) -> Markup:
+        """A piece of a page (a plugin's panel), rendered with the page's context."""
+        found = self.templates.get_template(template)
+        return Markup(found.render(self.context(request, {"request": request,
+                                                          **(values or {})})))
+
+
+def console_of(request: Request) -> Console:
+    return request.app.state.console
+
+
+def gateway_of(request: Request) -> Gateway:
+    return request.app.state.gateway

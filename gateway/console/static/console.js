@@ -1,0 +1,103 @@
+// identity-gateway console: copy buttons, confirmations, live updates. The pages work
+// without it; this only saves clicks and reloads.
+(function () {
+  "use strict";
+
+  function copy(button) {
+    var target = document.getElementById(button.getAttribute("data-copy"));
+    if (!target) return;
+    var text = target.textContent;
+    var done = function () {
+      var before = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = before; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { select(target); });
+    } else {
+      select(target);
+      try { document.execCommand("copy"); done(); } catch (e) { /* selected for the user */ }
+    }
+  }
+
+  function select(node) {
+    var range = document.createRange();
+    range.selectNodeContents(node);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (button) { event.preventDefault(); copy(button); }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
+  // "Add provisioning provider": offer only the chosen IdP's credential types.
+  function idpForm(form) {
+    var select = form.querySelector("select[name=kind]");
+    function update() {
+      var chosen = form.querySelector("input[name=idp]:checked");
+      var idp = chosen ? chosen.value : "";
+      var first = null;
+      Array.prototype.forEach.call(select.querySelectorAll("optgroup"), function (group) {
+        var mine = group.getAttribute("data-idp") === idp;
+        group.hidden = !mine;
+        group.disabled = !mine;
+        if (mine && !first) first = group.querySelector("option");
+      });
+      var current = select.options[select.selectedIndex];
+      if (!current || current.parentNode.disabled) { if (first) first.selected = true; }
+    }
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "idp") update();
+    });
+    update();
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-idp-form]"), idpForm);
+
+  // Elements with data-poll="URL" ask URL for JSON every few seconds:
+  //   {"html": "...", "state": "...", "done": bool} replaces the element's content,
+  //   {"rows": "...", "after": N} prepends rows to the element's <tbody> (the sync log).
+  function poll(node) {
+    var url = node.getAttribute("data-poll");
+    var every = parseInt(node.getAttribute("data-every") || "2000", 10);
+    function tick() {
+      var sep = url.indexOf("?") < 0 ? "?" : "&";
+      var after = node.getAttribute("data-after");
+      fetch(url + (after !== null ? sep + "after=" + encodeURIComponent(after) : ""),
+            {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          if (data.html !== undefined) node.innerHTML = data.html;
+          if (data.state !== undefined) node.setAttribute("data-state", data.state);
+          if (data.rows) {
+            var body = node.querySelector("tbody");
+            var holder = document.createElement("tbody");
+            holder.innerHTML = data.rows;
+            while (holder.lastElementChild) body.insertBefore(holder.lastElementChild, body.firstElementChild);
+          }
+          if (data.after !== undefined) node.setAttribute("data-after", data.after);
+          if (!data.done) setTimeout(tick, every);
+        }, function () { setTimeout(tick, every * 2); });
+    }
+    setTimeout(tick, every);
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), poll);
+})();
+
+// Long-running forms (data-busy): say what is happening and keep it from being sent twice.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var busy = form.getAttribute("data-busy");
+  if (!busy || event.defaultPrevented) return;
+  var button = form.querySelector("button[type=submit]");
+  if (button) { button.disabled = true; button.textContent = busy; }
+});

@@ -1,0 +1,117 @@
+"""Console pages for the sync log: the filtered list (new entries appear while it is open),
+one entry with its before/after diff, and the CSV export of the current filter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute
+
+from gateway.accounts.sessions import Session
+from gateway.console.render import console_of
+from gateway.errors import NotFound
+from gateway.events import synclog
+from gateway.store import console as reads
+from gateway.store import providers as queries
+from gateway.store.base import json_column
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+PAGE = 50
+OUTCOMES = ("success", "error")
+
+
+def filters_of(request: Request) -> dict[str, Any]:
+    params = request.query_params
+    return {name: (params.get(name) or "").strip() or None for name in synclog.FILTERS}
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    """Every leaf of a JSON value by its path (``emails[0].value``), as JSON text."""
+    out: dict[str, str] = {}
+    if isinstance(value, dict) and value:
+        for key in sorted(value):
+            out.update(flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(value, list) and value:
+        for i, item in enumerate(value):
+            out.update(flatten(item, f"{prefix}[{i}]"))
+    elif value is not None or prefix:
+        out[prefix or "(value)"] = msgspec.json.encode(value).decode()
+    return out
+
+
+def diff(before: Any, after: Any) -> list[dict]:
+    """The paths of before and after side by side, the changed ones marked."""
+    old, new = flatten(before), flatten(after)
+    return [{"path": path, "before": old.get(path), "after": new.get(path),
+             "changed": old.get(path) != new.get(path)}
+            for path in sorted(old.keys() | new.keys())]
+
+
+async def sync_log_page(request: Request, gw: Gateway, session: Session) -> Response:
+    filters = filters_of(request)
+    cursor = request.query_params.get("cursor") or None
+    page = await synclog.query(gw, cursor=cursor, limit=PAGE, **filters)
+    async with gw.store.read() as conn:
+        found = await queries.list_providers(conn)
+        newest = await reads.newest_seq(conn)
+    query = {k: v for k, v in filters.items() if v}
+    next_url = ("/console/sync-log?" + urlencode({**query, "cursor": page["next_cursor"]})
+                if page["next_cursor"] else None)
+    return console_of(request).page(request, "sync_log.html", {
+        "items": page["items"], "filters": filters, "providers": found,
+        "names": {p.id: p.name for p in found}, "outcomes": OUTCOMES,
+        "next_url": next_url, "query": urlencode(query), "live": cursor is None,
+        "newest": newest,
+    })
+
+
+async def sync_log_new(request: Request, gw: Gateway, session: Session) -> Response:
+    """Entries after seq `after` that match the filter, as table rows (for live updates)."""
+    after = request.query_params.get("after", "0")
+    seq = int(after) if after.isdigit() else 0
+    items = await synclog.entries_after(gw, seq, **filters_of(request))
+    async with gw.store.read() as conn:
+        names = {p.id: p.name for p in await queries.list_providers(conn)}
+    rows = console_of(request).fragment(request, "sync_log_rows.html", {
+        "items": list(reversed(items)), "names": names, "fresh": True})
+    newest = max([seq, *[item["seq"] for item in items]])
+    return JSONResponse({"rows": str(rows), "after": newest},
+                        headers={"Cache-Control": "no-store"})
+
+
+async def sync_log_entry(request: Request, gw: Gateway, session: Session) -> Response:
+    raw = request.path_params["seq"]
+    async with gw.store.read() as conn:
+        row = await reads.log_entry(conn, int(raw)) if raw.isdigit() else None
+        provider = await queries.get_provider(conn, row["provider_id"]) \
+            if row and row["provider_id"] else None
+    if row is None:
+        raise NotFound(f"There is no sync-log entry {raw}")
+    entry = synclog.entry_view(row)
+    return console_of(request).page(request, "sync_log_entry.html", {
+        "entry": entry, "provider": provider,
+        "diff": diff(json_column(row["before"]), json_column(row["after"]))})
+
+
+async def sync_log_export(request: Request, gw: Gateway, session: Session) -> Response:
+    """The whole matching log as CSV, oldest first (the admin API's export)."""
+    filters = filters_of(request)
+    synclog.check_export("csv", filters)
+    return StreamingResponse(
+        synclog.export(gw, "csv", **filters), media_type=synclog.EXPORT_FORMATS["csv"],
+        headers={"Content-Disposition": 'attachment; filename="sync-log.csv"'})
+
+
+def routes(page: Any) -> list[BaseRoute]:
+    return [
+        page("/sync-log", sync_log_page),
+        page("/sync-log/new", sync_log_new),
+        page("/sync-log/export", sync_log_export),
+        page("/sync-log/{seq}", sync_log_entry),
+    ]

@@ -1,0 +1,164 @@
+"""Console pages for users: the list (search and filters, by id pages), a user's page
+(profile, raw SCIM data, groups, what plugins add, lifecycle, sync log), the admin actions,
+and creating a local user."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from gateway.accounts import actions, admins, lifecycle, users
+from gateway.accounts.sessions import Session
+from gateway.accounts.users import view
+from gateway.console.auth import form_of, redirect
+from gateway.console.render import console_of
+from gateway.errors import GatewayError, NotFound
+from gateway.events import synclog
+from gateway.provisioning.local import create_local
+from gateway.store import console as reads
+from gateway.store import providers as queries
+from gateway.store import resources
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
+
+PAGE = 50
+STATES = (lifecycle.ACTIVE, lifecycle.PENDING, lifecycle.BLOCKED, lifecycle.DEACTIVATED)
+# The admin view's own keys; anything else in it was added by a plugin (user_view hook).
+CORE_KEYS = {"id", "state", "deactivate_at", "can_sign_in", "cold_storage", "source",
+             "provider_state", "deleted_by_provider", "profile", "created", "last_modified"}
+ACTION_LABELS = {"block": "Block", "unblock": "Unblock", "deactivate": "Deactivate now",
+                 "reactivate": "Reactivate"}
+
+
+def available_actions(user: dict) -> list[str]:
+    state = user["state"]
+    out = []
+    if state != lifecycle.BLOCKED:
+        out.append("block")
+    if state == lifecycle.BLOCKED:
+        out.append("unblock")
+    if state != lifecycle.DEACTIVATED:
+        out.append("deactivate")
+    if state == lifecycle.DEACTIVATED:
+        out.append("reactivate")
+    return out
+
+
+async def user_list(request: Request, gw: Gateway, session: Session) -> Response:
+    params = request.query_params
+    console = console_of(request)
+    provider = params.get("provider") or None
+    state = params.get("state") or None
+    q = (params.get("q") or "").strip()[:200] or None
+    extra, chosen = [], {}
+    for item in console.user_filters:
+        value = params.get(item.name)
+        if value:
+            extra.append(item.condition(value))
+            chosen[item.name] = value
+    listed = await users.list_users(gw, provider=provider, state=state, q=q,
+                                    cursor=params.get("after") or None, limit=PAGE,
+                                    conditions=extra)
+    items = listed["items"]
+    async with gw.store.read() as conn:
+        found = await queries.list_providers(conn)
+    next_url = None
+    if listed["next_cursor"]:
+        query = {k: v for k, v in params.items() if k != "after" and v}
+        next_url = "/console/users?" + urlencode({**query, "after": listed["next_cursor"]})
+    filters = [{"name": f.name, "label": f.label, "options": await f.options(request),
+                "value": chosen.get(f.name, "")} for f in console.user_filters]
+    names = {p.id: p.name for p in found}
+    columns = [c.header for c in console.user_columns]
+    return console.page(request, "users.html", {
+        "users": [{"view": u, "provider": names.get(u["source"], u["source"]),
+                   "columns": [c.value(u) for c in console.user_columns]} for u in items],
+        "columns": columns, "providers": found, "states": STATES, "filters": filters,
+        "q": q or "", "provider": provider or "", "state": state or "", "next_url": next_url,
+    })
+
+
+async def user_page(request: Request, gw: Gateway, session: Session) -> Response:
+    uid = request.path_params["id"]
+    async with gw.store.read() as conn:
+        row = await resources.get_any(conn, uid)
+        if row is None or row.type != "User":
+            raise NotFound(f"There is no user '{uid}'")
+        user = await view(gw, conn, row)
+        groups = await reads.groups_of(conn, uid)
+        provider = await queries.get_provider(conn, row.provider_id) if row.provider_id \
+            else None
+    log = await synclog.query(gw, limit=10, user=uid)
+    panels = []
+    for panel in console_of(request).panels_on("user"):
+        markup = await panel.render(request, user)
+        if markup:
+            panels.append({"title": panel.title, "markup": markup})
+    added = {k: v for k, v in user.items() if k not in CORE_KEYS}
+    return console_of(request).page(request, "user.html", {
+        "user": user, "raw": row.data, "groups": groups, "provider": provider,
+        "added": added, "panels": panels, "log": log["items"],
+        "actions": [(a, ACTION_LABELS[a]) for a in available_actions(user)],
+    })
+
+
+async def user_action(request: Request, gw: Gateway, session: Session) -> Response:
+    uid = request.path_params["id"]
+    form = await form_of(request)
+    action = str(form.get("action") or "")
+    if action not in actions.ACTIONS:
+        raise GatewayError(f"Unknown action '{action}'")
+    reason = str(form.get("reason") or "").strip()[:500] or None
+    done = await actions.admin_action(gw, uid, action, actor=admins.actor(session.admin),
+                                      reason=reason)
+    if done is None:
+        raise NotFound(f"There is no user '{uid}'")
+    return redirect(gw, f"/users/{uid}",
+                    f"{ACTION_LABELS[action]}: the user is now {done['state']}")
+
+
+def local_body(form: Any) -> dict:
+    """A SCIM User from the form's fields (empty ones left out)."""
+    def field(name: str) -> str:
+        return str(form.get(name) or "").strip()
+
+    body: dict[str, Any] = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                            "userName": field("userName"), "active": True}
+    name = {k: field(k) for k in ("givenName", "familyName") if field(k)}
+    if name:
+        body["name"] = name
+    if field("displayName"):
+        body["displayName"] = field("displayName")
+    if field("email"):
+        body["emails"] = [{"value": field("email"), "type": "work", "primary": True}]
+    return body
+
+
+async def user_new(request: Request, gw: Gateway, session: Session) -> Response:
+    values: dict[str, Any] = {"error": None, "form": {}}
+    if request.method == "POST":
+        form = await form_of(request)
+        values["form"] = dict(form)
+        try:
+            created = await create_local(gw, local_body(form),
+                                         actor=admins.actor(session.admin))
+        except GatewayError as error:
+            values["error"] = error.detail
+            return console_of(request).page(request, "user_new.html", values,
+                                            status=error.status)
+        return redirect(gw, f"/users/{created['id']}", "Local user created")
+    return console_of(request).page(request, "user_new.html", values)
+
+
+def routes(page: Any) -> list[BaseRoute]:
+    return [
+        page("/users", user_list),
+        page("/users/new", user_new, ("GET", "POST")),
+        page("/users/{id}", user_page),
+        page("/users/{id}/action", user_action, ("POST",)),
+    ]

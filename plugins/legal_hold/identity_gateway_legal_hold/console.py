@@ -1,0 +1,73 @@
+"""The console's legal-hold page (every hold, release) and the panel on each user's page
+(place a hold with its matter, or release it). The actor is the signed-in account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.plugin import (
+    ConsolePage,
+    ConsolePanel,
+    ScimError,
+    console_actor,
+    console_form,
+    console_fragment,
+    console_page,
+    console_redirect,
+)
+from identity_gateway_legal_hold import holds
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def by(request: Request) -> str:
+    """Who placed or released a hold, as the hold records it: the account's name."""
+    return console_actor(request).split(":", 1)[-1]
+
+
+async def holds_page(request: Request) -> Response:
+    gw = request.app.state.gateway
+    released = request.query_params.get("all") == "1"
+    page = await holds.list_holds(gw, include_released=released,
+                                  cursor=request.query_params.get("cursor"), limit=100)
+    return console_page(request, "legal_hold/holds.html", {"page": page, "all": released})
+
+
+async def place(request: Request) -> Response:
+    gw = request.app.state.gateway
+    form = await console_form(request)
+    uid = str(form.get("user") or "")
+    try:
+        await holds.place(gw, {"user": uid, "matter": str(form.get("matter") or ""),
+                               "placed_by": by(request)}, actor=console_actor(request))
+    except ScimError as error:
+        return console_redirect(request, f"/users/{uid}", f"Not placed: {error.detail}")
+    return console_redirect(request, f"/users/{uid}", "Legal hold placed")
+
+
+async def release(request: Request) -> Response:
+    gw = request.app.state.gateway
+    uid = request.path_params["user_id"]
+    done = await holds.release(gw, uid, by(request), actor=console_actor(request))
+    return console_redirect(request, f"/users/{uid}",
+                            f"Legal hold released; the user is {done['user_state']}")
+
+
+async def user_panel(request: Request, user: dict) -> Any:
+    return console_fragment(request, "legal_hold/panel.html",
+                            {"user": user, "hold": user.get("legal_hold")})
+
+
+def console_items() -> list:
+    return [
+        ConsolePage(path="/legal-holds", endpoint=holds_page, title="Legal holds",
+                    templates=TEMPLATES),
+        ConsolePage(path="/legal-holds/place", endpoint=place, methods=("POST",)),
+        ConsolePage(path="/legal-holds/{user_id}/release", endpoint=release,
+                    methods=("POST",)),
+        ConsolePanel(on="user", title="Legal hold", render=user_panel, templates=TEMPLATES),
+    ]

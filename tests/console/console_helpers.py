@@ -1,0 +1,58 @@
+"""What the console's browser tests share: the served gateway's printed values, signing
+in, and screenshots for docs/console.md (CONSOLE_SCREENSHOTS=DIR)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serving import EXE
+
+CONFIG = """
+[plugins]
+enabled = ["entra", "okta", "legal_hold", "org_mapping"]
+
+[org_mapping]
+roles = ["member", "manager", "admin"]
+"""
+
+
+@dataclass
+class Served:
+    """A running gateway and what its first start printed."""
+
+    url: str  # http://127.0.0.1:PORT
+    scim_base: str
+    bearer: str
+    admin_token: str
+    console_url: str
+    password: str
+    database: Path
+    config: Path
+    proc: subprocess.Popen = field(repr=False)
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(EXE), *args, "--database", str(self.database),
+                               "--config", str(self.config)], capture_output=True,
+                              text=True, input=stdin, timeout=120)
+
+
+def sign_in(page: Any, served: Served, username: str = "admin",
+            password: str | None = None) -> None:
+    page.goto(served.console_url)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password or served.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/(?!sign-in).*"))
+
+
+def shot(page: Any, name: str) -> None:
+    """A screenshot for docs/console.md, when CONSOLE_SCREENSHOTS names a folder."""
+    folder = os.environ.get("CONSOLE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
