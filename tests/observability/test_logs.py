@@ -123,7 +123,8 @@ def test_no_credential_reaches_the_log(tmp_path):
             http.get(f"{base}/Users", headers={"Authorization": f"Bearer {bearer}-not"})
             http.get(f"{root}/admin/v1/sync-log", headers=as_admin)
             scrape = http.get(f"{root}/metrics", headers=as_admin).text
-        secrets = [bearer, admin, first["Console password"], client_secret, access, password, OKTA_PASSWORD,
+        secrets = [bearer, admin, first["Console password"], client_secret, access, password,
+                   OKTA_PASSWORD,
                    basic(username, password)["Authorization"].split()[1],
                    basic(client_id, client_secret)["Authorization"].split()[1]]
     finally:
