@@ -13,8 +13,8 @@ PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast check install bench soak constraints clean browser screenshots \
-	bench-console
+.PHONY: run test test-fast check install bench soak fuzz constraints clean browser \
+	screenshots bench-console
 
 # The exact versions tested (constraints.txt), the project and its plugins as editables.
 $(STAMP): pyproject.toml $(PLUGINS) constraints.txt
@@ -56,6 +56,18 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Both fuzz suites as in make test but far longer, from a random FUZZ_SEED (printed, to
+# replay a run): schemathesis against both OpenAPI documents, FUZZ_EXAMPLES valid and invalid
+# requests per operation (default 2000); hypothesis over SCIM and admin bodies, FUZZ_REQUESTS
+# requests per store (default 10000). docs/conformance.md keeps the last result.
+FUZZ_EXAMPLES ?= 2000
+FUZZ_REQUESTS ?= 10000
+fuzz: install
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "fuzz: $(FUZZ_EXAMPLES) examples per operation, $(FUZZ_REQUESTS) requests per store, FUZZ_SEED=$$seed"; \
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_REQUESTS=$(FUZZ_REQUESTS) FUZZ_SEED=$$seed \
+		$(BIN)/python -m pytest -q -rs tests/fuzz
 
 # The console's pages at 10,000 users on SQLite (median and p95 per page; target < 100 ms).
 bench-console: install

@@ -58,21 +58,27 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_gateway(database: str, port: int,
-                  config: str = os.devnull) -> tuple[subprocess.Popen, str, str]:
-    proc = subprocess.Popen(
-        [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1",
-         "--port", str(port), "--database", database, "--config", config,
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = [proc.stdout.readline().strip() for _ in range(3)]
-    if not lines[0].startswith("SCIM base URL: "):
-        proc.kill()
-        raise RuntimeError(f"the gateway did not start: {lines}")
-    base = lines[0].split(": ", 1)[1]
-    token = lines[1].split(": ", 1)[1]
+def start_gateway(database: str, port: int, log: Path, request_log: bool = True,
+                  config: str = os.devnull) -> subprocess.Popen:
+    """The gateway with its JSON log (a line per request, or warnings only) going to `log`,
+    a file as a log collector would read it."""
+    level = "info" if request_log else "warning"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1",
+             "--port", str(port), "--database", database, "--config", config,
+             "--log-format", "json", "--log-level", level],
+            stdout=out, stderr=subprocess.STDOUT)
     wait_http(f"http://127.0.0.1:{port}/healthz")
-    return proc, base, token
+    return proc
+
+
+def first_start(log: Path) -> tuple[str, str]:
+    """The SCIM base URL and the bearer token a first start printed."""
+    lines = log.read_text().splitlines()
+    if not lines or not lines[0].startswith("SCIM base URL: "):
+        raise RuntimeError(f"the gateway did not start: {lines[:5]}")
+    return lines[0].split(": ", 1)[1], lines[1].split(": ", 1)[1]
 
 
 def start_floor(port: int) -> subprocess.Popen:
@@ -138,6 +144,10 @@ def table(report: dict) -> str:
     for name, ratio in report["scale_ratios"].items():
         rows.append(f"scale ratio {name}: {json.dumps(ratio)}")
     rows.append(f"gateway peak RSS: {report['peak_rss_mb']} MB")
+    cost = report["logging"]
+    rows.append(f"get_by_id with the JSON request log on / off: {cost['log_on']['rps']} / "
+                f"{cost['log_off']['rps']} req/s, ratio {cost['ratio_on_to_off']}; server CPU "
+                f"per request {cost.get('log_on_cpu_us')} / {cost.get('log_off_cpu_us')} us")
     return "\n".join(rows)
 
 
@@ -178,7 +188,8 @@ def run_store(store: str, scale: str, work: Path) -> dict:
 def measure(store: str, scale: str, work: Path, database: str) -> dict:
     port, floor_port = free_port(), free_port()
     floor = start_floor(floor_port)
-    gateway, base, token = start_gateway(database, port)
+    gateway = start_gateway(database, port, work / f"{store}-gateway.log")
+    base, token = first_start(work / f"{store}-gateway.log")
     provider_id = base.rsplit("/", 1)[1]
     try:
         common = ["--port", str(port), "--floor-port", str(floor_port),
@@ -197,6 +208,7 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
     finally:
         stop(gateway)
         stop(floor)
+    report["logging"] = logging_cost(scale, work, store, database, base, token)
     report.update({"machine": f"{platform.machine()} {os.cpu_count()} cores, "
                               f"Python {platform.python_version()}",
                    "store": store, "scale": scale})
@@ -214,11 +226,14 @@ def durability(scale: str, work: Path) -> dict:
         config.write_text(f'[gateway]\nsqlite_synchronous = "{level}"\n')
         port, floor_port = free_port(), free_port()
         floor = start_floor(floor_port)
-        gateway, base, token = start_gateway(str(work / f"{level}.db"), port, str(config))
+        log = work / f"{level}-gateway.log"
+        gateway = start_gateway(str(work / f"{level}.db"), port, log, request_log=False,
+                                config=str(config))
+        base, token = first_start(log)
         try:
             print(f"== sqlite writes, synchronous={level}", file=sys.stderr)
             runs[level] = load(["--port", str(port), "--floor-port", str(floor_port),
-                                "--base-path", base.split(f":{port}", 1)[1], "--token", token,
+                                "--base-path", base.split(f":{port}", 1)[1], f"--token={token}",
                                 "--scale", scale, "--phase", "writes"],
                                work / f"writes-{level}.json")
         finally:
@@ -231,6 +246,24 @@ def durability(scale: str, work: Path) -> dict:
                      "ratio": round(full["rps"] / normal["rps"], 3) if normal["rps"] else None,
                      "p50_ms_full": full["p50_ms"], "p50_ms_normal": normal["p50_ms"]}
     return out
+
+
+def logging_cost(scale: str, work: Path, store: str, database: str, base: str,
+                 token: str) -> dict:
+    """GET-by-id on two fresh gateways over the bench's database, started together: one with
+    the JSON request log on, one with it off, driven in turns."""
+    port, quiet_port = free_port(), free_port()
+    loud = start_gateway(database, port, work / f"{store}-loud.log")
+    quiet = start_gateway(database, quiet_port, work / f"{store}-quiet.log", request_log=False)
+    try:
+        return load(["--port", str(port), "--floor-port", "0", "--token", token,
+                     "--base-path", "/scim/v2/" + base.rsplit("/", 1)[1],
+                     "--scale", scale, "--phase", "logging",
+                     "--quiet-port", str(quiet_port), "--pid", str(loud.pid),
+                     "--quiet-pid", str(quiet.pid)], work / f"{store}-logging.json")
+    finally:
+        stop(loud)
+        stop(quiet)
 
 
 def postgres_reachable() -> bool:

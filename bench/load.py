@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import time
@@ -55,6 +56,17 @@ def okta_user(i: int, title: str) -> dict:
         "addresses": [{"primary": True, "locality": "St Paul", "region": "MN", "country": "US"}],
         ENT: {"department": "Treasury", "division": "Corporate"},
     }
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User and system CPU time of a process on this machine (Linux /proc), or None."""
+    if pid is None:
+        return None
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def lookup_path(base: str, attr: str, value: str) -> str:
@@ -244,6 +256,49 @@ class Bench:
         await self.floor()
         return self.report
 
+    async def logging_cost(self, quiet_port: int, rounds: int = 3) -> dict:
+        """GET-by-id on the gateway with its JSON request log on (--port) and on a second
+        gateway over the same database with it off (--quiet-port), in turns, so a slow
+        spell of the host hits both; the median of each side's rounds is kept."""
+        conn = Connection("127.0.0.1", self.args.port, self.auth)
+        await conn.open()
+        try:
+            status, raw = await conn.request("GET", f"{self.base}/Users?count=1000")
+            assert status == 200, raw
+            self.ids = [r["id"] for r in msgspec.json.decode(raw)["Resources"]]
+        finally:
+            await conn.close()
+        count = self.scale["sample"]
+        sides: dict[str, list[dict]] = {"on": [], "off": []}
+        pids = {"on": self.args.pid, "off": self.args.quiet_pid}
+        for _ in range(rounds):
+            for side, port in (("on", self.args.port), ("off", quiet_port)):
+                steps = [partial(single, method="GET", path=f"{self.base}/Users/"
+                                 f"{self.ids[self.rng.randrange(len(self.ids))]}")
+                         for _ in range(count)]
+                cpu = cpu_seconds(pids[side])
+                summary = (await self.go(steps, port=port)).summary()
+                if cpu is not None:  # the server's own CPU time: less moved by neighbours
+                    summary["cpu_us_per_request"] = round(
+                        (cpu_seconds(pids[side]) - cpu) / summary["requests"] * 1e6, 1)
+                sides[side].append(summary)
+        report: dict = {}
+        for side, runs in sides.items():
+            report[f"log_{side}"] = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+            report[f"log_{side}_runs"] = [r["rps"] for r in runs]
+            if all("cpu_us_per_request" in r for r in runs):
+                report[f"log_{side}_cpu_us"] = sorted(r["cpu_us_per_request"] for r in runs)[
+                    len(runs) // 2]
+        report["ratio_on_to_off"] = round(report["log_on"]["rps"] / report["log_off"]["rps"], 3)
+        if "log_on_cpu_us" in report:
+            report["cpu_ratio_off_to_on"] = round(report["log_off_cpu_us"] /
+                                                  report["log_on_cpu_us"], 3)
+        print(f"  get_by_id log on {report['log_on']['rps']} req/s, off "
+              f"{report['log_off']['rps']} req/s: ratio {report['ratio_on_to_off']}; CPU per "
+              f"request {report.get('log_on_cpu_us')} / {report.get('log_off_cpu_us')} us",
+              file=sys.stderr)
+        return report
+
     async def all(self) -> dict:
         n, sample = self.scale["users"], self.scale["sample"]
         print(f"scale {self.args.scale}: {n} users", file=sys.stderr)
@@ -286,10 +341,17 @@ def main() -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="default")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--phase", choices=["all", "lookup", "writes"], default="all")
+    parser.add_argument("--phase", choices=["all", "lookup", "writes", "logging"],
+                        default="all")
+    parser.add_argument("--quiet-port", type=int, help="phase logging: the gateway with its "
+                        "request log off")
+    parser.add_argument("--pid", type=int, help="phase logging: the process id of --port")
+    parser.add_argument("--quiet-pid", type=int, help="... and of --quiet-port")
     args = parser.parse_args()
     bench = Bench(args)
-    if args.phase == "lookup":
+    if args.phase == "logging":
+        report = asyncio.run(bench.logging_cost(args.quiet_port))
+    elif args.phase == "lookup":
         ids_needed = SCALES[args.scale]["sample"]
         bench.ids = [""] * 1_000_000  # lookups pick from user indexes, not ids
         report = {"lookup_username": (asyncio.run(

@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.accounts import auth_failures, scheduler
-from gateway.api import scim
+from gateway.api import probes, scim
 from gateway.api.admin.routes import routes as admin_routes
 from gateway.api.http import admin_error_response, error_response
 from gateway.clock import Clock
@@ -24,6 +25,8 @@ from gateway.core import Gateway
 from gateway.errors import GatewayError
 from gateway.events import delivery, retention, webhook_secrets
 from gateway.hooks import Hooks, describe, make_plugin_manager
+from gateway.observability import activity
+from gateway.observability.middleware import Observe, request_info
 from gateway.scim.schema import default_registry
 from gateway.settings import Settings
 from gateway.store import admins as admin_tables
@@ -94,6 +97,7 @@ async def opened(gw: Gateway) -> AsyncIterator[Gateway]:
 def refusal(request: Request, error: GatewayError) -> Response:
     """An error the router or an unexpected failure produced, in the shape of the API the
     path belongs to."""
+    request_info(request.scope).error = error.detail
     if request.url.path.startswith(ADMIN_PREFIX):
         return admin_error_response(error)
     if request.url.path.startswith(CONSOLE_PREFIX):
@@ -118,7 +122,9 @@ async def refused(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    info = request_info(request.scope)
+    log.exception("unhandled error on %s %s", request.method, request.url.path,
+                  extra={"request_id": info.request_id, "trace_id": info.trace.trace_id})
     return refusal(request, GatewayError("Internal error; the change was not applied", 500))
 
 
@@ -145,21 +151,23 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                 tasks.start_soon(delivery.run, gw)
                 tasks.start_soon(retention.run, gw)
                 tasks.start_soon(auth_failures.run, gw)
+                tasks.start_soon(activity.run, gw)
                 try:
                     yield
                 finally:
                     tasks.cancel_scope.cancel()
 
-    async def health(request: Request) -> Response:
-        return Response('{"status":"ok"}', media_type="application/json")
-
+    routes: list[BaseRoute] = [
+        Route("/healthz", probes.healthz),
+        Route("/readyz", probes.readyz(all_migrations)),
+        Route("/metrics", probes.metrics),
+        Mount("/scim/v2/{provider}", routes=[*extra_provider, *scim.routes()]),
+        Mount("/admin/v1", routes=admin_routes(extra_admin)),
+        console_mount,
+    ]
     app = Starlette(
-        routes=[
-            Route("/healthz", health),
-            Mount("/scim/v2/{provider}", routes=[*extra_provider, *scim.routes()]),
-            Mount("/admin/v1", routes=admin_routes(extra_admin)),
-            console_mount,
-        ],
+        routes=routes,
+        middleware=[Middleware(Observe, gw=gw, routes=routes)],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error,
                             GatewayError: refused},

@@ -17,6 +17,7 @@ class RequestContext(msgspec.Struct, kw_only=True):
     request_id: str | None = None
     method: str | None = None
     path: str | None = None
+    traceparent: str | None = None  # W3C trace context passed on to the events it causes
 
 
 def admin_context(actor: str = "admin", provider_id: str | None = None) -> RequestContext:

@@ -21,6 +21,9 @@ from gateway.clock import Clock, format_time
 from gateway.context import RequestContext
 from gateway.events import record as records
 from gateway.hooks import Hooks
+from gateway.observability.activity import ActivityBuffer
+from gateway.observability.health import Heartbeats
+from gateway.observability.metrics import Metrics
 from gateway.scim.schema import Registry
 from gateway.settings import Settings
 from gateway.store import providers as queries
@@ -41,6 +44,10 @@ class Gateway:
         self.clock = clock
         self.throttle = Throttle(settings)  # limits on failed auth and token requests
         self.auth_failures = Tally()  # failure counts not yet written
+        self.metrics = Metrics()  # this app's own registry
+        self.activity = ActivityBuffer()  # per-provider activity not yet flushed
+        self.heartbeats = Heartbeats()  # the background loops' last passes
+        store.on_commit = self.metrics.commit
 
     def base_url(self, provider_id: str) -> str:
         return f"{self.settings.public_url}/scim/v2/{provider_id}"

@@ -20,6 +20,7 @@ from gateway.accounts.users import UserColumn
 from gateway.api.admin.endpoint import int_param, json_body, limit_param
 from gateway.api.auth import auth_failed, auth_wait, limit_token_request
 from gateway.api.http import JsonResponse, created, read_body, read_form, read_json
+from gateway.api.openapi import Operation, documented
 from gateway.clock import parse_duration
 from gateway.console.extension import (
     ConsoleIdp,
@@ -83,6 +84,8 @@ __all__ = [
     # admin routes (extra_routes / provider_routes hooks)
     "read_json", "read_form", "read_body", "json_body", "int_param", "limit_param", "created",
     "JsonResponse",
+    # describing them in /admin/v1/openapi.json
+    "Operation", "documented",
     # settings
     "parse_duration",
     # the web console (console_pages hook)

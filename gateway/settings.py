@@ -90,6 +90,9 @@ class Settings(msgspec.Struct, kw_only=True):
     token_requests_per_provider: Annotated[int, Meta(ge=1, le=1_000_000)] = 120  # a minute
     auth_failure_retention: str = "30d"  # how long failure counts are kept
     secret_keys: list[str] = []  # from IDENTITY_GATEWAY_SECRET_KEYS only, never the file
+    log_format: Literal["json", "text"] | None = None  # serve: json unless stdout is a terminal
+    metrics_token: str | None = None  # bearer token for /metrics (or its sha256$ hash)
+    activity_flush_interval: Seconds = 5.0  # seconds between writes of provider activity
     config: dict = {}  # the whole parsed file, for plugins' own sections
     config_path: str | None = None  # the file it was read from (None: no config file)
 
@@ -102,7 +105,8 @@ class Settings(msgspec.Struct, kw_only=True):
 GATEWAY_KEYS = tuple(f.name for f in msgspec.structs.fields(Settings)
                      if f.name not in ("plugins", "config", "config_path", "secret_keys"))
 # Keys given on the command line, as their flags.
-FLAGS = {"database": "--database", "host": "--host", "port": "--port", "migrate": "--migrate"}
+FLAGS = {"database": "--database", "host": "--host", "port": "--port", "migrate": "--migrate",
+         "log_format": "--log-format"}
 
 
 def read_config(chosen: str) -> dict:

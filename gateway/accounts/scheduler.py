@@ -85,15 +85,28 @@ async def scheduler(gw: Gateway, rounds: int | None = None) -> None:
     `rounds` bounds the loop (tests); the app runs it until shutdown.
     """
     done = 0
-    while rounds is None or done < rounds:
-        done += 1
-        try:
-            for _ in range(100):  # at most 10,000 per tick; the rest wait for the next one
-                if await run_due(gw) < 100:
-                    break
-        except Exception:  # a failed run is retried on the next tick
-            log.exception("scheduler run failed")
-        await anyio.sleep(gw.settings.scheduler_interval)
+    interval = gw.settings.scheduler_interval
+    try:
+        while rounds is None or done < rounds:
+            done += 1
+            ran = 0
+            try:
+                for _ in range(100):  # at most 10,000 per tick; the rest wait for the next one
+                    gw.heartbeats.beat("scheduler", interval)
+                    count = await run_due(gw)
+                    ran += count
+                    if count < 100:
+                        break
+            except Exception:  # a failed run is retried on the next tick
+                log.exception("scheduler run failed after %d deactivations", ran,
+                              extra={"ran": ran, "outcome": "failed"})
+            else:
+                if ran:
+                    log.info("scheduler ran %d due deactivations", ran,
+                             extra={"ran": ran, "outcome": "done"})
+            await anyio.sleep(interval)
+    finally:
+        gw.heartbeats.stop("scheduler")
 
 
 def system_context(provider: Any) -> RequestContext:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from gateway.accounts.auth_failures import ADMIN_API, UNKNOWN, reason_for
 from gateway.accounts.credentials import ADMIN, hash_secret, presented, verify_secret
 from gateway.accounts.throttle import client_key, retry_after
+from gateway.observability.middleware import request_info
 from gateway.scim.errors import ScimError
 from gateway.store import providers as queries
 from gateway.store.base import CredentialRow, ProviderRow
@@ -88,6 +89,8 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
         provider, matches = await queries.credential_lookup(conn, pid,
                                                             hash_secret(offered.secret))
     now = gw.clock.stamp()
+    if provider is not None:  # it exists: its metrics count its requests, failures included
+        request_info(request.scope).provider_id = provider.id
     live = [c for c in matches if c.live(now)] if provider is not None else NO_CREDENTIALS
     principal = await gw.hooks.call("authenticate", request=request,
                                     provider=provider or NO_PROVIDER, credentials=live,

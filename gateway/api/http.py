@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from itertools import accumulate
 from typing import Any
@@ -174,11 +173,3 @@ def has_nul(value: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return False
-
-
-def request_id(request: Request) -> str:
-    """The client's X-Request-Id when it sent a sane one, else a new one."""
-    given = request.headers.get("x-request-id", "")
-    if 0 < len(given) <= 128 and given.isprintable():
-        return given
-    return os.urandom(16).hex()

@@ -12,12 +12,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from gateway.api import discovery
+from gateway.api import discovery, openapi
 from gateway.api.auth import authenticate_provider
-from gateway.api.http import ScimResponse, error_response, read_json, request_id
+from gateway.api.http import ScimResponse, error_response, read_json
 from gateway.context import RequestContext
 from gateway.errors import GatewayError
 from gateway.events.record import log_failure
+from gateway.observability.middleware import request_info
 from gateway.provisioning import bulk, reads, root_search, writes
 from gateway.scim.errors import ScimError
 from gateway.scim.project import project
@@ -35,20 +36,21 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     @wraps(handler)
     async def endpoint(request: Request) -> Response:
         gw: Gateway = request.app.state.gateway
-        rid = request_id(request)
+        info = request_info(request.scope)
         ctx = None
         try:
             provider = await authenticate_provider(request, gw)
             ctx = RequestContext(provider=provider, actor=f"provider:{provider.id}",
-                                 request_id=rid, method=request.method,
-                                 path=request.scope["path"])
-            response = await handler(request, gw, ctx)
+                                 request_id=info.request_id, method=request.method,
+                                 path=request.scope["path"],
+                                 traceparent=info.trace.traceparent
+                                 if request.method in REFUSED_WRITES else None)
+            return await handler(request, gw, ctx)
         except GatewayError as error:
+            info.error = error.detail
             if ctx is not None and request.method in REFUSED_WRITES and not ctx.refusal_logged:
                 await log_early_refusal(gw, ctx, error)
-            response = error_response(error)
-        response.headers["X-Request-Id"] = rid
-        return response
+            return error_response(error)
 
     return endpoint
 
@@ -190,6 +192,7 @@ def fixed_routes() -> dict[str, tuple[frozenset, Callable]]:
         "Me": (WRITES, not_implemented),
         ".search": (POST, search_root),
         "Bulk": (POST, bulk_request),
+        "openapi.json": (GET, scim_endpoint(openapi.scim_openapi)),
     }
 
 
@@ -208,31 +211,62 @@ class Dispatcher:
         self.fixed = fixed_routes()
         self.nested = nested_routes()
 
-    def route(self, rest: str, params: dict) -> tuple[frozenset, Callable]:
+    def route(self, rest: str, params: dict) -> tuple[frozenset, Callable, str]:
+        """The methods, the handler and the route template (below the base URL, the
+        resource type's name left as it came: see `template`)."""
         head, _, tail = rest.partition("/")
         if not tail:
             found = self.fixed.get(head)
             if found is not None:
-                return found
+                return *found, "/" + head
             params["kind"] = head
-            return LIST, list_or_create
+            return LIST, list_or_create, "/{kind}"
         if head in self.nested:
             methods, handler, name = self.nested[head]
             params[name] = tail
-            return methods, handler
+            return methods, handler, f"/{head}/{{{name}}}"
         params["kind"] = head
         if tail == ".search":
-            return POST, search
+            return POST, search, "/{kind}/.search"
         params["id"] = tail
-        return ONE, one
+        return ONE, one, "/{kind}/{id}"
 
     async def handle(self, request: Request) -> Response:
-        methods, handler = self.route(request.path_params["rest"], request.scope["path_params"])
+        methods, handler, route = self.route(request.path_params["rest"],
+                                             request.scope["path_params"])
         method = "GET" if request.method == "HEAD" else request.method
+        describe(request, route, method)
         if method not in methods:
             error = ScimError(405, f"{request.method} is not allowed on {request.url.path}")
+            request_info(request.scope).error = error.detail
             return error_response(error, {"Allow": ", ".join(sorted(methods))})
         return await handler(request)
+
+
+OPERATIONS = {"GET": "read", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+FIXED_OPERATIONS = {"/.search": "search", "/Bulk": "bulk", "/Me": "other"}
+
+
+def describe(request: Request, route: str, method: str) -> None:
+    """The bounded route template, operation and resource type of a SCIM request, for its
+    log line and metrics: a resource type's canonical endpoint (`/Users`), or `{kind}` for
+    a name no resource type has."""
+    info = request_info(request.scope)
+    if route.startswith("/{kind}"):
+        gw: Gateway = request.app.state.gateway
+        rtype = gw.registry.by_endpoint("/" + request.path_params["kind"])
+        if rtype is not None:
+            route = rtype.endpoint + route[len("/{kind}"):]
+            info.resource_type = rtype.name
+        if route.endswith("/.search"):
+            info.operation = "search"
+        elif route.endswith("}"):
+            info.operation = OPERATIONS.get(method, "other")
+        else:
+            info.operation = "create" if method == "POST" else "list"
+    else:
+        info.operation = FIXED_OPERATIONS.get(route, "discovery")
+    info.route = route
 
 
 def route_path(scope: Scope) -> str:

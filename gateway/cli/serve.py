@@ -13,6 +13,7 @@ from gateway.app import all_migrations, build_gateway, create_app
 from gateway.cli.common import common, settings_from, with_gateway
 from gateway.core import Gateway
 from gateway.events import webhook_secrets
+from gateway.observability import logs
 from gateway.settings import ConfigError, Settings
 from gateway.store import providers as queries
 
@@ -62,15 +63,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     the store (migrations), bootstrap, and serve on the socket already bound."""
     import uvicorn  # lazy: only serve needs the server; every other command starts faster
 
-    settings = settings_from(args, migrate=args.migrate or None)
+    settings = settings_from(args, migrate=args.migrate or None,
+                             log_format=args.log_format)
+    fmt = settings.log_format or logs.default_format(sys.stdout)
     app = create_app(settings)
     sock = listen(settings.host, settings.port)
     try:
         warn_unreachable(settings)
         asyncio.run(with_gateway(args, bootstrap, migrate=settings.migrate))
+        logs.configure(fmt, args.log_level)
+        # uvicorn's own logging setup and access log give way to the gateway's (one format
+        # for every line, the middleware's request line instead of uvicorn's).
         server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, workers=1,
+                                               log_config=None, access_log=False,
                                                **server_options(settings)))
-        server.run(sockets=[sock])
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down for
+            pass
     finally:
         sock.close()
     return 0
@@ -144,7 +154,11 @@ def add_commands(sub: Any) -> None:
     serve.add_argument("--migrate", action="store_true",
                        help="apply pending database migrations before starting")
     serve.add_argument("--log-level", default="info",
-                       help="uvicorn's log level: critical, error, warning, info, debug")
+                       help="log level: critical, error, warning, info (a line per request), "
+                            "debug")
+    serve.add_argument("--log-format", choices=logs.FORMATS,
+                       help="json (one object per line) or text (config log_format; default: "
+                            "json unless standard output is a terminal)")
     serve.set_defaults(func=cmd_serve)
 
     common(sub.add_parser("migrate", help="apply database migrations")).set_defaults(

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import random
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -152,6 +153,8 @@ async def post(gw: Gateway, client: httpx.AsyncClient, job: dict) -> str | None:
         "X-Gateway-Webhook": job["webhook_id"],
         "User-Agent": "identity-gateway",
     }
+    if job.get("traceparent"):  # the trace of the request that caused the event
+        headers["traceparent"] = job["traceparent"]
     try:
         with anyio.fail_after(gw.settings.webhook_timeout):
             response = await client.post(job["url"], content=body, headers=headers)
@@ -164,27 +167,39 @@ async def post(gw: Gateway, client: httpx.AsyncClient, job: dict) -> str | None:
     return f"HTTP {response.status_code}"
 
 
-async def settle(gw: Gateway, job: dict, error: str | None, rng: random.Random) -> None:
-    """Record the outcome: delivered rows go; failures wait their backoff or are parked."""
+async def settle(gw: Gateway, job: dict, error: str | None, rng: random.Random) -> str:
+    """Record the outcome: delivered rows go; failures wait their backoff or are parked.
+    Returns it: delivered, retry or dead."""
     async with gw.store.write() as conn:
         if error is None:
             await queries.delivered(conn, job["webhook_id"], job["seq"])
-            return
+            return "delivered"
         attempts = job["attempts"] + 1
         dead = attempts >= gw.settings.webhook_max_attempts
         await queries.failed(conn, job["webhook_id"], job["seq"], attempts, dead,
                              later(gw, 0 if dead else backoff(gw, attempts, rng)), error)
-    if dead:
-        log.warning("webhook %s: event %s dead-lettered after %d attempts (%s)",
-                    job["webhook_id"], job["seq"], attempts, error)
+    return "dead" if dead else "retry"
+
+
+def log_delivery(job: dict, outcome: str, error: str | None, seconds: float) -> None:
+    """One line per attempt: what was sent where, and how it went (never the secret)."""
+    level = logging.WARNING if outcome == "dead" else logging.INFO
+    log.log(level, "webhook %s: event %s %s", job["webhook_id"], job["seq"], outcome, extra={
+        "webhook": job["webhook_id"], "seq": job["seq"], "event_type": job["type"],
+        "outcome": outcome, "attempt": job["attempts"] + 1, "error": error,
+        "duration_ms": round(seconds * 1000, 3), "traceparent": job.get("traceparent")})
 
 
 async def deliver(gw: Gateway, client: httpx.AsyncClient, job: dict, rng: random.Random,
                   inflight: set, waker: Waker) -> None:
     try:
+        began = time.perf_counter()
         error = await post(gw, client, job)
+        seconds = time.perf_counter() - began
         with anyio.CancelScope(shield=True):
-            await settle(gw, job, error, rng)
+            outcome = await settle(gw, job, error, rng)
+        gw.metrics.delivery(job["webhook_id"], outcome, seconds)
+        log_delivery(job, outcome, error, seconds)
     except Exception:
         log.exception("webhook %s: recording delivery of event %s failed",
                       job["webhook_id"], job["seq"])
@@ -204,6 +219,7 @@ async def run(gw: Gateway) -> None:
         async with httpx.AsyncClient(timeout=timeout) as client, \
                 anyio.create_task_group() as tasks:
             while True:
+                gw.heartbeats.beat("delivery", gw.settings.webhook_poll_interval)
                 waker.clear()
                 try:
                     await fan_out(gw)
@@ -218,6 +234,7 @@ async def run(gw: Gateway) -> None:
                 # COALESCE seconds picks up all of them at a fraction of the cost.
                 await anyio.sleep(min(COALESCE, gw.settings.webhook_poll_interval))
     finally:
+        gw.heartbeats.stop("delivery")
         gw.hooks.unregister(waker)
 
 

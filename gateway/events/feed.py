@@ -16,6 +16,7 @@ def event_view(row: dict) -> dict:
         "seq": row["seq"], "type": row["type"], "provider": row["provider_id"],
         "occurred_at": row["occurred_at"], "resource_type": row["resource_type"],
         "resource_id": row["resource_id"], "data": json_column(row["data"]),
+        "traceparent": row.get("traceparent"),
     }
 
 

@@ -64,10 +64,11 @@ async def emit(gw: Gateway, conn: Conn, ctx: RequestContext, event_type: str, *,
     data, payload = clean(data, secrets_of(gw.registry))
     pid = provider_id(ctx)
     seq = await outbox.insert(conn, event_type, pid, resource_type, resource_id, occurred_at,
-                              payload)
+                              payload, ctx.traceparent)
     event = {
         "seq": seq, "type": event_type, "provider": pid, "occurred_at": occurred_at,
         "resource_type": resource_type, "resource_id": resource_id, "data": data,
+        "traceparent": ctx.traceparent,
     }
     await gw.hooks.call("after_change", event=event, conn=conn, gateway=gw)
     return event
@@ -88,6 +89,7 @@ async def log_failure(gw: Gateway, ctx: RequestContext, *, operation: str,
                       detail: str, attempted: Any = None) -> None:
     """A refused provisioning request, in its own transaction (the change itself rolled back)."""
     ctx.refusal_logged = True
+    gw.metrics.refused(provider_id(ctx), resource_type)
     async with gw.store.write() as conn:
         await log_entry(gw, conn, ctx, operation=operation, resource_type=resource_type,
                         resource_id=resource_id, after=attempted, outcome="error",
@@ -97,4 +99,5 @@ async def log_failure(gw: Gateway, ctx: RequestContext, *, operation: str,
 async def committed(gw: Gateway, events: list[dict]) -> None:
     """After a transaction has committed: the after_commit hooks, with its events."""
     if events:
+        gw.metrics.committed(events)
         await gw.hooks.call("after_commit", events=events, gateway=gw)

@@ -59,7 +59,8 @@ async def run(gw: Gateway) -> None:
             removed = await prune(gw, keep)
             if removed:
                 log.info("pruned %d sync-log entries older than %s", removed,
-                         gw.settings.sync_log_retention)
+                         gw.settings.sync_log_retention,
+                         extra={"removed": removed, "outcome": "done"})
         except Exception:  # retried on the next run
-            log.exception("sync-log pruning failed")
+            log.exception("sync-log pruning failed", extra={"outcome": "failed"})
         await anyio.sleep(gw.settings.retention_interval)

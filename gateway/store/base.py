@@ -9,7 +9,7 @@ outbox event always commit together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from typing import Any, Protocol
@@ -56,6 +56,8 @@ class Conn(Protocol):
 class Store(Protocol):
     dialect: str
     url: str
+    # Called after each commit with its duration in seconds and the writes it stored.
+    on_commit: Callable[[float, int], None] | None
 
     async def open(self) -> None: ...
 

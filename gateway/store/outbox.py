@@ -8,11 +8,11 @@ from gateway.store.base import Conn
 
 async def insert(conn: Conn, event_type: str, provider_id: str | None,
                  resource_type: str | None, resource_id: str | None, occurred_at: str,
-                 data: str) -> int:
+                 data: str, traceparent: str | None = None) -> int:
     return await conn.fetchval(
-        "INSERT INTO outbox (type, provider_id, resource_type, resource_id, occurred_at, data)"
-        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-        (event_type, provider_id, resource_type, resource_id, occurred_at, data),
+        "INSERT INTO outbox (type, provider_id, resource_type, resource_id, occurred_at, data,"
+        " traceparent) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        (event_type, provider_id, resource_type, resource_id, occurred_at, data, traceparent),
     )
 
 

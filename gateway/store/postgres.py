@@ -24,7 +24,8 @@ the jsonb ``?`` operators (``jsonb_exists`` does the same job).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any
@@ -176,6 +177,7 @@ class PostgresStore:
         self._dsn, self._size = pool_options(url)
         self._pool: asyncpg.Pool | None = None
         self._statistics: asyncio.Task | None = None
+        self.on_commit: Callable[[float, int], None] | None = None
 
     async def open(self) -> None:
         try:
@@ -229,6 +231,12 @@ class PostgresStore:
             await self._pool.close()
         self._pool = None
 
+    def pool_usage(self) -> tuple[int, int, int]:
+        """Connections in use, idle, and the pool's maximum (for the metrics)."""
+        pool = self._open_pool()
+        size, idle = pool.get_size(), pool.get_idle_size()
+        return size - idle, idle, pool.get_max_size()
+
     def _open_pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise RuntimeError("store is not open")
@@ -255,8 +263,11 @@ class PostgresStore:
                     await tx.rollback()
                 raise
             else:
+                began = time.perf_counter()
                 with anyio.CancelScope(shield=True):
                     await tx.commit()
+                if self.on_commit is not None:
+                    self.on_commit(time.perf_counter() - began, 1)
 
     async def pending(self, migrations: list[Migration]) -> list[Migration]:
         async with self._open_pool().acquire() as c:

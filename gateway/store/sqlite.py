@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,7 @@ class SqliteStore:
         self._committers: set[asyncio.Task] = set()  # pending commits (kept referenced)
         self._checkpointer: asyncio.Task | None = None
         self._reader_slots = anyio.Semaphore(READERS)
+        self.on_commit: Callable[[float, int], None] | None = None
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.url, isolation_level=None)
@@ -332,6 +333,7 @@ class SqliteStore:
         assert db is not None, "a batch exists only while the store is open"
         self._batch = None
         with anyio.CancelScope(shield=True):  # the batch's writes are settled either way
+            began = time.perf_counter()
             try:
                 await anyio.to_thread.run_sync(db.execute, "COMMIT")
             except BaseException as exc:  # whatever it was, no write of the batch succeeded
@@ -339,6 +341,7 @@ class SqliteStore:
                 if not isinstance(exc, sqlite3.Error):
                     raise
             else:
+                self._committed(batch, began)
                 self._settle(batch, None)
 
     def _finish(self, batch: _Batch, failure: BaseException | None = None) -> None:
@@ -347,11 +350,19 @@ class SqliteStore:
         assert db is not None, "a batch exists only while the store is open"
         self._batch = None
         if failure is None:
+            began = time.perf_counter()
             try:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 failure = exc
+            else:
+                self._committed(batch, began)
         self._settle(batch, failure)
+
+    def _committed(self, batch: _Batch, began: float) -> None:
+        """Tell the app's metrics how long a commit took and how many writes it carried."""
+        if self.on_commit is not None:
+            self.on_commit(time.perf_counter() - began, batch.writes)
 
     def _settle(self, batch: _Batch, failure: BaseException | None) -> None:
         db = self._inline_writer

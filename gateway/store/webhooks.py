@@ -15,8 +15,9 @@ _WITH_COUNTS = (
 )
 _DUE = (
     "SELECT d.webhook_id, d.seq, d.attempts, d.next_attempt_at, d.resource_key, w.url,"
-    " w.secret, o.type, o.provider_id, o.occurred_at, o.resource_type, o.resource_id, o.data"
-    " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN outbox o ON o.seq = d.seq"
+    " w.secret, o.type, o.provider_id, o.occurred_at, o.resource_type, o.resource_id, o.data,"
+    " o.traceparent FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+    " JOIN outbox o ON o.seq = d.seq"
     " WHERE d.status = 'pending' AND d.next_attempt_at <= ?"
     " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.webhook_id = d.webhook_id"
     " AND e.resource_key = d.resource_key AND e.status = 'pending' AND e.seq < d.seq)"
@@ -130,7 +131,7 @@ async def failed(conn: Conn, webhook_id: str, seq: int, attempts: int, dead: boo
 async def dead_letters(conn: Conn, webhook_id: str, after: int, limit: int) -> list[dict]:
     return await conn.fetchall(
         "SELECT d.seq, d.attempts, d.last_error, d.last_attempt_at, o.type,"
-        " o.provider_id, o.occurred_at, o.resource_type, o.resource_id, o.data"
+        " o.provider_id, o.occurred_at, o.resource_type, o.resource_id, o.data, o.traceparent"
         " FROM deliveries d JOIN outbox o ON o.seq = d.seq"
         " WHERE d.webhook_id = ? AND d.status = 'dead' AND d.seq > ?"
         " ORDER BY d.seq LIMIT ?", (webhook_id, after, limit),

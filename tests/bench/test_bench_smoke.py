@@ -28,3 +28,6 @@ def test_bench_runs_at_smoke_scale(tmp_path):
     assert report["scale_ratios"]["group_add_100"]["ratio"] > 0
     assert report["scale_ratios"]["durable_vs_normal"]["create_user"]["ratio"] > 0
     assert "initial_sync" in done.stdout
+    cost = report["logging"]  # GET-by-id with the JSON request log on and off
+    assert cost["log_on"]["errors"] == 0 and cost["log_off"]["errors"] == 0
+    assert cost["ratio_on_to_off"] > 0

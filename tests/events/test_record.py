@@ -13,7 +13,7 @@ pytestmark = pytest.mark.anyio
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CONTRACT = {"seq", "type", "provider", "occurred_at", "data"}
-DOCUMENTED_EXTRA = {"resource_type", "resource_id"}
+DOCUMENTED_EXTRA = {"resource_type", "resource_id", "traceparent"}
 
 
 def patch(*ops: dict) -> dict:

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from gateway.accounts import auth_failures
+from gateway.api.admin import schemas
 from gateway.api.admin.endpoint import admin_endpoint, limit_param
+from gateway.api.openapi import Operation, documented
 from gateway.clock import parse_duration
 from gateway.errors import GatewayError, NotFound
 from gateway.store import providers as queries
@@ -27,6 +29,9 @@ def since_param(request: Request) -> str:
 
 
 @admin_endpoint
+@documented(GET=Operation(summary="Refused credentials of every provider, per minute and "
+                                  "reason", query=schemas.FailuresQuery,
+                          response=schemas.Failures))
 async def all_failures(request: Request, gw: Gateway) -> Any:
     """Every provider's, each row with its provider_id ('' the admin API, '-' an id that
     names no provider). ?since=24h (a duration), ?limit=1000."""
@@ -35,6 +40,8 @@ async def all_failures(request: Request, gw: Gateway) -> Any:
 
 
 @admin_endpoint
+@documented(GET=Operation(summary="A provider's refused credentials, per minute and reason",
+                          query=schemas.FailuresQuery, response=schemas.Failures))
 async def provider_failures(request: Request, gw: Gateway) -> Any:
     async with gw.store.read() as conn:
         provider = await queries.find_provider(conn, request.path_params["id"])

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.auth import authenticate_admin
 from gateway.api.http import JsonResponse, admin_error_response, parse_json, read_body, read_json
 from gateway.errors import GatewayError
+from gateway.observability.middleware import request_info
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
 Handler = Callable[[Request, "Gateway"], Awaitable[Any]]
+T = TypeVar("T")
 
 
 def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -31,6 +34,7 @@ def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]
             await authenticate_admin(request, gw)
             result = await handler(request, gw)
         except GatewayError as error:
+            request_info(request.scope).error = error.detail
             return admin_error_response(error)
         if isinstance(result, Response):
             return result
@@ -50,15 +54,32 @@ def plugin_endpoint(endpoint: Callable[[Request], Awaitable[Any]]) -> Callable[[
     return admin_endpoint(wraps(endpoint)(handler))
 
 
-async def json_body(request: Request, optional: bool = False) -> dict:
+@overload
+async def json_body(request: Request, *, optional: bool = False) -> dict: ...
+
+
+@overload
+async def json_body(request: Request, into: type[T], *, optional: bool = False) -> T: ...
+
+
+async def json_body(request: Request, into: type[T] | None = None, *,
+                    optional: bool = False) -> Any:
     """The request's JSON object, read up to the gateway's body limit (``optional``: an
-    empty body is {})."""
+    empty body is {}); given `into` (a msgspec Struct), decoded into it, a body of another
+    shape refused with what is wrong."""
     gw: Gateway = request.app.state.gateway
     if optional:
         raw = await read_body(request, gw.settings.max_body_bytes)
         body = parse_json(raw) if raw.strip() else {}
     else:
         body = await read_json(request, gw.settings.max_body_bytes)
+    if into is not None:
+        if not isinstance(body, dict):
+            raise GatewayError("The body must be a JSON object")
+        try:
+            return msgspec.convert(body, into)
+        except msgspec.ValidationError as exc:
+            raise GatewayError(f"The body is not valid: {exc}") from None
     if not isinstance(body, dict):
         raise GatewayError("The body must be a JSON object")
     return body

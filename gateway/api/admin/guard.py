@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from gateway.accounts import guard
+from gateway.api.admin import schemas
 from gateway.api.admin.endpoint import admin_endpoint, json_body, limit_param
+from gateway.api.openapi import Operation, documented
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
 
 @admin_endpoint
+@documented(
+    GET=Operation(summary="A provider's mass-deactivation guard", response=schemas.Guard),
+    PATCH=Operation(summary="Change the guard's threshold or window, or turn it off or on",
+                    request=schemas.GuardChange, response=schemas.Guard))
 async def guard_one(request: Request, gw: Gateway) -> Any:
     pid = request.path_params["id"]
     if request.method == "PATCH":
@@ -24,16 +30,22 @@ async def guard_one(request: Request, gw: Gateway) -> Any:
 
 
 @admin_endpoint
+@documented(POST=Operation(summary="Release the held deactivations: each proceeds with the "
+                                   "provider's delay", response=schemas.GuardOutcome))
 async def guard_release(request: Request, gw: Gateway) -> Any:
     return await guard.release(gw, request.path_params["id"])
 
 
 @admin_endpoint
+@documented(POST=Operation(summary="Discard the held deactivations: the users are active and "
+                                   "unblocked again", response=schemas.GuardOutcome))
 async def guard_discard(request: Request, gw: Gateway) -> Any:
     return await guard.discard(gw, request.path_params["id"])
 
 
 @admin_endpoint
+@documented(GET=Operation(summary="The users whose deactivation the guard holds",
+                          query=schemas.PageQuery, response=schemas.Held))
 async def guard_held(request: Request, gw: Gateway) -> Any:
     return await guard.held_list(gw, request.path_params["id"],
                                  request.query_params.get("cursor"), limit_param(request))

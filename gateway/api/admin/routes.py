@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from gateway.api import openapi
 from gateway.api.admin import auth_failures, events, guard, providers, users
 from gateway.api.admin.endpoint import plugin_endpoint
 
@@ -22,6 +23,7 @@ def routes(extra: list[Route]) -> list[BaseRoute]:
         Route("/providers/{id}/deactivation-guard/discard", guard.guard_discard,
               methods=["POST"]),
         Route("/providers/{id}/deactivation-guard/held", guard.guard_held, methods=["GET"]),
+        Route("/providers/{id}/activity", providers.provider_activity, methods=["GET"]),
         Route("/plugins", providers.plugin_list, methods=["GET"]),
         Route("/users", users.user_list, methods=["GET", "POST"]),
         Route("/users/{id}", users.user_one, methods=["GET"]),
@@ -33,6 +35,7 @@ def routes(extra: list[Route]) -> list[BaseRoute]:
         Route("/webhooks/{id}", events.webhook_one, methods=["GET", "DELETE"]),
         Route("/webhooks/{id}/dead-letters", events.dead_letters, methods=["GET"]),
         Route("/webhooks/{id}/redeliver", events.redeliver, methods=["POST"]),
+        Route("/openapi.json", openapi.admin_openapi, methods=["GET"]),
         *[Route(r.path, plugin_endpoint(r.endpoint), methods=list(r.methods or []))
           for r in extra],
     ]

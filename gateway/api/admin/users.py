@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from gateway.accounts import actions, users
+from gateway.api.admin import schemas
 from gateway.api.admin.endpoint import admin_endpoint, flag_param, json_body, limit_param
 from gateway.api.http import created
+from gateway.api.openapi import SCIM_USER, Operation, documented
 from gateway.errors import GatewayError, NotFound
 from gateway.provisioning.local import create_local
 
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
 
 
 @admin_endpoint
+@documented(
+    GET=Operation(summary="List users (admin views), filtered", query=schemas.UserQuery,
+                  response=schemas.UserViewPage),
+    POST=Operation(summary="Create a local user from a SCIM User body", request=SCIM_USER,
+                   response=schemas.UserView, status=201))
 async def user_list(request: Request, gw: Gateway) -> Any:
     if request.method == "POST":
         return created(await create_local(gw, await json_body(request)))
@@ -32,6 +39,7 @@ async def user_list(request: Request, gw: Gateway) -> Any:
 
 
 @admin_endpoint
+@documented(GET=Operation(summary="Show a user (the admin view)", response=schemas.UserView))
 async def user_one(request: Request, gw: Gateway) -> Any:
     view = await users.user_view(gw, request.path_params["id"])
     if view is None:
@@ -40,6 +48,8 @@ async def user_one(request: Request, gw: Gateway) -> Any:
 
 
 @admin_endpoint
+@documented(POST=Operation(summary="block, unblock, deactivate or reactivate a user now",
+                           response=schemas.UserView))
 async def user_action(request: Request, gw: Gateway) -> Any:
     action = request.path_params["action"]
     if action not in actions.ACTIONS:

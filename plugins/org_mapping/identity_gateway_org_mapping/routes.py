@@ -8,10 +8,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from gateway.plugin import ScimError, created, json_body, limit_param
+from gateway.plugin import Operation, ScimError, created, documented, json_body, limit_param
 from identity_gateway_org_mapping import catalogue, mappings, placement, store
 
+OBJECT = {"type": "object"}
 
+
+@documented(
+    GET=Operation(summary="List organizations", response=OBJECT),
+    POST=Operation(summary="Add an organization", request=OBJECT, response=OBJECT,
+                   status=201))
 async def organizations(request: Request) -> Any:
     gw = request.app.state.gateway
     if request.method == "POST":
@@ -23,6 +29,9 @@ async def organizations(request: Request) -> Any:
                                          limit_param(request))
 
 
+@documented(GET=Operation(summary="Show an organization", response=OBJECT),
+            PATCH=Operation(summary="Change an organization", request=OBJECT,
+                            response=OBJECT))
 async def organization(request: Request) -> Any:
     gw = request.app.state.gateway
     oid = request.path_params["id"]
@@ -51,12 +60,15 @@ def catalogue_route(kind: catalogue.Kind) -> Any:
                     "next_cursor": None}
 
     endpoint.__name__ = kind.plural
-    return endpoint
+    return documented(
+        GET=Operation(summary=f"List {kind.plural}", response=OBJECT),
+        POST=Operation(summary=f"Add a {kind.singular}", request=OBJECT, response=OBJECT,
+                       status=201))(endpoint)
 
 
-def mapping_route(view: Any, put: Any) -> Any:
+def mapping_route(view: Any, put: Any, what: str) -> Any:
     """GET shows a provider's mapping (`view(conn, mapping)`), PUT replaces it
-    (`put(gw, conn, provider_id, body)`)."""
+    (`put(gw, conn, provider_id, body)`); `what` names it in the API documents."""
 
     async def endpoint(request: Request) -> Any:
         gw = request.app.state.gateway
@@ -69,9 +81,14 @@ def mapping_route(view: Any, put: Any) -> Any:
             return await view(conn, await mappings.require(conn, pid))
 
     endpoint.__name__ = put.__name__.removeprefix("put_")
-    return endpoint
+    return documented(
+        GET=Operation(summary=f"A provider's {what} mapping", response=OBJECT),
+        PUT=Operation(summary=f"Set a provider's {what} mapping", request=OBJECT,
+                      response=OBJECT))(endpoint)
 
 
+@documented(GET=Operation(summary="The provider's groups no role mapping names",
+                          response=OBJECT))
 async def unmapped_groups(request: Request) -> Any:
     gw = request.app.state.gateway
     async with gw.store.read() as conn:
@@ -80,6 +97,8 @@ async def unmapped_groups(request: Request) -> Any:
                                             limit_param(request))
 
 
+@documented(POST=Operation(summary="Place every user of the provider again by its mappings",
+                           response=OBJECT))
 async def apply_mappings(request: Request) -> Any:
     pid = request.path_params["id"]
     report = await placement.apply_all(request.app.state.gateway, pid)
@@ -95,15 +114,16 @@ def routes() -> list[Route]:
         Route("/roles", catalogue_route(catalogue.ROLES), methods=["GET", "POST"]),
         Route("/watchlists", catalogue_route(catalogue.WATCHLISTS), methods=["GET", "POST"]),
         Route("/providers/{id}/org-mapping",
-              mapping_route(mappings.org_view, mappings.put_org_mapping),
+              mapping_route(mappings.org_view, mappings.put_org_mapping, "organization"),
               methods=["GET", "PUT"]),
         Route("/providers/{id}/role-mapping",
-              mapping_route(mappings.role_view, mappings.put_role_mapping),
+              mapping_route(mappings.role_view, mappings.put_role_mapping, "role"),
               methods=["GET", "PUT"]),
         Route("/providers/{id}/role-mapping/unmapped-groups", unmapped_groups,
               methods=["GET"]),
         Route("/providers/{id}/watchlist-mapping",
-              mapping_route(mappings.watchlist_view, mappings.put_watchlist_mapping),
+              mapping_route(mappings.watchlist_view, mappings.put_watchlist_mapping,
+                            "watchlist"),
               methods=["GET", "PUT"]),
         Route("/providers/{id}/apply-mappings", apply_mappings, methods=["POST"]),
     ]

@@ -12,7 +12,7 @@ surrogates, NUL, deep nesting, wrong types where strings belong. For each one:
   value objects, Bulk) are afterwards in no table, no export and no log line.
 
 Derandomized with a fixed number of examples: the same requests every run, a few seconds.
-To explore further, FUZZ_EXAMPLES=5000 FUZZ_SEED=1 runs more requests, chosen at random
+To explore further, FUZZ_REQUESTS=5000 FUZZ_SEED=1 runs more requests, chosen at random
 (`pytest --hypothesis-seed=N` repeats a run).
 """
 
@@ -40,7 +40,7 @@ BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 MARK = "\u00a7pw\u00a7"  # in every secret sent, in no other generated text
-SCALE = int(os.environ.get("FUZZ_EXAMPLES", "0")) / 500 or 1.0
+SCALE = int(os.environ.get("FUZZ_REQUESTS", "0")) / 500 or 1.0
 FUZZ = settings(max_examples=int(500 * SCALE), derandomize="FUZZ_SEED" not in os.environ,
                 deadline=None, database=None, suppress_health_check=list(HealthCheck))
 # What a refused write must leave as it was. A webhook's cursor is left out: the delivery

@@ -1,0 +1,342 @@
+"""The admin API's bodies as msgspec Structs: request bodies are decoded and checked with
+them (a body of the wrong shape answers 400 saying what is wrong), and both kinds are the
+schemas of /admin/v1/openapi.json.
+
+Response Structs describe what the handlers answer; they leave extra fields open, because
+plugins add fields to users (``user_view``) and sync-log entries may grow columns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+Duration = Annotated[str | int, Meta(description="15m, 30s, 2h, 1d, or seconds")]
+Stamp = Annotated[str, Meta(description="RFC 3339, UTC, microseconds")]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A request body: a field it does not know is refused, not ignored."""
+
+
+# Requests ------------------------------------------------------------------------------------
+
+class ProviderCreate(Strict):
+    name: Annotated[str, Meta(description="1-64 letters, digits, spaces, . _ or -")]
+    auth: Annotated[str, Meta(description="credential kind: bearer, basic, or a plugin's "
+                                          "(oauth)")] = "bearer"
+    plugin: str | None = None
+    settings: dict[str, Any] = {}
+    deactivation_delay: Duration | UnsetType = UNSET
+    block_during_delay: Annotated[bool, Meta(description="block a deactivated user at once, "
+                                                         "during the delay")] | UnsetType = UNSET
+
+
+class ProviderChange(Strict):
+    name: str | UnsetType = UNSET
+    plugin: str | None | UnsetType = UNSET
+    settings: dict[str, Any] | UnsetType = UNSET
+    deactivation_delay: Duration | UnsetType = UNSET
+    block_during_delay: bool | UnsetType = UNSET
+
+
+class WebhookCreate(Strict):
+    url: Annotated[str, Meta(description="absolute http(s) URL, at most 2048 characters")]
+    secret: Annotated[str | None, Meta(description="the HMAC key (16-512 characters); "
+                                                   "left out, one is generated")] = None
+    events: Annotated[list[str] | None, Meta(description='event types, or ["*"]')] = None
+
+
+class Redeliver(Strict):
+    seq: Annotated[list[int] | None, Meta(description="the dead letters to send again; "
+                                                      "left out, all of them")] = None
+
+
+# Query parameters (each field is one) --------------------------------------------------------
+
+Limit = Annotated[int, Meta(description="page size (clamped to 1..1000)")]
+
+
+class PageQuery(msgspec.Struct, kw_only=True):
+    cursor: str | None = None
+    limit: Limit = 100
+
+
+Flag = Annotated[str | None, Meta(description="true or false (also 1/0, yes/no)")]
+
+
+class UserQuery(PageQuery, kw_only=True):
+    total: Annotated[Flag, Meta(description="true: count every match (`total`)")] = None
+    provider: Annotated[str | None, Meta(description="a provider id, or 'local'")] = None
+    state: Annotated[str | None, Meta(description="active, pending_deactivation, "
+                                                  "deactivation_held, deactivated or "
+                                                  "blocked")] = None
+    blocked: Annotated[Flag, Meta(description="true: only blocked users (an admin's block, "
+                                              "a policy's, or during a deactivation)")] = None
+    q: Annotated[str | None, Meta(description="text in userName, name or email")] = None
+
+
+class SyncLogQuery(PageQuery, kw_only=True):
+    total: Annotated[Flag, Meta(description="true: count every match (`total`)")] = None
+    provider: str | None = None
+    user: str | None = None
+    operation: str | None = None
+    outcome: Annotated[str | None, Meta(description="success or error")] = None
+    since: Annotated[str | None, Meta(description="RFC 3339 time or date, inclusive")] = None
+    until: Annotated[str | None, Meta(description="RFC 3339 time or date, exclusive")] = None
+
+
+class ExportQuery(msgspec.Struct, kw_only=True):
+    format: Annotated[str, Meta(description="jsonl or csv")] = "jsonl"
+    provider: str | None = None
+    user: str | None = None
+    operation: str | None = None
+    outcome: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+class FeedQuery(msgspec.Struct, kw_only=True):
+    after: Annotated[int, Meta(description="the last seq the consumer has")] = 0
+    limit: Limit = 100
+
+
+class FailuresQuery(msgspec.Struct, kw_only=True):
+    since: Annotated[str, Meta(description="how far back, a duration such as 24h")] = "24h"
+    limit: Annotated[int, Meta(ge=1, le=10_000)] = 1000
+
+
+class GuardChange(Strict):
+    enabled: bool | UnsetType = UNSET
+    threshold: Annotated[dict[str, int | float], Meta(
+        description='{"users": n, "percent": p}: more than both within the window trips it'
+    )] | UnsetType = UNSET
+    window: Duration | UnsetType = UNSET
+
+
+class ActivityQuery(msgspec.Struct, kw_only=True):
+    minutes: Annotated[int, Meta(description="minutes of the series (clamped to 1..1440)")] = \
+        1440
+
+
+# Responses -----------------------------------------------------------------------------------
+
+class Error(msgspec.Struct, kw_only=True):
+    """Every refusal of the admin API."""
+
+    detail: str
+    status: int
+    scimType: str | UnsetType = UNSET  # noqa: N815 (the SCIM name, for a SCIM-layer refusal)
+
+
+class Provider(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    plugin: str | None
+    auth: str
+    deactivation_delay: Duration
+    settings: dict[str, Any]
+    base_url: str
+    created_at: Stamp
+
+
+class ProviderDetails(Provider, kw_only=True):
+    owned: Annotated[dict[str, int], Meta(description="the users and groups it owns")]
+
+
+class ProviderWithCredentials(Provider, kw_only=True):
+    credentials: Annotated[dict[str, str], Meta(
+        description="the new secret and its labels, shown once (Bearer token; Username and "
+                    "Password; Client ID and Client secret)")]
+
+
+class FailureCount(msgspec.Struct, kw_only=True):
+    minute: Stamp
+    reason: Annotated[str, Meta(description="no_credential, wrong_scheme, unknown_credential, "
+                                            "expired_token, rate_limited, token_rate_limited")]
+    count: int
+    provider_id: Annotated[str, Meta(description="'' the admin API, '-' an id that names no "
+                                                 "provider")] | UnsetType = UNSET
+
+
+class Failures(msgspec.Struct, kw_only=True):
+    since: Stamp
+    totals: dict[str, int]
+    items: list[FailureCount]
+
+
+class GuardTrip(msgspec.Struct, kw_only=True):
+    tripped_at: Stamp | None
+    deactivations_in_window: int | None
+    active_users: int | None
+    first_held: str | None
+    last_held: str | None
+
+
+class Guard(msgspec.Struct, kw_only=True):
+    provider: str
+    state: Annotated[str, Meta(description="off, armed or tripped")]
+    held: int
+    threshold: dict[str, int | float]
+    window: str
+    tripped_at: Stamp | None
+    recent: int
+    trips: int
+    last_trip: GuardTrip | None
+
+
+class GuardOutcome(msgspec.Struct, kw_only=True):
+    released: int | UnsetType = UNSET
+    discarded: int | UnsetType = UNSET
+    guard: Guard
+
+
+class Held(msgspec.Struct, kw_only=True):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class ProviderPage(msgspec.Struct, kw_only=True):
+    items: list[ProviderDetails]
+    next_cursor: None
+
+
+class PluginInfo(msgspec.Struct, kw_only=True):
+    name: str
+    version: str | None
+    hooks: list[str]
+
+
+class PluginPage(msgspec.Struct, kw_only=True):
+    items: list[PluginInfo]
+    next_cursor: None
+
+
+class UserView(msgspec.Struct, kw_only=True):
+    """The admin's view of a user; plugins add fields of their own."""
+
+    id: str
+    state: str
+    deactivate_at: Stamp | None
+    can_sign_in: bool
+    cold_storage: bool
+    source: Annotated[str, Meta(description="the provider id, or 'local'")]
+    provider_state: Annotated[str | None, Meta(description="active, inactive, deleted; null "
+                                                           "for a local user")]
+    deleted_by_provider: bool
+    profile: dict[str, Any]
+    created: Stamp
+    last_modified: Stamp
+
+
+class UserViewPage(msgspec.Struct, kw_only=True):
+    items: list[UserView]
+    next_cursor: str | None
+    total: int | UnsetType = UNSET  # with ?total=true
+
+
+class SyncLogEntry(msgspec.Struct, kw_only=True):
+    seq: int
+    at: Stamp
+    provider: str | None
+    actor: str
+    request_id: str | None
+    method: str | None
+    path: str | None
+    resource_type: str | None
+    resource_id: str | None
+    operation: str
+    before: Any
+    after: Any
+    outcome: str
+    status: int | None
+    detail: str | None
+    reason: str | None
+
+
+class SyncLogPage(msgspec.Struct, kw_only=True):
+    items: list[SyncLogEntry]
+    next_cursor: str | None
+    total: int | UnsetType = UNSET  # with ?total=true
+
+
+class Event(msgspec.Struct, kw_only=True):
+    seq: int
+    type: str
+    provider: str | None
+    occurred_at: Stamp
+    resource_type: str | None
+    resource_id: str | None
+    data: dict[str, Any]
+    traceparent: str | None
+
+
+class EventPage(msgspec.Struct, kw_only=True):
+    items: list[Event]
+    next_cursor: str
+
+
+class Webhook(msgspec.Struct, kw_only=True):
+    id: str
+    url: str
+    events: list[str]
+    cursor: int
+    created_at: Stamp
+    pending: int
+    dead_letters: int
+
+
+class WebhookCreated(Webhook, kw_only=True):
+    secret: Annotated[str | UnsetType, Meta(description="the generated secret, shown once")] = \
+        UNSET
+
+
+class WebhookPage(msgspec.Struct, kw_only=True):
+    items: list[Webhook]
+    next_cursor: None
+
+
+class DeadLetter(msgspec.Struct, kw_only=True):
+    seq: int
+    attempts: int
+    last_error: str | None
+    last_attempt_at: Stamp | None
+    event: Event
+
+
+class DeadLetterPage(msgspec.Struct, kw_only=True):
+    items: list[DeadLetter]
+    next_cursor: str | None
+
+
+class Redelivering(msgspec.Struct, kw_only=True):
+    redelivering: int
+    detail: str | UnsetType = UNSET
+
+
+class Minute(msgspec.Struct, kw_only=True):
+    minute: Annotated[str, Meta(description="the minute's start, e.g. 2026-01-01T09:30:00Z")]
+    requests: int
+    errors: int
+
+
+class Activity(msgspec.Struct, kw_only=True):
+    """A provider's last request, success and error, and its requests and errors per minute
+    (an error: any 5xx, and any 4xx but a 404 on a read)."""
+
+    provider_id: str
+    last_request_at: Stamp | None
+    last_request: Annotated[str | None, Meta(description='e.g. GET /Users?filter=userName '
+                                                         'eq "ade…"')]
+    last_method: str | None
+    last_route: str | None
+    last_status: int | None
+    last_success_at: Stamp | None
+    last_error_at: Stamp | None
+    last_error_status: int | None
+    last_error_detail: str | None
+    requests_24h: int
+    errors_24h: int
+    series: list[Minute]
