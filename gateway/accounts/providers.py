@@ -12,6 +12,7 @@ from gateway.clock import parse_duration
 from gateway.context import admin_context
 from gateway.errors import GatewayError, did_you_mean
 from gateway.events.record import log_entry
+from gateway.observability import activity
 from gateway.store import guard as guard_queries
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow
@@ -223,9 +224,17 @@ async def create_admin_token(gw: Gateway) -> str:
 
 
 async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> dict:
-    """The provider view with what it owns: what an admin checks before and after an IdP
-    connects (`GET /admin/v1/providers/{id}`, `provider show`)."""
-    return {**provider_view(gw, provider), "owned": await owned_counts(conn, provider.id)}
+    """The provider view with what it owns and what it last sent: what an admin checks
+    before and after an IdP connects (`GET /admin/v1/providers/{id}`, `provider show`)."""
+    seen = await activity.summary(gw, provider.id, conn)
+    return {**provider_view(gw, provider), "owned": await owned_counts(conn, provider.id),
+            "last_request": {"at": seen["last_request_at"], "request": seen["last_request"],
+                             "status": seen["last_status"]} if seen["last_request_at"] else None,
+            "last_success_at": seen["last_success_at"],
+            "last_error": {"at": seen["last_error_at"], "status": seen["last_error_status"],
+                           "detail": seen["last_error_detail"]} if seen["last_error_at"]
+            else None,
+            "requests_24h": seen["requests_24h"], "errors_24h": seen["errors_24h"]}
 
 
 def provider_view(gw: Gateway, provider: ProviderRow) -> dict:

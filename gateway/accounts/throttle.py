@@ -17,6 +17,7 @@ block one host usually holds.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -60,9 +61,17 @@ class Limiter:
 
 
 def client_key(host: str | None) -> str:
-    """The address a client is counted by: the IP, or for IPv6 its /64."""
+    """The address a client is counted by: the IP, or for IPv6 its /64. Asked on every
+    request: an IPv4 address (no colon) is its own key without being parsed."""
     if not host:
         return "-"
+    if ":" not in host:
+        return host
+    return _ipv6_key(host)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ipv6_key(host: str) -> str:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -21,6 +22,7 @@ import anyio
 
 from gateway.clock import format_time
 from gateway.store import activity as queries
+from gateway.store.base import Conn
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -240,14 +242,21 @@ def _local_counts(gw: Gateway, provider_id: str) -> dict[str, list[int]]:
     return found
 
 
-async def series(gw: Gateway, provider_id: str, minutes: int = MAX_MINUTES) -> list[dict]:
+def reading(gw: Gateway, conn: Conn | None) -> AbstractAsyncContextManager[Conn]:
+    """The caller's connection when it holds one (a reader held while asking for another
+    could wait on itself), else a reader of our own."""
+    return nullcontext(conn) if conn is not None else gw.store.read()
+
+
+async def series(gw: Gateway, provider_id: str, minutes: int = MAX_MINUTES,
+                 conn: Conn | None = None) -> list[dict]:
     """One entry per minute of the last `minutes` (at most a day), oldest first:
     ``{"minute", "requests", "errors"}``, minutes without requests included."""
     minutes = max(1, min(int(minutes), MAX_MINUTES))
     now = gw.clock.now().replace(second=0, microsecond=0)
     first = now - timedelta(minutes=minutes - 1)
-    async with gw.store.read() as conn:
-        rows = await queries.minutes(conn, provider_id, minute_stamp(first))
+    async with reading(gw, conn) as reader:
+        rows = await queries.minutes(reader, provider_id, minute_stamp(first))
     counts = {row["minute"]: [int(row["requests"]), int(row["errors"])] for row in rows}
     for minute, (requests, errors) in _local_counts(gw, provider_id).items():
         counts.setdefault(minute, [0, 0])
@@ -261,13 +270,13 @@ async def series(gw: Gateway, provider_id: str, minutes: int = MAX_MINUTES) -> l
     return out
 
 
-async def summary(gw: Gateway, provider_id: str) -> dict:
+async def summary(gw: Gateway, provider_id: str, conn: Conn | None = None) -> dict:
     """The provider's last request (when, what, its status), last success, last error
     (when, status, detail), and its requests and errors over the last 24 hours."""
-    async with gw.store.read() as conn:
-        stored = await queries.last_request(conn, provider_id)
+    async with reading(gw, conn) as reader:
+        stored = await queries.last_request(reader, provider_id)
+        day = await series(gw, provider_id, MAX_MINUTES, reader)
     last = merge_last(stored, _local_last(gw, provider_id)) or {}
-    day = await series(gw, provider_id, MAX_MINUTES)
     return {
         "provider_id": provider_id,
         "last_request_at": last.get("request_at"),

@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 
 from gateway.clock import parse_time
 from gateway.store import gauges, outbox
+from gateway.store import guard as guard_queries
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -188,6 +189,7 @@ class Metrics:
         async with gw.store.read() as conn:
             pending = await gauges.pending_deactivations(conn)
             blocked = await gauges.blocked_users(conn)
+            guards = await guard_queries.all_guards(conn)
             newest = await outbox.newest_seq(conn)
             hooks = await gauges.webhook_backlog(conn)
             oldest = {}
@@ -202,6 +204,14 @@ class Metrics:
                     (([r["provider_id"]], r["count"]) for r in pending)),
             _family("gateway_users_blocked", "Blocked users by provider", ["provider"],
                     (([r["provider_id"]], r["count"]) for r in blocked)),
+            _family("gateway_deactivation_guard_tripped", "1 while a provider's "
+                    "mass-deactivation guard holds its deactivations", ["provider"],
+                    (([r["provider_id"]], 1 if r["state"] == "tripped" else 0) for r in guards)),
+            _family("gateway_deactivation_guard_held", "Deactivations a provider's guard holds",
+                    ["provider"], (([r["provider_id"]], r["held"]) for r in guards)),
+            _family("gateway_deactivation_guard_trips", "Times a provider's guard has tripped "
+                    "(a count kept in the database)", ["provider"],
+                    (([r["provider_id"]], r["trips"]) for r in guards)),
             _family("gateway_outbox_newest_seq", "Sequence number of the newest event", [],
                     [([], newest)]),
             _family("gateway_webhook_lag_events", "Events from the oldest one a webhook has "

@@ -13,8 +13,10 @@ async def pending_deactivations(conn: Conn) -> list[dict]:
 
 
 async def blocked_users(conn: Conn) -> list[dict]:
+    """Users who cannot sign in, by provider: every kind of block (the admin's, a policy's,
+    during a deactivation's delay, held by the guard) carries its reason."""
     return await conn.fetchall(
-        "SELECT provider_id, COUNT(*) AS count FROM resources WHERE state = 'blocked'"
+        "SELECT provider_id, COUNT(*) AS count FROM resources WHERE block_reason IS NOT NULL"
         " GROUP BY provider_id ORDER BY provider_id")
 
 

@@ -130,3 +130,17 @@ async def test_user_search_finds_names_and_email_addresses(gateway, idp):
     for q in ("value", "givenName", "emails"):
         assert (await gateway.admin_api("GET", "/users", params={"q": q})).json()["items"] \
             == [], q
+
+
+async def test_provider_views_say_what_the_idp_last_sent(gateway, idp):
+    fresh = (await gateway.admin_api("GET", f"/providers/{idp.id}")).json()
+    assert fresh["last_request"] is None and fresh["last_error"] is None
+    assert (await gateway.scim(idp, "POST", "/Users", user_body())).status_code == 201
+    assert (await gateway.scim(idp, "POST", "/Users", user_body())).status_code == 409
+    await gateway.scim(idp, "GET", "/Users", params={"filter": 'userName eq "alice@example.com"'})
+    view = (await gateway.admin_api("GET", f"/providers/{idp.id}")).json()
+    assert view["last_request"]["request"].startswith('GET /Users?filter=userName eq "')
+    assert "alice@example.com" not in view["last_request"]["request"]  # values cut short
+    assert view["last_request"]["status"] == 200 and view["last_success_at"]
+    assert view["last_error"]["status"] == 409 and "already exists" in view["last_error"]["detail"]
+    assert view["requests_24h"] == 3 and view["errors_24h"] == 1

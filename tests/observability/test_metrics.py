@@ -111,8 +111,25 @@ async def test_lifecycle_gauges_are_read_from_the_database(gateway, idp):
     await gateway.admin_api("POST", f"/users/{other['id']}/block")
     samples = await scrape(gateway)
     assert value(samples, "gateway_users_pending_deactivation", provider=idp.id) == 1
-    assert value(samples, "gateway_users_blocked", provider=idp.id) == 1
+    # Both cannot sign in: one blocked by the admin, one during its deactivation's delay.
+    assert value(samples, "gateway_users_blocked", provider=idp.id) == 2
     assert value(samples, "gateway_outbox_newest_seq") >= 4
+
+
+async def test_a_tripped_deactivation_guard_shows_in_the_gauges(gateway, idp):
+    r = await gateway.admin_api("PATCH", f"/providers/{idp.id}/deactivation-guard",
+                                {"threshold": {"users": 1, "percent": 1}})
+    assert r.status_code == 200, r.text
+    ids = [(await gateway.scim(idp, "POST", "/Users", user_body(f"u{n}@example.com")))
+           .json()["id"] for n in range(4)]
+    before = await scrape(gateway)
+    assert value(before, "gateway_deactivation_guard_tripped", provider=idp.id) == 0
+    for uid in ids:
+        assert (await gateway.scim(idp, "DELETE", f"/Users/{uid}")).status_code == 204
+    after = await scrape(gateway)
+    assert value(after, "gateway_deactivation_guard_tripped", provider=idp.id) == 1
+    assert value(after, "gateway_deactivation_guard_held", provider=idp.id) == 3
+    assert value(after, "gateway_deactivation_guard_trips", provider=idp.id) == 1
 
 
 async def test_the_pool_is_reported_on_postgres(database):

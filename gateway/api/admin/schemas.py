@@ -142,8 +142,27 @@ class Provider(msgspec.Struct, kw_only=True):
     created_at: Stamp
 
 
+class LastRequest(msgspec.Struct, kw_only=True):
+    at: Stamp
+    request: Annotated[str | None, Meta(description='e.g. GET /Users?filter=userName eq "ad…"')]
+    status: int | None
+
+
+class LastError(msgspec.Struct, kw_only=True):
+    at: Stamp
+    status: int | None
+    detail: str | None
+
+
 class ProviderDetails(Provider, kw_only=True):
     owned: Annotated[dict[str, int], Meta(description="the users and groups it owns")]
+    last_request: Annotated[LastRequest | None, Meta(
+        description="the last SCIM request it sent (None: none yet)")]
+    last_success_at: Stamp | None
+    last_error: Annotated[LastError | None, Meta(
+        description="its last request that failed (a 5xx, or a 4xx but a 404 on a read)")]
+    requests_24h: int
+    errors_24h: int
 
 
 class ProviderWithCredentials(Provider, kw_only=True):

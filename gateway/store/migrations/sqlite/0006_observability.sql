@@ -26,5 +26,6 @@ CREATE TABLE provider_last_request (
 -- The W3C trace context of the request that caused an event, passed on to its webhooks.
 ALTER TABLE outbox ADD COLUMN traceparent TEXT;
 
--- The blocked-user gauge counts these without reading the rest of the table.
-CREATE INDEX resources_blocked ON resources (provider_id) WHERE state = 'blocked';
+-- The blocked-user gauge counts these (every kind of block has its reason) without reading
+-- the rest of the table.
+CREATE INDEX resources_blocked ON resources (provider_id) WHERE block_reason IS NOT NULL;
