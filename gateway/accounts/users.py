@@ -94,7 +94,11 @@ def search_condition(gw: Gateway, text: str) -> Condition:
     expr = terms[0]
     for term in terms[1:]:
         expr = Or(expr, term)
-    return compile_filter(expr, rtype, dialect_of(gw.store.dialect))
+    sql, args = compile_filter(expr, rtype, dialect_of(gw.store.dialect))
+    first = resources.raw_text_condition(text, gw.store.dialect)
+    if first is None:
+        return sql, args
+    return f"{first[0]} AND ({sql})", [*first[1], *args]
 
 
 async def list_users(gw: Gateway, *, provider: str | None, state: str | None, q: str | None,

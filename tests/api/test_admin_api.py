@@ -120,10 +120,12 @@ async def test_a_webhook_view_says_why_it_is_stuck(database):
 async def test_user_search_finds_names_and_email_addresses(gateway, idp):
     body = user_body("a1@example.com", emails=[{"value": "grace@navy.example", "type": "work"}])
     body["name"] = {"givenName": "Grace", "familyName": "Hopper"}
+    body["displayName"] = 'Grace "Amazing" Hopper'
     assert (await gateway.scim(idp, "POST", "/Users", body)).status_code == 201
     assert (await gateway.scim(idp, "POST", "/Users", user_body("b2@example.com"))) \
         .status_code == 201
-    for q in ("HOPPER", "grace", "navy.example", "a1@"):
+    # Text JSON escapes (a quote) is searched for too, without the raw-document first pass.
+    for q in ("HOPPER", "grace", "navy.example", "a1@", '"amazing" hop'):
         found = (await gateway.admin_api("GET", "/users", params={"q": q})).json()["items"]
         assert [u["profile"]["username"] for u in found] == ["a1@example.com"], q
     # Words that are only the JSON's own keys match no one.
