@@ -56,13 +56,19 @@ async def failures_page(request: Request, gw: Gateway, session: Session) -> Resp
     listed = await auth_failures.listing(gw, provider, since, LIMIT)
     names = {**{key: label for key, label in SPECIAL.values()},
              **{p.id: p.name for p in found}}
+    items = [{**f, "at": minute_shown(f["minute"])} for f in listed["items"]]
     return console_of(request).page(request, "auth_failures.html", {
-        "items": listed["items"], "totals": listed["totals"], "since": since,
+        "items": items, "totals": listed["totals"], "since": since,
         "start": listed["since"], "periods": PERIODS, "providers": found,
         "special": [(value, label) for value, (_, label) in SPECIAL.items()],
         "names": names, "provider": named.id if named else chosen,
         "shown": names.get(provider, "") if provider is not None else None,
-        "reasons": REASONS, "full": len(listed["items"]) >= LIMIT})
+        "reasons": REASONS, "full": len(items) >= LIMIT})
+
+
+def minute_shown(minute: str) -> str:
+    """'2026-01-02T03:04Z' -> '2026-01-02 03:04 UTC'."""
+    return f"{minute[:10]} {minute[11:16]} UTC"
 
 
 def routes(page: Any) -> list[BaseRoute]:
