@@ -90,7 +90,7 @@ async def guard_settings(request: Request, gw: Gateway, session: Session) -> Res
                     f"{after['threshold']['percent']}% within {after['window']}")
 
 
-def users(n: int) -> str:
+def counted(n: int) -> str:
     return f"{n} user" if n == 1 else f"{n} users"
 
 
@@ -98,7 +98,7 @@ async def guard_release(request: Request, gw: Gateway, session: Session) -> Resp
     pid = request.path_params["id"]
     done = await guard.release(gw, pid, actor=admins.actor(session.admin))
     return redirect(gw, f"/providers/{pid}#guard",
-                    f"Released {done['released']} held deactivations: {users(done['released'])}"
+                    f"Released {done['released']} held deactivations: {counted(done['released'])}"
                     " now follow the provider's deactivation delay; the guard is "
                     f"{done['guard']['state']} again")
 
@@ -108,7 +108,7 @@ async def guard_discard(request: Request, gw: Gateway, session: Session) -> Resp
     done = await guard.discard(gw, pid, actor=admins.actor(session.admin))
     return redirect(gw, f"/providers/{pid}#guard",
                     f"Discarded {done['discarded']} held deactivations: "
-                    f"{users(done['discarded'])} active and unblocked again; the guard is "
+                    f"{counted(done['discarded'])} active and unblocked again; the guard is "
                     f"{done['guard']['state']} again")
 
 

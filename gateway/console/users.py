@@ -34,10 +34,13 @@ CORE_KEYS = {"id", "state", "deactivate_at", "can_sign_in", "blocked", "block_re
              "cold_storage", "source", "provider_state", "deleted_by_provider", "profile",
              "created", "last_modified"}
 # The core's block reasons in words; a policy's own reason (a plugin's) is shown as it is.
-BLOCK_REASONS = {lifecycle.ADMIN_BLOCK: "blocked by an admin",
+BLOCK_REASONS = {lifecycle.ADMIN_BLOCK: "by an admin",
                  lifecycle.PENDING_BLOCK: "deactivation pending",
                  lifecycle.HELD_BLOCK: "deactivation held by the mass-deactivation guard"}
 BLOCKED_CHOICES = (("true", "Blocked"), ("false", "Not blocked"))
+
+ACTION_LABELS = {"block": "Block", "unblock": "Unblock", "deactivate": "Deactivate now",
+                 "reactivate": "Reactivate"}
 
 
 def block_text(user: dict) -> str:
@@ -46,8 +49,6 @@ def block_text(user: dict) -> str:
         return "Not blocked"
     reason = user.get("block_reason")
     return f"Blocked — {BLOCK_REASONS.get(reason, reason)}" if reason else "Blocked"
-ACTION_LABELS = {"block": "Block", "unblock": "Unblock", "deactivate": "Deactivate now",
-                 "reactivate": "Reactivate"}
 
 
 def available_actions(user: dict) -> list[str]:
