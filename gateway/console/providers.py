@@ -13,6 +13,7 @@ from starlette.responses import Response
 from gateway.accounts import admins, providers
 from gateway.accounts.sessions import Session
 from gateway.clock import format_time
+from gateway.console import guard
 from gateway.console.auth import form_of, redirect
 from gateway.console.extension import ConsoleIdp
 from gateway.console.render import console_of
@@ -80,7 +81,8 @@ async def provider_list(request: Request, gw: Gateway, session: Session) -> Resp
         idp = idp_for(request, p)
         rows.append({"provider": p, "idp": idp.title, "kind": kind_label(idp, p.auth_kind),
                      **about[p.id]})
-    return console_of(request).page(request, "providers.html", {"rows": rows})
+    return console_of(request).page(request, "providers.html", {
+        "rows": rows, "tripped": await guard.tripped(gw)})
 
 
 def choice(idp_list: list[ConsoleIdp], form: Any) -> tuple[ConsoleIdp, str]:
@@ -142,12 +144,13 @@ async def provider_page(request: Request, gw: Gateway, session: Session) -> Resp
         markup = await panel.render(request, view)
         if markup:
             panels.append({"title": panel.title, "markup": markup})
-    plugin_settings = {k: v for k, v in provider.settings.items() if k != "deactivation_delay"}
+    plugin_settings = {k: v for k, v in provider.settings.items()
+                       if k not in providers.TOP_SETTINGS}
     return console_of(request).page(request, "provider.html", {
         "provider": provider, "view": view, "idp": idp,
         "kind": kind_label(idp, provider.auth_kind), "panels": panels,
         "plugin_settings": msgspec.json.encode(plugin_settings).decode()
-        if plugin_settings else "", **about})
+        if plugin_settings else "", **about, **await guard.card(gw, provider)})
 
 
 async def provider_settings(request: Request, gw: Gateway, session: Session) -> Response:
@@ -158,6 +161,8 @@ async def provider_settings(request: Request, gw: Gateway, session: Session) -> 
         changes["name"] = str(form["name"]).strip()
     if form.get("deactivation_delay") is not None:
         changes["deactivation_delay"] = str(form["deactivation_delay"]).strip()
+    if form.get("block_during_delay") is not None:
+        changes["block_during_delay"] = "on" in form.getlist("block_during_delay")
     raw = str(form.get("plugin_settings") or "").strip()
     if raw:
         try:
@@ -165,9 +170,9 @@ async def provider_settings(request: Request, gw: Gateway, session: Session) -> 
         except msgspec.DecodeError:
             raise GatewayError("Plugin settings must be a JSON object, for example "
                                '{"key": "value"}') from None
-        if not isinstance(extra, dict) or "deactivation_delay" in extra:
+        if not isinstance(extra, dict) or set(extra) & set(providers.TOP_SETTINGS):
             raise GatewayError("Plugin settings must be a JSON object (the deactivation "
-                               "delay has its own field)")
+                               "delay and blocking during it have their own fields)")
         changes["settings"] = extra
     await providers.update_provider(gw, pid, changes, actor=admins.actor(session.admin))
     return redirect(gw, f"/providers/{pid}", "Settings saved")

@@ -36,6 +36,7 @@ CORE_NAV = (
     NavItem("/sync-log", "Sync log"),
     NavItem("/webhooks", "Webhooks"),
     NavItem("/events", "Event feed"),
+    NavItem("/auth-failures", "Refused requests"),
 )
 TAIL_NAV = (NavItem("/settings", "Settings"),)
 

@@ -13,7 +13,17 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from gateway.accounts.sessions import Session
-from gateway.console import auth, events, pages, providers, synclog, users, webhooks
+from gateway.console import (
+    auth,
+    auth_failures,
+    events,
+    guard,
+    pages,
+    providers,
+    synclog,
+    users,
+    webhooks,
+)
 from gateway.console.auth import SecurityHeaders, console_endpoint
 from gateway.console.extension import ConsoleIdp, ConsolePage, ConsolePanel, ConsoleUserFilter
 from gateway.console.render import STATIC, Console, NavItem
@@ -70,6 +80,7 @@ def core_routes() -> list[BaseRoute]:
         page("/providers/{id}/delete", providers.provider_delete, ("POST",)),
         *users.routes(page), *synclog.routes(page), *webhooks.routes(page),
         *events.routes(page), *pages.routes(page),
+        *guard.routes(page), *auth_failures.routes(page),
     ]
 
 

@@ -1,5 +1,5 @@
 """Console pages for the sync log: the filtered list (new entries appear while it is open),
-one entry with its before/after diff, and the CSV export of the current filter."""
+one entry with its before/after diff, and the CSV or JSONL export of the current filter."""
 
 from __future__ import annotations
 
@@ -100,12 +100,14 @@ async def sync_log_entry(request: Request, gw: Gateway, session: Session) -> Res
 
 
 async def sync_log_export(request: Request, gw: Gateway, session: Session) -> Response:
-    """The whole matching log as CSV, oldest first (the admin API's export)."""
+    """The whole matching log as CSV or JSON lines (?format=jsonl), oldest first (the admin
+    API's export)."""
     filters = filters_of(request)
-    synclog.check_export("csv", filters)
+    fmt = request.query_params.get("format") or "csv"
+    synclog.check_export(fmt, filters)
     return StreamingResponse(
-        synclog.export(gw, "csv", **filters), media_type=synclog.EXPORT_FORMATS["csv"],
-        headers={"Content-Disposition": 'attachment; filename="sync-log.csv"'})
+        synclog.export(gw, fmt, **filters), media_type=synclog.EXPORT_FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="sync-log.{fmt}"'})
 
 
 def routes(page: Any) -> list[BaseRoute]:

@@ -27,12 +27,28 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 PAGE = 50
-STATES = (lifecycle.ACTIVE, lifecycle.PENDING, lifecycle.BLOCKED, lifecycle.DEACTIVATED)
+STATES = (lifecycle.ACTIVE, lifecycle.PENDING, lifecycle.HELD, lifecycle.BLOCKED,
+          lifecycle.DEACTIVATED)
 # The admin view's own keys; anything else in it was added by a plugin (user_view hook).
-CORE_KEYS = {"id", "state", "deactivate_at", "can_sign_in", "cold_storage", "source",
-             "provider_state", "deleted_by_provider", "profile", "created", "last_modified"}
+CORE_KEYS = {"id", "state", "deactivate_at", "can_sign_in", "blocked", "block_reason",
+             "cold_storage", "source", "provider_state", "deleted_by_provider", "profile",
+             "created", "last_modified"}
+# The core's block reasons in words; a policy's own reason (a plugin's) is shown as it is.
+BLOCK_REASONS = {lifecycle.ADMIN_BLOCK: "by an admin",
+                 lifecycle.PENDING_BLOCK: "deactivation pending",
+                 lifecycle.HELD_BLOCK: "deactivation held by the mass-deactivation guard"}
+BLOCKED_CHOICES = (("true", "Blocked"), ("false", "Not blocked"))
+
 ACTION_LABELS = {"block": "Block", "unblock": "Unblock", "deactivate": "Deactivate now",
                  "reactivate": "Reactivate"}
+
+
+def block_text(user: dict) -> str:
+    """'Blocked — deactivation pending', 'Not blocked'."""
+    if not user.get("blocked"):
+        return "Not blocked"
+    reason = user.get("block_reason")
+    return f"Blocked — {BLOCK_REASONS.get(reason, reason)}" if reason else "Blocked"
 
 
 def available_actions(user: dict) -> list[str]:
@@ -55,6 +71,9 @@ async def user_list(request: Request, gw: Gateway, session: Session) -> Response
     provider = params.get("provider") or None
     state = params.get("state") or None
     q = (params.get("q") or "").strip()[:200] or None
+    blocked = params.get("blocked") or None
+    if blocked not in (None, "true", "false"):
+        raise GatewayError("'blocked' must be true or false")
     extra, chosen = [], {}
     for item in console.user_filters:
         value = params.get(item.name)
@@ -63,7 +82,8 @@ async def user_list(request: Request, gw: Gateway, session: Session) -> Response
             chosen[item.name] = value
     listed = await users.list_users(gw, provider=provider, state=state, q=q,
                                     cursor=params.get("after") or None, limit=PAGE,
-                                    conditions=extra)
+                                    conditions=extra,
+                                    blocked=None if blocked is None else blocked == "true")
     items = listed["items"]
     async with gw.store.read() as conn:
         found = await queries.list_providers(conn)
@@ -80,6 +100,7 @@ async def user_list(request: Request, gw: Gateway, session: Session) -> Response
                    "columns": [c.value(u) for c in console.user_columns]} for u in items],
         "columns": columns, "providers": found, "states": STATES, "filters": filters,
         "q": q or "", "provider": provider or "", "state": state or "", "next_url": next_url,
+        "blocked": blocked or "", "blocked_choices": BLOCKED_CHOICES,
     })
 
 
@@ -102,7 +123,7 @@ async def user_page(request: Request, gw: Gateway, session: Session) -> Response
     added = {k: v for k, v in user.items() if k not in CORE_KEYS}
     return console_of(request).page(request, "user.html", {
         "user": user, "raw": row.data, "groups": groups, "provider": provider,
-        "added": added, "panels": panels, "log": log["items"],
+        "added": added, "panels": panels, "log": log["items"], "block": block_text(user),
         "actions": [(a, ACTION_LABELS[a]) for a in available_actions(user)],
     })
 
