@@ -68,6 +68,7 @@ def test_okta_story(served, page):
     expect(check).to_contain_text("GET /Users")
     expect(check).to_contain_text("Okta's Test API Credentials")
     assert "Waiting" not in check.inner_text()
+    shot(page, "provider-connected")
     ids = {}
     for name, given, family in [("ada@example.com", "Ada", "Lovelace"),
                                 ("grace@example.com", "Grace", "Hopper"),
