@@ -125,25 +125,25 @@ async def provider_new(request: Request, gw: Gateway, session: Session) -> Respo
             settings = {}
             if str(form.get("deactivation_delay") or "").strip():
                 settings["deactivation_delay"] = str(form["deactivation_delay"]).strip()
-            provider, lines = await providers.create_provider(
+            provider, shown = await providers.create_provider(
                 gw, str(form.get("name") or "").strip(), kind, idp.plugin, settings,
                 actor=admins.actor(session.admin))
         except GatewayError as error:
             values["error"] = error.detail
             return console_of(request).page(request, "provider_new.html", values,
                                             status=error.status)
-        return await shown_once(request, gw, provider, lines, "created")
+        return await shown_once(request, gw, provider, shown, "created")
     return console_of(request).page(request, "provider_new.html", values)
 
 
 async def shown_once(request: Request, gw: Gateway, provider: ProviderRow,
-                     lines: list[tuple[str, str]], what: str) -> Response:
+                     shown: list[tuple[str, str]], what: str) -> Response:
     """The base URL and the new secret(s), on this answer only (never stored, never
     cached), each under the name of the IdP field it goes into; and the connection check,
     waiting for the IdP's first request with them."""
     idp = idp_for(request, provider)
     base_url = gw.base_url(provider.id)
-    lines = [("SCIM base URL", base_url), *lines]
+    lines = [("SCIM base URL", base_url), *shown]
     fields = [{"label": label, "value": value, "field": idp.fields.get(label, label)}
               for label, value in lines]
     steps = [step.replace("{base_url}", base_url) for step in idp.steps]
@@ -247,9 +247,9 @@ async def provider_rotate(request: Request, gw: Gateway, session: Session) -> Re
         return console_of(request).page(request, "provider_rotate.html",
                                         {"provider": provider,
                                          "idp": idp_for(request, provider)})
-    provider, lines = await providers.rotate_provider(gw, provider.id,
+    provider, shown = await providers.rotate_provider(gw, provider.id,
                                                       actor=admins.actor(session.admin))
-    return await shown_once(request, gw, provider, lines, "rotated")
+    return await shown_once(request, gw, provider, shown, "rotated")
 
 
 async def provider_delete(request: Request, gw: Gateway, session: Session) -> Response:
