@@ -28,9 +28,10 @@ import anyio
 
 from gateway.accounts.credentials import Presented
 from gateway.clock import format_time, parse_duration
+from gateway.observability.activity import reading
 from gateway.settings import ConfigError, Settings
 from gateway.store import auth_failures as queries
-from gateway.store.base import CredentialRow, ProviderRow
+from gateway.store.base import Conn, CredentialRow, ProviderRow
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -68,6 +69,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.pending: Counter[tuple[str, str, str]] = Counter()
+        self.flushing: list[tuple[str, str, str, int]] = []  # drained, not yet stored
 
     def add(self, provider_id: str, reason: str, stamp: str) -> None:
         key = (provider_id, minute_of(stamp), reason)
@@ -77,7 +79,12 @@ class Tally:
     def drain(self) -> list[tuple[str, str, str, int]]:
         rows = [(*key, count) for key, count in sorted(self.pending.items())]
         self.pending.clear()
+        self.flushing = rows
         return rows
+
+    def unstored(self) -> list[tuple[str, str, str, int]]:
+        """What this process counted and the table does not hold yet."""
+        return [*self.flushing, *((*key, count) for key, count in self.pending.items())]
 
 
 async def flush(gw: Gateway) -> None:
@@ -92,6 +99,8 @@ async def flush(gw: Gateway) -> None:
         for provider_id, minute, reason, count in rows:
             gw.auth_failures.pending[(provider_id, minute, reason)] += count
         raise
+    finally:
+        gw.auth_failures.flushing = []
 
 
 def retention_seconds(settings: Settings) -> float:
@@ -144,3 +153,31 @@ async def listing(gw: Gateway, provider_id: str | None, since: str = "24h",
               **({"provider_id": r["provider_id"]} if provider_id is None else {})}
              for r in rows]
     return {"since": start, "totals": dict(sorted(totals.items())), "items": items}
+
+
+async def refused_since(gw: Gateway, provider_id: str, minute: str,
+                        conn: Conn | None = None) -> dict[str, dict]:
+    """The provider's refused requests from ``minute`` (YYYY-MM-DDTHH:MMZ) on, per reason:
+    ``{reason: {"count", "last"}}`` (``last``: the newest minute with one), the counts not
+    written yet included. For the console's connection check, read every few seconds."""
+    async with reading(gw, conn) as reader:
+        rows = await queries.by_reason_since(reader, provider_id, minute)
+    out = {row["reason"]: {"count": int(row["count"]), "last": row["last"]} for row in rows}
+    for pid, at, reason, count in gw.auth_failures.unstored():
+        if pid == provider_id and at >= minute:
+            entry = out.setdefault(reason, {"count": 0, "last": at})
+            entry["count"] += count
+            entry["last"] = max(entry["last"], at)
+    return out
+
+
+async def refused_by_provider(gw: Gateway, since: timedelta,
+                              conn: Conn | None = None) -> dict[str, int]:
+    """Every provider's refused requests over the last ``since``: {provider_id: count}."""
+    minute = minute_of(format_time(gw.clock.now() - since))
+    async with reading(gw, conn) as reader:
+        out = await queries.by_provider_since(reader, minute)
+    for pid, at, _, count in gw.auth_failures.unstored():
+        if at >= minute:
+            out[pid] = out.get(pid, 0) + count
+    return out

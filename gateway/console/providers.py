@@ -1,5 +1,6 @@
 """Console pages for providers: the list, "Add provisioning provider" and its one-time
-result, a provider's page (settings, plugins' panels, rotate, delete)."""
+result, a provider's page (settings, plugins' panels, rotate, delete), and what those pages
+poll: the connection check and the activity chart."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from gateway.accounts import admins, providers
+from gateway.accounts import admins, auth_failures, providers
 from gateway.accounts.sessions import Session
-from gateway.clock import format_time
+from gateway.console import activity as traffic
 from gateway.console import guard
 from gateway.console.auth import form_of, redirect
 from gateway.console.extension import ConsoleIdp
 from gateway.console.render import console_of
 from gateway.errors import GatewayError, NotFound
+from gateway.observability import activity
 from gateway.store import console as reads
 from gateway.store import providers as queries
 from gateway.store.base import ProviderRow
@@ -55,19 +57,35 @@ async def provider_or_404(gw: Gateway, pid: str) -> ProviderRow:
     return found
 
 
+HOUR = timedelta(hours=1)
+
+
+def seen_view(seen: dict) -> dict | None:
+    """The provider's last request as the console lists it, with how it ended."""
+    if not seen.get("request_at"):
+        return None
+    return {"at": seen["request_at"], "request": seen["excerpt"], "status": seen["status"],
+            "outcome": traffic.outcome(seen["method"], seen["status"],
+                                     providers.REFUSED_STATUSES)}
+
+
 async def summaries(gw: Gateway, found: list[ProviderRow]) -> dict[str, dict]:
-    """Per provider: users and groups owned, its newest sync-log entry, errors in the last
-    hour (from the sync log: one index range each)."""
-    since = format_time(gw.clock.now() - timedelta(hours=1))
+    """Per provider: users and groups owned, its newest sync-log entry (its last change),
+    its last request, the requests answered with an error in the last hour (the activity
+    record, as GET /admin/v1/providers/{id}/activity counts them) and the refused
+    credentials among them. An index range or two each."""
     async with gw.store.read() as conn:
         owned = await reads.owned_counts(conn)
-        first = await reads.first_seq_since(conn, since)
+        refused = await auth_failures.refused_by_provider(gw, HOUR, conn)
         out = {}
         for p in found:
+            hour = await activity.series(gw, p.id, 60, conn)
             out[p.id] = {
                 "owned": owned.get(p.id, {"User": 0, "Group": 0}),
                 "last": await reads.last_entry(conn, p.id),
-                "errors_hour": await reads.errors_since(conn, p.id, first),
+                "seen": seen_view(await activity.last_seen(gw, p.id, conn)),
+                "errors_hour": sum(m["errors"] for m in hour),
+                "refused_hour": refused.get(p.id, 0),
             }
     return out
 
@@ -116,14 +134,15 @@ async def provider_new(request: Request, gw: Gateway, session: Session) -> Respo
             values["error"] = error.detail
             return console_of(request).page(request, "provider_new.html", values,
                                             status=error.status)
-        return shown_once(request, gw, provider, shown, "created")
+        return await shown_once(request, gw, provider, shown, "created")
     return console_of(request).page(request, "provider_new.html", values)
 
 
-def shown_once(request: Request, gw: Gateway, provider: ProviderRow,
-               shown: list[tuple[str, str]], what: str) -> Response:
+async def shown_once(request: Request, gw: Gateway, provider: ProviderRow,
+                     shown: list[tuple[str, str]], what: str) -> Response:
     """The base URL and the new secret(s), on this answer only (never stored, never
-    cached), each under the name of the IdP field it goes into."""
+    cached), each under the name of the IdP field it goes into; and the connection check,
+    waiting for the IdP's first request with them."""
     idp = idp_for(request, provider)
     base_url = gw.base_url(provider.id)
     lines = [("SCIM base URL", base_url), *shown]
@@ -131,7 +150,55 @@ def shown_once(request: Request, gw: Gateway, provider: ProviderRow,
               for label, value in lines]
     steps = [step.replace("{base_url}", base_url) for step in idp.steps]
     return console_of(request).page(request, "provider_secret.html", {
-        "provider": provider, "idp": idp, "fields": fields, "steps": steps, "what": what})
+        "provider": provider, "idp": idp, "fields": fields, "steps": steps, "what": what,
+        **await connection_values(request, gw, provider)})
+
+
+async def connection_values(request: Request, gw: Gateway, provider: ProviderRow) -> dict:
+    """What the connection check shows: the state, the last request in words, why
+    credentials were refused."""
+    idp = idp_for(request, provider)
+    found = await providers.connection(gw, provider)
+    arrived = found["request"]
+    described = traffic.describe(arrived["method"], arrived["route"], arrived["request"],
+                               idp.probes) if arrived else ""
+    refused = found["refused"] or {"reasons": {}}
+    return {"connection": found, "described": described,
+            "idp_name": idp.title if idp.plugin else "the SCIM client",
+            "reasons": [(traffic.reason_text(r), n) for r, n in refused["reasons"].items()]}
+
+
+async def provider_connection(request: Request, gw: Gateway, session: Session) -> Response:
+    """The connection check, polled by the provider's pages until it says "Connected":
+    its state and its markup."""
+    provider = await provider_or_404(gw, request.path_params["id"])
+    values = await connection_values(request, gw, provider)
+    markup = console_of(request).fragment(request, "provider_connection.html",
+                                          {"provider": provider, **values})
+    state = values["connection"]["state"]
+    return JSONResponse({"state": state, "done": state == "connected", "html": str(markup),
+                         "connection": values["connection"]})
+
+
+CHART_EVERY, CHART_BUSY_EVERY = 15_000, 5_000  # ms between refreshes: idle, busy
+
+
+async def chart_values(gw: Gateway, provider: ProviderRow) -> dict:
+    """The chart of the provider's last 24 hours (the admin API's activity series)."""
+    series = await activity.series(gw, provider.id, activity.MAX_MINUTES)
+    busy = any(m["requests"] for m in series[-5:])
+    return {"chart": traffic.chart(series, gw.clock.now()),
+            "chart_summary": traffic.summary_text(traffic.totals(series)),
+            "chart_every": CHART_BUSY_EVERY if busy else CHART_EVERY}
+
+
+async def provider_activity(request: Request, gw: Gateway, session: Session) -> Response:
+    """The activity chart, polled while the provider's page is open: sooner while requests
+    are arriving."""
+    provider = await provider_or_404(gw, request.path_params["id"])
+    values = await chart_values(gw, provider)
+    markup = console_of(request).fragment(request, "provider_activity.html", values)
+    return JSONResponse({"html": str(markup), "every": values["chart_every"]})
 
 
 async def provider_page(request: Request, gw: Gateway, session: Session) -> Response:
@@ -150,7 +217,8 @@ async def provider_page(request: Request, gw: Gateway, session: Session) -> Resp
         "provider": provider, "view": view, "idp": idp,
         "kind": kind_label(idp, provider.auth_kind), "panels": panels,
         "plugin_settings": msgspec.json.encode(plugin_settings).decode()
-        if plugin_settings else "", **about, **await guard.card(gw, provider)})
+        if plugin_settings else "", **about, **await guard.card(gw, provider),
+        **await connection_values(request, gw, provider), **await chart_values(gw, provider)})
 
 
 async def provider_settings(request: Request, gw: Gateway, session: Session) -> Response:
@@ -186,7 +254,7 @@ async def provider_rotate(request: Request, gw: Gateway, session: Session) -> Re
                                          "idp": idp_for(request, provider)})
     provider, shown = await providers.rotate_provider(gw, provider.id,
                                                       actor=admins.actor(session.admin))
-    return shown_once(request, gw, provider, shown, "rotated")
+    return await shown_once(request, gw, provider, shown, "rotated")
 
 
 async def provider_delete(request: Request, gw: Gateway, session: Session) -> Response:

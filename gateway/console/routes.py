@@ -78,6 +78,8 @@ def core_routes() -> list[BaseRoute]:
         page("/providers/{id}/settings", providers.provider_settings, ("POST",)),
         page("/providers/{id}/rotate", providers.provider_rotate, both),
         page("/providers/{id}/delete", providers.provider_delete, ("POST",)),
+        page("/providers/{id}/connection", providers.provider_connection),
+        page("/providers/{id}/activity", providers.provider_activity),
         *users.routes(page), *synclog.routes(page), *webhooks.routes(page),
         *events.routes(page), *pages.routes(page),
         *guard.routes(page), *auth_failures.routes(page),

@@ -270,13 +270,20 @@ async def series(gw: Gateway, provider_id: str, minutes: int = MAX_MINUTES,
     return out
 
 
+async def last_seen(gw: Gateway, provider_id: str, conn: Conn | None = None) -> dict:
+    """The provider's last request, success and error as stored and as this process has
+    not written them yet (the newest of each): a row of LAST_COLUMNS, {} before any."""
+    async with reading(gw, conn) as reader:
+        stored = await queries.last_request(reader, provider_id)
+    return merge_last(stored, _local_last(gw, provider_id)) or {}
+
+
 async def summary(gw: Gateway, provider_id: str, conn: Conn | None = None) -> dict:
     """The provider's last request (when, what, its status), last success, last error
     (when, status, detail), and its requests and errors over the last 24 hours."""
     async with reading(gw, conn) as reader:
-        stored = await queries.last_request(reader, provider_id)
+        last = await last_seen(gw, provider_id, reader)
         day = await series(gw, provider_id, MAX_MINUTES, reader)
-    last = merge_last(stored, _local_last(gw, provider_id)) or {}
     return {
         "provider_id": provider_id,
         "last_request_at": last.get("request_at"),

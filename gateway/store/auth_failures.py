@@ -26,5 +26,21 @@ async def since(conn: Conn, provider_id: str | None, minute: str, limit: int) ->
         (provider_id, minute, limit))
 
 
+async def by_reason_since(conn: Conn, provider_id: str, minute: str) -> list[dict]:
+    """The provider's failures from ``minute`` on, per reason: its count and newest minute."""
+    return await conn.fetchall(
+        "SELECT reason, sum(count) AS count, max(minute) AS last FROM auth_failures"
+        " WHERE provider_id = ? AND minute >= ? GROUP BY reason ORDER BY reason",
+        (provider_id, minute))
+
+
+async def by_provider_since(conn: Conn, minute: str) -> dict[str, int]:
+    """Every provider's failures from ``minute`` on: {provider_id: count}."""
+    rows = await conn.fetchall(
+        "SELECT provider_id, sum(count) AS count FROM auth_failures WHERE minute >= ?"
+        " GROUP BY provider_id", (minute,))
+    return {row["provider_id"]: int(row["count"]) for row in rows}
+
+
 async def prune(conn: Conn, before: str) -> int:
     return await conn.execute("DELETE FROM auth_failures WHERE minute < ?", (before,))

@@ -28,21 +28,6 @@ async def newest_seq(conn: Conn) -> int:
     return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM sync_log"))
 
 
-async def first_seq_since(conn: Conn, since: str) -> int | None:
-    """The seq of the first entry written at or after `since` (sync_log_at index)."""
-    found = await conn.fetchval("SELECT min(seq) FROM sync_log WHERE at >= ?", (since,))
-    return None if found is None else int(found)
-
-
-async def errors_since(conn: Conn, provider_id: str, first_seq: int | None) -> int:
-    """The provider's refused requests from seq `first_seq` on (none when it is None)."""
-    if first_seq is None:
-        return 0
-    return int(await conn.fetchval(
-        "SELECT count(*) FROM sync_log WHERE provider_id = ? AND seq >= ?"
-        " AND outcome = 'error'", (provider_id, first_seq)))
-
-
 async def groups_of(conn: Conn, user_id: str) -> list[dict]:
     """The groups a user is a direct member of: id and displayName."""
     return await conn.fetchall(

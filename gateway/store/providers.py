@@ -81,6 +81,15 @@ async def live_credentials(conn: Conn, provider_id: str, now: str,
     return [CredentialRow(**row) for row in await conn.fetchall(sql, args)]
 
 
+async def credential_issued_at(conn: Conn, provider_id: str) -> str | None:
+    """When the provider's current credential was issued: the newest of its standing ones
+    (no expiry, not revoked; the credentials_standing index). A rotation moves it."""
+    found = await conn.fetchval(
+        "SELECT max(created_at) FROM credentials WHERE provider_id = ?"
+        " AND expires_at IS NULL AND revoked_at IS NULL", (provider_id,))
+    return None if found is None else str(found)
+
+
 _CREDENTIAL = "id, kind, username, secret_hash, created_at, expires_at, revoked_at"
 
 

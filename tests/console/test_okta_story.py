@@ -1,6 +1,7 @@
 """The seeds' Okta story, end to end in Chromium against a real `identity-gateway serve`:
-an admin connects Okta, Okta provisions, the admin maps organizations and roles, applies
-them, finds a user, reads its sync log, exports it, places a legal hold, signs out."""
+an admin connects Okta (the connection check sees Okta's test arrive), Okta provisions,
+the admin maps organizations and roles, applies them, finds a user, reads its sync log,
+exports it, places a legal hold, signs out."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def test_okta_story(served, page):
     page.click("button:has-text('Create provider')")
     expect(page.locator("h2").first).to_have_text("Next steps in Okta")
     assert "Test API Credentials" in page.locator("ol.steps").inner_text()
+    check = page.locator("#connection")
+    expect(check).to_contain_text("Waiting for the first request from Okta")
     shot(page, "provider-credentials")
     base = copied(page, "Base URL")
     username = copied(page, "Username")
@@ -60,6 +63,12 @@ def test_okta_story(served, page):
     probe = okta.get("/Users", params={"filter": 'userName eq "x@example.com"',
                                        "startIndex": 1, "count": 2})
     assert probe.status_code == 200 and probe.json()["totalResults"] == 0
+    # The page saw it arrive, without a reload.
+    expect(check).to_contain_text("Connected")
+    expect(check).to_contain_text("GET /Users")
+    expect(check).to_contain_text("Okta's Test API Credentials")
+    assert "Waiting" not in check.inner_text()
+    shot(page, "provider-connected")
     ids = {}
     for name, given, family in [("ada@example.com", "Ada", "Lovelace"),
                                 ("grace@example.com", "Grace", "Hopper"),

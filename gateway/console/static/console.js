@@ -64,7 +64,8 @@
 
   // Elements with data-poll="URL" ask URL for JSON every few seconds:
   //   {"html": "...", "state": "...", "done": bool} replaces the element's content,
-  //   {"rows": "...", "after": N} prepends rows to the element's <tbody> (the sync log).
+  //   {"rows": "...", "after": N} prepends rows to the element's <tbody> (the sync log),
+  //   {"every": ms} sets the delay before the next request.
   function poll(node) {
     var url = node.getAttribute("data-poll");
     var every = parseInt(node.getAttribute("data-every") || "2000", 10);
@@ -85,6 +86,7 @@
             while (holder.lastElementChild) body.insertBefore(holder.lastElementChild, body.firstElementChild);
           }
           if (data.after !== undefined) node.setAttribute("data-after", data.after);
+          if (data.every) every = data.every;
           if (!data.done) setTimeout(tick, every);
         }, function () { setTimeout(tick, every * 2); });
     }

@@ -24,4 +24,9 @@ def console_items(name: str) -> list:
             "it arrives.",
             "Enter a notification email for failures, Save, review the mappings, then turn "
             "Provisioning Status On.",
-        ])]
+        ],
+        # Test Connection looks up a user by a userName that does not exist; provisioning
+        # asks the same before it creates a user.
+        probes=[(r'^GET /Users\?filter=userName eq "',
+                 "A lookup of a user by userName: what Entra's Test Connection sends "
+                 "(and what it asks before creating a user)")])]

@@ -19,4 +19,7 @@ def console_items(name: str) -> list:
             "when it arrives. Then Save.",
             "Under To App, enable Create Users, Update User Attributes and Deactivate Users; "
             "assign people and use Push Groups for the groups to map.",
-        ])]
+        ],
+        # Test API Credentials reads the first page of users, two at a time.
+        probes=[(r"^GET /Users\?(?=.*\bstartIndex=1\b)(?=.*\bcount=2\b)",
+                 "Okta's Test API Credentials: the first page of users")])]
