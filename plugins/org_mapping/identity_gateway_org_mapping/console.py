@@ -296,7 +296,7 @@ def console_items() -> list:
                                                 mappings.watchlist_view,
                                                 mappings.put_watchlist_mapping)),
         ConsolePage(path="/org-mapping/{id}/apply", endpoint=apply, methods=("POST",)),
-        ConsolePanel(on="provider", title="Organization and role mapping",
+        ConsolePanel(on="provider", title="Organization, role and watchlist mapping",
                      render=provider_panel, templates=TEMPLATES),
         ConsoleUserFilter(name="organization", label="Organization", options=org_options,
                           condition=store.in_organization),
