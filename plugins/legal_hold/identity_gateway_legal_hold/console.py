@@ -1,5 +1,6 @@
-"""The console's legal-hold page (every hold, release) and the panel on each user's page
-(place a hold with its matter, or release it). The actor is the signed-in account."""
+"""The console's legal-hold page (every hold with its matter, who placed it and when, and
+the user; release from the list) and the panel on each user's page (place a hold with its
+matter, or release it). The actor is the signed-in account."""
 
 from __future__ import annotations
 
@@ -30,11 +31,17 @@ def by(request: Request) -> str:
 
 
 async def holds_page(request: Request) -> Response:
+    """Active holds, or all of them (`all=1`); one user's (`user=`), as the admin API's
+    GET /legal-holds lists them."""
     gw = request.app.state.gateway
-    released = request.query_params.get("all") == "1"
-    page = await holds.list_holds(gw, include_released=released,
-                                  cursor=request.query_params.get("cursor"), limit=100)
-    return console_page(request, "legal_hold/holds.html", {"page": page, "all": released})
+    params = request.query_params
+    released = params.get("all") == "1"
+    user = (params.get("user") or "").strip()[:200] or None
+    page = await holds.list_holds(gw, user=user, include_released=released,
+                                  cursor=params.get("cursor"), limit=100)
+    names = await holds.user_names(gw, [h["user"] for h in page["items"]])
+    return console_page(request, "legal_hold/holds.html", {
+        "page": page, "all": released, "user": user or "", "names": names})
 
 
 async def place(request: Request) -> Response:
@@ -50,10 +57,17 @@ async def place(request: Request) -> Response:
 
 
 async def release(request: Request) -> Response:
+    """Release a user's hold; back to the list when it was released there (`from=list`),
+    to the user's page otherwise."""
     gw = request.app.state.gateway
     uid = request.path_params["user_id"]
-    done = await holds.release(gw, uid, by(request), actor=console_actor(request))
-    return console_redirect(request, f"/users/{uid}",
+    form = await console_form(request)
+    back = "/legal-holds" if form.get("from") == "list" else f"/users/{uid}"
+    try:
+        done = await holds.release(gw, uid, by(request), actor=console_actor(request))
+    except ScimError as error:
+        return console_redirect(request, back, f"Not released: {error.detail}")
+    return console_redirect(request, back,
                             f"Legal hold released; the user is {done['user_state']}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.plugin import ScimError, keyset_page
+from gateway.plugin import ScimError, json_column, keyset_page
 
 NAME = "legal_hold"
 MAX_TEXT = 500
@@ -114,6 +114,19 @@ async def list_holds(gw: Any, *, user: str | None = None, include_released: bool
     async with gw.store.read() as conn:
         rows = await conn.fetchall(sql + " ORDER BY id LIMIT ?", [*args, limit + 1])
     return keyset_page(rows, limit, "id", hold_view)
+
+
+async def user_names(gw: Any, ids: list[str]) -> dict[str, str]:
+    """The userName of each of these users that still exists (for lists of holds)."""
+    wanted = list(dict.fromkeys(ids))[:1000]
+    if not wanted:
+        return {}
+    marks = ", ".join("?" for _ in wanted)
+    async with gw.store.read() as conn:
+        rows = await conn.fetchall(
+            f"SELECT id, data FROM resources WHERE type = 'User' AND id IN ({marks})", wanted)
+    return {row["id"]: str((json_column(row["data"]) or {}).get("userName") or "")
+            for row in rows}
 
 
 def _provider(user: dict | None) -> str | None:

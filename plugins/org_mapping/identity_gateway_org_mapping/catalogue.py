@@ -176,7 +176,7 @@ async def create_from_body(gw: Any, conn: Any, body: dict, actor: str = "admin")
                             actor=actor)
 
 
-async def update_org(gw: Any, conn: Any, oid: str, body: dict) -> dict:
+async def update_org(gw: Any, conn: Any, oid: str, body: dict, actor: str = "admin") -> dict:
     """Rename, move under another parent (or to the top with null), set default roles."""
     row = await store.org_by_id(conn, oid)
     if row is None:
@@ -202,7 +202,7 @@ async def update_org(gw: Any, conn: Any, oid: str, body: dict) -> dict:
                        " updated_at = ? WHERE id = ?",
                        (row["name"], row["name_key"], row["parent_id"], row["updated_at"], oid))
     after = await org_view(conn, row)
-    await gw.record(conn, actor="admin", provider_id=None, event_type="organization.updated",
+    await gw.record(conn, actor=actor, provider_id=None, event_type="organization.updated",
                     resource_type="Organization", resource_id=oid, operation="update",
                     data=after, before=before, after=after)
     return after

@@ -1,8 +1,9 @@
-"""The console's organization pages: organizations and the roles catalogue; on each
-provider's page the organization mapping, the role mapping (its group picker lists only
-unmapped groups) and "Apply org and role settings"; an organization filter on the user list.
-Every change goes through the same functions as the admin API, with the signed-in account
-as the actor."""
+"""The console's organization pages: organizations (create, and each one's page to rename,
+move or change its default roles) and the catalogues of roles and watchlists; on each
+provider's page the organization mapping, the role and watchlist mappings (their group
+pickers list only groups not mapped yet) and "Apply org and role settings"; organization
+and watchlist filters on the user list. Every change goes through the same functions as the
+admin API, with the signed-in account as the actor."""
 
 from __future__ import annotations
 
@@ -52,9 +53,47 @@ async def organizations_page(request: Request) -> Response:
     async with gw.store.read() as conn:
         page = await catalogue.list_orgs(conn, request.query_params.get("after", ""), 100)
         known = await catalogue.roles(gw, conn)
+        watchlists = await catalogue.entries(gw, conn, catalogue.WATCHLISTS)
         orgs = await all_orgs(conn)
     return console_page(request, "org_mapping/organizations.html", {
-        "page": page, "roles": list(known.values()), "orgs": orgs})
+        "page": page, "roles": list(known.values()), "orgs": orgs,
+        "watchlists": list(watchlists.values())})
+
+
+async def organization_page(request: Request) -> Response:
+    """One organization: its users, and (for an admin) the form that renames it, moves it
+    under another parent and sets its default roles (the admin API's PATCH)."""
+    gw = gateway(request)
+    oid = request.path_params["id"]
+    async with gw.store.read() as conn:
+        row = await store.org_by_id(conn, oid)
+        if row is None:
+            raise ScimError(404, f"There is no organization '{oid}'")
+        org = await catalogue.org_view(conn, row)
+        known = await catalogue.roles(gw, conn)
+        parents = [o for o in await all_orgs(conn) if o["id"] != oid]
+    return console_page(request, "org_mapping/organization.html", {
+        "org": org, "roles": list(known.values()), "parents": parents})
+
+
+async def organization_save(request: Request) -> Response:
+    gw = gateway(request)
+    oid = request.path_params["id"]
+    form = await console_form(request)
+    body = {"name": str(form.get("name") or ""),
+            "parent": str(form.get("parent") or "") or None,
+            "default_roles": [str(r) for r in form.getlist("default_roles")]}
+    try:
+        async with gw.store.write() as conn:
+            after = await catalogue.update_org(gw, conn, oid, body,
+                                               actor=console_actor(request))
+    except ScimError as error:
+        if error.status == 404:
+            raise
+        return console_redirect(request, f"/organizations/{oid}",
+                                f"Not saved: {error.detail}")
+    return console_redirect(request, f"/organizations/{oid}",
+                            f"Organization '{after['name']}' saved")
 
 
 async def organization_new(request: Request) -> Response:
@@ -74,17 +113,25 @@ async def organization_new(request: Request) -> Response:
                             f"Organization '{created['name']}' created")
 
 
-async def role_new(request: Request) -> Response:
-    gw = gateway(request)
-    form = await console_form(request)
-    body = {"name": str(form.get("name") or ""),
-            "description": str(form.get("description") or "")}
-    try:
-        async with gw.store.write() as conn:
-            role = await catalogue.add_role(gw, conn, body, actor=console_actor(request))
-    except ScimError as error:
-        return console_redirect(request, "/organizations", f"Not added: {error.detail}")
-    return console_redirect(request, "/organizations", f"Role '{role['name']}' added")
+def entry_new(kind: catalogue.Kind) -> Any:
+    """POST: add a role or a watchlist (name, description) to its catalogue."""
+
+    async def endpoint(request: Request) -> Response:
+        gw = gateway(request)
+        form = await console_form(request)
+        body = {"name": str(form.get("name") or ""),
+                "description": str(form.get("description") or "")}
+        try:
+            async with gw.store.write() as conn:
+                entry = await catalogue.add_entry(gw, conn, kind, body,
+                                                  actor=console_actor(request))
+        except ScimError as error:
+            return console_redirect(request, "/organizations", f"Not added: {error.detail}")
+        return console_redirect(request, "/organizations",
+                                f"{kind.singular.title()} '{entry['name']}' added")
+
+    endpoint.__name__ = f"{kind.singular}_new"
+    return endpoint
 
 
 async def provider_panel(request: Request, provider: dict) -> Any:
@@ -94,15 +141,29 @@ async def provider_panel(request: Request, provider: dict) -> Any:
         mapping = await mappings.require(conn, pid)
         org = await mappings.org_view(conn, mapping)
         role = await mappings.role_view(conn, mapping)
+        watch = await mappings.watchlist_view(conn, mapping)
         total, unmapped = await store.count_groups(conn, pid)
+        _, unwatched = await store.count_groups(conn, pid, catalogue.WATCHLISTS.singular)
+        watch_groups = await store.unmapped_groups(conn, pid, "", PICK,
+                                                   catalogue.WATCHLISTS.singular)
         groups = await store.provider_groups(conn, pid, PICK)
         orgs = await all_orgs(conn)
         known = await catalogue.roles(gw, conn)
+        watchlists = await catalogue.entries(gw, conn, catalogue.WATCHLISTS)
     status = NO_GROUPS if total == 0 else role["status"]
+    watch_status = NO_GROUPS if total == 0 else watchlist_status(total, unwatched)
     return console_fragment(request, "org_mapping/provider_panel.html", {
         "provider": provider, "org": org, "role": role, "groups": groups, "orgs": orgs,
         "roles": list(known.values()), "status": status, "total_groups": total,
-        "attributes": ATTRIBUTES, "unmapped": unmapped})
+        "attributes": ATTRIBUTES, "unmapped": unmapped, "watch": watch,
+        "watch_groups": watch_groups, "watch_status": watch_status,
+        "watchlists": list(watchlists.values())})
+
+
+def watchlist_status(total: int, unmapped: int) -> str:
+    if unmapped == 0:
+        return "All SCIM groups are mapped to watchlists"
+    return f"{unmapped} of {total} SCIM groups are not mapped to watchlists"
 
 
 def group_rows(form: Any) -> list[dict]:
@@ -151,28 +212,41 @@ async def org_mapping_save(request: Request) -> Response:
     return console_redirect(request, f"/providers/{pid}", "Organization mapping saved")
 
 
-async def role_mapping_save(request: Request) -> Response:
-    """Add one group's roles (from the unmapped list), or remove one group's mapping."""
-    gw = gateway(request)
-    pid = request.path_params["id"]
-    form = await console_form(request)
-    try:
-        async with gw.store.write() as conn:
-            current = await mappings.role_view(conn, await mappings.require(conn, pid))
-            wanted = [{"group": m["group"], "roles": m["roles"]} for m in current["mappings"]]
-            removed = str(form.get("remove") or "")
-            if removed:
-                wanted = [m for m in wanted if m["group"] != removed]
-            else:
-                wanted.append({"group": str(form.get("group") or ""),
-                               "roles": [str(r) for r in form.getlist("roles")]})
-            after = await mappings.put_role_mapping(gw, conn, pid, {"mappings": wanted},
-                                                    actor=console_actor(request))
-    except ScimError as error:
-        return console_redirect(request, f"/providers/{pid}",
-                                f"Role mapping not saved: {error.detail}")
-    return console_redirect(request, f"/providers/{pid}",
-                            f"Role mapping saved. {after['status']}")
+def group_mapping_save(kind: catalogue.Kind, view: Any, put: Any) -> Any:
+    """POST: map one more SCIM group to roles or watchlists (`group`, ticked `roles` or
+    `watchlists`), or remove one group's mapping (`remove`); the provider's whole mapping
+    is then replaced, as the admin API's PUT does."""
+    what = kind.singular.title()
+
+    async def endpoint(request: Request) -> Response:
+        gw = gateway(request)
+        pid = request.path_params["id"]
+        form = await console_form(request)
+        try:
+            async with gw.store.write() as conn:
+                current = await view(conn, await mappings.require(conn, pid))
+                wanted = [{"group": m["group"], kind.plural: m[kind.plural]}
+                          for m in current["mappings"]]
+                removed = str(form.get("remove") or "")
+                if removed:
+                    wanted = [m for m in wanted if m["group"] != removed]
+                else:
+                    wanted.append({"group": str(form.get("group") or ""),
+                                   kind.plural: [str(r) for r in form.getlist(kind.plural)]})
+                after = await put(gw, conn, pid, {"mappings": wanted},
+                                  actor=console_actor(request))
+        except ScimError as error:
+            if error.status == 404:
+                raise
+            return console_redirect(request, f"/providers/{pid}",
+                                    f"{what} mapping not saved: {error.detail}")
+        notice = f"{what} mapping saved."
+        if "status" in after:
+            notice += f" {after['status']}"
+        return console_redirect(request, f"/providers/{pid}", notice)
+
+    endpoint.__name__ = f"{kind.singular}_mapping_save"
+    return endpoint
 
 
 async def apply(request: Request) -> Response:
@@ -185,7 +259,8 @@ async def apply(request: Request) -> Response:
         request, f"/providers/{pid}",
         f"Org and role settings applied to {report['users']} users: "
         f"{report['organization_changed']} changed organization, "
-        f"{report['roles_changed']} changed roles")
+        f"{report['roles_changed']} changed roles, "
+        f"{report['watchlists_changed']} changed watchlists")
 
 
 async def org_options(request: Request) -> list[tuple[str, str]]:
@@ -193,8 +268,11 @@ async def org_options(request: Request) -> list[tuple[str, str]]:
         return [(o["id"], o["name"]) for o in await all_orgs(conn)]
 
 
-def in_org(value: str) -> tuple[str, list]:
-    return "id IN (SELECT user_id FROM org_mapping_users WHERE organization_id = ?)", [value]
+async def watchlist_options(request: Request) -> list[tuple[str, str]]:
+    gw = gateway(request)
+    async with gw.store.read() as conn:
+        found = await catalogue.entries(gw, conn, catalogue.WATCHLISTS)
+    return [(w["name"], w["name"]) for w in found.values()]
 
 
 def console_items() -> list:
@@ -202,14 +280,26 @@ def console_items() -> list:
         ConsolePage(path="/organizations", endpoint=organizations_page,
                     title="Organizations and roles", templates=TEMPLATES),
         ConsolePage(path="/organizations/new", endpoint=organization_new, methods=("POST",)),
-        ConsolePage(path="/roles/new", endpoint=role_new, methods=("POST",)),
+        ConsolePage(path="/organizations/{id}", endpoint=organization_page),
+        ConsolePage(path="/organizations/{id}/edit", endpoint=organization_save,
+                    methods=("POST",)),
+        ConsolePage(path="/roles/new", endpoint=entry_new(catalogue.ROLES), methods=("POST",)),
+        ConsolePage(path="/watchlists/new", endpoint=entry_new(catalogue.WATCHLISTS),
+                    methods=("POST",)),
         ConsolePage(path="/org-mapping/{id}/organizations", endpoint=org_mapping_save,
                     methods=("POST",)),
-        ConsolePage(path="/org-mapping/{id}/roles", endpoint=role_mapping_save,
-                    methods=("POST",)),
+        ConsolePage(path="/org-mapping/{id}/roles", methods=("POST",),
+                    endpoint=group_mapping_save(catalogue.ROLES, mappings.role_view,
+                                                mappings.put_role_mapping)),
+        ConsolePage(path="/org-mapping/{id}/watchlists", methods=("POST",),
+                    endpoint=group_mapping_save(catalogue.WATCHLISTS,
+                                                mappings.watchlist_view,
+                                                mappings.put_watchlist_mapping)),
         ConsolePage(path="/org-mapping/{id}/apply", endpoint=apply, methods=("POST",)),
-        ConsolePanel(on="provider", title="Organization and role mapping",
+        ConsolePanel(on="provider", title="Organization, role and watchlist mapping",
                      render=provider_panel, templates=TEMPLATES),
         ConsoleUserFilter(name="organization", label="Organization", options=org_options,
-                          condition=in_org),
+                          condition=store.in_organization),
+        ConsoleUserFilter(name="watchlist", label="Watchlist", options=watchlist_options,
+                          condition=store.on_watchlist),
     ]

@@ -77,27 +77,29 @@ async def group_names(conn: Any, pid: str, ids: list[str]) -> dict[str, str | No
     return out
 
 
-_UNMAPPED = (
-    " FROM resources r WHERE r.provider_id = ? AND r.type = 'Group' AND r.hidden = 0"
-    " AND NOT EXISTS (SELECT 1 FROM role_group_mappings m"
-    " WHERE m.provider_id = r.provider_id AND m.group_id = r.id)"
-)
+def _unmapped(column: str) -> str:
+    """The provider's visible groups no `column` mapping ("role" or "watchlist") names."""
+    table = {"role": "role_group_mappings", "watchlist": "watchlist_group_mappings"}[column]
+    return (" FROM resources r WHERE r.provider_id = ? AND r.type = 'Group' AND r.hidden = 0"
+            f" AND NOT EXISTS (SELECT 1 FROM {table} m"
+            " WHERE m.provider_id = r.provider_id AND m.group_id = r.id)")
 
 
-async def unmapped_groups(conn: Any, pid: str, after: str, limit: int) -> list[dict]:
+async def unmapped_groups(conn: Any, pid: str, after: str, limit: int,
+                          column: str = "role") -> list[dict]:
     rows = await conn.fetchall(
-        f"SELECT r.id, r.data{_UNMAPPED} AND r.id > ? ORDER BY r.id LIMIT ?",
+        f"SELECT r.id, r.data{_unmapped(column)} AND r.id > ? ORDER BY r.id LIMIT ?",
         (pid, after, limit))
     return [{"id": row["id"], "displayName": decode(row["data"]).get("displayName")}
             for row in rows]
 
 
-async def count_groups(conn: Any, pid: str) -> tuple[int, int]:
-    """(all visible groups of the provider, those without a role mapping)."""
+async def count_groups(conn: Any, pid: str, column: str = "role") -> tuple[int, int]:
+    """(all visible groups of the provider, those without a role (or watchlist) mapping)."""
     total = await conn.fetchval(
         "SELECT count(*) FROM resources WHERE provider_id = ? AND type = 'Group'"
         " AND hidden = 0", (pid,))
-    unmapped = await conn.fetchval(f"SELECT count(*){_UNMAPPED}", (pid,))
+    unmapped = await conn.fetchval(f"SELECT count(*){_unmapped(column)}", (pid,))
     return int(total), int(unmapped)
 
 
@@ -254,3 +256,14 @@ async def provider_groups(conn: Any, pid: str, limit: int) -> list[dict]:
         " AND hidden = 0 ORDER BY display_key, id LIMIT ?", (pid, limit))
     return [{"id": row["id"], "displayName": decode(row["data"]).get("displayName")}
             for row in rows]
+
+
+# The console's user-list filters: SQL about the user's `id` ------------------------------
+
+def in_organization(oid: str) -> tuple[str, list]:
+    return "id IN (SELECT user_id FROM org_mapping_users WHERE organization_id = ?)", [oid]
+
+
+def on_watchlist(name: str) -> tuple[str, list]:
+    return ("id IN (SELECT user_id FROM org_mapping_user_watchlists WHERE watchlist = ?)",
+            [name])
