@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from serving import EXE
 
 CONFIG = """
@@ -34,6 +35,22 @@ class Served:
     database: Path
     config: Path
     proc: subprocess.Popen = field(repr=False)
+
+    @property
+    def provider_id(self) -> str:
+        """The first start's provider (the one whose bearer token was printed)."""
+        return self.scim_base.rsplit("/", 1)[1]
+
+    def scim(self, token: str | None = None) -> httpx.Client:
+        """A client of that provider's SCIM API, as its IdP talks to it."""
+        return httpx.Client(base_url=self.scim_base, timeout=10, headers={
+            "Authorization": f"Bearer {token or self.bearer}",
+            "Content-Type": "application/scim+json"})
+
+    def admin(self) -> httpx.Client:
+        """A client of the admin API with the printed admin token."""
+        return httpx.Client(base_url=f"{self.url}/admin/v1", timeout=10,
+                            headers={"Authorization": f"Bearer {self.admin_token}"})
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([str(EXE), *args, "--database", str(self.database),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from console_helpers import shot, sign_in
 from playwright.sync_api import expect
 
@@ -17,19 +16,8 @@ PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OURS = "urn:ietf:params:scim:schemas:extension:identity-gateway:2.0:User"
 
 
-def scim(served) -> httpx.Client:
-    """The first start's provider, as its IdP talks to it (the bearer token printed)."""
-    return httpx.Client(base_url=served.scim_base, timeout=10, headers={
-        "Authorization": f"Bearer {served.bearer}", "Content-Type": "application/scim+json"})
-
-
-def admin_api(served) -> httpx.Client:
-    return httpx.Client(base_url=f"{served.url}/admin/v1", timeout=10,
-                        headers={"Authorization": f"Bearer {served.admin_token}"})
-
-
 def new_user(served, name: str, **extra) -> str:
-    r = scim(served).post("/Users", json={"schemas": [CORE], "userName": name,
+    r = served.scim().post("/Users", json={"schemas": [CORE], "userName": name,
                                           "active": True, **extra})
     assert r.status_code == 201, r.text
     return r.json()["id"]
@@ -38,16 +26,12 @@ def new_user(served, name: str, **extra) -> str:
 def membership(served, gid: str, op: str, uid: str) -> None:
     ops = [{"op": "add", "path": "members", "value": [{"value": uid}]}] if op == "add" \
         else [{"op": "remove", "path": f'members[value eq "{uid}"]'}]
-    r = scim(served).patch(f"/Groups/{gid}", json={"schemas": [PATCH], "Operations": ops})
+    r = served.scim().patch(f"/Groups/{gid}", json={"schemas": [PATCH], "Operations": ops})
     assert r.status_code in (200, 204), r.text
 
 
-def provider_id(served) -> str:
-    return served.scim_base.rsplit("/", 1)[1]
-
-
 def actors(served, **filters) -> list[str]:
-    found = admin_api(served).get("/sync-log", params=filters).json()
+    found = served.admin().get("/sync-log", params=filters).json()
     return [e["actor"] for e in found["items"]]
 
 
@@ -59,7 +43,7 @@ def application(page) -> str:
 def test_watchlists_from_the_console(served, page):
     ada = new_user(served, "ada@example.com")
     grace = new_user(served, "grace@example.com")
-    r = scim(served).post("/Groups", json={"schemas": [GROUP], "displayName": "Domain Admins",
+    r = served.scim().post("/Groups", json={"schemas": [GROUP], "displayName": "Domain Admins",
                                            "members": [{"value": ada}]})
     assert r.status_code == 201, r.text
     admins_group = r.json()["id"]
@@ -67,6 +51,7 @@ def test_watchlists_from_the_console(served, page):
 
     # The catalogue: add a watchlist on "Organizations and roles".
     page.click("nav >> text=Organizations and roles")
+    assert page.title() == "Organizations and roles · identity-gateway"
     form = page.locator("#watchlist-new")
     form.locator("input[name=name]").fill("Privileged")
     form.locator("input[name=description]").fill("Admins of production systems")
@@ -77,7 +62,7 @@ def test_watchlists_from_the_console(served, page):
     assert actors(served, user="Privileged") == ["console:admin"]
 
     # The provider's page: map the SCIM group to it; the picker then has nothing left.
-    page.goto(f"{served.console_url}/providers/{provider_id(served)}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}")
     expect(page.locator("#watchlist-status")).to_have_text(
         "1 of 1 SCIM groups are not mapped to watchlists")
     mapping = page.locator("#watchlist-mapping")
@@ -90,7 +75,7 @@ def test_watchlists_from_the_console(served, page):
     expect(page.locator("#watchlist-status")).to_have_text(
         "All SCIM groups are mapped to watchlists")
     expect(page.locator("#watchlist-mapping")).to_have_count(0)
-    assert actors(served, provider=provider_id(served), operation="update") == [
+    assert actors(served, provider=served.provider_id, operation="update") == [
         "console:admin"]
 
     # Ada was in the group before it was mapped: applying puts her on the watchlist.
@@ -115,13 +100,13 @@ def test_watchlists_from_the_console(served, page):
     expect(page.locator("#users tbody")).to_contain_text("grace@example.com")
 
     # Removing the mapping: the group is offered again.
-    page.goto(f"{served.console_url}/providers/{provider_id(served)}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}")
     page.locator("#watchlist-mappings button:has-text('Remove')").click()
     expect(page.locator(".flash")).to_have_text("Watchlist mapping saved.")
     expect(page.locator("#watchlist-mappings")).to_have_count(0)
     expect(page.locator("#watchlist-mapping select[name=group] option")).to_have_text(
         ["Domain Admins"])
-    shown = admin_api(served).get(f"/providers/{provider_id(served)}/watchlist-mapping")
+    shown = served.admin().get(f"/providers/{served.provider_id}/watchlist-mapping")
     assert shown.json()["mappings"] == []
     assert page.errors == []
 
@@ -134,7 +119,7 @@ def test_an_organization_is_edited_and_the_attribute_method_places_users(served,
     expect(page.locator(".flash")).to_contain_text("Organization 'Contoso' created")
 
     # Everyone of the provider in Contoso.
-    provider_page = f"{served.console_url}/providers/{provider_id(served)}"
+    provider_page = f"{served.console_url}/providers/{served.provider_id}"
     page.goto(provider_page)
     panel = page.locator("#org-mapping")
     panel.locator("input[name=method][value=single]").check()
@@ -201,7 +186,7 @@ def test_an_organization_is_edited_and_the_attribute_method_places_users(served,
 
 def test_legal_holds_are_listed_and_released_from_the_list(served, page):
     uid = new_user(served, "held@example.com")
-    placed = admin_api(served).post("/legal-holds", json={
+    placed = served.admin().post("/legal-holds", json={
         "user": uid, "matter": "Case 2026-014", "placed_by": "legal@example.com"})
     assert placed.status_code == 201, placed.text
     sign_in(page, served)
@@ -231,11 +216,11 @@ def test_legal_holds_are_listed_and_released_from_the_list(served, page):
 
 
 def test_an_auditor_sees_the_plugins_pages_and_changes_nothing(served, page):
-    api = admin_api(served)
+    api = served.admin()
     uid = new_user(served, "held@example.com")
-    group = scim(served).post("/Groups", json={"schemas": [GROUP], "displayName": "Leavers",
+    group = served.scim().post("/Groups", json={"schemas": [GROUP], "displayName": "Leavers",
                                                "members": [{"value": uid}]}).json()["id"]
-    pid = provider_id(served)
+    pid = served.provider_id
     assert api.post("/watchlists", json={"name": "Departing"}).status_code == 201
     assert api.put(f"/providers/{pid}/watchlist-mapping", json={
         "mappings": [{"group": group, "watchlists": ["Departing"]}]}).status_code == 200

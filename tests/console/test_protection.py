@@ -18,22 +18,8 @@ CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-def scim(served) -> httpx.Client:
-    return httpx.Client(base_url=served.scim_base, timeout=10, headers={
-        "Authorization": f"Bearer {served.bearer}", "Content-Type": "application/scim+json"})
-
-
-def admin(served) -> httpx.Client:
-    return httpx.Client(base_url=f"{served.url}/admin/v1", timeout=10,
-                        headers={"Authorization": f"Bearer {served.admin_token}"})
-
-
-def provider_id(served) -> str:
-    return served.scim_base.rsplit("/", 1)[1]
-
-
 def make_users(served, count: int, prefix: str = "user") -> list[str]:
-    client = scim(served)
+    client = served.scim()
     ids = []
     for i in range(count):
         r = client.post("/Users", json={"schemas": [CORE], "userName": f"{prefix}{i}@example.com",
@@ -46,7 +32,7 @@ def make_users(served, count: int, prefix: str = "user") -> list[str]:
 def deactivate(served, ids: list[str]) -> None:
     """What the IdP does on a scoping mistake: PATCH active=false, one user after another.
     Every request gets its usual answer, held or not."""
-    client = scim(served)
+    client = served.scim()
     for uid in ids:
         r = client.patch(f"/Users/{uid}", json={
             "schemas": [PATCH], "Operations": [{"op": "replace", "path": "active",
@@ -63,7 +49,7 @@ def accept_confirm(page, expected: str) -> None:
 
 
 def test_the_guard_trips_and_the_admin_releases_then_discards(served, page):
-    pid = provider_id(served)
+    pid = served.provider_id
     ids = make_users(served, 12)
     sign_in(page, served)
     page.goto(f"{served.console_url}/providers/{pid}")
@@ -77,7 +63,7 @@ def test_the_guard_trips_and_the_admin_releases_then_discards(served, page):
     card.locator("button:has-text('Save guard settings')").click()
     expect(page.locator(".flash")).to_have_text(
         "Deactivation guard saved: armed, more than 3 users and 1% within 60m")
-    changed = admin(served).get("/sync-log?operation=deactivation_guard_update").json()
+    changed = served.admin().get("/sync-log?operation=deactivation_guard_update").json()
     assert [e["actor"] for e in changed["items"]] == ["console:admin"]
 
     # The IdP deactivates six users: three pass, the fourth trips the guard, the rest wait.
@@ -111,7 +97,7 @@ def test_the_guard_trips_and_the_admin_releases_then_discards(served, page):
         r"delay; the guard is armed again$"))
     expect(card.locator("#guard-state")).to_have_text("armed")
     expect(page.locator(".alert")).to_have_count(0)
-    states = [admin(served).get(f"/users/{uid}").json()["state"] for uid in ids[3:6]]
+    states = [served.admin().get(f"/users/{uid}").json()["state"] for uid in ids[3:6]]
     assert states == ["pending_deactivation"] * 3
 
     # A second burst trips it again; this time the admin discards what it holds.
@@ -126,17 +112,17 @@ def test_the_guard_trips_and_the_admin_releases_then_discards(served, page):
         "armed again")
     expect(card.locator("#guard-state")).to_have_text("armed")
     for uid in ids[9:12]:
-        user = admin(served).get(f"/users/{uid}").json()
+        user = served.admin().get(f"/users/{uid}").json()
         assert (user["state"], user["blocked"], user["provider_state"]) == \
             ("active", False, "active")
-    ended = admin(served).get("/sync-log",
+    ended = served.admin().get("/sync-log",
                               params={"operation": "deactivation_guard_discard"}).json()
     assert {e["actor"] for e in ended["items"]} == {"console:admin"}
     assert page.errors == []
 
 
 def test_blocking_during_the_delay_is_a_provider_setting(served, page):
-    pid = provider_id(served)
+    pid = served.provider_id
     kept, blocked = make_users(served, 2)
     sign_in(page, served)
     page.goto(f"{served.console_url}/providers/{pid}")
@@ -148,7 +134,7 @@ def test_blocking_during_the_delay_is_a_provider_setting(served, page):
     page.click("button:has-text('Save settings')")
     expect(page.locator(".flash")).to_have_text("Settings saved")
     expect(box).not_to_be_checked()
-    assert admin(served).get(f"/providers/{pid}").json()["block_during_delay"] is False
+    assert served.admin().get(f"/providers/{pid}").json()["block_during_delay"] is False
     deactivate(served, [kept])
     page.goto(f"{served.console_url}/users/{kept}")
     expect(page.locator("#block")).to_have_text("Not blocked")
@@ -158,11 +144,11 @@ def test_blocking_during_the_delay_is_a_provider_setting(served, page):
     box.check()
     page.click("button:has-text('Save settings')")
     expect(box).to_be_checked()
-    assert admin(served).get(f"/providers/{pid}").json()["block_during_delay"] is True
+    assert served.admin().get(f"/providers/{pid}").json()["block_during_delay"] is True
     deactivate(served, [blocked])
     page.goto(f"{served.console_url}/users/{blocked}")
     expect(page.locator("#block")).to_have_text("Blocked — deactivation pending")
-    due = admin(served).get(f"/users/{blocked}").json()["deactivate_at"]
+    due = served.admin().get(f"/users/{blocked}").json()["deactivate_at"]
     shown = f"{due[:10]} {due[11:19]} UTC"
     expect(page.locator(".facts")).to_contain_text(
         f"pending_deactivation — deactivation takes effect {shown}")
@@ -175,7 +161,7 @@ def test_blocking_during_the_delay_is_a_provider_setting(served, page):
 
 
 def test_refused_requests_plugins_exports_and_a_failing_webhook(served, page):
-    pid = provider_id(served)
+    pid = served.provider_id
     make_users(served, 2)
     wrong = httpx.get(f"{served.scim_base}/Users",
                       headers={"Authorization": "Bearer not-the-secret"}, timeout=10)
@@ -199,7 +185,7 @@ def test_refused_requests_plugins_exports_and_a_failing_webhook(served, page):
 
     # Settings: the plugins with their versions and hooks, as GET /admin/v1/plugins.
     page.click("nav >> text=Settings")
-    plugins = admin(served).get("/plugins").json()["items"]
+    plugins = served.admin().get("/plugins").json()["items"]
     table = page.locator("section", has=page.locator("h2", has_text="Plugins"))
     for plugin in plugins:
         if plugin["name"] not in ("entra", "okta", "legal_hold", "org_mapping"):
@@ -220,13 +206,13 @@ def test_refused_requests_plugins_exports_and_a_failing_webhook(served, page):
     assert [e["resource_type"] for e in entries].count("User") == 2
 
     # A webhook whose receiver refuses: its page says what failed and when it is tried again.
-    hook = admin(served).post("/webhooks", json={"url": "http://127.0.0.1:9/hooks"}).json()
+    hook = served.admin().post("/webhooks", json={"url": "http://127.0.0.1:9/hooks"}).json()
     make_users(served, 1, "hooked")
     deadline = time.monotonic() + 20
-    while admin(served).get(f"/webhooks/{hook['id']}").json()["failing"] is None:
+    while served.admin().get(f"/webhooks/{hook['id']}").json()["failing"] is None:
         assert time.monotonic() < deadline, "the delivery was never attempted"
         time.sleep(0.1)
-    failing = admin(served).get(f"/webhooks/{hook['id']}").json()["failing"]
+    failing = served.admin().get(f"/webhooks/{hook['id']}").json()["failing"]
     page.goto(f"{served.console_url}/webhooks/{hook['id']}")
     section = page.locator("#failing")
     expect(section.locator("dt:text-is('Event') + dd")).to_have_text(str(failing["seq"]))
@@ -238,7 +224,7 @@ def test_refused_requests_plugins_exports_and_a_failing_webhook(served, page):
 
 
 def test_an_auditor_sees_the_guard_and_cannot_change_it(served, page):
-    pid = provider_id(served)
+    pid = served.provider_id
     added = served.cli("admin", "add", "audrey", "--role", "auditor", "--password-stdin",
                        stdin="a long auditor password\n")
     assert added.returncode == 0, added.stderr
@@ -257,8 +243,8 @@ def test_an_auditor_sees_the_guard_and_cannot_change_it(served, page):
         r = page.request.post(served.console_url + path, form={"csrf_token": csrf, **form},
                               max_redirects=0)
         assert r.status == 403, (path, r.status)
-    guard = admin(served).get(f"/providers/{pid}/deactivation-guard").json()
+    guard = served.admin().get(f"/providers/{pid}/deactivation-guard").json()
     assert (guard["state"], guard["threshold"]) == ("armed", {"users": 25, "percent": 10})
-    assert admin(served).get(f"/providers/{pid}").json()["block_during_delay"] is True
+    assert served.admin().get(f"/providers/{pid}").json()["block_during_delay"] is True
     page.goto(f"{served.console_url}/auth-failures")
     expect(page.locator("h1")).to_have_text("Refused requests")

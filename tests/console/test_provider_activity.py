@@ -18,15 +18,6 @@ REFUSED = "A request arrived but its credential was refused"
 WAITING = "Waiting for the first request from the SCIM client"
 
 
-def provider_id(served) -> str:
-    return served.scim_base.rsplit("/", 1)[1]
-
-
-def scim(served, token: str) -> httpx.Client:
-    return httpx.Client(base_url=served.scim_base, timeout=10, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
-
-
 def admin_api(served, path: str) -> dict:
     r = httpx.get(f"{served.url}/admin/v1{path}",
                   headers={"Authorization": f"Bearer {served.admin_token}"}, timeout=10)
@@ -36,16 +27,16 @@ def admin_api(served, path: str) -> dict:
 
 def test_a_wrong_secret_shows_as_a_refused_credential(served, page):
     sign_in(page, served)
-    page.goto(f"{served.console_url}/providers/{provider_id(served)}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}")
     check = page.locator("#connection")
     expect(check).to_contain_text(WAITING)
 
-    assert scim(served, "not-the-secret").get("/Users").status_code == 401
+    assert served.scim("not-the-secret").get("/Users").status_code == 401
     expect(check).to_contain_text(REFUSED)
     expect(check).to_contain_text("not this provider's current one")
     expect(check).to_have_attribute("data-state", "refused")
 
-    assert scim(served, served.bearer).get("/Users", params={"count": 1}).status_code == 200
+    assert served.scim(served.bearer).get("/Users", params={"count": 1}).status_code == 200
     expect(check).to_contain_text("Connected")
     expect(check).to_contain_text("GET /Users?count=1")
     expect(check).to_contain_text("Read a page of users")
@@ -53,10 +44,10 @@ def test_a_wrong_secret_shows_as_a_refused_credential(served, page):
 
 
 def test_after_a_rotation_the_page_waits_for_the_new_secret(served, page):
-    old = scim(served, served.bearer)
+    old = served.scim(served.bearer)
     assert old.get("/Users").status_code == 200
     sign_in(page, served)
-    page.goto(f"{served.console_url}/providers/{provider_id(served)}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}")
     expect(page.locator("#connection")).to_contain_text("Connected")
     assert page.locator("#connection").get_attribute("data-poll") is None  # nothing to wait for
 
@@ -69,14 +60,14 @@ def test_after_a_rotation_the_page_waits_for_the_new_secret(served, page):
     # The IdP still sends the old secret: it reached the gateway, but it is refused.
     assert old.get("/Users").status_code == 401
     expect(check).to_contain_text(REFUSED)
-    page.goto(f"{served.console_url}/providers/{provider_id(served)}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}")
     check = page.locator("#connection")
     expect(check).to_contain_text(REFUSED)  # as rendered, before any poll
     fact = page.locator(".facts div", has=page.locator(
         "dt", has_text="Refused credentials in the last hour"))
     expect(fact.locator("dd")).to_have_text("1")
 
-    assert scim(served, new_token).get("/Users/does-not-exist").status_code == 404
+    assert served.scim(new_token).get("/Users/does-not-exist").status_code == 404
     expect(check).to_contain_text("Connected")
     expect(check).to_contain_text("GET /Users/does-not-exist")
     expect(check).to_contain_text("Read a user")
@@ -94,7 +85,7 @@ def chart_numbers(text: str) -> tuple[int, int]:
 
 
 def test_the_chart_counts_requests_and_errors_while_the_page_is_open(served, page):
-    client = scim(served, served.bearer)
+    client = served.scim(served.bearer)
     for name in ("ann@example.com", "bob@example.com", "cy@example.com"):
         assert client.post("/Users", json=a_user(name)).status_code == 201
     assert client.post("/Users", json=a_user("ann@example.com")).status_code == 409
@@ -104,10 +95,10 @@ def test_the_chart_counts_requests_and_errors_while_the_page_is_open(served, pag
     assert client.get("/Users/nobody").status_code == 404  # a read's 404 is no error
 
     sign_in(page, served)
-    page.goto(f"{served.console_url}/providers/{provider_id(served)}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}")
     summary = page.locator("#activity-summary")
     assert chart_numbers(summary.inner_text()) == (6, 2)
-    seen = admin_api(served, f"/providers/{provider_id(served)}/activity")
+    seen = admin_api(served, f"/providers/{served.provider_id}/activity")
     assert (seen["requests_24h"], seen["errors_24h"]) == (6, 2)
     peak = max(m["requests"] for m in seen["series"])
     assert f"peak {peak} request" in summary.inner_text()
@@ -143,7 +134,7 @@ def signed_in_client(served, name: str, password: str) -> httpx.Client:
 
 
 def test_the_connection_check_needs_a_session_and_an_auditor_may_read_it(served):
-    pid = provider_id(served)
+    pid = served.provider_id
     for path in (f"/console/providers/{pid}/connection", f"/console/providers/{pid}/activity"):
         r = httpx.get(served.url + path, timeout=10)
         assert r.status_code == 303 and r.headers["location"].startswith(
@@ -155,11 +146,11 @@ def test_the_connection_check_needs_a_session_and_an_auditor_may_read_it(served)
     found = auditor.get(f"/console/providers/{pid}/connection").json()
     assert found["state"] == "waiting" and found["done"] is False
     assert "Waiting for the first request" in found["html"]
-    assert scim(served, "wrong").get("/Users").status_code == 401
+    assert served.scim("wrong").get("/Users").status_code == 401
     found = auditor.get(f"/console/providers/{pid}/connection").json()
     assert found["state"] == "refused"
     assert found["connection"]["refused"]["reasons"] == {"unknown_credential": 1}
-    assert scim(served, served.bearer).get("/Users", params={"count": 1}).status_code == 200
+    assert served.scim(served.bearer).get("/Users", params={"count": 1}).status_code == 200
     found = auditor.get(f"/console/providers/{pid}/connection").json()
     assert found["state"] == "connected" and found["done"] is True
     assert served.bearer not in found["html"]

@@ -13,13 +13,8 @@ from playwright.sync_api import expect
 XSS = '<script>window.owned=1</script><img src=x onerror="window.owned=1">'
 
 
-def scim_client(served) -> httpx.Client:
-    return httpx.Client(base_url=served.scim_base, timeout=10, headers={
-        "Authorization": f"Bearer {served.bearer}", "Content-Type": "application/scim+json"})
-
-
 def a_user(served, user_name: str, **extra) -> str:
-    r = scim_client(served).post("/Users", json={
+    r = served.scim().post("/Users", json={
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name,
         **extra})
     assert r.status_code == 201, r.text
