@@ -256,10 +256,11 @@ class Bench:
         await self.floor()
         return self.report
 
-    async def logging_cost(self, quiet_port: int, rounds: int = 3) -> dict:
+    async def logging_cost(self, quiet_port: int, rounds: int = 6) -> dict:
         """GET-by-id on the gateway with its JSON request log on (--port) and on a second
         gateway over the same database with it off (--quiet-port), in turns, so a slow
-        spell of the host hits both; the median of each side's rounds is kept."""
+        spell of the host hits both, and each side first in half of the rounds, so that
+        an effect of the order cancels out; the median of each side's rounds is kept."""
         conn = Connection("127.0.0.1", self.args.port, self.auth)
         await conn.open()
         try:
@@ -271,8 +272,9 @@ class Bench:
         count = self.scale["sample"]
         sides: dict[str, list[dict]] = {"on": [], "off": []}
         pids = {"on": self.args.pid, "off": self.args.quiet_pid}
-        for _ in range(rounds):
-            for side, port in (("on", self.args.port), ("off", quiet_port)):
+        turns = [("on", self.args.port), ("off", quiet_port)]
+        for round_ in range(rounds):
+            for side, port in turns if round_ % 2 == 0 else turns[::-1]:
                 steps = [partial(single, method="GET", path=f"{self.base}/Users/"
                                  f"{self.ids[self.rng.randrange(len(self.ids))]}")
                          for _ in range(count)]
