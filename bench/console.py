@@ -83,6 +83,13 @@ def main() -> int:
             "sync_log_user": f"/console/sync-log?user={uid}", "sync_log_entry":
             "/console/sync-log/2", "events": "/console/events",
             "organizations": "/console/organizations",
+            "users_search_many": "/console/users?q=example.com",
+            "users_blocked": "/console/users?blocked=true",
+            "users_watchlist": "/console/users?watchlist=Privileged",
+            "provider_connection": f"/console/providers/{pid}/connection",
+            "provider_activity": f"/console/providers/{pid}/activity",
+            "refused_requests": "/console/auth-failures", "legal_holds": "/console/legal-holds",
+            "webhooks": "/console/webhooks", "settings": "/console/settings",
         }
         print(f"{'page':24} {'median ms':>10} {'p95 ms':>8}")
         for name, path in pages.items():
