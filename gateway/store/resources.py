@@ -18,6 +18,7 @@ _COLUMNS = (
     "provider_id, id, type, external_id, name_key, display_key, data, version, created,"
     " last_modified, state, deactivate_at, hidden, block_reason"
 )
+RESOURCE_TYPES = frozenset({"User", "Group"})
 _R_COLUMNS = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
 _json = msgspec.json
 
@@ -116,8 +117,13 @@ async def delete(conn: Conn, rid: str) -> None:
 async def page(conn: Conn, provider_id: str, rtype: str, where: str, params: list,
                order: str, offset: int, limit: int) -> tuple[int, list[ResourceRow]]:
     """One page of a filtered, ordered list and the exact total."""
-    base = "FROM resources r WHERE r.provider_id = ? AND r.type = ? AND r.hidden = 0"
-    args: list[Any] = [provider_id, rtype]
+    # The type is written into the statement, not bound: with `type = ?` SQLite's
+    # `externalId eq` lookup read its index entry five times slower (77 against 15 µs at
+    # 300 users), and it is one of two names, never the client's text.
+    if rtype not in RESOURCE_TYPES:
+        raise ValueError(f"unknown resource type {rtype!r}")
+    base = f"FROM resources r WHERE r.provider_id = ? AND r.type = '{rtype}' AND r.hidden = 0"
+    args: list[Any] = [provider_id]
     if where:
         base += f" AND ({where})"
         args += params
