@@ -242,6 +242,9 @@ def test_an_auditor_sees_the_plugins_pages_and_changes_nothing(served, page):
     expect(page.locator("#watchlist-mappings button")).to_have_count(0)
     expect(page.locator("#watchlist-mapping, #role-mapping")).to_have_count(0)
     expect(page.locator("#org-mapping button")).to_have_count(0)
+    expect(page.locator("#apply button")).to_have_count(0)
+    status = page.request.get(f"{served.console_url}/org-mapping/{pid}/apply-status")
+    assert status.status == 200 and status.json()["done"] is True
 
     csrf = page.locator("header input[name=csrf_token]").get_attribute("value")
     for path, form in [("/watchlists/new", {"name": "Sneaky"}),
