@@ -80,7 +80,7 @@ def test_watchlists_from_the_console(served, page):
 
     # Ada was in the group before it was mapped: applying puts her on the watchlist.
     page.click("button:has-text('Apply org and role settings')")
-    expect(page.locator(".flash")).to_have_text(re.compile(
+    expect(page.locator("#apply-status")).to_have_text(re.compile(
         r"^Org and role settings applied to 2 users: .*, 1 changed watchlists$"))
     page.goto(f"{served.console_url}/users/{ada}")
     expect(page.locator("#application")).to_contain_text("Privileged")
@@ -178,7 +178,7 @@ def test_an_organization_is_edited_and_the_attribute_method_places_users(served,
     linus = new_user(served, "linus@example.com", addresses=[
         {"type": "work", "primary": True, "region": "Nordics"}])
     page.click("button:has-text('Apply org and role settings')")
-    expect(page.locator(".flash")).to_contain_text("applied to 3 users")
+    expect(page.locator("#apply-status")).to_contain_text("applied to 3 users")
     page.goto(f"{served.console_url}/users/{linus}")
     expect(page.locator("#application")).to_contain_text("Nordics")
     assert page.errors == []
@@ -242,6 +242,9 @@ def test_an_auditor_sees_the_plugins_pages_and_changes_nothing(served, page):
     expect(page.locator("#watchlist-mappings button")).to_have_count(0)
     expect(page.locator("#watchlist-mapping, #role-mapping")).to_have_count(0)
     expect(page.locator("#org-mapping button")).to_have_count(0)
+    expect(page.locator("#apply button")).to_have_count(0)
+    status = page.request.get(f"{served.console_url}/org-mapping/{pid}/apply-status")
+    assert status.status == 200 and status.json()["done"] is True
 
     csrf = page.locator("header input[name=csrf_token]").get_attribute("value")
     for path, form in [("/watchlists/new", {"name": "Sneaky"}),

@@ -7,6 +7,8 @@ admin API, with the signed-in account as the actor."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from gateway.plugin import (
     ConsolePage,
     ConsolePanel,
     ConsoleUserFilter,
+    JsonResponse,
     ScimError,
     console_actor,
     console_form,
@@ -25,6 +28,8 @@ from gateway.plugin import (
     console_redirect,
 )
 from identity_gateway_org_mapping import catalogue, mappings, placement, schema, store
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 PICK = 500  # choices a picker lists
@@ -150,6 +155,7 @@ async def provider_panel(request: Request, provider: dict) -> Any:
         orgs = await all_orgs(conn)
         known = await catalogue.roles(gw, conn)
         watchlists = await catalogue.entries(gw, conn, catalogue.WATCHLISTS)
+        run = await store.apply_run(conn, pid)
     status = NO_GROUPS if total == 0 else role["status"]
     watch_status = NO_GROUPS if total == 0 else watchlist_status(total, unwatched)
     return console_fragment(request, "org_mapping/provider_panel.html", {
@@ -157,7 +163,7 @@ async def provider_panel(request: Request, provider: dict) -> Any:
         "roles": list(known.values()), "status": status, "total_groups": total,
         "attributes": ATTRIBUTES, "unmapped": unmapped, "watch": watch,
         "watch_groups": watch_groups, "watch_status": watch_status,
-        "watchlists": list(watchlists.values())})
+        "watchlists": list(watchlists.values()), **run_values(gw, run)})
 
 
 def watchlist_status(total: int, unmapped: int) -> str:
@@ -249,18 +255,81 @@ def group_mapping_save(kind: catalogue.Kind, view: Any, put: Any) -> Any:
     return endpoint
 
 
+def run_values(gw: Any, run: dict | None) -> dict:
+    """What the provider page says about its last apply: `running` (the page polls while
+    it is), the sentence of the status line, and when and by whom."""
+    if run is None:
+        return {"running": False, "run_text": "", "run_when": ""}
+    counts = (f"{run['organization_changed']:,} changed organization, "
+              f"{run['roles_changed']:,} changed roles, "
+              f"{run['watchlists_changed']:,} changed watchlists")
+    progress = f"{run['done']:,} of {run['total']:,} users"
+    running = run["state"] == "running" and not placement.abandoned(gw, run)
+    if running:
+        text = (f"Applying org and role settings: {progress} (changed: "
+                f"{run['organization_changed']:,} organization, {run['roles_changed']:,} "
+                f"roles, {run['watchlists_changed']:,} watchlists)")
+        when = f"Started by {run['actor']} at {run['started_at']}"
+    elif run["state"] == "done":
+        text = f"Org and role settings applied to {run['done']:,} users: {counts}"
+        when = f"Applied by {run['actor']}, finished at {run['finished_at']}"
+    else:
+        reason = run["error"] or "the gateway stopped during the run; apply again"
+        text = f"Applying org and role settings stopped after {progress}: {reason}"
+        when = f"Started by {run['actor']} at {run['started_at']}"
+    return {"running": running, "run_text": text, "run_when": when}
+
+
+def background(request: Request) -> set:
+    """The applies running in the background of this app (kept so that none is collected
+    before it ends)."""
+    state = request.app.state
+    if not hasattr(state, "org_mapping_applies"):
+        state.org_mapping_applies = set()
+    tasks: set = state.org_mapping_applies
+    return tasks
+
+
+async def apply_in_background(gw: Any, pid: str, run: dict) -> None:
+    try:
+        await placement.apply_all(gw, pid, run)
+    except Exception:  # the run row says it failed, and why
+        log.exception("applying org and role settings to provider %s failed", pid)
+
+
 async def apply(request: Request) -> Response:
+    """POST: start "Apply org and role settings" in the background and go back to the
+    provider's page, which shows its progress; refused while a run is going."""
     gw = gateway(request)
     pid = request.path_params["id"]
-    report = await placement.apply_all(gw, pid)
-    if report is None:
+    try:
+        run = await placement.start_run(gw, pid, console_actor(request))
+    except ScimError as error:
+        return console_redirect(request, f"/providers/{pid}",
+                                f"Not applied: {error.detail}")
+    if run is None:
         raise ScimError(404, f"no provider '{pid}'")
-    return console_redirect(
-        request, f"/providers/{pid}",
-        f"Org and role settings applied to {report['users']} users: "
-        f"{report['organization_changed']} changed organization, "
-        f"{report['roles_changed']} changed roles, "
-        f"{report['watchlists_changed']} changed watchlists")
+    tasks = background(request)
+    task = asyncio.get_running_loop().create_task(apply_in_background(gw, pid, run))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return console_redirect(request, f"/providers/{pid}#apply")
+
+
+async def apply_status(request: Request) -> Response:
+    """GET (polled by the provider page while a run is going): the apply section's markup
+    and the run as stored."""
+    gw = gateway(request)
+    pid = request.path_params["id"]
+    async with gw.store.read() as conn:
+        if await store.provider_name(conn, pid) is None:
+            raise ScimError(404, f"There is no provider '{pid}'")
+        run = await store.apply_run(conn, pid)
+    values = run_values(gw, run)
+    markup = console_fragment(request, "org_mapping/apply_status.html",
+                              {"provider": {"id": pid}, **values})
+    return JsonResponse({"html": str(markup), "done": not values["running"],
+                         "state": run["state"] if run else None, "run": run})
 
 
 async def org_options(request: Request) -> list[tuple[str, str]]:
@@ -296,6 +365,7 @@ def console_items() -> list:
                                                 mappings.watchlist_view,
                                                 mappings.put_watchlist_mapping)),
         ConsolePage(path="/org-mapping/{id}/apply", endpoint=apply, methods=("POST",)),
+        ConsolePage(path="/org-mapping/{id}/apply-status", endpoint=apply_status),
         ConsolePanel(on="provider", title="Organization, role and watchlist mapping",
                      render=provider_panel, templates=TEMPLATES),
         ConsoleUserFilter(name="organization", label="Organization", options=org_options,

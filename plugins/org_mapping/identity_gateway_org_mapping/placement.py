@@ -16,14 +16,17 @@ transaction of the change that caused it.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from gateway.plugin import ScimError
 from identity_gateway_org_mapping import attribute, catalogue, store
 from identity_gateway_org_mapping.catalogue import ACTOR
 
 PAGE = 500
+STALE = timedelta(minutes=5)  # a running run without progress this long was abandoned
 
 
 class Mapping(msgspec.Struct, kw_only=True):
@@ -197,23 +200,72 @@ async def place_ids(gw: Any, conn: Any, mapping: Mapping, ids: list[str],
         await mapper.apply(await store.users_by_id(conn, mapping.provider_id, part))
 
 
-async def apply_all(gw: Any, pid: str) -> dict | None:
+def abandoned(gw: Any, run: dict) -> bool:
+    """A run still marked running whose last page is long past (the app stopped mid-run)."""
+    last = datetime.fromisoformat(run["updated_at"].replace("Z", "+00:00"))
+    return run["state"] == "running" and gw.clock.now() - last > STALE
+
+
+async def start_run(gw: Any, pid: str, actor: str) -> dict | None:
+    """Claim the provider's apply run (its row in org_mapping_apply_runs) and return it;
+    None when there is no such provider. Refused (409) while another run is going."""
+    async with gw.store.write() as conn:
+        if await store.provider_name(conn, pid) is None:
+            return None
+        current = await store.apply_run(conn, pid)
+        replaces = current["run_id"] if current and abandoned(gw, current) else ""
+        total = await store.count_users(conn, pid)
+        run_id = store.new_id()
+        if not await store.claim_run(conn, pid, run_id, actor, total, gw.clock.stamp(),
+                                     replaces):
+            holder = await store.apply_run(conn, pid) or {}
+            raise ScimError(409, "org and role settings are already being applied to this"
+                                 f" provider (started by {holder.get('actor', 'another')}"
+                                 f" at {holder.get('started_at', '')}); wait until that"
+                                 " run has finished")
+        found = await store.apply_run(conn, pid)
+    assert found is not None
+    return found
+
+
+async def apply_all(gw: Any, pid: str, run: dict | None = None,
+                    actor: str = ACTOR) -> dict | None:
     """Re-place every visible user of a provider, one page per transaction (keyset by id),
-    so memory stays flat and SCIM writes interleave. None when there is no such provider."""
+    so memory stays flat and SCIM writes interleave. None when there is no such provider.
+
+    The run (`run`, from start_run, or one claimed here for `actor`) counts each page's
+    users and changes in that page's transaction, and ends as done with the last page (or
+    as failed, with the error)."""
+    if run is None:
+        run = await start_run(gw, pid, actor)
+        if run is None:
+            return None
+    run_id = run["run_id"]
     totals = {"users": 0, "changed": 0, "organization_changed": 0, "roles_changed": 0,
               "watchlists_changed": 0}
     after = ""
-    for _ in range(100_000_000 // PAGE):
+    try:
+        for _ in range(100_000_000 // PAGE):
+            async with gw.store.write() as conn:
+                mapping = await load(conn, pid)
+                if mapping is None:
+                    return None
+                users = await store.user_page(conn, pid, after, PAGE)
+                mapper = Mapper(gw, conn, mapping, "apply_mappings")
+                await mapper.apply(users)
+                report = mapper.report()
+                now = gw.clock.stamp()
+                await store.run_progress(conn, pid, run_id, len(users), report, now)
+                if len(users) < PAGE:
+                    await store.end_run(conn, pid, run_id, "done", now)
+            for key, value in report.items():
+                totals[key] += value
+            if len(users) < PAGE:
+                break
+            after = users[-1][0]
+    except Exception as error:
         async with gw.store.write() as conn:
-            mapping = await load(conn, pid)
-            if mapping is None:
-                return None
-            users = await store.user_page(conn, pid, after, PAGE)
-            mapper = Mapper(gw, conn, mapping, "apply_mappings")
-            await mapper.apply(users)
-        for key, value in mapper.report().items():
-            totals[key] += value
-        if len(users) < PAGE:
-            break
-        after = users[-1][0]
+            await store.end_run(conn, pid, run_id, "failed", gw.clock.stamp(),
+                                str(error) or type(error).__name__)
+        raise
     return {"provider": pid, **totals}

@@ -258,6 +258,61 @@ async def provider_groups(conn: Any, pid: str, limit: int) -> list[dict]:
             for row in rows]
 
 
+# Apply runs: each provider's last "apply org and role settings" --------------------------
+
+COUNTS = ("changed", "organization_changed", "roles_changed", "watchlists_changed")
+
+
+async def count_users(conn: Any, pid: str) -> int:
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM resources WHERE provider_id = ? AND type = 'User'"
+        " AND hidden = 0", (pid,)))
+
+
+async def apply_run(conn: Any, pid: str) -> dict | None:
+    return await conn.fetchone("SELECT * FROM org_mapping_apply_runs WHERE provider_id = ?",
+                               (pid,))
+
+
+async def claim_run(conn: Any, pid: str, run_id: str, actor: str, total: int, now: str,
+                    replaces: str) -> bool:
+    """Start a run for the provider unless one is running (other than `replaces`, a run
+    found abandoned); False when another run holds it. The conditional upsert waits for a
+    concurrent claim's transaction and then sees its run."""
+    return bool(await conn.execute(
+        "INSERT INTO org_mapping_apply_runs (provider_id, run_id, state, actor, started_at,"
+        " updated_at, finished_at, total, done, changed, organization_changed,"
+        " roles_changed, watchlists_changed, error)"
+        " VALUES (?, ?, 'running', ?, ?, ?, NULL, ?, 0, 0, 0, 0, 0, NULL)"
+        " ON CONFLICT (provider_id) DO UPDATE SET run_id = excluded.run_id,"
+        " state = excluded.state, actor = excluded.actor, started_at = excluded.started_at,"
+        " updated_at = excluded.updated_at, finished_at = NULL, total = excluded.total,"
+        " done = 0, changed = 0, organization_changed = 0, roles_changed = 0,"
+        " watchlists_changed = 0, error = NULL"
+        " WHERE org_mapping_apply_runs.state <> 'running'"
+        " OR org_mapping_apply_runs.run_id = ?",
+        (pid, run_id, actor, now, now, total, replaces)))
+
+
+async def run_progress(conn: Any, pid: str, run_id: str, done: int, counts: dict,
+                       now: str) -> None:
+    """Add a page's users and changes to the run (in that page's transaction)."""
+    await conn.execute(
+        "UPDATE org_mapping_apply_runs SET done = done + ?, changed = changed + ?,"
+        " organization_changed = organization_changed + ?, roles_changed = roles_changed + ?,"
+        " watchlists_changed = watchlists_changed + ?, updated_at = ?"
+        " WHERE provider_id = ? AND run_id = ?",
+        (done, *(counts[c] for c in COUNTS), now, pid, run_id))
+
+
+async def end_run(conn: Any, pid: str, run_id: str, state: str, now: str,
+                  error: str | None = None) -> None:
+    await conn.execute(
+        "UPDATE org_mapping_apply_runs SET state = ?, finished_at = ?, updated_at = ?,"
+        " error = ? WHERE provider_id = ? AND run_id = ?",
+        (state, now, now, error, pid, run_id))
+
+
 # The console's user-list filters: SQL about the user's `id` ------------------------------
 
 def in_organization(oid: str) -> tuple[str, list]:
