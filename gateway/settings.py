@@ -201,7 +201,7 @@ DURATIONS = (("console_idle_timeout", 60, 7 * 86400), ("console_session_lifetime
 
 
 def check(settings: Settings, source: dict[str, str]) -> None:
-    """What a type cannot say: durations, URLs, the database's scheme, page sizes."""
+    """What a type cannot say: durations, URLs, networks, the database's scheme, page sizes."""
     def fail(key: str, message: str) -> ConfigError:
         return ConfigError(f"{source.get(key, key)}: {message}")
 
