@@ -8,6 +8,7 @@ a database URL of a scheme the gateway has no store for. Each ends startup with 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from importlib.metadata import entry_points
@@ -71,6 +72,9 @@ class Settings(msgspec.Struct, kw_only=True):
     webhook_timeout: Annotated[float, Meta(gt=0, le=600)] = 10.0  # a receiver's time to answer
     webhook_poll_interval: Seconds = 2.0  # seconds between outbox polls when nothing wakes it
     webhook_concurrency: Annotated[int, Meta(ge=1, le=1000)] = 8  # deliveries in flight
+    # CIDR networks webhooks may reach besides public addresses (e.g. ["10.20.0.0/16"]):
+    # loopback, private, link-local and the other internal ranges are refused otherwise.
+    webhook_allow_networks: list[str] = []
     console_idle_timeout: str = "30m"  # a console session unused this long ends
     console_session_lifetime: str = "12h"  # and any console session ends this long after sign-in
     # Failed sign-ins for one name before it is locked out, and the first lock-out; each
@@ -197,7 +201,7 @@ DURATIONS = (("console_idle_timeout", 60, 7 * 86400), ("console_session_lifetime
 
 
 def check(settings: Settings, source: dict[str, str]) -> None:
-    """What a type cannot say: durations, URLs, the database's scheme, page sizes."""
+    """What a type cannot say: durations, URLs, networks, the database's scheme, page sizes."""
     def fail(key: str, message: str) -> ConfigError:
         return ConfigError(f"{source.get(key, key)}: {message}")
 
@@ -222,6 +226,12 @@ def check(settings: Settings, source: dict[str, str]) -> None:
                 or parts.fragment:
             raise fail("base_url", f"'{settings.base_url}' is not an http or https URL such "
                                    "as https://scim.example.com")
+    for entry in settings.webhook_allow_networks:
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError as exc:
+            raise fail("webhook_allow_networks", f"'{entry}' is not a CIDR network such as "
+                                                 f"10.20.0.0/16 or fd00::/8 ({exc})") from None
     check_database(settings.database, source)
     if settings.default_page_size > settings.max_page_size:
         raise fail("default_page_size", f"is larger than max_page_size "

@@ -3,7 +3,9 @@ on both stores, and changes nothing."""
 
 import httpx
 import pytest
+from events.webhook_receiver import LOOPBACK
 
+from gateway.testing import running
 from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
@@ -117,12 +119,13 @@ async def test_sync_log_cursors_and_filters(gateway, idp, query):
         admin_refusal(await gateway.admin_api("GET", f"/sync-log/export?{query}"))
 
 
-async def test_dead_letter_cursors(gateway):
-    hook = await gateway.admin_api("POST", "/webhooks", {"url": "http://127.0.0.1:9/hook"})
-    assert hook.status_code == 201, hook.text
-    for cursor in ("%C2%B2", "99999999999999999999999", "x"):
-        admin_refusal(await gateway.admin_api(
-            "GET", f"/webhooks/{hook.json()['id']}/dead-letters?cursor={cursor}"))
+async def test_dead_letter_cursors(database):
+    async with running(database, webhook_allow_networks=LOOPBACK) as gateway:
+        hook = await gateway.admin_api("POST", "/webhooks", {"url": "http://127.0.0.1:9/hook"})
+        assert hook.status_code == 201, hook.text
+        for cursor in ("%C2%B2", "99999999999999999999999", "x"):
+            admin_refusal(await gateway.admin_api(
+                "GET", f"/webhooks/{hook.json()['id']}/dead-letters?cursor={cursor}"))
 
 
 @pytest.mark.parametrize("path", [

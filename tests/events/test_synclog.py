@@ -148,7 +148,7 @@ async def test_cli_webhooks_events_and_export(database):
     events = [json.loads(line) for line in ok("events", "--after", "1").splitlines()]
     assert [e["seq"] for e in events] == [2, 3] and events[0]["type"] == "user.created"
 
-    added = json.loads(ok("webhook", "add", "http://127.0.0.1:9/x", "--events",
+    added = json.loads(ok("webhook", "add", "https://hooks.example.com/x", "--events",
                           "user.created", "user.deleted"))
     assert added["events"] == ["user.created", "user.deleted"] and added["secret"]
     listed = ok("webhook", "list")
@@ -162,6 +162,8 @@ async def test_cli_webhooks_events_and_export(database):
     assert missing.returncode == 2 and "no webhook" in missing.stderr
     bad = cli("webhook", "add", "not a url", database=database)
     assert bad.returncode == 2 and "url" in bad.stderr
+    internal = cli("webhook", "add", "http://169.254.169.254/latest/", database=database)
+    assert internal.returncode == 2 and "may not reach (link-local)" in internal.stderr
 
     exported = ok("synclog-export", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(exported)))
