@@ -48,7 +48,9 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from gateway.scim import custom
 from gateway.scim.ast import And, AttrPath, Compare, Filter, Or, lookup
+from gateway.scim.custom import Undeclared
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import element_matches
 from gateway.scim.path import PatchPath, parse_path
@@ -58,6 +60,7 @@ from gateway.scim.resource import (
     copy_data,
     find_key,
     is_empty,
+    prune,
     too_many,
 )
 from gateway.scim.schema import ID, META, PATCH_OP, Attribute, ResourceType, by_identity
@@ -130,12 +133,21 @@ class _State:
     """The working copy of one PATCH request; discarded if any operation fails."""
 
     def __init__(self, data: dict, rtype: ResourceType, resource_id: str | None,
-                 max_values: int | None) -> None:
+                 max_values: int | None, undeclared: Undeclared | None = None) -> None:
         self.data = copy_data(data)
         self.rtype = rtype
         self.resource_id = resource_id
         self.max_values = max_values
+        self.undeclared = undeclared
         self.member_changes: list[MemberChange] = []
+
+
+class _Raw(NamedTuple):
+    """An attribute no schema declares (a provider's write keeps it as received)."""
+
+    urn: str
+    name: str
+    sub: str | None
 
 
 class _Target(NamedTuple):
@@ -148,14 +160,17 @@ class _Target(NamedTuple):
 
 def apply_patch(data: dict, ops: list[PatchOperation], rtype: ResourceType, *,
                 resource_id: str | None = None, max_values: int | None = None,
-                between: Callable[[], object] | None = None) -> PatchResult:
+                between: Callable[[], object] | None = None,
+                undeclared: Undeclared | None = None) -> PatchResult:
     """Apply all operations or none: returns the new data, or raises ScimError.
 
     ``max_values`` bounds the values of a multi-valued attribute (Group members excepted:
     they are rows, not values): an operation that would take one past it is refused, which
     also bounds what every later operation of the request can cost. ``between`` is called
-    after each operation (a caller on a worker thread yields there)."""
-    state = _State(data, rtype, resource_id, max_values)
+    after each operation (a caller on a worker thread yields there). ``undeclared`` (a
+    provider's write) decides what becomes of attributes no schema declares under an
+    extension URN (gateway.scim.custom); without it they are refused."""
+    state = _State(data, rtype, resource_id, max_values, undeclared)
     for number, op in enumerate(ops, 1):
         if between is not None and number > 1:
             between()
@@ -164,7 +179,7 @@ def apply_patch(data: dict, ops: list[PatchOperation], rtype: ResourceType, *,
         except ScimError as exc:
             raise ScimError(exc.status, f"Operation {number} ({op.op}): {exc.detail}",
                             exc.scim_type) from None
-    new = _prune(state.data)
+    new = prune(state.data)
     _check_invariants(data, new, rtype)
     changed = new != data or bool(state.member_changes)
     return PatchResult(data=new, member_changes=state.member_changes, changed=changed)
@@ -181,9 +196,11 @@ def _apply_operation(state: _State, op: PatchOperation) -> None:
             _apply_path(state, kind, path, value)
         return
     ext = _extension(op.path, state.rtype)
+    if ext is None and state.undeclared is not None:
+        ext = _undeclared_extension(op.path, op.value, kind, state)
     if ext is not None:  # the whole extension object as the target
         if kind == "remove":
-            state.data.pop(ext, None)
+            state.data.pop(find_key(state.data, ext) or ext, None)
             return
         for path, value in _expand({ext: op.value}, state):
             _apply_path(state, kind, path, value)
@@ -191,7 +208,32 @@ def _apply_operation(state: _State, op: PatchOperation) -> None:
     if op.path.strip().lower() == "schemas":
         raise ScimError(400, "'schemas' follows from the data and cannot be patched",
                         "invalidPath")
-    _apply_path(state, kind, parse_path(op.path, state.rtype), op.value)
+    _apply_path(state, kind, _parse(op.path, state), op.value)
+
+
+def _parse(text: str, state: _State) -> PatchPath | _Raw:
+    if state.undeclared is not None:
+        found = custom.undeclared_path(text, state.rtype)
+        if found is not None:
+            return _Raw(*found)
+    return parse_path(text, state.rtype)
+
+
+def _undeclared_extension(path: str, value: Any, kind: str, state: _State) -> str | None:
+    """A path that is an extension URN no schema has: the whole extension as the target (an
+    object of attributes to add or replace, or everything under it to remove)."""
+    if path[:4].lower() != "urn:" or not custom.is_container(path, state.rtype):
+        return None
+    if kind == "remove" and find_key(state.data, path) is None:
+        return None  # an attribute's path, not an extension held
+    if kind != "remove" and not isinstance(value, dict):
+        return None
+    urn = custom.open_urn(path, state.rtype)
+    if urn is not None and kind != "remove":
+        for name in value:
+            if name.lower() != "schemas" and not custom.ATTRNAME.match(name):
+                raise ScimError(400, f"Unknown attribute '{urn}:{name}'", "invalidPath")
+    return urn
 
 
 def _extension(path: str, rtype: ResourceType) -> str | None:
@@ -201,7 +243,7 @@ def _extension(path: str, rtype: ResourceType) -> str | None:
     return schema.id if schema is not None and schema.id != rtype.schema.id else None
 
 
-def _expand(value: Any, state: _State) -> Iterator[tuple[PatchPath, Any]]:
+def _expand(value: Any, state: _State) -> Iterator[tuple[PatchPath | _Raw, Any]]:
     """A no-path value object -> one (path, value) per attribute it names."""
     if not isinstance(value, dict):
         raise syntax("Without a path, the value must be an object of attributes")
@@ -215,23 +257,29 @@ def _expand(value: Any, state: _State) -> Iterator[tuple[PatchPath, Any]]:
                 raise ScimError(400, "'id' is readOnly", "mutability")
             continue
         schema = rtype.schema_by_urn(key) if lowered.startswith("urn:") else None
-        if schema is None:
-            yield parse_path(key, rtype), item
+        urn = schema.id if schema is not None else None
+        if urn is None and state.undeclared is not None and isinstance(item, dict):
+            urn = _undeclared_extension(key, item, "add", state)
+        if urn is None:
+            yield _parse(key, state), item
             continue
         if item is None:
             continue
         if not isinstance(item, dict):
             raise syntax(f"'{key}' must be an object of attributes")
-        if schema.id == rtype.schema.id:
+        if urn == rtype.schema.id:
             yield from _expand(item, state)
             continue
         for name, sub_value in item.items():
             if name.lower() == "schemas":  # clients serialise extension objects with it
                 continue
-            yield parse_path(f"{schema.id}:{name}", rtype), sub_value
+            yield _parse(f"{urn}:{name}", state), sub_value
 
 
-def _apply_path(state: _State, kind: str, path: PatchPath, value: Any) -> None:
+def _apply_path(state: _State, kind: str, path: PatchPath | _Raw, value: Any) -> None:
+    if isinstance(path, _Raw):
+        _apply_raw(state, kind, path, value)
+        return
     rtype = state.rtype
     try:
         attr, sub = lookup(AttrPath(path.attr.schema, path.attr.attr), rtype)
@@ -286,8 +334,53 @@ def _container(state: _State, urn: str) -> dict:
         return state.data
     ext = state.data.get(urn)
     if not isinstance(ext, dict):
-        ext = state.data[urn] = {}
+        # Kept before its URN was declared, perhaps spelt otherwise: one object, as declared.
+        held = find_key(state.data, urn)
+        ext = state.data.pop(held) if held is not None else None
+        if not isinstance(ext, dict):
+            ext = {}
+        state.data[urn] = ext
     return ext
+
+
+def _apply_raw(state: _State, kind: str, raw: _Raw, value: Any) -> None:
+    """An attribute no schema declares: set, added to or removed as received (sub-attribute
+    paths reach one level into an object)."""
+    assert state.undeclared is not None
+    label = f"{raw.urn}:{raw.name}"
+    if custom.is_secret(raw.name, state.rtype):
+        return
+    container = _container(state, raw.urn)
+    key = find_key(container, raw.name) or raw.name
+    if kind == "remove":
+        if raw.sub is None:
+            container.pop(key, None)
+        elif isinstance(container.get(key), dict):
+            parent = container[key]
+            parent.pop(find_key(parent, raw.sub) or raw.sub, None)
+        return
+    if kind == "add" and value is None:
+        raise ScimError(400, f"add '{label}' requires a value", "invalidValue")
+    value = prune(copy_data(value))
+    if raw.sub is not None:
+        parent = container.get(key)
+        parent = dict(parent) if isinstance(parent, dict) else {}
+        parent[find_key(parent, raw.sub) or raw.sub] = value
+        value = prune(parent)
+    elif kind == "add" and isinstance(container.get(key), list):
+        items = list(container[key])
+        for item in value if isinstance(value, list) else [value]:
+            if item not in items:
+                items.append(item)
+        value = items
+    if is_empty(value):
+        container.pop(key, None)
+        return
+    limit = state.max_values
+    if limit is not None and isinstance(value, list) and len(value) > limit:
+        raise too_many(label, limit, len(value))
+    state.undeclared.allow(label, value, "invalidPath")
+    container[key] = value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -608,17 +701,6 @@ def _filter_ids(where: Filter) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------------------------
 # Whole-resource checks
-
-
-def _prune(value: Any) -> Any:
-    """Canonical data holds no empty values: drop those that operations left behind."""
-    if isinstance(value, dict):
-        pruned = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in pruned.items() if not is_empty(v)}
-    if isinstance(value, list):
-        items = [_prune(v) for v in value]
-        return [v for v in items if not is_empty(v)]
-    return value
 
 
 def _check_invariants(old: dict, new: dict, rtype: ResourceType) -> None:

@@ -214,10 +214,11 @@ def _strip_one(element: Any, attr: Attribute, keep: set[str] | None, drop: set[s
 
 
 def _schemas_left(out: dict, rtype: ResourceType) -> list:
-    """`schemas` minus the extensions whose object was projected away."""
-    extensions = {ext.id.lower() for ext, _required in rtype.extensions}
+    """`schemas` minus the extensions whose object was projected away (declared ones, and
+    those a provider's write kept undeclared)."""
+    core = rtype.schema.id.lower()
     present = {key.lower() for key in out}
     return [
         urn for urn in out["schemas"]
-        if not isinstance(urn, str) or urn.lower() not in extensions or urn.lower() in present
+        if not isinstance(urn, str) or urn.lower() == core or urn.lower() in present
     ]

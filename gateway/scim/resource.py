@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gateway.scim import custom
+from gateway.scim.custom import Undeclared
 from gateway.scim.errors import ScimError
 from gateway.scim.schema import COMMON, Attribute, ResourceType
 
@@ -18,17 +20,20 @@ from gateway.scim.schema import COMMON, Attribute, ResourceType
 _ENVELOPE = {"schemas"}
 
 
-def canonical_resource(body: Any, rtype: ResourceType, max_values: int | None = None) -> dict:
+def canonical_resource(body: Any, rtype: ResourceType, max_values: int | None = None,
+                       undeclared: Undeclared | None = None) -> dict:
     """Validate a POST/PUT body and return its canonical form (no id, meta, readOnly).
 
     ``max_values`` bounds the values of each multi-valued attribute (Group members excepted:
-    they are rows); more answers 400 before any value is looked at."""
+    they are rows); more answers 400 before any value is looked at. ``undeclared`` (a
+    provider's write) decides what becomes of attributes under an extension URN that no
+    schema declares (gateway.scim.custom); without it they are refused."""
     if not isinstance(body, dict):
         raise ScimError(400, f"A {rtype.name} must be a JSON object", "invalidSyntax")
     out: dict = {}
     for key, value in body.items():
         if key.lower() in _ENVELOPE:
-            check_schemas(value, rtype)
+            check_schemas(value, rtype, undeclared)
             continue
         schema = rtype.schema_by_urn(key) if key.lower().startswith("urn:") else None
         if schema is not None and schema.id != rtype.schema.id:
@@ -36,20 +41,26 @@ def canonical_resource(body: Any, rtype: ResourceType, max_values: int | None = 
                 continue
             if not isinstance(value, dict):
                 raise ScimError(400, f"'{key}' must be a JSON object", "invalidSyntax")
-            ext: dict = {}
+            ext = _extension(out, schema.id)
             for name, sub_value in value.items():
                 attr = schema.attribute(name)
                 if attr is None:
-                    raise unknown_attribute(f"{schema.id}:{name}", rtype)
+                    if not (schema.custom and undeclared is not None):
+                        raise unknown_attribute(f"{schema.id}:{name}", rtype)
+                    keep(ext, schema.id, name, sub_value, rtype, undeclared, max_values)
+                    continue
                 check_count(attr, sub_value, f"{schema.id}:{attr.name}", max_values)
                 put_attribute(ext, attr, sub_value, f"{schema.id}:{attr.name}")
-            if ext:
-                out[schema.id] = ext
+            if not ext:
+                del out[schema.id]
             continue
         if schema is not None:  # the core schema URN used as a container: unusual but valid
             if isinstance(value, dict):
-                out.update(canonical_resource(value, rtype, max_values))
+                out.update(canonical_resource(value, rtype, max_values, undeclared))
                 continue
+        if undeclared is not None and kept_aside(out, key, value, rtype, undeclared,
+                                                 max_values):
+            continue
         try:
             urn, attr, sub = rtype.resolve(key)
         except ScimError:
@@ -68,6 +79,62 @@ def canonical_resource(body: Any, rtype: ResourceType, max_values: int | None = 
     return out
 
 
+def _extension(out: dict, urn: str) -> dict:
+    found = out.get(urn)
+    if not isinstance(found, dict):
+        found = out[urn] = {}
+    return found
+
+
+def kept_aside(out: dict, key: str, value: Any, rtype: ResourceType, undeclared: Undeclared,
+               max_values: int | None) -> bool:
+    """An undeclared attribute of a provider's body, kept (True) or refused; False for a key
+    that is not one. An extension URN no schema has, holding an object, is an extension
+    (what Entra and Okta send); any other URN-qualified key names one attribute."""
+    if key[:4].lower() != "urn:":
+        return False
+    if isinstance(value, dict) and custom.is_container(key, rtype):
+        urn = custom.open_urn(key, rtype)
+        if urn is None:
+            return False
+        ext = _extension(out, urn)
+        for name, item in value.items():
+            if not custom.ATTRNAME.match(name):
+                raise unknown_attribute(f"{urn}:{name}", rtype)
+            keep(ext, urn, name, item, rtype, undeclared, max_values)
+        if not ext:
+            del out[urn]
+        return True
+    found = custom.undeclared_path(key, rtype)
+    if found is None:
+        return False
+    urn, name, sub = found
+    if sub is not None:
+        raise unknown_attribute(key, rtype)
+    ext = _extension(out, urn)
+    keep(ext, urn, name, value, rtype, undeclared, max_values)
+    if not ext:
+        del out[urn]
+    return True
+
+
+def keep(ext: dict, urn: str, name: str, value: Any, rtype: ResourceType,
+         undeclared: Undeclared, max_values: int | None) -> None:
+    """Store an undeclared attribute as received (empty values dropped, as everywhere);
+    one named like a secret (`password`) is dropped as the core drops it."""
+    if custom.is_secret(name, rtype):
+        return
+    if max_values is not None and isinstance(value, list) and len(value) > max_values:
+        raise too_many(f"{urn}:{name}", max_values, len(value))
+    value = prune(value)
+    key = find_key(ext, name) or name
+    if is_empty(value):
+        ext.pop(key, None)
+        return
+    undeclared.allow(f"{urn}:{name}", value, "invalidSyntax")
+    ext[key] = value
+
+
 def check_count(attr: Attribute, value: Any, label: str, limit: int | None) -> None:
     if limit is not None and attr.multi_valued and isinstance(value, list) and \
             len(value) > limit:
@@ -79,14 +146,21 @@ def too_many(label: str, limit: int, count: int) -> ScimError:
                           f"this request gives it {count}", "invalidValue")
 
 
-def check_schemas(value: Any, rtype: ResourceType) -> None:
+def check_schemas(value: Any, rtype: ResourceType, undeclared: Undeclared | None = None
+                  ) -> None:
     """`schemas` may name only schemas of this resource type (RFC 7643 section 3): an unknown
     URN is refused rather than silently ignored, so a client learns that its data has no home
-    here. IdP plugins that send extra URNs strip them in ``normalize_request``."""
+    here. IdP plugins that send extra URNs strip them in ``normalize_request``. A provider's
+    write may also name extension URNs it has not declared (see canonical_resource)."""
     if not isinstance(value, list) or not all(isinstance(urn, str) for urn in value):
         raise ScimError(400, "\"schemas\" must be a list of schema URNs", "invalidSyntax")
     known = {schema.id.lower() for schema in rtype.schemas}
     for urn in value:
+        if urn.lower() not in known and undeclared is not None and \
+                custom.is_extension_urn(urn):
+            if not undeclared.keep:
+                raise undeclared.refusal(urn, "invalidValue")
+            continue
         if urn.lower() not in known:
             raise ScimError(
                 400, f"Unknown schema '{urn}' in \"schemas\": a {rtype.name} accepts only "
@@ -206,12 +280,28 @@ def unknown_attribute(name: str, rtype: ResourceType) -> ScimError:
 
 
 def schemas_of(data: dict, rtype: ResourceType) -> list[str]:
-    """The `schemas` list of a resource: the core schema and each extension it has data for."""
+    """The `schemas` list of a resource: the core schema and each extension it has data for,
+    undeclared ones (kept as a provider sent them) last."""
     urns = [rtype.schema.id]
     for ext, _required in rtype.extensions:
         if ext.id in data:
             urns.append(ext.id)
+    for key, value in data.items():
+        if key[:4].lower() == "urn:" and isinstance(value, dict) and key not in urns \
+                and rtype.schema_by_urn(key) is None:
+            urns.append(key)
     return urns
+
+
+def prune(value: Any) -> Any:
+    """Canonical data holds no empty values: a copy without them, at any depth."""
+    if isinstance(value, dict):
+        pruned = {k: prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if not is_empty(v)}
+    if isinstance(value, list):
+        items = [prune(v) for v in value]
+        return [v for v in items if not is_empty(v)]
+    return value
 
 
 def find_key(obj: dict, name: str) -> str | None:

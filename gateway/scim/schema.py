@@ -72,6 +72,9 @@ class Schema(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     description: str
     attributes: tuple[Attribute, ...]
+    # A provider's custom extension (gateway.scim.custom): it may hold attributes it does not
+    # declare, kept as the IdP sent them.
+    custom: bool = False
 
     def attribute(self, name: str) -> Attribute | None:
         return _index(self.attributes).get(name.lower())
