@@ -14,7 +14,7 @@ from typing import Any
 
 import pluggy
 
-from gateway.accounts import actions, users
+from gateway.accounts import actions, custom_attributes, users
 from gateway.accounts.auth_failures import Tally
 from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
@@ -24,7 +24,7 @@ from gateway.hooks import Hooks
 from gateway.observability.activity import ActivityBuffer
 from gateway.observability.health import Heartbeats
 from gateway.observability.metrics import Metrics
-from gateway.scim.schema import Registry
+from gateway.scim.schema import Registry, ResourceType
 from gateway.settings import Settings
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow, Store
@@ -41,6 +41,8 @@ class Gateway:
         self.pm = pm
         self.hooks = Hooks(pm)
         self.registry = registry
+        # Each provider's schema (the registry and its custom attributes), by schema tag.
+        self.provider_schemas: dict[str, tuple[str, Registry]] = {}
         self.clock = clock
         self.throttle = Throttle(settings)  # limits on failed auth and token requests
         self.auth_failures = Tally()  # failure counts not yet written
@@ -79,6 +81,14 @@ class Gateway:
         reactivation the user's provider contradicts."""
         return await actions.admin_action(self, user_id, action, actor=actor, reason=reason,
                                           conn=conn)
+
+    async def resource_type(self, provider: ProviderRow | str | None, name: str = "User",
+                            conn: Conn | None = None) -> ResourceType:
+        """The resource type ``name`` as a provider's requests see it: the app's schemas
+        with the custom attributes the admin declared for the provider (``provider``: the
+        ProviderRow a hook was given, or its id; None for the app's own). Give it to
+        ``parse_path``, ``path_values`` and the evaluators to reach custom attributes."""
+        return (await custom_attributes.registry_of(self, provider, conn)).types[name]
 
     async def user_view(self, user_id: str, conn: Conn | None = None) -> dict | None:
         """The admin view of a user (state, source, profile, plugin fields)."""

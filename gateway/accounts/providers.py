@@ -14,6 +14,7 @@ from gateway.context import admin_context
 from gateway.errors import GatewayError, did_you_mean
 from gateway.events.record import log_entry
 from gateway.observability import activity
+from gateway.store import custom_attributes as custom_queries
 from gateway.store import guard as guard_queries
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow
@@ -24,7 +25,11 @@ if TYPE_CHECKING:
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 # Settings the admin API and CLI take at the top level of a provider (kept in `settings`).
-TOP_SETTINGS = ("deactivation_delay", "block_during_delay")
+TOP_SETTINGS = ("deactivation_delay", "block_during_delay", "undeclared_attributes")
+# What a provider's writes do with attributes it has not declared (gateway.scim.custom):
+# keep them as sent (the default) or refuse them.
+SETTING = "undeclared_attributes"
+KEEP, REFUSE = "keep", "refuse"
 
 
 class ProviderError(GatewayError):
@@ -75,6 +80,9 @@ async def check_settings(gw: Gateway, provider: ProviderRow, settings: dict) -> 
             raise ProviderError("deactivation_delay: at most 365d")
     if not isinstance(out.get("block_during_delay", True), bool):
         raise ProviderError("block_during_delay must be true or false")
+    if out.get(SETTING, KEEP) not in (KEEP, REFUSE):
+        raise ProviderError(f"{SETTING} must be \"{KEEP}\" (store the attributes it has not "
+                            f"declared as they are sent) or \"{REFUSE}\" (answer 400)")
     candidate = ProviderRow(id=provider.id, name=provider.name, plugin=provider.plugin,
                             auth_kind=provider.auth_kind, settings=out,
                             created_at=provider.created_at)
@@ -203,6 +211,7 @@ async def delete_provider(gw: Gateway, id_or_name: str,
                 "unassign them in the IdP first", 409)
         await queries.delete_provider(conn, provider.id)
         await guard_queries.forget_provider(conn, provider.id)
+        await custom_queries.forget_provider(conn, provider.id)
         await logged(gw, conn, actor, "delete", provider, settings_view(provider), None)
     return provider
 
@@ -295,6 +304,7 @@ def provider_view(gw: Gateway, provider: ProviderRow) -> dict:
         "auth": provider.auth_kind,
         "deactivation_delay": provider.settings.get("deactivation_delay", DEFAULT_DELAY),
         "block_during_delay": provider.settings.get("block_during_delay", True) is not False,
+        SETTING: provider.settings.get(SETTING, KEEP),
         "settings": provider.settings, "base_url": gw.base_url(provider.id),
         "created_at": provider.created_at,
     }

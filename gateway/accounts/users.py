@@ -12,6 +12,7 @@ from gateway.accounts.providers import provider_filter
 from gateway.errors import GatewayError, did_you_mean
 from gateway.profile import profile_of
 from gateway.scim.ast import AttrPath, Compare, Filter, Or
+from gateway.scim.custom import extension_data
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
 from gateway.store.filter_sql import compile_filter, dialect_of
@@ -50,6 +51,7 @@ async def view(gw: Gateway, conn: Conn, row: ResourceRow) -> dict:
         "provider_state": provider_state(row),
         "deleted_by_provider": row.hidden,
         "profile": await profile_of(gw, await owner(conn, row), row.data),
+        "custom_attributes": extension_data(row.data, gw.registry.types["User"]),
         "created": row.created,
         "last_modified": row.last_modified,
     }

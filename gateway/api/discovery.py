@@ -1,4 +1,5 @@
-"""/ServiceProviderConfig, /Schemas and /ResourceTypes, generated from gateway.scim.schema."""
+"""/ServiceProviderConfig, /Schemas and /ResourceTypes, generated from gateway.scim.schema
+and the provider's custom attributes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.accounts.custom_attributes import registry_of
 from gateway.api.http import ScimResponse
 from gateway.context import RequestContext
 from gateway.scim.errors import ScimError
@@ -54,12 +56,13 @@ async def service_provider_config(request: Request, gw: Gateway,
 
 async def schemas(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     base = gw.base_url(ctx.provider.id)
-    return ScimResponse(list_response([s.to_scim(base) for s in gw.registry.schemas()]))
+    registry = await registry_of(gw, ctx.provider)
+    return ScimResponse(list_response([s.to_scim(base) for s in registry.schemas()]))
 
 
 async def schema(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     urn = request.path_params["urn"]
-    for found in gw.registry.schemas():
+    for found in (await registry_of(gw, ctx.provider)).schemas():
         if found.id.lower() == urn.lower():
             return ScimResponse(found.to_scim(gw.base_url(ctx.provider.id)))
     raise ScimError(404, f"No schema {urn}")
@@ -67,12 +70,13 @@ async def schema(request: Request, gw: Gateway, ctx: RequestContext) -> Response
 
 async def resource_types(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     base = gw.base_url(ctx.provider.id)
-    return ScimResponse(list_response([t.to_scim(base) for t in gw.registry.types.values()]))
+    registry = await registry_of(gw, ctx.provider)
+    return ScimResponse(list_response([t.to_scim(base) for t in registry.types.values()]))
 
 
 async def resource_type(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     name = request.path_params["name"]
-    for found in gw.registry.types.values():
+    for found in (await registry_of(gw, ctx.provider)).types.values():
         if found.name.lower() == name.lower():
             return ScimResponse(found.to_scim(gw.base_url(ctx.provider.id)))
     raise ScimError(404, f"No resource type {name}")

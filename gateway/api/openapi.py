@@ -20,6 +20,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from gateway import __version__
+from gateway.accounts.custom_attributes import registry_of
+from gateway.accounts.providers import KEEP, SETTING
 from gateway.api.admin.endpoint import admin_endpoint
 from gateway.api.admin.schemas import Error
 from gateway.api.http import JsonResponse
@@ -238,17 +240,27 @@ def _object(attributes: Iterable[Attribute], request: bool, strict: bool,
     return out
 
 
-def resource_schema(rtype: ResourceType, request: bool) -> dict:
+# An extension no schema declares, as a provider's IdP sent it (gateway.scim.custom).
+UNDECLARED = {"^[uU][rR][nN]:": {"type": "object"}}
+
+
+def resource_schema(rtype: ResourceType, request: bool, undeclared: bool = False) -> dict:
     """A resource as a client sends it (request) or as the gateway answers (response,
-    where ?attributes= may leave out anything but `schemas` and `id`)."""
+    where ?attributes= may leave out anything but `schemas` and `id`). ``undeclared``: the
+    requests may carry extensions nothing declares (the provider keeps them); answers may
+    always hold some (kept before)."""
     urns = [s.id for s in rtype.schemas]
     schema = _object((*COMMON, *rtype.schema.attributes), request, strict=True,
                      required=request)
-    schema["properties"] = {"schemas": {"type": "array", "items": {"enum": urns}},
-                            **schema["properties"]}
+    schema["properties"] = {"schemas": {"type": "array", "items": {
+        "enum": urns} if request and not undeclared else {"type": "string"}},
+        **schema["properties"]}
     for extension, _required in rtype.extensions:
-        schema["properties"][extension.id] = _object(extension.attributes, request,
-                                                     strict=True, required=request)
+        schema["properties"][extension.id] = _object(
+            extension.attributes, request,
+            strict=not extension.custom or (request and not undeclared), required=request)
+    if undeclared or not request:
+        schema["patternProperties"] = UNDECLARED
     schema["description"] = rtype.description
     if not request:
         schema["required"] = ["schemas", "id"]
@@ -270,12 +282,13 @@ def _loose(required: list[str], **properties: dict) -> dict:
 STRINGS = {"type": "array", "items": {"type": "string"}}
 
 
-def scim_components(registry: Registry) -> dict:
-    """The SCIM schemas of this gateway: each resource type as sent and as answered, the
-    protocol messages, errors and discovery."""
+def scim_components(registry: Registry, undeclared: bool = False) -> dict:
+    """The SCIM schemas of this gateway (or of one provider: `registry` with its custom
+    attributes, `undeclared` when it keeps attributes it has not declared): each resource
+    type as sent and as answered, the protocol messages, errors and discovery."""
     out: dict[str, dict] = {}
     for rtype in registry.types.values():
-        out[rtype.name] = resource_schema(rtype, request=True)
+        out[rtype.name] = resource_schema(rtype, request=True, undeclared=undeclared)
         out[f"{rtype.name}Resource"] = resource_schema(rtype, request=False)
         out[f"{rtype.name}List"] = _list_response(ref(f"{rtype.name}Resource"))
     out["AnyList"] = _list_response(
@@ -400,11 +413,15 @@ def _resource_paths(rtype: ResourceType) -> dict[str, dict]:
     }
 
 
-def scim_document(gw: Gateway, provider: Any, routes: list[BaseRoute]) -> dict:
-    """The SCIM API of one provider's base URL, from the app's schema registry; `routes`
-    are the plugins' routes under it (an OAuth token endpoint, ...)."""
+def scim_document(gw: Gateway, provider: Any, routes: list[BaseRoute],
+                  registry: Registry | None = None) -> dict:
+    """The SCIM API of one provider's base URL, from its schema registry (the app's, with
+    the provider's custom attributes); `routes` are the plugins' routes under it (an OAuth
+    token endpoint, ...)."""
+    registry = registry or gw.registry
+    keeps = provider.settings.get(SETTING, KEEP) == KEEP
     paths: dict[str, dict] = {}
-    for rtype in gw.registry.types.values():
+    for rtype in registry.types.values():
         paths.update(_resource_paths(rtype))
     paths["/.search"] = {"post": _op("Search every resource type",
                                      {"200": _answer("AnyList", "A page")},
@@ -445,7 +462,7 @@ def scim_document(gw: Gateway, provider: Any, routes: list[BaseRoute]) -> dict:
         "security": [{scheme: []}],
         "paths": paths,
         "components": {
-            "schemas": scim_components(gw.registry),
+            "schemas": scim_components(registry, undeclared=keeps),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "The provider's bearer token (or an OAuth access "
@@ -476,4 +493,5 @@ async def admin_openapi(request: Request, gw: Gateway) -> Any:
 async def scim_openapi(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     """The provider's SCIM API (OpenAPI 3.1), with its own base URL and credential kind."""
     routes = mounted(request.app, SCIM_PREFIX)
-    return JsonResponse(scim_document(gw, ctx.provider, routes))
+    registry = await registry_of(gw, ctx.provider)
+    return JsonResponse(scim_document(gw, ctx.provider, routes, registry))

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
+from gateway.accounts import custom_attributes
 from gateway.api import discovery, openapi
 from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json
@@ -69,11 +70,13 @@ async def log_early_refusal(gw: Gateway, ctx: RequestContext, error: GatewayErro
 FIXED = ("serviceproviderconfig", "schemas", "resourcetypes", "bulk", ".search")
 
 
-def resource_type(request: Request, gw: Gateway) -> ResourceType:
+async def resource_type(request: Request, gw: Gateway, ctx: RequestContext) -> ResourceType:
+    """The resource type the path names, as the provider sees it (its custom attributes)."""
     kind = request.path_params["kind"]
     if kind.lower() in FIXED:  # reached only by a method their own routes refuse
         raise ScimError(405, f"{request.method} is not allowed on /{kind}")
-    rtype = gw.registry.by_endpoint("/" + kind)
+    registry = await custom_attributes.registry_of(gw, ctx.provider)
+    rtype = registry.by_endpoint("/" + kind)
     if rtype is None:
         raise ScimError(404, f"No resource type at /{request.path_params['kind']}")
     return rtype
@@ -105,7 +108,7 @@ def shaped(body: dict, rtype: ResourceType, shape: Shape) -> dict:
 
 @scim_endpoint
 async def list_or_create(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
-    rtype = resource_type(request, gw)
+    rtype = await resource_type(request, gw, ctx)
     if request.method == "POST":
         shape = write_projection(request, rtype)
         body = await read_json(request, gw.settings.max_body_bytes)
@@ -119,7 +122,7 @@ async def list_or_create(request: Request, gw: Gateway, ctx: RequestContext) -> 
 
 @scim_endpoint
 async def search(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
-    rtype = resource_type(request, gw)
+    rtype = await resource_type(request, gw, ctx)
     query = reads.query_from_search(await read_json(request, gw.settings.max_body_bytes))
     return ScimResponse(await reads.search(gw, ctx.provider.id, rtype, query))
 
@@ -127,7 +130,8 @@ async def search(request: Request, gw: Gateway, ctx: RequestContext) -> Response
 @scim_endpoint
 async def search_root(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     query = reads.query_from_search(await read_json(request, gw.settings.max_body_bytes))
-    return ScimResponse(await root_search.search_root(gw, ctx.provider.id, query))
+    registry = await custom_attributes.registry_of(gw, ctx.provider)
+    return ScimResponse(await root_search.search_root(gw, ctx.provider.id, query, registry))
 
 
 @scim_endpoint
@@ -138,7 +142,7 @@ async def bulk_request(request: Request, gw: Gateway, ctx: RequestContext) -> Re
 
 @scim_endpoint
 async def one(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
-    rtype = resource_type(request, gw)
+    rtype = await resource_type(request, gw, ctx)
     rid = request.path_params["id"]
     if_match = request.headers.get("if-match")
     if request.method == "GET":

@@ -32,7 +32,7 @@ STATES = (lifecycle.ACTIVE, lifecycle.PENDING, lifecycle.HELD, lifecycle.BLOCKED
 # The admin view's own keys; anything else in it was added by a plugin (user_view hook).
 CORE_KEYS = {"id", "state", "deactivate_at", "can_sign_in", "blocked", "block_reason",
              "cold_storage", "source", "provider_state", "deleted_by_provider", "profile",
-             "created", "last_modified"}
+             "custom_attributes", "created", "last_modified"}
 # The core's block reasons in words; a policy's own reason (a plugin's) is shown as it is.
 BLOCK_REASONS = {lifecycle.ADMIN_BLOCK: "by an admin",
                  lifecycle.PENDING_BLOCK: "deactivation pending",

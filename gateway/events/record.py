@@ -76,10 +76,13 @@ async def emit(gw: Gateway, conn: Conn, ctx: RequestContext, event_type: str, *,
 
 async def record(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: str,
                  event_type: str, resource_type: str, resource_id: str, before: Any,
-                 after: Any, data: dict, reason: str | None = None) -> dict:
-    """One successful change: its sync-log entry and its event."""
+                 after: Any, data: dict, reason: str | None = None,
+                 detail: str | None = None) -> dict:
+    """One successful change: its sync-log entry (with ``detail``, a note for the admin)
+    and its event."""
     await log_entry(gw, conn, ctx, operation=operation, resource_type=resource_type,
-                    resource_id=resource_id, before=before, after=after, reason=reason)
+                    resource_id=resource_id, before=before, after=after, reason=reason,
+                    detail=detail)
     return await emit(gw, conn, ctx, event_type, resource_type=resource_type,
                       resource_id=resource_id, data=data)
 

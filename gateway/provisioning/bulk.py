@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from gateway.accounts.custom_attributes import registry_of
 from gateway.context import RequestContext
 from gateway.provisioning import writes
 from gateway.scim.errors import ScimError
-from gateway.scim.schema import BULK_REQUEST, BULK_RESPONSE, ResourceType
+from gateway.scim.schema import BULK_REQUEST, BULK_RESPONSE, Registry, ResourceType
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -141,10 +142,10 @@ def _swap(segment: str, ids: dict[str, str]) -> str:
     return ids.get(match.group(1), segment) if match else segment
 
 
-def target(gw: Gateway, op: Operation) -> tuple[ResourceType, str | None]:
+def target(registry: Registry, op: Operation) -> tuple[ResourceType, str | None]:
     """The resource type and id (None for POST) an operation's path names."""
     parts = [part for part in op.path.split("/") if part]
-    rtype = gw.registry.by_endpoint("/" + parts[0]) if parts else None
+    rtype = registry.by_endpoint("/" + parts[0]) if parts else None
     if rtype is None:
         raise ScimError(404, f"No resource type at {op.path}")
     if op.method == "POST":
@@ -159,7 +160,7 @@ def target(gw: Gateway, op: Operation) -> tuple[ResourceType, str | None]:
 async def run_one(gw: Gateway, ctx: RequestContext, op: Operation,
                   ids: dict[str, str]) -> dict:
     """Carry out one operation; its result entry for the BulkResponse."""
-    rtype, rid = target(gw, op)
+    rtype, rid = target(await registry_of(gw, ctx.provider), op)
     data = substitute(op.data, ids)
     if op.method == "POST":
         created = await writes.create(gw, ctx, rtype, data)

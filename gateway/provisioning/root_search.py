@@ -22,7 +22,7 @@ from gateway.scim.ast import AttrPath
 from gateway.scim.errors import ScimError
 from gateway.scim.path import parse_attr_list
 from gateway.scim.project import project, wants_members
-from gateway.scim.schema import ResourceType
+from gateway.scim.schema import Registry, ResourceType
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
 from gateway.store.filter_sql import compile_sort
@@ -106,8 +106,10 @@ def excluded(excl: dict[str, list] | None, rtype: ResourceType) -> list[AttrPath
     return (excl or {}).get(rtype.name) or None
 
 
-async def search_root(gw: Gateway, pid: str, query: ListQuery) -> dict:
-    types = list(gw.registry.types.values())
+async def search_root(gw: Gateway, pid: str, query: ListQuery,
+                      registry: Registry | None = None) -> dict:
+    """Every resource type of `registry` (the provider's; the app's by default)."""
+    types = list((registry or gw.registry).types.values())
     where, params = condition(gw, types, query)
     order = order_by(gw, types, query)
     if query.attributes:

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
-from gateway.accounts import guard, lifecycle
+from gateway.accounts import custom_attributes, guard, lifecycle
 from gateway.context import RequestContext
 from gateway.events.payload import event_data
 from gateway.events.record import committed, emit, log_failure, record
 from gateway.ids import new_id
 from gateway.provisioning.members import apply_member_changes, check_members, take_members
 from gateway.provisioning.render import etag, render
+from gateway.scim.custom import Undeclared
 from gateway.scim.errors import ScimError
 from gateway.scim.patch import (
     MemberChange,
@@ -106,17 +107,20 @@ async def create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: An
 async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
     pid = owner(ctx)
     body = await normalize(gw, ctx, rtype, "create", body, None)
-    data = canonical_resource(body, rtype, gw.settings.max_attribute_values)
+    undeclared = custom_attributes.policy(gw, ctx.provider)
+    data = canonical_resource(body, rtype, gw.settings.max_attribute_values, undeclared)
     member_ids = take_members(data, rtype)
     require(data, rtype)
     await validate(gw, ctx, rtype, data, "create")
     now = gw.clock.stamp()
     external_id, name_key, display_key = resources.keys_for(rtype.name, data)
     async with gw.store.write() as conn:
+        await custom_attributes.tally(gw, conn, pid, rtype.name, undeclared)
         if rtype.name == "User":
             if await _local_name(conn, pid, data, None):
                 raise await _conflict(conn, pid, data)
-            reclaimed = await reclaim(gw, conn, ctx, pid, data)
+            reclaimed = await reclaim(gw, conn, ctx, pid, data,
+                                      custom_attributes.note(undeclared))
             if reclaimed is not None:
                 return render(reclaimed, rtype, gw.base_url(pid), [])
         row = ResourceRow(
@@ -141,13 +145,14 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
             after={**data, **({"members": member_ids} if member_ids else {})},
             data=await event_data(gw, ctx.provider, row, None,
                                   {"members": member_ids} if member_ids else None, conn=conn),
+            detail=custom_attributes.note(undeclared),
         )
     await committed(gw, [event])
     return render(row, rtype, gw.base_url(pid), members)
 
 
 async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
-                  data: dict) -> ResourceRow | None:
+                  data: dict, detail: str | None = None) -> ResourceRow | None:
     """A POST for a user this provider deleted: the same user comes back (same id)."""
     found = await resources.deleted_match(conn, pid, data["userName"], data.get("externalId"))
     if found is None:
@@ -172,7 +177,7 @@ async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
         gw, conn, ctx, operation="create", event_type="user.restored", resource_type="User",
         resource_id=row.id, before={"state": old_state, **before},
         after={"state": row.state, **data}, reason="reclaimed_by_create",
-        data=await event_data(gw, ctx.provider, row, before, conn=conn),
+        data=await event_data(gw, ctx.provider, row, before, conn=conn), detail=detail,
     )
     unblocked = lifecycle.block_change(status, row, "user.restored", "reclaimed_by_create")
     if unblocked:
@@ -217,6 +222,7 @@ def _immutable(rtype: ResourceType, old: dict, new: dict) -> None:
 async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
                   operation: str, body: Any, if_match: str | None) -> dict:
     pid = owner(ctx)
+    undeclared = custom_attributes.policy(gw, ctx.provider)
     async with gw.store.write() as conn:
         row = await load(conn, pid, rtype, rid)
         check_version(row, if_match)
@@ -227,10 +233,11 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
             body = await normalize(gw, ctx, rtype, operation, body,
                                    render(row, rtype, gw.base_url(pid)))
         if operation == "patch":
-            result = await patched(gw, row, rtype, body)
+            result = await patched(gw, row, rtype, body, undeclared)
             new_data, changes = result.data, result.member_changes
         else:
-            new_data = canonical_resource(body, rtype, gw.settings.max_attribute_values)
+            new_data = canonical_resource(body, rtype, gw.settings.max_attribute_values,
+                                          undeclared)
             listed = take_members(new_data, rtype)
             changes = [MemberChange(action="replace", ids=tuple(listed or ()))] \
                 if rtype.name == "Group" else []
@@ -239,6 +246,7 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         await validate(gw, ctx, rtype, new_data, operation)
         if rtype.name == "User" and await _local_name(conn, pid, new_data, row.name_key):
             raise await _conflict(conn, pid, new_data)
+        await custom_attributes.tally(gw, conn, pid, rtype.name, undeclared)
         added, removed = await apply_member_changes(conn, pid, rid, changes)
         change = Change(f"{rtype.name.lower()}.updated")
         if rtype.name == "User":
@@ -267,7 +275,7 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
                 {"state": row.state, **_blocked(row.block_reason), **new_data},
                 data=await event_data(gw, ctx.provider, row, before,
                                       {"reason": reason} if reason else None, conn=conn),
-                reason=reason,
+                reason=reason, detail=custom_attributes.note(undeclared),
             ))
         if change.also:
             written.append(await emit(
@@ -294,10 +302,11 @@ INLINE_VALUES = 32
 INLINE_PATH = 256
 
 
-async def patched(gw: Gateway, row: ResourceRow, rtype: ResourceType, body: Any) -> PatchResult:
+async def patched(gw: Gateway, row: ResourceRow, rtype: ResourceType, body: Any,
+                  undeclared: Undeclared | None = None) -> PatchResult:
     ops = parse_patch_request(body, gw.settings.patch_max_operations)
     apply = partial(apply_patch, row.data, ops, rtype, resource_id=row.id,
-                    max_values=gw.settings.max_attribute_values)
+                    max_values=gw.settings.max_attribute_values, undeclared=undeclared)
     if _small(ops, row.data):  # what IdPs send: a few operations on a few values
         return apply()
     # Between operations the thread lets go of the interpreter, so that the event loop

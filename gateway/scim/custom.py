@@ -352,6 +352,14 @@ def undeclared_path(text: str, rtype: ResourceType) -> tuple[str, str, str | Non
     return kept, name, sub or None
 
 
+def extension_data(data: dict, rtype: ResourceType) -> dict:
+    """A resource's extensions that `rtype` (the app's schemas) does not know: what its
+    provider sent of its custom attributes, declared or not, by URN."""
+    return {key: value for key, value in data.items()
+            if key[:4].lower() == "urn:" and isinstance(value, dict)
+            and rtype.schema_by_urn(key) is None}
+
+
 def is_secret(name: str, rtype: ResourceType) -> bool:
     """A name the type keeps nowhere (`password`): an undeclared one is dropped like it."""
     found = rtype.schema.attribute(name)

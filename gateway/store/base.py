@@ -95,6 +95,8 @@ class ProviderRow(msgspec.Struct, kw_only=True):
     auth_kind: str
     settings: dict
     created_at: str
+    # Changes whenever the provider's custom attributes do (gateway.accounts.custom).
+    schema_tag: str = ""
 
 
 class CredentialRow(msgspec.Struct, kw_only=True):

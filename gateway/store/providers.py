@@ -16,6 +16,7 @@ def _provider(row: dict | None) -> ProviderRow | None:
         id=row["id"], name=row["name"], plugin=row["plugin"], auth_kind=row["auth_kind"],
         settings=_json.decode(row["settings"]) if isinstance(row["settings"], (str, bytes))
         else dict(row["settings"]), created_at=row["created_at"],
+        schema_tag=row.get("schema_tag") or "",
     )
 
 
@@ -103,7 +104,7 @@ async def credential_lookup(conn: Conn, provider_id: str, secret_hash: str
     tokens, one per token request) are only ever found by their hash. The query and its
     index probes are the same whether the provider exists or not."""
     rows = await conn.fetchall(
-        "SELECT p.id, p.name, p.plugin, p.auth_kind, p.settings, p.created_at,"
+        "SELECT p.id, p.name, p.plugin, p.auth_kind, p.settings, p.created_at, p.schema_tag,"
         " c.id AS c_id, c.kind AS c_kind, c.username AS c_username,"
         " c.secret_hash AS c_hash, c.created_at AS c_created, c.expires_at AS c_expires,"
         " c.revoked_at AS c_revoked"

@@ -15,6 +15,9 @@ from msgspec import UNSET, Meta, UnsetType
 
 Duration = Annotated[str | int, Meta(description="15m, 30s, 2h, 1d, or seconds")]
 Stamp = Annotated[str, Meta(description="RFC 3339, UTC, microseconds")]
+Undeclared = Annotated[str, Meta(description="keep (default): attributes the provider has not "
+                                             "declared are stored as sent; refuse: answered "
+                                             "400")]
 
 
 class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -32,6 +35,8 @@ class ProviderCreate(Strict):
     deactivation_delay: Duration | UnsetType = UNSET
     block_during_delay: Annotated[bool, Meta(description="block a deactivated user at once, "
                                                          "during the delay")] | UnsetType = UNSET
+    undeclared_attributes: Undeclared | UnsetType = UNSET
+
 
 
 class ProviderChange(Strict):
@@ -40,6 +45,44 @@ class ProviderChange(Strict):
     settings: dict[str, Any] | UnsetType = UNSET
     deactivation_delay: Duration | UnsetType = UNSET
     block_during_delay: bool | UnsetType = UNSET
+    undeclared_attributes: Undeclared | UnsetType = UNSET
+
+
+class SubAttribute(Strict):
+    name: str
+    type: Annotated[str, Meta(description="string, boolean, integer, decimal, dateTime, "
+                                          "reference or binary")] = "string"
+    multi_valued: bool = False
+    case_exact: bool = False
+
+
+class CustomAttribute(Strict):
+    """A provider's custom attribute, as declared."""
+
+    schema: Annotated[str, Meta(description="the extension's URN, e.g. urn:ietf:params:scim:"
+                                            "schemas:extension:CustomExtensionName:2.0:User")]
+    name: Annotated[str, Meta(description="the attribute's name (RFC 7643 ATTRNAME)")]
+    resource_type: Annotated[str, Meta(description="User or Group")] = "User"
+    type: Annotated[str, Meta(description="string, boolean, integer, decimal, dateTime, "
+                                          "reference, binary or complex")] = "string"
+    multi_valued: bool = False
+    case_exact: bool = False
+    description: str = ""
+    sub_attributes: Annotated[list[SubAttribute], Meta(
+        description="a complex attribute's sub-attributes")] = []
+
+
+class CustomAttributeChange(Strict):
+    type: str | UnsetType = UNSET
+    multi_valued: bool | UnsetType = UNSET
+    case_exact: bool | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    sub_attributes: list[SubAttribute] | UnsetType = UNSET
+
+
+class DeclareSeen(Strict):
+    type: Annotated[str | None, Meta(description="the type to declare it with; left out, the "
+                                                 "one its values suggest")] = None
 
 
 class WebhookCreate(Strict):
@@ -137,6 +180,7 @@ class Provider(msgspec.Struct, kw_only=True):
     plugin: str | None
     auth: str
     deactivation_delay: Duration
+    undeclared_attributes: Undeclared
     settings: dict[str, Any]
     base_url: str
     created_at: Stamp
@@ -217,6 +261,29 @@ class Held(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
+class CustomAttributeView(CustomAttribute, kw_only=True):
+    path: Annotated[str, Meta(description="URN:name, the attribute's path in filters and "
+                                          "PATCH")]
+
+
+class UndeclaredAttribute(msgspec.Struct, kw_only=True):
+    path: str
+    resource_type: str
+    count: Annotated[int, Meta(description="the writes that carried it")]
+    example: Annotated[Any, Meta(description="its latest value (a long one cut short)")]
+    first_seen: Stamp
+    last_seen: Stamp
+    suggested: Annotated[CustomAttributeView, Meta(
+        description="the declaration its values suggest: POST it to declare it")]
+
+
+class CustomAttributes(msgspec.Struct, kw_only=True):
+    provider: str
+    undeclared_attributes: Undeclared
+    declared: list[CustomAttributeView]
+    undeclared: list[UndeclaredAttribute]
+
+
 class ProviderPage(msgspec.Struct, kw_only=True):
     items: list[ProviderDetails]
     next_cursor: None
@@ -246,6 +313,9 @@ class UserView(msgspec.Struct, kw_only=True):
                                                            "for a local user")]
     deleted_by_provider: bool
     profile: dict[str, Any]
+    custom_attributes: Annotated[dict[str, dict[str, Any]], Meta(
+        description="what the provider sent of its custom attributes (declared or not), by "
+                    "schema URN")]
     created: Stamp
     last_modified: Stamp
 
