@@ -5,7 +5,14 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from gateway.api import openapi
-from gateway.api.admin import auth_failures, events, guard, providers, users
+from gateway.api.admin import (
+    auth_failures,
+    custom_attributes,
+    events,
+    guard,
+    providers,
+    users,
+)
 from gateway.api.admin.endpoint import plugin_endpoint
 
 
@@ -24,6 +31,12 @@ def routes(extra: list[Route]) -> list[BaseRoute]:
               methods=["POST"]),
         Route("/providers/{id}/deactivation-guard/held", guard.guard_held, methods=["GET"]),
         Route("/providers/{id}/activity", providers.provider_activity, methods=["GET"]),
+        Route("/providers/{id}/custom-attributes", custom_attributes.attribute_list,
+              methods=["GET", "POST"]),
+        Route("/providers/{id}/custom-attributes/{path}", custom_attributes.attribute_one,
+              methods=["PATCH", "DELETE"]),
+        Route("/providers/{id}/undeclared-attributes/{path}/declare",
+              custom_attributes.declare_seen, methods=["POST"]),
         Route("/plugins", providers.plugin_list, methods=["GET"]),
         Route("/users", users.user_list, methods=["GET", "POST"]),
         Route("/users/{id}", users.user_one, methods=["GET"]),
