@@ -269,3 +269,69 @@ def test_two_replicas_share_one_deactivation_guard(replicas):
             assert set(states) == {"pending_deactivation"}
 
     run(go())
+
+
+CUSTOM = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+
+
+def test_a_declaration_on_one_replica_holds_at_once_on_the_other(replicas):
+    """Each replica builds a provider's schema once and keeps it: the schema tag read with
+    the provider on every request tells the other replica that it changed."""
+    first, second = replicas.urls
+    admin = f"/admin/v1/providers/{replicas.provider_id}/custom-attributes"
+
+    def user(name: str, level: object) -> dict:
+        return user_body(name, **{CUSTOM: {"level": level}})
+
+    async def go() -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            async def post(url: str, body: dict) -> httpx.Response:
+                return await client.post(replicas.scim(url, "/Users"), json=body,
+                                         headers=replicas.scim_headers)
+
+            # Both replicas have the provider's schema in hand (nothing declared yet).
+            for i, url in enumerate(replicas.urls):
+                assert (await post(url, user(f"free{i}@example.com", "high"))).status_code \
+                    == 201
+            declared = await client.post(f"{first}{admin}", headers=replicas.admin_headers,
+                                         json={"schema": CUSTOM, "name": "level",
+                                               "type": "integer"})
+            assert declared.status_code == 201, declared.text
+            refused = await post(second, user("typed@example.com", "high"))
+            assert refused.status_code == 400 and f"{CUSTOM}:level" in refused.json()["detail"]
+            assert (await post(second, user("typed@example.com", 3))).status_code == 201
+            listed = await client.get(replicas.scim(second, "/Schemas"),
+                                      headers=replicas.scim_headers)
+            assert CUSTOM in {s["id"] for s in listed.json()["Resources"]}
+
+            removed = await client.delete(f"{second}{admin}/{CUSTOM}:level",
+                                          headers=replicas.admin_headers)
+            assert removed.status_code == 204
+            assert (await post(first, user("loose@example.com", "low"))).status_code == 201
+
+    run(go())
+
+
+def test_concurrent_writes_on_both_replicas_count_every_undeclared_attribute(replicas):
+    """The tally of an undeclared attribute is one statement per write, in the write's
+    transaction: 60 writes at once through two replicas count 60."""
+    okta = "urn:ietf:params:scim:schemas:custom:Space"
+
+    async def go() -> dict:
+        async with httpx.AsyncClient(timeout=60) as client:
+            answers = await asyncio.gather(*[
+                client.post(replicas.scim(replicas.url(), "/Users"),
+                            json=user_body(f"tally{i}@example.com",
+                                           **{okta: {"custom1": f"v{i}", "custom2": i}}),
+                            headers=replicas.scim_headers)
+                for i in range(60)])
+            assert {a.status_code for a in answers} == {201}
+            listed = await client.get(
+                f"{replicas.url()}/admin/v1/providers/{replicas.provider_id}/custom-attributes",
+                headers=replicas.admin_headers)
+            return {u["path"]: u for u in listed.json()["undeclared"]}
+
+    seen = run(go())
+    assert seen[f"{okta}:custom1"]["count"] == 60
+    assert seen[f"{okta}:custom2"]["count"] == 60
+    assert seen[f"{okta}:custom2"]["suggested"]["type"] == "integer"
