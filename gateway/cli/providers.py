@@ -1,4 +1,5 @@
-"""`identity-gateway provider add|list|show|set|rotate|remove|guard` and `admin-token rotate`.
+"""`identity-gateway provider add|list|show|set|rotate|remove|guard|attributes` and
+`admin-token rotate`.
 
 Every command that names a provider takes its name (in any case) or its id."""
 
@@ -8,7 +9,7 @@ import argparse
 from typing import Any
 
 from gateway.accounts import providers
-from gateway.cli import guard
+from gateway.cli import custom_attributes, guard
 from gateway.cli.common import common, print_json, print_lines, print_table, run
 from gateway.core import Gateway
 from gateway.store import providers as queries
@@ -21,6 +22,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
             settings["deactivation_delay"] = args.deactivation_delay
         if args.block_during_delay is not None:
             settings["block_during_delay"] = args.block_during_delay == "on"
+        if args.undeclared_attributes is not None:
+            settings["undeclared_attributes"] = args.undeclared_attributes
         provider, shown = await providers.create_provider(gw, args.name, args.auth,
                                                           args.plugin, settings)
         print(f"SCIM base URL: {gw.base_url(provider.id)}")
@@ -61,6 +64,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
             changes["name"] = args.rename
         if args.block_during_delay is not None:
             changes["block_during_delay"] = args.block_during_delay == "on"
+        if args.undeclared_attributes is not None:
+            changes["undeclared_attributes"] = args.undeclared_attributes
         provider = await providers.update_provider(gw, args.name, changes)
         print_json(providers.provider_view(gw, provider))
         return 0
@@ -83,6 +88,10 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
     return run(args, rotate)
 
 
+UNDECLARED_HELP = ("attributes the IdP sends that are not declared (`provider attributes`): "
+                   "keep them as sent, or refuse the request with 400")
+
+
 def add_commands(sub: Any) -> None:
     prov = sub.add_parser("provider", help="manage provisioning providers")
     actions = prov.add_subparsers(dest="action", required=True)
@@ -96,6 +105,8 @@ def add_commands(sub: Any) -> None:
                                                   "30s, 0s (default 15m)")
     add.add_argument("--block-during-delay", choices=("on", "off"),
                      help="block a user as soon as the provider deactivates it (default on)")
+    add.add_argument("--undeclared-attributes", choices=("keep", "refuse"),
+                     help=UNDECLARED_HELP + " (default keep)")
     common(actions.add_parser("list", help="list providers"))
     show = common(actions.add_parser("show", help="one provider's settings and base URL"))
     show.add_argument("name", help="the provider's name or id")
@@ -109,10 +120,13 @@ def add_commands(sub: Any) -> None:
     chg.add_argument("--rename", help="a new display name")
     chg.add_argument("--block-during-delay", choices=("on", "off"),
                      help="block a user as soon as the provider deactivates it")
+    chg.add_argument("--undeclared-attributes", choices=("keep", "refuse"),
+                     help=UNDECLARED_HELP)
     rem = common(actions.add_parser("remove", help="remove a provider that owns no users or "
                                                    "groups (unassign them in the IdP first)"))
     rem.add_argument("name", help="the provider's name or id")
     guard.add_command(actions)
+    custom_attributes.add_command(actions)
     prov.set_defaults(func=cmd_provider)
 
     tok = sub.add_parser("admin-token", help="the admin API's bearer token")
