@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.accounts import admins, auth_failures, providers
 from gateway.accounts.sessions import Session
 from gateway.console import activity as traffic
-from gateway.console import guard
+from gateway.console import custom_attributes, guard
 from gateway.console.auth import form_of, redirect
 from gateway.console.extension import ConsoleIdp
 from gateway.console.render import console_of
@@ -218,6 +218,7 @@ async def provider_page(request: Request, gw: Gateway, session: Session) -> Resp
         "kind": kind_label(idp, provider.auth_kind), "panels": panels,
         "plugin_settings": msgspec.json.encode(plugin_settings).decode()
         if plugin_settings else "", **about, **await guard.card(gw, provider),
+        **await custom_attributes.card(gw, provider),
         **await connection_values(request, gw, provider), **await chart_values(gw, provider)})
 
 
@@ -231,6 +232,8 @@ async def provider_settings(request: Request, gw: Gateway, session: Session) -> 
         changes["deactivation_delay"] = str(form["deactivation_delay"]).strip()
     if form.get("block_during_delay") is not None:
         changes["block_during_delay"] = "on" in form.getlist("block_during_delay")
+    if form.get("undeclared_attributes") is not None:
+        changes["undeclared_attributes"] = str(form["undeclared_attributes"])
     raw = str(form.get("plugin_settings") or "").strip()
     if raw:
         try:
@@ -240,7 +243,8 @@ async def provider_settings(request: Request, gw: Gateway, session: Session) -> 
                                '{"key": "value"}') from None
         if not isinstance(extra, dict) or set(extra) & set(providers.TOP_SETTINGS):
             raise GatewayError("Plugin settings must be a JSON object (the deactivation "
-                               "delay and blocking during it have their own fields)")
+                               "delay, blocking during it and undeclared attributes have "
+                               "their own fields)")
         changes["settings"] = extra
     await providers.update_provider(gw, pid, changes, actor=admins.actor(session.admin))
     return redirect(gw, f"/providers/{pid}", "Settings saved")

@@ -16,6 +16,7 @@ from gateway.accounts.sessions import Session
 from gateway.console import (
     auth,
     auth_failures,
+    custom_attributes,
     events,
     guard,
     pages,
@@ -82,7 +83,7 @@ def core_routes() -> list[BaseRoute]:
         page("/providers/{id}/activity", providers.provider_activity),
         *users.routes(page), *synclog.routes(page), *webhooks.routes(page),
         *events.routes(page), *pages.routes(page),
-        *guard.routes(page), *auth_failures.routes(page),
+        *guard.routes(page), *auth_failures.routes(page), *custom_attributes.routes(page),
     ]
 
 

@@ -15,6 +15,7 @@ from gateway.accounts import actions, admins, lifecycle, users
 from gateway.accounts.sessions import Session
 from gateway.accounts.users import view
 from gateway.console.auth import form_of, redirect
+from gateway.console.custom_attributes import user_attributes
 from gateway.console.render import console_of
 from gateway.errors import GatewayError, NotFound
 from gateway.events import synclog
@@ -123,6 +124,7 @@ async def user_page(request: Request, gw: Gateway, session: Session) -> Response
     added = {k: v for k, v in user.items() if k not in CORE_KEYS}
     return console_of(request).page(request, "user.html", {
         "user": user, "raw": row.data, "groups": groups, "provider": provider,
+        "custom": await user_attributes(gw, provider, row.data),
         "added": added, "panels": panels, "log": log["items"], "block": block_text(user),
         "actions": [(a, ACTION_LABELS[a]) for a in available_actions(user)],
     })
