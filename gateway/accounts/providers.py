@@ -85,7 +85,7 @@ async def check_settings(gw: Gateway, provider: ProviderRow, settings: dict) -> 
                             f"declared as they are sent) or \"{REFUSE}\" (answer 400)")
     candidate = ProviderRow(id=provider.id, name=provider.name, plugin=provider.plugin,
                             auth_kind=provider.auth_kind, settings=out,
-                            created_at=provider.created_at)
+                            created_at=provider.created_at, schema_tag=provider.schema_tag)
     await gw.hooks.call("validate_provider_settings", provider=candidate, settings=out,
                         gateway=gw)
     return out

@@ -110,3 +110,28 @@ async def test_okta_profile_mapping_in_okta_notation(database):
         assert kept.json()["settings"]["profile_mapping"] == mapping
         r = await gw.scim(idp, "POST", "/Users", body("other@fabrikam.example", emails=[]))
         assert r.status_code == 201, r.text
+
+
+async def test_okta_profile_mapping_reads_a_declared_custom_attribute(database):
+    """Okta sends a Profile Editor attribute under its External namespace (Okta support,
+    "Custom Schema Attribute is Not Being Sent to Provisioning Servers":
+    urn:ietf:params:scim:schemas:custom:Space); declared, it can feed a profile field."""
+    space = "urn:ietf:params:scim:schemas:custom:Space"
+    async with running(database, enabled=["okta"]) as gw:
+        idp = await gw.provider("okta", auth="basic", plugin="okta")
+        mapping = {"division": f"{space}:businessUnit"}
+        refused = await gw.client.patch(f"/admin/v1/providers/{idp.id}", headers=gw.admin,
+                                        json={"settings": {"profile_mapping": mapping}})
+        assert refused.status_code == 400 and "profile_mapping.division" in \
+            refused.json()["detail"]
+        declared = await gw.admin_api("POST", f"/providers/{idp.id}/custom-attributes",
+                                      {"schema": space, "name": "businessUnit"})
+        assert declared.status_code == 201, declared.text
+        r = await gw.client.patch(f"/admin/v1/providers/{idp.id}", headers=gw.admin,
+                                  json={"settings": {"profile_mapping": mapping}})
+        assert r.status_code == 200, r.text
+        r = await gw.scim(idp, "POST", "/Users", body(
+            "person@fabrikam.example", emails=[], **{space: {"businessUnit": "Outlets"}}))
+        assert r.status_code == 201, r.text
+        profile, from_events = await profile_and_events(gw, r.json()["id"])
+        assert profile["division"] == "Outlets" and from_events == [profile]

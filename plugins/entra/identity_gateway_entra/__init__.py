@@ -43,10 +43,13 @@ def provider_routes() -> list:
 
 
 @hookimpl
-def normalize_request(provider: Any, resource_type: str, operation: str, body: Any) -> Any:
+async def normalize_request(provider: Any, resource_type: str, operation: str, body: Any,
+                            gateway: Any) -> Any:
     if not ours(provider):
         return None
-    return dialect.normalize(resource_type, operation, body)
+    # The provider's own schema: its custom boolean attributes get Entra's "True" fixed too.
+    rtype = await gateway.resource_type(provider, resource_type)
+    return dialect.normalize(resource_type, operation, body, rtype)
 
 
 @hookimpl

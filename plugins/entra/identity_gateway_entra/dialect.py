@@ -38,9 +38,11 @@ _FILTER = re.compile(r"\[[^\]]*\]")
 _NAME = re.compile(r"[^\[.\s]+")
 
 
-def normalize(resource_type: str, operation: str, body: Any) -> Any:
-    """The canonical form of one Entra request body (a resource, or a PatchOp)."""
-    rtype = RESOURCE_TYPES.get(resource_type)
+def normalize(resource_type: str, operation: str, body: Any,
+              rtype: ResourceType | None = None) -> Any:
+    """The canonical form of one Entra request body (a resource, or a PatchOp); ``rtype``
+    is the provider's resource type (the built-in one by default)."""
+    rtype = rtype or RESOURCE_TYPES.get(resource_type)
     if rtype is None or not isinstance(body, dict):
         return body
     if operation == "patch":

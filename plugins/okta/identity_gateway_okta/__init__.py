@@ -26,16 +26,21 @@ def validate_resource(provider: Any, resource_type: str, resource: dict, operati
 
 
 @hookimpl
-def validate_provider_settings(provider: Any, settings: dict, gateway: Any) -> None:
+async def validate_provider_settings(provider: Any, settings: dict, gateway: Any) -> None:
     if ours(provider) and "profile_mapping" in settings:
-        okta_profile.check_mapping(settings["profile_mapping"], gateway.registry.types["User"])
+        # The provider's own schema: a profile field may come from a custom attribute.
+        okta_profile.check_mapping(settings["profile_mapping"],
+                                   await gateway.resource_type(provider, "User"))
 
 
 @hookimpl
-def canonical_profile(provider: Any, resource: dict, profile: dict) -> Any:
+async def canonical_profile(provider: Any, resource: dict, profile: dict, gateway: Any) -> Any:
     if not ours(provider):
         return None
-    return okta_profile.overrides(resource, getattr(provider, "settings", {}) or {})
+    settings = getattr(provider, "settings", {}) or {}
+    rtype = await gateway.resource_type(provider, "User") \
+        if settings.get("profile_mapping") else None
+    return okta_profile.overrides(resource, settings, rtype)
 
 
 @hookimpl

@@ -30,7 +30,9 @@ def primary(values: Any) -> dict | None:
     return next((v for v in items if v.get("primary") is True), items[0] if items else None)
 
 
-def overrides(resource: dict, settings: dict) -> dict:
+def overrides(resource: dict, settings: dict, rtype: Any = None) -> dict:
+    """The Okta profile's fields; ``rtype`` (the provider's User type, with its custom
+    attributes) reads the admin's profile_mapping."""
     out: dict = {}
     address = primary(resource.get("addresses"))
     if address is not None:
@@ -38,7 +40,7 @@ def overrides(resource: dict, settings: dict) -> dict:
     email = primary(resource.get("emails"))
     if email is not None:
         out["email"] = email.get("value")
-    out.update(mapped(resource, settings.get("profile_mapping") or {}))
+    out.update(mapped(resource, settings.get("profile_mapping") or {}, rtype or USER_TYPE))
     return out
 
 
@@ -62,12 +64,12 @@ def check_mapping(mapping: Any, rtype: Any) -> None:
                                f"path: {getattr(exc, 'detail', exc)}") from None
 
 
-def mapped(resource: dict, mapping: dict) -> dict:
+def mapped(resource: dict, mapping: dict, rtype: Any = USER_TYPE) -> dict:
     """Profile fields the admin mapped to paths: the first value each path selects."""
     out = {}
     for field, expr in mapping.items():
         try:
-            found = path_values(resource, scim_path(str(expr)), USER_TYPE)
+            found = path_values(resource, scim_path(str(expr)), rtype)
         except (ValueError, ScimError) as exc:
             detail = getattr(exc, "detail", str(exc))
             raise ScimError(400, f"provider setting profile_mapping.{field} = '{expr}' is not "

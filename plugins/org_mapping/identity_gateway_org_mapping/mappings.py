@@ -74,7 +74,9 @@ async def put_org_mapping(gw: Any, conn: Any, pid: str, body: Any,
         organization_id = (await catalogue.require_org(
             conn, body.get("organization"), "organization"))["id"]
     elif method == "attribute":
-        attr, _ = attribute.parse(body.get("attribute"), gw.registry.types["User"])
+        # A custom attribute declared for the provider is a path like any other.
+        attr, _ = attribute.parse(body.get("attribute"),
+                                  await gw.resource_type(pid, "User", conn))
     else:
         groups = await group_orgs(conn, pid, body.get("groups"))
     default_id = mapping.default_id

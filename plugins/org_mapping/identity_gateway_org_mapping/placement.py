@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.plugin import ScimError
+from gateway.plugin import ResourceType, ScimError
 from identity_gateway_org_mapping import attribute, catalogue, store
 from identity_gateway_org_mapping.catalogue import ACTOR
 
@@ -64,9 +64,10 @@ async def load(conn: Any, pid: str) -> Mapping | None:
 class Mapper:
     """Places the users of one provider within one transaction; caches what it looks up."""
 
-    def __init__(self, gw: Any, conn: Any, mapping: Mapping, reason: str) -> None:
+    def __init__(self, gw: Any, conn: Any, mapping: Mapping, reason: str,
+                 rtype: ResourceType) -> None:
         self.gw, self.conn, self.mapping, self.reason = gw, conn, mapping, reason
-        self.rtype = gw.registry.types["User"]
+        self.rtype = rtype  # the provider's, with its custom attributes
         self.path = attribute.parse(mapping.attribute, self.rtype)[1] \
             if mapping.method == "attribute" else None
         self.names: dict[str, str | None] = {}  # organization id -> name (None: gone)
@@ -195,7 +196,8 @@ class Mapper:
 async def place_ids(gw: Any, conn: Any, mapping: Mapping, ids: list[str],
                     reason: str) -> None:
     """Re-place these users (ids that are not visible users of the provider are skipped)."""
-    mapper = Mapper(gw, conn, mapping, reason)
+    mapper = Mapper(gw, conn, mapping, reason,
+                    await gw.resource_type(mapping.provider_id, "User", conn))
     for part in store.chunks(ids):
         await mapper.apply(await store.users_by_id(conn, mapping.provider_id, part))
 
@@ -251,7 +253,8 @@ async def apply_all(gw: Any, pid: str, run: dict | None = None,
                 if mapping is None:
                     return None
                 users = await store.user_page(conn, pid, after, PAGE)
-                mapper = Mapper(gw, conn, mapping, "apply_mappings")
+                mapper = Mapper(gw, conn, mapping, "apply_mappings",
+                                await gw.resource_type(pid, "User", conn))
                 await mapper.apply(users)
                 report = mapper.report()
                 now = gw.clock.stamp()

@@ -251,6 +251,31 @@ async def test_attribute_method_with_any_attribute(gateway, idp):
         == "addresses[primary eq true].region"
 
 
+async def test_attribute_method_with_a_custom_attribute_entra_sends(gateway, idp):
+    """Entra's custom extension attribute (Microsoft Learn, "Customize user provisioning
+    attribute-mappings": urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User
+    :CustomAttribute), declared for the provider, places users by its value."""
+    ext = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+    path = f"{ext}:businessUnit"
+    mapping = {"method": "attribute", "attribute": path}
+    refused = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", mapping, 400)
+    assert path in refused["detail"]  # undeclared: nothing to read it by yet
+    await admin(gateway, "POST", f"/providers/{idp.id}/custom-attributes",
+                {"schema": ext, "name": "businessUnit"}, 201)
+    got = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", mapping)
+    assert got["attribute"] == path
+    uid = await new_user(gateway, idp, "bu@example.com", **{ext: {"businessUnit": "Retail"}})
+    assert await place(gateway, uid) == ("Retail", [])
+    r = await gateway.scim(idp, "PATCH", f"/Users/{uid}", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": path, "value": "Wholesale"}]})
+    assert r.status_code == 200, r.text
+    assert await place(gateway, uid) == ("Wholesale", [])
+    # Another provider has no such attribute: its mapping cannot name it.
+    other = await gateway.provider("other")
+    await admin(gateway, "PUT", f"/providers/{other.id}/org-mapping", mapping, 400)
+
+
 # scim_groups ----------------------------------------------------------------------------
 
 async def test_scim_groups_priority_and_moving_between_groups(gateway, idp):
