@@ -99,10 +99,10 @@ def add_command(actions: Any) -> None:
         "declare", help="declare a custom attribute",
         description="For example: declare urn:ietf:params:scim:schemas:extension:"
                     "CustomExtensionName:2.0:User costCenter --type string"))
-    declare.add_argument("schema", help="the extension's URN (Entra: urn:ietf:params:scim:"
-                                        "schemas:extension:NAME:2.0:User; Okta: the "
-                                        "attribute's External namespace)")
-    declare.add_argument("attribute", help="the attribute's name (Okta: its External name)")
+    declare.add_argument("schema", help="the extension's URN, as the IdP sends it (such as "
+                                        "urn:ietf:params:scim:schemas:extension:NAME:2.0:"
+                                        "User, or the namespace the IdP gives the attribute)")
+    declare.add_argument("attribute", help="the attribute's name, as the IdP sends it")
     declare.add_argument("--type", default="string", help=f"one of {kinds} (default string)")
     declare.add_argument("--resource-type", default="User", choices=("User", "Group"))
     declare.add_argument("--multi-valued", action="store_true", help="a list of values")
