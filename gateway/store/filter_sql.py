@@ -17,6 +17,10 @@ meta.version -> W/"<r.version>". Group members / User groups -> the members tabl
 their `value` can be filtered or sorted on (display, $ref and type answer invalidFilter:
 they are not stored). Everything else is read from the JSON in r.data.
 
+A provider's custom extension (Schema.custom) may hold values stored before their
+declaration, of any type: there a comparison first checks the value's JSON type, presence
+is any stored value, and a single value stored where a list is declared is one element.
+
 Known limits: on SQLite, lower() folds ASCII letters only, so case-insensitive comparison of
 JSON attributes ignores case for A-Z only (userName and displayName use their lowered
 columns and fold fully). dateTime attributes other than meta.* compare as text, which is
@@ -81,6 +85,10 @@ class Scalar(msgspec.Struct, frozen=True):
     kind: str  # string | boolean | number | dateTime
     case_exact: bool = False
     lowered: bool = False  # the column already holds str.lower() of the value
+    # A value stored as sent (custom extensions): what presence is, and the condition that
+    # it has the type compared (None: the expression checks that already).
+    present: str | None = None
+    typed: str | None = None
 
 
 class Loc(msgspec.Struct, frozen=True):
@@ -211,22 +219,32 @@ def leaf_sql(f: Compare | Present, ctx: Ctx) -> str:
         elements = elements_of(AttrPath(path.schema, path.attr), rtype, ctx.d)
         return exists(elements, lambda: element_leaf(f, ctx, elements))
     loc = data_loc(path, rtype)
+    loose = as_sent(path, rtype)
     if (sub or attr).type == "complex":  # only `pr` reaches here: compare was given `value`
-        return object_present(loc, ctx.d)
-    return scalar_sql(f, json_scalar(loc, sub or attr, is_case_exact(path, rtype), ctx.d), ctx)
+        return any_value(loc, ctx.d) if loose else object_present(loc, ctx.d)
+    return scalar_sql(f, json_scalar(loc, sub or attr, is_case_exact(path, rtype), ctx.d,
+                                     loose), ctx)
 
 
 def element_leaf(f: Compare | Present, ctx: Ctx, elements: Elements) -> str:
     """A comparison or presence test on one element of a multi-valued attribute."""
     if isinstance(f, Compare) and (f.op == "ne" or f.value is None):
         return negated(f, ctx, lambda g: element_leaf(g, ctx, elements))
+    loose = as_sent(f.path, ctx.rtype)
     if f.path.sub is None and elements.attr.type == "complex":
         if elements.member_column is not None:
             return TRUE  # a membership row is a non-empty element
         assert elements.json is not None  # stored elements are JSON when not member rows
-        return object_present(elements.json, ctx.d)
+        return any_value(elements.json, ctx.d) if loose \
+            else object_present(elements.json, ctx.d)
     exact = is_case_exact(f.path, ctx.rtype)
-    return scalar_sql(f, element_scalar(elements, f.path.sub, exact, ctx.d), ctx)
+    return scalar_sql(f, element_scalar(elements, f.path.sub, exact, ctx.d, loose), ctx)
+
+
+def as_sent(path: AttrPath, rtype: ResourceType) -> bool:
+    """A custom extension's attribute: its values may predate its declaration."""
+    schema = rtype.schema_by_urn(path.schema) if path.schema != rtype.schema.id else None
+    return schema is not None and schema.custom
 
 
 def negated(f: Compare, ctx: Ctx, compile_one) -> str:
@@ -247,8 +265,11 @@ def exists(elements: Elements, inner) -> str:
 
 def scalar_sql(f: Compare | Present, s: Scalar, ctx: Ctx) -> str:
     if isinstance(f, Present):
-        return scalar_present(s)
-    return f"({s.expr} IS NOT NULL AND {scalar_compare(s, f.op, f.value, ctx)})"
+        return s.present or scalar_present(s)
+    compare = scalar_compare(s, f.op, f.value, ctx)
+    if s.typed:
+        compare = f"{s.typed} AND {compare}"
+    return f"({s.expr} IS NOT NULL AND {compare})"
 
 
 def scalar_present(s: Scalar) -> str:
@@ -375,11 +396,14 @@ def sqlite_type(loc: Loc) -> str:
     return f"json_type({loc.base}, {sqlite_path(loc.keys)})"
 
 
-def json_scalar(loc: Loc, attr: Attribute, case_exact: bool, d: Dialect) -> Scalar:
+def json_scalar(loc: Loc, attr: Attribute, case_exact: bool, d: Dialect,
+                loose: bool = False) -> Scalar:
+    """``loose``: the value was stored as sent (a custom extension), of any type."""
     kind = attr.type
+    present = any_value(loc, d) if loose else None
     if kind == "boolean":
         expr = f"({json_value(loc, d)})::text" if d.pg else sqlite_type(loc)
-        return Scalar(expr, "boolean")
+        return Scalar(expr, "boolean", present=present)
     if kind in ("integer", "decimal"):
         if d.pg:
             value = json_value(loc, d)
@@ -387,9 +411,21 @@ def json_scalar(loc: Loc, attr: Attribute, case_exact: bool, d: Dialect) -> Scal
         else:
             expr = f"(CASE WHEN {sqlite_type(loc)} IN ('integer', 'real') " \
                    f"THEN {json_value(loc, d)} END)"
-        return Scalar(expr, "number")
+        return Scalar(expr, "number", present=present)
+    typed = f"{json_kind(loc, d)} = '{'string' if d.pg else 'text'}'" if loose else None
     return Scalar(json_text(loc, d), "dateTime" if kind == "dateTime" else "string",
-                  case_exact=case_exact)
+                  case_exact=case_exact, present=present, typed=typed)
+
+
+def json_kind(loc: Loc, d: Dialect) -> str:
+    """The JSON type of a value (NULL when there is none): jsonb_typeof's or json_type's
+    names."""
+    return f"jsonb_typeof({json_value(loc, d)})" if d.pg else sqlite_type(loc)
+
+
+def any_value(loc: Loc, d: Dialect) -> str:
+    """A value is stored (canonical data holds no empty ones), whatever its type."""
+    return f"({json_kind(loc, d)} IS NOT NULL AND {json_kind(loc, d)} <> 'null')"
 
 
 def object_present(loc: Loc, d: Dialect) -> str:
@@ -413,6 +449,9 @@ def elements_of(path: AttrPath, rtype: ResourceType, d: Dialect) -> Elements:
             return Elements("members m", "m.group_id = r.id", attr, member_column="m.member_id")
         return Elements("members m", "m.member_id = r.id", attr, member_column="m.group_id")
     array = data_loc(AttrPath(path.schema, path.attr), rtype)
+    if as_sent(path, rtype):
+        return Elements(one_or_many(array, d), TRUE, attr,
+                        json=Loc("e.v") if d.pg else Loc("e.value", sqlite_type="e.type"))
     if d.pg:
         value = json_value(array, d)
         source = (f"jsonb_array_elements(CASE WHEN jsonb_typeof({value}) = 'array' "
@@ -422,8 +461,25 @@ def elements_of(path: AttrPath, rtype: ResourceType, d: Dialect) -> Elements:
     return Elements(source, TRUE, attr, json=Loc("e.value", sqlite_type="e.type"))
 
 
+def one_or_many(array: Loc, d: Dialect) -> str:
+    """The elements of a value stored as sent (a custom extension): a list's items, or the
+    value itself when it is not a list (stored before a multi-valued declaration)."""
+    kind = json_kind(array, d)
+    value = json_value(array, d)
+    if d.pg:
+        return (f"jsonb_array_elements(CASE WHEN {kind} = 'array' THEN {value} "
+                f"WHEN {kind} IS NULL OR {kind} = 'null' THEN '[]'::jsonb "
+                f"ELSE jsonb_build_array({value}) END) AS e(v)")
+    # json_extract gives an object's JSON text, a boolean as 1 or 0: each is wrapped apart.
+    return (f"json_each(CASE WHEN {kind} = 'array' THEN {value} "
+            f"WHEN {kind} IS NULL OR {kind} = 'null' THEN '[]' "
+            f"WHEN {kind} = 'object' THEN json_array(json({value})) "
+            f"WHEN {kind} IN ('true', 'false') THEN '[' || {kind} || ']' "
+            f"ELSE json_array({value}) END) AS e")
+
+
 def element_scalar(elements: Elements, sub: str | None, case_exact: bool,
-                   d: Dialect) -> Scalar:
+                   d: Dialect, loose: bool = False) -> Scalar:
     attr = elements.attr
     if elements.member_column is not None:
         if sub != "value":
@@ -431,10 +487,10 @@ def element_scalar(elements: Elements, sub: str | None, case_exact: bool,
         return Scalar(elements.member_column, "string", case_exact=True)
     assert elements.json is not None
     if sub is None:  # a simple multi-valued attribute: the element is the value
-        return json_scalar(elements.json, attr, case_exact, d)
+        return json_scalar(elements.json, attr, case_exact, d, loose)
     target = attr.sub(sub)
     assert target is not None
-    return json_scalar(element_field(elements.json, sub, d), target, case_exact, d)
+    return json_scalar(element_field(elements.json, sub, d), target, case_exact, d, loose)
 
 
 def element_field(element: Loc, sub: str, d: Dialect) -> Loc:
