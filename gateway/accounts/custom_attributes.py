@@ -219,7 +219,10 @@ async def change(gw: Gateway, ref: str, path: str, changes: dict,
         provider = await resolve(conn, ref)
         declared = await queries.declared(conn, provider.id)
         current = _find(declared, path)
-        wanted = declaration({**msgspec.to_builtins(current), **changes})
+        fields = {**msgspec.to_builtins(current), **changes}
+        if str(fields.get("type", "")).lower() != "complex" and "sub_attributes" not in changes:
+            fields["sub_attributes"] = []  # no longer complex: its sub-attributes go with it
+        wanted = declaration(fields)
         checked = custom.check(wanted, gw.registry, declared)
         if checked != current:
             await queries.update(conn, provider.id, checked, gw.clock.stamp())

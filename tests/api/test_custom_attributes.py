@@ -272,6 +272,11 @@ async def test_declarations_are_checked_changed_and_removed(database):
         assert r.status_code == 201, r.text
         assert await find(gw, idp, f"{ENTRA}:badge.number eq 12") == ["a@example.com"]
 
+        changed = await gw.admin_api("PATCH", f"{base}/{path}", {"type": "string"})
+        assert changed.status_code == 200 and changed.json()["sub_attributes"] == []
+        missing = await gw.admin_api("PATCH", f"{base}/{quote(f'{ENTRA}:other')}",
+                                     {"type": "integer"})
+        assert missing.status_code == 404 and f"{ENTRA}:badge" in missing.json()["detail"]
         assert (await gw.admin_api("DELETE", f"{base}/{path}")).status_code == 204
         assert (await gw.admin_api("DELETE", f"{base}/{path}")).status_code == 404
         assert (await attributes(gw, idp))["declared"] == []
@@ -301,6 +306,10 @@ async def test_an_undeclared_attribute_is_declared_with_the_type_its_values_sugg
         listed = await attributes(gw, idp)
         assert listed["undeclared"] == [] and listed["declared"][0]["path"] == path
         assert await find(gw, idp, f"{path} ge 4") == ["u1@example.com"]
+        r = await gw.admin_api("PATCH", f"/providers/{idp.id}/custom-attributes/{quote(path)}",
+                               {"type": "string"})
+        assert r.status_code == 200 and r.json()["type"] == "string"
+        assert await find(gw, idp, f'{path} eq "3"') == []  # stored as numbers, kept so
         r = await gw.admin_api("POST", f"/providers/{idp.id}/undeclared-attributes/"
                                        f"{quote(path)}/declare")
         assert r.status_code == 404
