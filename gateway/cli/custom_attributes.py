@@ -104,11 +104,12 @@ def add_command(actions: Any) -> None:
                                         "User, or the namespace the IdP gives the attribute)")
     declare.add_argument("attribute", help="the attribute's name, as the IdP sends it")
     declare.add_argument("--type", default="string", help=f"one of {kinds} (default string)")
-    declare.add_argument("--resource-type", default="User", choices=("User", "Group"))
+    declare.add_argument("--resource-type", default="User", choices=("User", "Group"),
+                         help="what it extends (default User)")
     declare.add_argument("--multi-valued", action="store_true", help="a list of values")
     declare.add_argument("--case-exact", action="store_true",
                          help="filters compare its values with regard to case")
-    declare.add_argument("--description")
+    declare.add_argument("--description", help="what it holds, shown in /Schemas")
     declare.add_argument("--sub", action="append", metavar="NAME[:TYPE]",
                          help="a sub-attribute of a complex attribute (repeat for each)")
     seen = given_only(steps.add_parser(
@@ -121,13 +122,16 @@ def add_command(actions: Any) -> None:
     change.add_argument("path", help="its path: URN:name")
     change.add_argument("--type", help=f"one of {kinds}")
     multi = change.add_mutually_exclusive_group()
-    multi.add_argument("--multi-valued", dest="multi_valued", action="store_const", const=True)
+    multi.add_argument("--multi-valued", dest="multi_valued", action="store_const", const=True,
+                       help="a list of values")
     multi.add_argument("--single-valued", dest="multi_valued", action="store_const",
-                       const=False)
+                       const=False, help="one value")
     case = change.add_mutually_exclusive_group()
-    case.add_argument("--case-exact", dest="case_exact", action="store_const", const=True)
-    case.add_argument("--ignore-case", dest="case_exact", action="store_const", const=False)
-    change.add_argument("--description")
+    case.add_argument("--case-exact", dest="case_exact", action="store_const", const=True,
+                      help="filters compare its values with regard to case")
+    case.add_argument("--ignore-case", dest="case_exact", action="store_const", const=False,
+                      help="filters compare its values without regard to case")
+    change.add_argument("--description", help="what it holds, shown in /Schemas")
     change.add_argument("--sub", action="append", metavar="NAME[:TYPE]",
                         help="the sub-attributes of a complex attribute (all of them)")
     remove = given_only(steps.add_parser("remove", help="remove a custom attribute (users "

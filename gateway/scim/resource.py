@@ -121,8 +121,9 @@ def kept_aside(out: dict, key: str, value: Any, rtype: ResourceType, undeclared:
 def keep(ext: dict, urn: str, name: str, value: Any, rtype: ResourceType,
          undeclared: Undeclared, max_values: int | None) -> None:
     """Store an undeclared attribute as received (empty values dropped, as everywhere);
-    one named like a secret (`password`) is dropped as the core drops it."""
-    if custom.is_secret(name, rtype):
+    one named like a secret (`password`) is dropped as the core drops it, and `schemas`
+    (clients serialise extension objects with it) is not an attribute."""
+    if custom.is_secret(name, rtype) or name.lower() == "schemas":
         return
     if max_values is not None and isinstance(value, list) and len(value) > max_values:
         raise too_many(f"{urn}:{name}", max_values, len(value))

@@ -195,8 +195,8 @@ def test_a_flat_urn_key_names_one_attribute() -> None:
 
 def test_a_secret_name_is_never_kept() -> None:
     seen = Undeclared(keep=True)
-    data = canonical_resource(body(**{OKTA: {"password": "hunter2"}}), BASE.types["User"],
-                              undeclared=seen)
+    data = canonical_resource(body(**{OKTA: {"password": "hunter2", "schemas": [OKTA]}}),
+                              BASE.types["User"], undeclared=seen)
     assert OKTA not in data and seen.seen == {}
 
 
