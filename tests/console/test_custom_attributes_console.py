@@ -1,7 +1,8 @@
 """Custom attributes in the console: the provider page lists the undeclared attributes its
 IdP sent (how often, an example) and declares one with the type its values suggest, in one
-click; the user page shows a user's custom attributes, declared or not; the provider's
-settings refuse undeclared attributes."""
+click; the user page shows a user's custom attributes, declared or not; a declared string
+attribute is offered to org_mapping's attribute method; the provider's settings refuse
+undeclared attributes."""
 
 from __future__ import annotations
 
@@ -50,6 +51,23 @@ def test_undeclared_attributes_are_listed_declared_and_shown_on_the_user(served,
     expect(table.locator("tr", has_text=f"{ENTRA}:CustomAttribute")).to_contain_text(
         "undeclared")
     expect(table.locator("tr", has_text=f"{ENTRA}:CustomAttribute")).to_contain_text("701981")
+
+    # Declared as a string, it is offered to org_mapping's attribute method.
+    page.goto(f"{served.console_url}/providers/{served.provider_id}")
+    seen = page.locator("#undeclared-attributes tr", has_text=f"{ENTRA}:CustomAttribute")
+    seen.locator("button", has_text="Declare").click()
+    expect(page.locator("#declared-attributes")).to_contain_text(f"{ENTRA}:CustomAttribute")
+    panel = page.locator("#org-mapping")
+    panel.locator("input[name=method][value=attribute]").check()
+    panel.locator("select[name=attribute]").select_option(
+        label="CustomAttribute (CustomExtensionName, a custom attribute)")
+    panel.locator("button:has-text('Save organization mapping')").click()
+    expect(page.locator(".flash")).to_have_text("Organization mapping saved")
+    placed = scim.post("/Users", json=entra_user("d@contoso.example",
+                                                 CustomAttribute="Retail", level=1))
+    assert placed.status_code == 201, placed.text
+    page.goto(f"{served.console_url}/users/{placed.json()['id']}")
+    expect(page.locator("#application")).to_contain_text("Retail")
 
     page.goto(f"{served.console_url}/providers/{served.provider_id}")
     page.select_option("select[name=undeclared_attributes]", "refuse")

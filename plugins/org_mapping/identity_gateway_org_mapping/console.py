@@ -161,9 +161,18 @@ async def provider_panel(request: Request, provider: dict) -> Any:
     return console_fragment(request, "org_mapping/provider_panel.html", {
         "provider": provider, "org": org, "role": role, "groups": groups, "orgs": orgs,
         "roles": list(known.values()), "status": status, "total_groups": total,
-        "attributes": ATTRIBUTES, "unmapped": unmapped, "watch": watch,
+        "attributes": ATTRIBUTES + await custom_attributes(gw, pid), "unmapped": unmapped,
+        "watch": watch,
         "watch_groups": watch_groups, "watch_status": watch_status,
         "watchlists": list(watchlists.values()), **run_values(gw, run)})
+
+
+async def custom_attributes(gw: Any, pid: str) -> list[tuple[str, str]]:
+    """The provider's declared custom string attributes, as suggestions too."""
+    rtype = await gw.resource_type(pid, "User")
+    return [(f"{schema.id}:{attr.name}", f"{attr.name} ({schema.name}, a custom attribute)")
+            for schema, _required in rtype.extensions if schema.custom
+            for attr in schema.attributes if attr.type == "string" and not attr.multi_valued]
 
 
 def watchlist_status(total: int, unmapped: int) -> str:
