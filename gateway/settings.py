@@ -82,6 +82,9 @@ class Settings(msgspec.Struct, kw_only=True):
     body_timeout: Annotated[float, Meta(ge=1, le=3600)] = 60.0  # s to send a request body
     keep_alive_timeout: Annotated[float, Meta(ge=1, le=300)] = 5.0  # s an idle connection stays
     max_connections: Annotated[int, Meta(ge=1, le=100_000)] = 1000  # open at once, per process
+    # open at once from one client address (an IPv6 /64); None: half of max_connections
+    max_connections_per_client: Annotated[int, Meta(ge=1, le=100_000)] | None = None
+    max_header_bytes: Annotated[int, Meta(ge=1024, le=1024**2)] = 16 * 1024  # request line+headers
     shutdown_timeout: Annotated[float, Meta(ge=0, le=600)] = 10.0  # s in-flight requests get
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed
     auth_failures_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 60  # a minute

@@ -1,5 +1,6 @@
 """HTTP connections as ``serve`` runs them: uvicorn's h11 protocol with deadlines for a
-request's headers and body, and a limit on open connections.
+request's headers and body, a bound on the size of its headers, and limits on open
+connections that no one client address can use up.
 
 uvicorn closes a connection that stays idle between requests (``timeout_keep_alive``), but
 once a client has sent a byte of a request it waits for the rest for ever: a client that
@@ -15,49 +16,161 @@ back:
   itself is not reading (uvicorn pauses the socket when a request's body is not being
   consumed) does not count against the client.
 
-A connection past ``max_connections`` open at once is answered 503 and closed at once, before
-it can hold anything.
+A request line and headers larger than ``max_header_bytes`` are answered 431 and the
+connection closed, however the bytes are spread over reads. (h11 refuses only a head still
+incomplete past its size; one that arrives whole in a read is parsed whatever its size.)
+
+Connections are counted by client address (the socket's peer, an IPv6 /64 as one), so that
+one address cannot take every place:
+
+- past ``max_connections_per_client`` of its own, its next connection is answered 503;
+- past ``max_connections`` in all, a newcomer takes the place of the connection that has
+  waited longest for headers among those of the address holding the most, when that address
+  holds more than the newcomer's; otherwise the newcomer is answered 503. A connection with
+  a request in flight is never the one closed.
+- an address with more than ``waiting_share`` connections waiting for headers gives each
+  further new connection less time for its first request (``header_timeout *
+  waiting_share / waiting``, at least a second): however many it opens, they hold about
+  as much waiting time as ``waiting_share`` of them would, and their places come back
+  sooner.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from gateway.accounts.throttle import client_key
+
 REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\n"
                    b"content-length: 20\r\nconnection: close\r\n\r\nrequest took too long")
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n"
         b"content-length: 21\r\nconnection: close\r\n\r\ntoo many connections\n")
+TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
+             b"content-length: 26\r\nconnection: close\r\n\r\nrequest headers too large\n")
+BLANK_LINE = re.compile(b"\n\r?\n")  # where h11 ends a request's head
+SHORTEST_HEADER_WAIT = 1.0
+# A client refused mid-request may still be sending: closing with its bytes unread would
+# reset the connection, and a reset can destroy the answer before the client reads it.
+LINGER = 2.0
+
+
+class Client:
+    """The connections of one client address: open, and waiting for a request's headers."""
+
+    __slots__ = ("open", "waiting")
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.waiting = 0
+
+
+class Clients:
+    """Every open connection of one server, by client address; the connections waiting for
+    headers in the order they started waiting."""
+
+    def __init__(self, header_timeout: float, waiting_share: int) -> None:
+        self.header_timeout = header_timeout
+        self.waiting_share = waiting_share
+        self.by_key: dict[str, Client] = {}
+        self.waiting: dict[GuardedH11Protocol, None] = {}  # oldest first
+
+    def join(self, key: str) -> Client:
+        client = self.by_key.get(key)
+        if client is None:
+            client = self.by_key[key] = Client()
+        client.open += 1
+        return client
+
+    def leave(self, key: str, client: Client) -> None:
+        client.open -= 1
+        if not client.open:
+            del self.by_key[key]
+
+    def start_waiting(self, conn: GuardedH11Protocol, fresh: bool) -> float:
+        """Count `conn` as waiting for headers; the seconds it may wait. A kept-alive
+        connection (not `fresh`: it was served before) waits as long as any: a proxy keeps
+        many such open to reuse, and closing them early would race its next requests."""
+        self.waiting[conn] = None
+        client = conn.peer
+        client.waiting += 1
+        if not fresh or client.waiting <= self.waiting_share:
+            return self.header_timeout
+        share = self.header_timeout * self.waiting_share / client.waiting
+        return max(SHORTEST_HEADER_WAIT, share)
+
+    def stop_waiting(self, conn: GuardedH11Protocol) -> None:
+        del self.waiting[conn]
+        conn.peer.waiting -= 1
+
+    def making_room(self, newcomer: Client) -> GuardedH11Protocol | None:
+        """The connection to close for a newcomer when every place is taken: the one waiting
+        longest for headers of the address holding the most, if it holds more."""
+        busiest = max((c for c in self.by_key.values() if c.waiting), key=lambda c: c.open,
+                      default=None)
+        if busiest is None or busiest.open <= newcomer.open:
+            return None
+        return next((conn for conn in self.waiting
+                     if conn.peer is busiest and not conn.transport.is_closing()), None)
 
 
 class GuardedH11Protocol(H11Protocol):
     header_timeout = 10.0
     body_timeout = 60.0
+    max_header_bytes = 16 * 1024
     max_connections = 1000
+    max_connections_per_client = 500
+    clients = Clients(header_timeout, 50)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline: asyncio.TimerHandle | None = None
         self.waiting_for: str | None = None  # "headers", "body" or None
+        self.head = 0  # bytes received while waiting for headers
+        self.key = ""
+        self.peer = Client()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
-            transport.write(BUSY)
-            transport.close()
+        self.key = client_key(self.client[0] if self.client else None)
+        self.peer = self.clients.join(self.key)
+        if self.peer.open > self.max_connections_per_client or not self.has_room():
+            self.refuse(BUSY)
             return
         self.track()
 
+    def has_room(self) -> bool:
+        if len(self.connections) <= self.max_connections:
+            return True
+        victim = self.clients.making_room(self.peer)
+        if victim is None:
+            return False
+        victim.expire_now()
+        return True
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.arm(None)
+        self.clients.leave(self.key, self.peer)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.waiting_for == "headers":
+            self.head += len(data)
+            if self.head > self.max_header_bytes and not self.head_fits(data):
+                self.refuse(TOO_LARGE, linger=True)
+                return
         super().data_received(data)
         self.track()
+
+    def head_fits(self, data: bytes) -> bool:
+        """Whether the request's head ends within max_header_bytes. While h11 waits for a
+        head it keeps every byte of it, so what it holds and `data` are the head so far."""
+        head = self.conn.trailing_data[0] + data[:self.max_header_bytes]
+        return BLANK_LINE.search(head, 0, self.max_header_bytes) is not None
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # may start on a pipelined request
@@ -68,20 +181,29 @@ class GuardedH11Protocol(H11Protocol):
         state = self.conn.their_state
         if state is h11.IDLE and self.conn.our_state is h11.IDLE:
             if self.waiting_for != "headers":
-                self.arm("headers", self.header_timeout)
+                self.arm("headers")
         elif state is h11.SEND_BODY:
             if self.waiting_for != "body":
-                self.arm("body", self.body_timeout)
+                self.arm("body")
         elif self.waiting_for is not None:
             self.arm(None)
 
-    def arm(self, what: str | None, seconds: float = 0.0) -> None:
+    def arm(self, what: str | None) -> None:
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
+        if self.waiting_for == "headers":
+            self.clients.stop_waiting(self)
+        self.waiting_for = None
+        if what is None or self.transport.is_closing():
+            return
         self.waiting_for = what
-        if what is not None and not self.transport.is_closing():
-            self.deadline = self.loop.call_later(seconds, self.expire)
+        if what == "headers":
+            self.head = 0
+            seconds = self.clients.start_waiting(self, fresh=self.cycle is None)
+        else:
+            seconds = self.body_timeout
+        self.deadline = self.loop.call_later(seconds, self.expire)
 
     def expire(self) -> None:
         self.deadline = None
@@ -91,15 +213,36 @@ class GuardedH11Protocol(H11Protocol):
             # The app is not reading yet: the client is not the one that is late.
             self.deadline = self.loop.call_later(1.0, self.expire)
             return
-        if self.cycle is None or not self.cycle.response_started:
-            self.transport.write(REQUEST_TIMEOUT)
-        self.waiting_for = None
-        self.transport.close()
+        self.expire_now()
+
+    def expire_now(self) -> None:
+        started = self.cycle is not None and self.cycle.response_started
+        self.refuse(None if started else REQUEST_TIMEOUT)
+
+    def refuse(self, answer: bytes | None, linger: bool = False) -> None:
+        """Answer (unless a response has begun) and close; with `linger`, stop reading and
+        close only a little later, once the client has had time to read the answer."""
+        self.arm(None)
+        self._unset_keepalive_if_required()
+        if answer is not None:
+            self.transport.write(answer)
+        if not linger or not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.pause_reading()
+        self.transport.write_eof()
+        self.deadline = self.loop.call_later(LINGER, self.transport.close)
 
 
-def protocol_for(header_timeout: float, body_timeout: float,
-                 max_connections: int) -> type[GuardedH11Protocol]:
-    """The protocol class uvicorn runs (``http=``), with the settings' deadlines."""
+def protocol_for(header_timeout: float, body_timeout: float, max_header_bytes: int,
+                 max_connections: int,
+                 max_connections_per_client: int | None) -> type[GuardedH11Protocol]:
+    """The protocol class uvicorn runs (``http=``), with the settings' limits. An address's
+    share is half the connections unless set; a tenth of it may wait for headers at the
+    full header_timeout."""
+    per_client = max_connections_per_client or max(1, max_connections // 2)
     return type("ConfiguredH11Protocol", (GuardedH11Protocol,), {
         "header_timeout": header_timeout, "body_timeout": body_timeout,
-        "max_connections": max_connections})
+        "max_header_bytes": max_header_bytes, "max_connections": max_connections,
+        "max_connections_per_client": per_client,
+        "clients": Clients(header_timeout, max(1, per_client // 10))})

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import httpx
+import pytest
 from serving import LINE, free_port, read_lines, start, stop, wait_ready
 
 
@@ -149,3 +150,209 @@ def test_sigterm_ends_serve_in_bounded_time_with_a_request_in_flight(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+ATTACKER = "127.0.0.2"  # Linux routes all of 127/8 to loopback: another client address
+
+
+async def open_from(source: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+
+
+async def half_requests(port: int, count: int, source: str = ATTACKER) -> list:
+    """`count` connections from `source`, each with half a request's headers sent."""
+    held = []
+    for _ in range(count):
+        reader, writer = await open_from(source, port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        held.append((reader, writer))
+    return held
+
+
+async def hold_slots(port: int, until: float) -> None:
+    """One attacker: half a request's headers on a connection, until the gateway closes it,
+    then again on a new one, until `until`."""
+    while time.monotonic() < until:
+        try:
+            reader, writer = await open_from(ATTACKER, port)
+        except OSError:
+            await asyncio.sleep(0.25)
+            continue
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            await closed(reader, max(0.1, until - time.monotonic()))
+        except (OSError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+        await asyncio.sleep(0.25)
+
+
+async def provision_reads(served: Served, count: int) -> list:
+    """`count` SCIM reads from 127.0.0.1, each on a new connection, one after the other."""
+    headers = {"Authorization": f"Bearer {served.token}", "Connection": "close"}
+    answers: list = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(count):
+            try:
+                answer = await client.get(served.base + "/Users?count=1", headers=headers)
+                answers.append(answer.status_code)
+            except httpx.TransportError as exc:
+                answers.append(repr(exc))
+            await asyncio.sleep(0.05)
+    return answers
+
+
+@pytest.mark.parametrize("per_client", [None, 100], ids=["default-share", "proxy-share"])
+def test_one_address_cannot_starve_the_others(tmp_path, per_client):
+    """150 attackers on one address hold half-sent requests open and reopen them as soon as
+    they are closed, against a limit of 100 connections: the SCIM requests of another
+    address keep succeeding. With per_client = 100 (what a gateway behind a proxy is given)
+    the attacker may hold every connection, and a newcomer from elsewhere takes the place of
+    the attacker's longest-waiting one."""
+    options: dict[str, object] = {"max_connections": 100, "header_timeout": 3}
+    if per_client is not None:
+        options["max_connections_per_client"] = per_client
+    served = serve(tmp_path, **options)
+    try:
+        async def scenario() -> list:
+            until = time.monotonic() + 60
+            attack = [asyncio.ensure_future(hold_slots(served.port, until)) for _ in range(150)]
+            try:
+                await asyncio.sleep(1.5)  # every connection is taken by now
+                readers = [provision_reads(served, 25) for _ in range(4)]
+                return [a for answers in await asyncio.gather(*readers) for a in answers]
+            finally:
+                for task in attack:
+                    task.cancel()
+                await asyncio.gather(*attack, return_exceptions=True)
+
+        answers = asyncio.run(scenario())
+        succeeded = answers.count(200)
+        assert succeeded >= 0.99 * len(answers), (succeeded, len(answers), answers[:5])
+    finally:
+        stop(served.proc)
+
+
+def test_a_full_gateway_closes_the_busiest_address_s_oldest_waiting_connection(tmp_path):
+    served = serve(tmp_path, max_connections=20, max_connections_per_client=20,
+                   header_timeout=60)
+
+    async def scenario() -> tuple[bytes, int, list]:
+        held = await half_requests(served.port, 20)
+        await asyncio.sleep(0.3)
+        async with httpx.AsyncClient(timeout=10) as client:
+            status = (await client.get(served.root + "/healthz")).status_code
+        oldest = await closed(held[0][0], 10)
+        still_open = [reader.at_eof() for reader, _ in held[1:]]
+        for _, writer in held:
+            writer.close()
+        return oldest, status, still_open
+
+    try:
+        oldest, status, still_open = asyncio.run(scenario())
+        assert status == 200
+        assert oldest.startswith(b"HTTP/1.1 408"), oldest
+        assert not any(still_open)
+    finally:
+        stop(served.proc)
+
+
+def test_connections_past_one_address_s_share_are_refused(tmp_path):
+    served = serve(tmp_path, max_connections=100, max_connections_per_client=10,
+                   header_timeout=60)
+
+    async def scenario() -> tuple[bytes, int]:
+        held = await half_requests(served.port, 10)
+        reader, writer = await open_from(ATTACKER, served.port)
+        refused = await closed(reader, 10)
+        writer.close()
+        async with httpx.AsyncClient(timeout=10) as client:  # another address is served
+            status = (await client.get(served.root + "/healthz")).status_code
+        for _, held_writer in held:
+            held_writer.close()
+        return refused, status
+
+    try:
+        refused, status = asyncio.run(scenario())
+        assert refused.startswith(b"HTTP/1.1 503"), refused
+        assert status == 200
+    finally:
+        stop(served.proc)
+
+
+def test_an_address_holding_many_waiting_connections_gets_less_time(tmp_path):
+    """header_timeout is 30 s, but an address with 40 connections waiting for headers (over
+    a tenth of its share of 50) gets far less for its next one; another address keeps 30 s."""
+    served = serve(tmp_path, max_connections=100, header_timeout=30)
+
+    async def scenario() -> tuple[bytes, bool]:
+        held = await half_requests(served.port, 40)
+        reader, writer = await open_from(ATTACKER, served.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\n")
+        other_reader, other_writer = await open_from("127.0.0.1", served.port)
+        other_writer.write(b"GET /healthz HTTP/1.1\r\n")
+        try:
+            cut = await closed(reader, 20)
+            other_open = not other_reader.at_eof()
+        finally:
+            for _, held_writer in [*held, (reader, writer), (other_reader, other_writer)]:
+                held_writer.close()
+        return cut, other_open
+
+    try:
+        cut, other_open = asyncio.run(scenario())
+        assert cut.startswith(b"HTTP/1.1 408"), cut
+        assert other_open
+    finally:
+        stop(served.proc)
+
+
+async def send_head(port: int, head: bytes, piece: int) -> bytes:
+    """`head` in writes of `piece` bytes; what the gateway answered before closing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def send() -> None:
+        for at in range(0, len(head), piece):
+            writer.write(head[at:at + piece])
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    sending = asyncio.ensure_future(send())
+    try:
+        return await closed(reader, 20)
+    finally:
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        writer.close()
+
+
+@pytest.mark.parametrize("piece", [100_000, 1000], ids=["one-write", "small-writes"])
+def test_request_heads_over_16_kib_are_refused(tmp_path, piece):
+    served = serve(tmp_path)
+    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    fits = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " \
+        + b"a" * 15_000 + b"\r\n\r\n"
+    try:
+        refused = asyncio.run(send_head(served.port, big, piece))
+        served_ok = asyncio.run(send_head(served.port, fits, piece))
+        assert refused.startswith(b"HTTP/1.1 431 "), refused[:100]
+        assert served_ok.startswith(b"HTTP/1.1 200 "), served_ok[:100]
+    finally:
+        stop(served.proc)
+
+
+def test_the_connection_settings_are_bounded(tmp_path):
+    from gateway.settings import ConfigError, Settings, load_settings
+
+    config = tmp_path / "gw.toml"
+    for line in ("max_connections_per_client = 0", "max_header_bytes = 100",
+                 "max_header_bytes = 100000000"):
+        config.write_text(f"[gateway]\n{line}\n")
+        with pytest.raises(ConfigError):
+            load_settings(str(config))
+    config.write_text("[gateway]\nmax_connections_per_client = 1000\nmax_header_bytes = 32768\n")
+    loaded = load_settings(str(config))
+    assert loaded.max_connections_per_client == 1000 and loaded.max_header_bytes == 32768
+    assert Settings().max_connections_per_client is None  # half of max_connections
