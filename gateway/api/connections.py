@@ -28,11 +28,11 @@ one address cannot take every place:
   waited longest for headers among those of the address holding the most, when that address
   holds more than the newcomer's; otherwise the newcomer is answered 503. A connection with
   a request in flight is never the one closed.
-- an address with more than ``waiting_share`` connections waiting for headers gives each
-  further new connection less time for its first request (``header_timeout *
-  waiting_share / waiting``, at least a second): however many it opens, they hold about
-  as much waiting time as ``waiting_share`` of them would, and their places come back
-  sooner.
+
+So an address's time waiting for headers is bounded too: at most its share of connections,
+each for ``header_timeout``, and none of it while another address needs the place, which a
+full process takes back at once. (Shorter header deadlines for a busy address would give no
+one a place sooner than that, and would only make a flooder's connections churn faster.)
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ BUSY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n"
 TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
              b"content-length: 26\r\nconnection: close\r\n\r\nrequest headers too large\n")
 BLANK_LINE = re.compile(b"\n\r?\n")  # where h11 ends a request's head
-SHORTEST_HEADER_WAIT = 1.0
 # A client refused mid-request may still be sending: closing with its bytes unread would
 # reset the connection, and a reset can destroy the answer before the client reads it.
 LINGER = 2.0
@@ -73,9 +72,7 @@ class Clients:
     """Every open connection of one server, by client address; the connections waiting for
     headers in the order they started waiting."""
 
-    def __init__(self, header_timeout: float, waiting_share: int) -> None:
-        self.header_timeout = header_timeout
-        self.waiting_share = waiting_share
+    def __init__(self) -> None:
         self.by_key: dict[str, Client] = {}
         self.waiting: dict[GuardedH11Protocol, None] = {}  # oldest first
 
@@ -91,17 +88,9 @@ class Clients:
         if not client.open:
             del self.by_key[key]
 
-    def start_waiting(self, conn: GuardedH11Protocol, fresh: bool) -> float:
-        """Count `conn` as waiting for headers; the seconds it may wait. A kept-alive
-        connection (not `fresh`: it was served before) waits as long as any: a proxy keeps
-        many such open to reuse, and closing them early would race its next requests."""
+    def start_waiting(self, conn: GuardedH11Protocol) -> None:
         self.waiting[conn] = None
-        client = conn.peer
-        client.waiting += 1
-        if not fresh or client.waiting <= self.waiting_share:
-            return self.header_timeout
-        share = self.header_timeout * self.waiting_share / client.waiting
-        return max(SHORTEST_HEADER_WAIT, share)
+        conn.peer.waiting += 1
 
     def stop_waiting(self, conn: GuardedH11Protocol) -> None:
         del self.waiting[conn]
@@ -124,7 +113,7 @@ class GuardedH11Protocol(H11Protocol):
     max_header_bytes = 16 * 1024
     max_connections = 1000
     max_connections_per_client = 500
-    clients = Clients(header_timeout, 50)
+    clients = Clients()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -200,9 +189,8 @@ class GuardedH11Protocol(H11Protocol):
         self.waiting_for = what
         if what == "headers":
             self.head = 0
-            seconds = self.clients.start_waiting(self, fresh=self.cycle is None)
-        else:
-            seconds = self.body_timeout
+            self.clients.start_waiting(self)
+        seconds = self.header_timeout if what == "headers" else self.body_timeout
         self.deadline = self.loop.call_later(seconds, self.expire)
 
     def expire(self) -> None:
@@ -237,12 +225,10 @@ class GuardedH11Protocol(H11Protocol):
 def protocol_for(header_timeout: float, body_timeout: float, max_header_bytes: int,
                  max_connections: int,
                  max_connections_per_client: int | None) -> type[GuardedH11Protocol]:
-    """The protocol class uvicorn runs (``http=``), with the settings' limits. An address's
-    share is half the connections unless set; a tenth of it may wait for headers at the
-    full header_timeout."""
+    """The protocol class uvicorn runs (``http=``), with the settings' limits (an address's
+    share is half the connections unless set) and a table of clients of its own."""
     per_client = max_connections_per_client or max(1, max_connections // 2)
     return type("ConfiguredH11Protocol", (GuardedH11Protocol,), {
         "header_timeout": header_timeout, "body_timeout": body_timeout,
         "max_header_bytes": max_header_bytes, "max_connections": max_connections,
-        "max_connections_per_client": per_client,
-        "clients": Clients(header_timeout, max(1, per_client // 10))})
+        "max_connections_per_client": per_client, "clients": Clients()})

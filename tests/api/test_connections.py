@@ -101,7 +101,8 @@ def test_slow_clients_are_cut_off_and_the_rest_is_served(tmp_path):
 
 
 def test_connections_past_the_limit_are_refused(tmp_path):
-    served = serve(tmp_path, max_connections=5, header_timeout=60)
+    served = serve(tmp_path, max_connections=5, max_connections_per_client=5,
+                   header_timeout=60)
     port = served.port
 
     async def scenario() -> tuple[bytes, int]:
@@ -170,10 +171,11 @@ async def half_requests(port: int, count: int, source: str = ATTACKER) -> list:
     return held
 
 
-async def hold_slots(port: int, until: float) -> None:
+async def hold_slots(port: int, done: asyncio.Event, until: float) -> None:
     """One attacker: half a request's headers on a connection, until the gateway closes it,
-    then again on a new one, until `until`."""
-    while time.monotonic() < until:
+    then again on a new one, until `done` is set (or `until`). (A flag, not cancellation:
+    wait_for can swallow a cancellation that comes as its read completes.)"""
+    while not done.is_set() and time.monotonic() < until:
         try:
             reader, writer = await open_from(ATTACKER, port)
         except OSError:
@@ -217,13 +219,15 @@ def test_one_address_cannot_starve_the_others(tmp_path, per_client):
     served = serve(tmp_path, **options)
     try:
         async def scenario() -> list:
-            until = time.monotonic() + 60
-            attack = [asyncio.ensure_future(hold_slots(served.port, until)) for _ in range(150)]
+            done, until = asyncio.Event(), time.monotonic() + 60
+            attack = [asyncio.ensure_future(hold_slots(served.port, done, until))
+                      for _ in range(150)]
             try:
                 await asyncio.sleep(1.5)  # every connection is taken by now
                 readers = [provision_reads(served, 25) for _ in range(4)]
                 return [a for answers in await asyncio.gather(*readers) for a in answers]
             finally:
+                done.set()
                 for task in attack:
                     task.cancel()
                 await asyncio.gather(*attack, return_exceptions=True)
@@ -278,33 +282,6 @@ def test_connections_past_one_address_s_share_are_refused(tmp_path):
         refused, status = asyncio.run(scenario())
         assert refused.startswith(b"HTTP/1.1 503"), refused
         assert status == 200
-    finally:
-        stop(served.proc)
-
-
-def test_an_address_holding_many_waiting_connections_gets_less_time(tmp_path):
-    """header_timeout is 30 s, but an address with 40 connections waiting for headers (over
-    a tenth of its share of 50) gets far less for its next one; another address keeps 30 s."""
-    served = serve(tmp_path, max_connections=100, header_timeout=30)
-
-    async def scenario() -> tuple[bytes, bool]:
-        held = await half_requests(served.port, 40)
-        reader, writer = await open_from(ATTACKER, served.port)
-        writer.write(b"GET /healthz HTTP/1.1\r\n")
-        other_reader, other_writer = await open_from("127.0.0.1", served.port)
-        other_writer.write(b"GET /healthz HTTP/1.1\r\n")
-        try:
-            cut = await closed(reader, 20)
-            other_open = not other_reader.at_eof()
-        finally:
-            for _, held_writer in [*held, (reader, writer), (other_reader, other_writer)]:
-                held_writer.close()
-        return cut, other_open
-
-    try:
-        cut, other_open = asyncio.run(scenario())
-        assert cut.startswith(b"HTTP/1.1 408"), cut
-        assert other_open
     finally:
         stop(served.proc)
 
