@@ -17,8 +17,9 @@ back:
   consumed) does not count against the client.
 
 A request line and headers larger than ``max_header_bytes`` are answered 431 and the
-connection closed, however the bytes are spread over reads. (h11 refuses only a head still
-incomplete past its size; one that arrives whole in a read is parsed whatever its size.)
+connection closed, however the bytes are spread over reads, and for a request pipelined
+behind another too. (h11 refuses only a head still incomplete past its size; one that
+arrives whole in a read is parsed whatever its size.)
 
 Connections are counted by client address (the socket's peer, an IPv6 /64 as one), so that
 one address cannot take every place:
@@ -149,21 +150,38 @@ class GuardedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self.waiting_for == "headers":
             self.head += len(data)
-            if self.head > self.max_header_bytes and not self.head_fits(data):
+            # While h11 waits for a head it keeps every byte of it: with `data`, the head so far.
+            if self.head > self.max_header_bytes and not self.fits(
+                    self.conn.trailing_data[0] + data[:self.max_header_bytes + 1]):
                 self.refuse(TOO_LARGE, linger=True)
                 return
         super().data_received(data)
         self.track()
 
-    def head_fits(self, data: bytes) -> bool:
-        """Whether the request's head ends within max_header_bytes. While h11 waits for a
-        head it keeps every byte of it, so what it holds and `data` are the head so far."""
-        head = self.conn.trailing_data[0] + data[:self.max_header_bytes]
-        return BLANK_LINE.search(head, 0, self.max_header_bytes) is not None
+    def fits(self, head: bytes) -> bool:
+        """Whether the request head that `head` begins ends within max_header_bytes, or
+        still may."""
+        limit = self.max_header_bytes
+        return len(head) <= limit or BLANK_LINE.search(head, 0, limit) is not None
 
     def on_response_complete(self) -> None:
+        pipelined = self.pipelined()
+        if not self.fits(pipelined):
+            self.refuse(TOO_LARGE, linger=True)
+            return
         super().on_response_complete()  # may start on a pipelined request
         self.track()
+        if self.waiting_for == "headers":  # the start of the next head is already here
+            self.head = len(pipelined)
+
+    def pipelined(self) -> bytes:
+        """What the client sent after the request just answered. uvicorn stops reading once
+        a request is whole, so it waits in h11's buffer and the next head is parsed from
+        there, not in data_received."""
+        if (self.conn.their_state is h11.DONE and self.flow.read_paused
+                and not self.transport.is_closing()):
+            return self.conn.trailing_data[0]
+        return b""
 
     def track(self) -> None:
         """Arm the deadline that fits where the request is now."""

@@ -4,6 +4,7 @@ ends the process in bounded time whatever is in flight."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import time
@@ -305,17 +306,22 @@ async def send_head(port: int, head: bytes, piece: int) -> bytes:
         writer.close()
 
 
+def head_of(size: int) -> bytes:
+    """A GET whose request line and headers, blank line included, are `size` bytes."""
+    start = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: "
+    return start + b"a" * (size - len(start) - 4) + b"\r\n\r\n"
+
+
 @pytest.mark.parametrize("piece", [100_000, 1000], ids=["one-write", "small-writes"])
 def test_request_heads_over_16_kib_are_refused(tmp_path, piece):
     served = serve(tmp_path)
-    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
-    fits = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " \
-        + b"a" * 15_000 + b"\r\n\r\n"
+
+    async def scenario() -> list[bytes]:
+        heads = [head_of(70_000), head_of(16 * 1024 + 1), head_of(16 * 1024)]
+        return [(await send_head(served.port, head, piece))[:12] for head in heads]
+
     try:
-        refused = asyncio.run(send_head(served.port, big, piece))
-        served_ok = asyncio.run(send_head(served.port, fits, piece))
-        assert refused.startswith(b"HTTP/1.1 431 "), refused[:100]
-        assert served_ok.startswith(b"HTTP/1.1 200 "), served_ok[:100]
+        assert asyncio.run(scenario()) == [b"HTTP/1.1 431", b"HTTP/1.1 431", b"HTTP/1.1 200"]
     finally:
         stop(served.proc)
 
@@ -333,3 +339,15 @@ def test_the_connection_settings_are_bounded(tmp_path):
     loaded = load_settings(str(config))
     assert loaded.max_connections_per_client == 1000 and loaded.max_header_bytes == 32768
     assert Settings().max_connections_per_client is None  # half of max_connections
+
+
+def test_a_large_head_pipelined_behind_a_request_is_refused(tmp_path):
+    served = serve(tmp_path)
+    first = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    second = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    try:
+        answers = asyncio.run(send_head(served.port, first + second, 1_000_000))
+        statuses = re.findall(rb"HTTP/1.1 \d+", answers)
+        assert statuses == [b"HTTP/1.1 200", b"HTTP/1.1 431"], answers[:300]
+    finally:
+        stop(served.proc)
