@@ -54,9 +54,7 @@ BUSY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n"
 TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
              b"content-length: 26\r\nconnection: close\r\n\r\nrequest headers too large\n")
 BLANK_LINE = re.compile(b"\n\r?\n")  # where h11 ends a request's head
-# A client refused mid-request may still be sending: closing with its bytes unread would
-# reset the connection, and a reset can destroy the answer before the client reads it.
-LINGER = 2.0
+LINGER = 2.0  # seconds a refused client may go on sending before the connection is closed
 
 
 class Client:
@@ -121,6 +119,7 @@ class GuardedH11Protocol(H11Protocol):
         self.deadline: asyncio.TimerHandle | None = None
         self.waiting_for: str | None = None  # "headers", "body" or None
         self.head = 0  # bytes received while waiting for headers
+        self.lingering = False  # answered and half-closed: what still comes is dropped
         self.key = ""
         self.peer = Client()
 
@@ -139,7 +138,7 @@ class GuardedH11Protocol(H11Protocol):
         victim = self.clients.making_room(self.peer)
         if victim is None:
             return False
-        victim.expire_now()
+        victim.time_out(linger=False)  # its place is wanted now
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -148,6 +147,8 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            return
         if self.waiting_for == "headers":
             self.head += len(data)
             # While h11 waits for a head it keeps every byte of it: with `data`, the head so far.
@@ -219,24 +220,28 @@ class GuardedH11Protocol(H11Protocol):
             # The app is not reading yet: the client is not the one that is late.
             self.deadline = self.loop.call_later(1.0, self.expire)
             return
-        self.expire_now()
+        self.time_out(linger=True)
 
-    def expire_now(self) -> None:
+    def time_out(self, linger: bool) -> None:
         started = self.cycle is not None and self.cycle.response_started
-        self.refuse(None if started else REQUEST_TIMEOUT)
+        self.refuse(None if started else REQUEST_TIMEOUT, linger)
 
     def refuse(self, answer: bytes | None, linger: bool = False) -> None:
-        """Answer (unless a response has begun) and close; with `linger`, stop reading and
-        close only a little later, once the client has had time to read the answer."""
+        """Send `answer` and close. With `linger`, close only our side, and drop what the
+        client still sends until it closes too or LINGER passes: closing with its bytes
+        unread would reset the connection, and a reset can destroy the answer before the
+        client has read it."""
         self.arm(None)
         self._unset_keepalive_if_required()
-        if answer is not None:
-            self.transport.write(answer)
-        if not linger or not self.transport.can_write_eof():
+        if answer is None or not linger or not self.transport.can_write_eof():
+            if answer is not None:
+                self.transport.write(answer)
             self.transport.close()
             return
-        self.transport.pause_reading()
+        self.transport.write(answer)
         self.transport.write_eof()
+        self.lingering = True
+        self.flow.resume_reading()  # to see the client's end (then the transport closes)
         self.deadline = self.loop.call_later(LINGER, self.transport.close)
 
 
