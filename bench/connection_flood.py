@@ -54,7 +54,8 @@ async def flood_one(port: int, done: asyncio.Event, pause: float, seen: Counter)
         await asyncio.sleep(pause)
 
 
-async def scim_reads(base: str, token: str, count: int) -> list[tuple[object, float]]:
+async def scim_reads(base: str, token: str, count: int,
+                     interval: float) -> list[tuple[object, float]]:
     headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
     out: list[tuple[object, float]] = []
     async with httpx.AsyncClient(timeout=20) as client:
@@ -66,6 +67,7 @@ async def scim_reads(base: str, token: str, count: int) -> list[tuple[object, fl
             except httpx.TransportError as exc:
                 status = type(exc).__name__
             out.append((status, time.monotonic() - started))
+            await asyncio.sleep(interval)
     return out
 
 
@@ -78,7 +80,7 @@ async def run(base: str, token: str, port: int, args: argparse.Namespace) -> dic
     try:
         await asyncio.sleep(args.ramp)
         per_client = args.requests // args.concurrency
-        batches = await asyncio.gather(*[scim_reads(base, token, per_client)
+        batches = await asyncio.gather(*[scim_reads(base, token, per_client, args.interval)
                                          for _ in range(args.concurrency)])
     finally:
         done.set()
@@ -114,6 +116,9 @@ def main() -> None:
                         help="seconds the flooder waits after a connection is closed")
     parser.add_argument("--requests", type=int, default=200, help="SCIM requests to send")
     parser.add_argument("--concurrency", type=int, default=4, help="SCIM clients at once")
+    parser.add_argument("--interval", type=float, default=0.25,
+                        help="seconds each SCIM client waits between requests (the default "
+                             "spreads them over more than one header_timeout)")
     parser.add_argument("--ramp", type=float, default=3.0,
                         help="seconds of flood before the first SCIM request")
     parser.add_argument("--config", default=os.devnull, help="the gateway's config file")
