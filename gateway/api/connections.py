@@ -19,7 +19,8 @@ back:
 A request line and headers larger than ``max_header_bytes`` are answered 431 and the
 connection closed, however the bytes are spread over reads, and for a request pipelined
 behind another too. (h11 refuses only a head still incomplete past its size; one that
-arrives whole in a read is parsed whatever its size.)
+arrives whole in a read is parsed whatever its size.) A client answered 408 or 431 may
+still be sending: the connection is half-closed so that the answer is not lost to a reset.
 
 Connections are counted by client address (the socket's peer, an IPv6 /64 as one), so that
 one address cannot take every place:

@@ -127,6 +127,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
                              settings.max_connections_per_client),
         # h11's own bound on a head still incomplete: the same as the gateway's
         "h11_max_incomplete_event_size": settings.max_header_bytes,
+        # No WebSocket routes; an upgraded connection would also leave the count of its
+        # client address behind.
+        "ws": "none",
         "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
         "proxy_headers": True,
