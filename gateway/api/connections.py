@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Hashable
 from typing import Any
 
 import h11
@@ -58,7 +59,7 @@ BLANK_LINE = re.compile(b"\n\r?\n")  # where h11 ends a request's head
 LINGER = 2.0  # seconds a refused client may go on sending before the connection is closed
 
 
-class Client:
+class Peer:
     """The connections of one client address: open, and waiting for a request's headers."""
 
     __slots__ = ("open", "waiting")
@@ -68,24 +69,24 @@ class Client:
         self.waiting = 0
 
 
-class Clients:
-    """Every open connection of one server, by client address; the connections waiting for
-    headers in the order they started waiting."""
+class Peers:
+    """Every open connection of one server, by client address (whatever client_key makes of
+    it); the connections waiting for headers in the order they started waiting."""
 
     def __init__(self) -> None:
-        self.by_key: dict[str, Client] = {}
+        self.by_key: dict[Hashable, Peer] = {}
         self.waiting: dict[GuardedH11Protocol, None] = {}  # oldest first
 
-    def join(self, key: str) -> Client:
-        client = self.by_key.get(key)
-        if client is None:
-            client = self.by_key[key] = Client()
-        client.open += 1
-        return client
+    def join(self, key: Hashable) -> Peer:
+        peer = self.by_key.get(key)
+        if peer is None:
+            peer = self.by_key[key] = Peer()
+        peer.open += 1
+        return peer
 
-    def leave(self, key: str, client: Client) -> None:
-        client.open -= 1
-        if not client.open:
+    def leave(self, key: Hashable, peer: Peer) -> None:
+        peer.open -= 1
+        if not peer.open:
             del self.by_key[key]
 
     def start_waiting(self, conn: GuardedH11Protocol) -> None:
@@ -96,10 +97,10 @@ class Clients:
         del self.waiting[conn]
         conn.peer.waiting -= 1
 
-    def making_room(self, newcomer: Client) -> GuardedH11Protocol | None:
+    def making_room(self, newcomer: Peer) -> GuardedH11Protocol | None:
         """The connection to close for a newcomer when every place is taken: the one waiting
         longest for headers of the address holding the most, if it holds more."""
-        busiest = max((c for c in self.by_key.values() if c.waiting), key=lambda c: c.open,
+        busiest = max((p for p in self.by_key.values() if p.waiting), key=lambda p: p.open,
                       default=None)
         if busiest is None or busiest.open <= newcomer.open:
             return None
@@ -113,7 +114,7 @@ class GuardedH11Protocol(H11Protocol):
     max_header_bytes = 16 * 1024
     max_connections = 1000
     max_connections_per_client = 500
-    clients = Clients()
+    peers = Peers()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -121,13 +122,13 @@ class GuardedH11Protocol(H11Protocol):
         self.waiting_for: str | None = None  # "headers", "body" or None
         self.head = 0  # bytes received while waiting for headers
         self.lingering = False  # answered and half-closed: what still comes is dropped
-        self.key = ""
-        self.peer = Client()
+        self.key: Hashable = ""
+        self.peer = Peer()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.key = client_key(self.client[0] if self.client else None)
-        self.peer = self.clients.join(self.key)
+        self.peer = self.peers.join(self.key)
         if self.peer.open > self.max_connections_per_client or not self.has_room():
             self.refuse(BUSY)
             return
@@ -136,7 +137,7 @@ class GuardedH11Protocol(H11Protocol):
     def has_room(self) -> bool:
         if len(self.connections) <= self.max_connections:
             return True
-        victim = self.clients.making_room(self.peer)
+        victim = self.peers.making_room(self.peer)
         if victim is None:
             return False
         victim.time_out(linger=False)  # its place is wanted now
@@ -144,7 +145,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.arm(None)
-        self.clients.leave(self.key, self.peer)
+        self.peers.leave(self.key, self.peer)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -202,14 +203,14 @@ class GuardedH11Protocol(H11Protocol):
             self.deadline.cancel()
             self.deadline = None
         if self.waiting_for == "headers":
-            self.clients.stop_waiting(self)
+            self.peers.stop_waiting(self)
         self.waiting_for = None
         if what is None or self.transport.is_closing():
             return
         self.waiting_for = what
         if what == "headers":
             self.head = 0
-            self.clients.start_waiting(self)
+            self.peers.start_waiting(self)
         seconds = self.header_timeout if what == "headers" else self.body_timeout
         self.deadline = self.loop.call_later(seconds, self.expire)
 
@@ -250,9 +251,9 @@ def protocol_for(header_timeout: float, body_timeout: float, max_header_bytes: i
                  max_connections: int,
                  max_connections_per_client: int | None) -> type[GuardedH11Protocol]:
     """The protocol class uvicorn runs (``http=``), with the settings' limits (an address's
-    share is half the connections unless set) and a table of clients of its own."""
+    share is half the connections unless set) and a table of peers of its own."""
     per_client = max_connections_per_client or max(1, max_connections // 2)
     return type("ConfiguredH11Protocol", (GuardedH11Protocol,), {
         "header_timeout": header_timeout, "body_timeout": body_timeout,
         "max_header_bytes": max_header_bytes, "max_connections": max_connections,
-        "max_connections_per_client": per_client, "clients": Clients()})
+        "max_connections_per_client": per_client, "peers": Peers()})
