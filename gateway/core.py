@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import pluggy
 
 from gateway.accounts import actions, users
@@ -47,6 +48,8 @@ class Gateway:
         self.metrics = Metrics()  # this app's own registry
         self.activity = ActivityBuffer()  # per-provider activity not yet flushed
         self.heartbeats = Heartbeats()  # the background loops' last passes
+        # argon2 checks and hashes of console passwords running at once (64 MiB each)
+        self.password_checks = anyio.CapacityLimiter(settings.console_password_checks)
         store.on_commit = self.metrics.commit
 
     def base_url(self, provider_id: str) -> str:
