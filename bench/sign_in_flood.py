@@ -2,16 +2,20 @@
 
 Starts `identity-gateway serve` on a fresh database, then sends ATTEMPTS sign-ins at once
 (wrong passwords for unknown names, from ADDRESSES loopback addresses, each attempt its
-own browser with its own form) while probing /healthz and a SCIM read every 50 ms. Prints
+own browser with its own form) while another process probes /healthz and a SCIM read every
+50 ms (a process of its own, so that the flood's client threads do not delay it). Prints
 the process's resident memory before and at its peak (VmHWM), the probes' latencies during
 the flood, and the answers. The targets (issue: 200 concurrent attempts): peak memory under
 400 MB, /healthz under 100 ms.
 
-BENCH_FLOOD_ATTEMPTS (200) and BENCH_FLOOD_ADDRESSES (10) change the flood.
+BENCH_FLOOD_ATTEMPTS (200) and BENCH_FLOOD_ADDRESSES (10) change the flood;
+BENCH_FLOOD_CHECKS sets console_password_checks (default: the gateway's).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.synchronize
 import os
 import re
 import statistics
@@ -31,6 +35,7 @@ from bench.__main__ import free_port, wait_http
 BIN = Path(sys.executable).parent
 ATTEMPTS = int(os.environ.get("BENCH_FLOOD_ATTEMPTS", "200"))
 ADDRESSES = int(os.environ.get("BENCH_FLOOD_ADDRESSES", "10"))
+CHECKS = os.environ.get("BENCH_FLOOD_CHECKS")
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -52,8 +57,11 @@ def attempt(url: str, address: str, name: str, gate: threading.Barrier) -> str:
         return f"{answer.status_code} {why.group(1) if why else ''}".strip()
 
 
-def probe(url: str, scim: str, bearer: str, done: threading.Event,
-          health: list[float], reads: list[float], codes: Counter) -> None:
+def probe(url: str, scim: str, bearer: str, done: multiprocessing.synchronize.Event,
+          out: multiprocessing.Queue) -> None:
+    health: list[float] = []
+    reads: list[float] = []
+    codes: Counter = Counter()
     headers = {"Authorization": f"Bearer {bearer}"}
     with httpx.Client(timeout=60) as client:
         while not done.is_set():
@@ -64,6 +72,7 @@ def probe(url: str, scim: str, bearer: str, done: threading.Event,
             codes[f"scim {client.get(scim + '/Users?count=1', headers=headers).status_code}"] += 1
             reads.append((time.perf_counter() - began) * 1000)
             time.sleep(0.05)
+    out.put((health, reads, codes))
 
 
 def summary(name: str, ms: list[float]) -> str:
@@ -75,10 +84,12 @@ def summary(name: str, ms: list[float]) -> str:
 
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-sign-in-"))
+    config = folder / "identity-gateway.toml"
+    config.write_text(f"[gateway]\nconsole_password_checks = {CHECKS}\n" if CHECKS else "")
     port = free_port()
     proc = subprocess.Popen(
         [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1", "--port",
-         str(port), "--database", str(folder / "gw.db"), "--config", os.devnull,
+         str(port), "--database", str(folder / "gw.db"), "--config", str(config),
          "--log-level", "warning"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -93,12 +104,10 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/healthz")
         before = memory(proc.pid)
-        health: list[float] = []
-        reads: list[float] = []
-        codes: Counter = Counter()
-        done = threading.Event()
-        watcher = threading.Thread(target=probe, args=(
-            url, values["SCIM base URL"], values["Bearer token"], done, health, reads, codes))
+        done = multiprocessing.Event()
+        out: multiprocessing.Queue = multiprocessing.Queue()
+        watcher = multiprocessing.Process(target=probe, args=(
+            url, values["SCIM base URL"], values["Bearer token"], done, out))
         gate = threading.Barrier(ATTEMPTS)
         addresses = [f"127.0.0.{2 + i % ADDRESSES}" for i in range(ATTEMPTS)]
         started = time.monotonic()
@@ -109,6 +118,7 @@ def main() -> None:
                     lambda i: attempt(url, addresses[i], f"nobody{i}", gate), range(ATTEMPTS)))
         finally:
             done.set()
+            health, reads, codes = out.get()
             watcher.join()
         took = time.monotonic() - started
         after = memory(proc.pid)

@@ -120,7 +120,7 @@ def test_a_stranger_cannot_lock_the_owner_out(served_on):
                 for _ in range(LOCKOUT_AFTER)]
     assert [a.status_code for a in stranger] == [401] * LOCKOUT_AFTER
     assert refused(sign_in(served_on, "admin", served_on.password, "127.0.0.3"),
-                   "from your address")
+                   "Too many failed sign-ins")
     with browser(served_on, "127.0.0.2") as owner:
         assert post(owner, open_form(owner), "admin", served_on.password).status_code == 303
         assert owner.get("/console/providers").status_code == 200
