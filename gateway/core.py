@@ -12,11 +12,11 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-import anyio
 import pluggy
 
 from gateway.accounts import actions, users
 from gateway.accounts.auth_failures import Tally
+from gateway.accounts.password_checks import PasswordChecks
 from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
 from gateway.context import RequestContext
@@ -48,8 +48,8 @@ class Gateway:
         self.metrics = Metrics()  # this app's own registry
         self.activity = ActivityBuffer()  # per-provider activity not yet flushed
         self.heartbeats = Heartbeats()  # the background loops' last passes
-        # argon2 checks and hashes of console passwords running at once (64 MiB each)
-        self.password_checks = anyio.CapacityLimiter(settings.console_password_checks)
+        # argon2 for console passwords: a bound, and threads of lower priority
+        self.password_checks = PasswordChecks(settings.console_password_checks)
         store.on_commit = self.metrics.commit
 
     def base_url(self, provider_id: str) -> str:

@@ -1,24 +1,23 @@
 """Named console accounts: add, list, change the password, remove, and sign in.
 
 Passwords are people's, so unlike the gateway's own random secrets they are stored as argon2
-hashes (argon2-cffi's defaults: 64 MiB and tens of milliseconds each) and checked off the
-event loop, at most ``console_password_checks`` at once in a process: a burst of sign-ins
-waits for a turn instead of taking a worker thread and 64 MiB each. How often sign-ins may
-be tried, and by whom, is gateway.accounts.sign_in_limits.
+hashes (argon2-cffi's defaults), hashed and checked off the event loop within the process's
+bound (gateway.accounts.password_checks). How often sign-ins may be tried, and by whom, is
+gateway.accounts.sign_in_limits.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from typing import TYPE_CHECKING
 
-import anyio
-import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.accounts import sign_in_limits
+from gateway.accounts.password_checks import Busy
 from gateway.errors import GatewayError
 from gateway.store import admins as queries
 from gateway.store.admins import AdminRow
@@ -45,12 +44,6 @@ class SignInRefused(GatewayError):
     """Wrong name or password."""
 
     status = 401
-
-
-class Busy(GatewayError):
-    """Every password check is taken and none came free in time."""
-
-    status = 429
 
 
 def actor(name: str) -> str:
@@ -82,8 +75,7 @@ def check_access(role: str) -> str:
 
 
 async def hash_password(gw: Gateway, password: str) -> str:
-    async with gw.password_checks:
-        return await anyio.to_thread.run_sync(_hasher.hash, password)
+    return await gw.password_checks.run(functools.partial(_hasher.hash, password))
 
 
 async def password_matches(gw: Gateway, password: str, stored: str) -> bool:
@@ -95,16 +87,7 @@ async def password_matches(gw: Gateway, password: str, stored: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    try:
-        with anyio.fail_after(CHECK_WAIT):
-            await gw.password_checks.acquire()
-    except TimeoutError:
-        raise Busy("The gateway is busy checking other sign-ins; try again in a few seconds",
-                   headers={"Retry-After": str(int(CHECK_WAIT))}) from None
-    try:
-        return await anyio.to_thread.run_sync(verify)
-    finally:
-        gw.password_checks.release()
+    return await gw.password_checks.run(verify, CHECK_WAIT)
 
 
 async def add_admin(gw: Gateway, name: str, role: str = ADMIN,

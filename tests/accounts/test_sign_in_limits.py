@@ -81,7 +81,7 @@ async def test_a_lock_out_stops_doubling_at_fifteen_minutes(database):
 
 async def test_an_attempt_too_busy_to_be_checked_counts_no_failure(database):
     async with running(database) as gateway:
-        checks = gateway.gw.password_checks
+        checks = gateway.gw.password_checks.slots
         holders = [object() for _ in range(int(checks.total_tokens))]
         for holder in holders:  # every password check is taken
             await checks.acquire_on_behalf_of(holder)
