@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.accounts import admins, sessions
 from gateway.accounts.sessions import Session
+from gateway.accounts.sign_in_limits import DEVICE_LIFETIME
+from gateway.accounts.throttle import client_key
 from gateway.api.http import read_body
 from gateway.console.render import FLASH, console_of, gateway_of
 from gateway.errors import GatewayError
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 COOKIE = "ig_console"
 PRE_COOKIE = "ig_console_pre"  # the sign-in form's own CSRF token (no session yet)
+DEVICE_COOKIE = "ig_console_device"  # this browser signed in before (sign_in_limits)
 SAFE = ("GET", "HEAD")
 MAX_FORM_FIELDS = 2000
 MAX_FORM_PART = 1024 * 1024
@@ -153,21 +156,27 @@ async def sign_in(request: Request, gw: Gateway) -> Response:
     given = str(form.get("csrf_token") or "")
     token = secrets.token_urlsafe(32)
     values: dict[str, Any] = {"pre_csrf": token, "next": target, "username": name[:64]}
+    headers: dict[str, str] = {}
     if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
         values["error"] = "The sign-in form expired; try again"
         status = 403
     else:
+        client = client_key(request.client.host if request.client else None)
         try:
-            account = await admins.sign_in(gw, name, password)
+            account, device = await admins.sign_in(gw, name, password, client,
+                                                    request.cookies.get(DEVICE_COOKIE))
         except GatewayError as error:
-            values["error"], status = error.detail, error.status
+            values["error"], status, headers = error.detail, error.status, error.headers
         else:
             session_id, _ = await sessions.start(gw, account.name)
             moved = RedirectResponse(target, status_code=303)
             set_cookie(moved, gw, COOKIE, session_id)
+            set_cookie(moved, gw, DEVICE_COOKIE, device,
+                       max_age=int(DEVICE_LIFETIME.total_seconds()))
             moved.delete_cookie(PRE_COOKIE, path="/console")
             return moved
     response = console_of(request).page(request, "sign_in.html", values, status=status)
+    response.headers.update(headers)
     set_cookie(response, gw, PRE_COOKIE, token)
     return response
 
