@@ -6,6 +6,7 @@ restart alike; and a client that keeps failing is held to its own limit."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 import time
 from collections import Counter
@@ -134,7 +135,7 @@ def test_strangers_never_get_the_idps_refused(database, tmp_path):
             scim, token_url = root + path, f"{root}/scim/v2/{entra}/oauth/token"
             answers, scim_seen, token_seen = asyncio.run(under_attack(
                 scim, token_url, creds["Client ID"],
-                lambda a=address: idp_from(a, scim, bearer, token_url, form)))
+                functools.partial(idp_from, address, scim, bearer, token_url, form)))
             assert answers == [200] * 30, (answers, scim_seen, token_seen)
             # The strangers were refused all along: 401, then 429 past the limits.
             assert set(scim_seen) == set(token_seen) == {401, 429}
