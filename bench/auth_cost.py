@@ -27,7 +27,8 @@ from gateway.settings import Settings
 
 # Generous limits so the measurement itself is never throttled (on versions that have them).
 LIMITS = {"token_requests_per_client": 100_000, "token_requests_per_provider": 100_000,
-          "auth_failures_per_client": 100_000, "auth_failures_per_provider": 1_000_000}
+          "auth_failures_per_client": 100_000, "auth_failures_per_network": 1_000_000,
+          "auth_failures_per_provider": 1_000_000}
 
 
 def settings(database: str) -> Settings:
