@@ -57,5 +57,5 @@ async def test_a_lookup_returns_only_what_the_named_id_holds(database):
                     conn, named.id, hash_secret(theirs))
                 assert provider is not None and provider.id == named.id
                 assert [c.secret_hash for c in found] == [hash_secret(own)]
-            for nobody in ("", "nope"):
+            for nobody in ("nope", "0123456789abcdef"):
                 assert await providers.credential_lookup(conn, nobody, WRONG) == (None, [])
