@@ -97,18 +97,19 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
         provider, matches = await queries.credential_lookup(conn, pid,
                                                             hash_secret(offered.secret))
     now = gw.clock.stamp()
-    counted_as = UNKNOWN
+    info, counted_as, held = request_info(request.scope), UNKNOWN, NO_CREDENTIALS
     if provider is not None:  # it exists: its metrics count its requests, failures included
-        request_info(request.scope).provider_id = counted_as = provider.id
+        info.provider_id = counted_as = provider.id
+        held = matches
     refuse_if_limited(gw, counted_as, gw.throttle.own_wait(client), "rate_limited",
                       "failed authentications")
-    live = [c for c in matches if c.live(now)] if provider is not None else NO_CREDENTIALS
+    live = [c for c in held if c.live(now)]
     principal = await gw.hooks.call("authenticate", request=request,
                                     provider=provider or NO_PROVIDER, credentials=live,
                                     gateway=gw)
     if provider is None or principal is None or principal.provider_id != provider.id:
         refuse_credential(gw, pid, counted_as, client,
-                          reason_for(offered, provider, matches, now))
+                          reason_for(offered, provider, held, now))
         raise Unauthorized(DETAIL)
     request.state.principal = principal
     return provider
