@@ -18,7 +18,7 @@ from gateway.accounts.credentials import (
 from gateway.accounts.lifecycle import Decision
 from gateway.accounts.users import UserColumn
 from gateway.api.admin.endpoint import int_param, json_body, limit_param
-from gateway.api.auth import auth_failed, auth_wait, limit_token_request
+from gateway.api.auth import auth_failed, limit_token_issue, limit_token_request
 from gateway.api.http import JsonResponse, created, read_body, read_form, read_json
 from gateway.api.openapi import Operation, documented
 from gateway.clock import parse_duration
@@ -71,7 +71,7 @@ __all__ = [
     "Principal", "IssuedCredential", "CredentialRow", "ProviderRow", "hash_secret",
     "verify_secret", "bearer_token",
     # a plugin's own credential endpoint (an OAuth token endpoint): limits and failure counts
-    "limit_token_request", "auth_wait", "auth_failed",
+    "limit_token_request", "auth_failed", "limit_token_issue",
     # lifecycle (lifecycle_decision hook), user lists (user_columns), profiles
     "Decision", "UserColumn", "PROFILE_FIELDS",
     # tables of your own (migrations hook) and SQL on both stores

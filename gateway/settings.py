@@ -96,6 +96,7 @@ class Settings(msgspec.Struct, kw_only=True):
     shutdown_timeout: Annotated[float, Meta(ge=0, le=600)] = 10.0  # s in-flight requests get
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed
     auth_failures_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 60  # a minute
+    auth_failures_per_network: Annotated[int, Meta(ge=1, le=1_000_000)] = 300  # a minute
     auth_failures_per_provider: Annotated[int, Meta(ge=1, le=1_000_000)] = 600  # a minute
     token_requests_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 60  # a minute
     token_requests_per_provider: Annotated[int, Meta(ge=1, le=1_000_000)] = 120  # a minute
