@@ -161,7 +161,7 @@ async def sign_in(request: Request, gw: Gateway) -> Response:
         values["error"] = "The sign-in form expired; try again"
         status = 403
     else:
-        client = client_key(request.client.host if request.client else None)
+        client = client_key(request.client.host if request.client else None).address
         try:
             account, device = await admins.sign_in(gw, name, password, client,
                                                     request.cookies.get(DEVICE_COOKIE))
