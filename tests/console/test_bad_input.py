@@ -1,8 +1,10 @@
-"""Numbers the console reads from a request (a path segment, a query parameter, a form
-field): anything but ASCII digits within range is a 400 console page that names the
-parameter and changes nothing, never a 500. Each case is one the gateway once answered 500
-(Unicode digits such as '²' pass str.isdigit() and then fail int(); numbers past 64 bits
-overflow the store) or read silently as something else. Through the app, on both stores."""
+"""Console requests that once answered 500, or answered in another shape than a console
+page, or were read silently as something else; through the app, on both stores.
+
+Numbers the console reads from a request (a path segment, a query parameter, a form field):
+anything but ASCII digits within range is a 400 console page that names the parameter and
+changes nothing (Unicode digits such as '²' pass str.isdigit() and then fail int(); numbers
+past 64 bits overflow the store)."""
 
 from __future__ import annotations
 
@@ -105,3 +107,15 @@ async def test_an_org_mapping_priority(console: Harness, priority):
     console_refusal(r, "the priority of every group")
     assert (await console.admin_api("GET", f"/providers/{idp.id}/org-mapping")).json() \
         == before
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe", b"--x\r\nno headers\r\n"])
+async def test_a_malformed_multipart_form_is_a_console_page(console: Harness, body):
+    """Starlette refuses it with a plain-text 400; the console answers with its own page."""
+    r = await console.client.post("/console/roles/new", content=body, headers={
+        "Content-Type": "multipart/form-data; boundary=x", "X-CSRF-Token": console.csrf})
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    assert "The form could not be read" in r.text
+    roles = (await console.admin_api("GET", "/roles")).json()
+    assert roles["items"] == []
