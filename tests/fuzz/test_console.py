@@ -178,16 +178,25 @@ async def seed(gw: Harness) -> dict[str, list[str]]:
         "userName": "seed@example.com", "active": True})).json()["id"]
     group = (await gw.scim(idp, "POST", "/Groups", {
         "displayName": "seed", "members": [{"value": user}]})).json()["id"]
-    hook = (await gw.admin_api("POST", "/webhooks", {"url": "http://127.0.0.1:9/h"})).json()
-    spare_hook = (await gw.admin_api("POST", "/webhooks",
-                                     {"url": "http://127.0.0.1:9/s"})).json()
-    org = (await gw.admin_api("POST", "/organizations", {"name": "Seed"})).json()["id"]
-    await gw.admin_api("POST", "/legal-holds", {"user": user, "matter": "Seed v. Fuzz"})
+    # Webhooks written as rows, with event 1 dead-lettered: a delivery to a closed loopback
+    # port fails at once, and a receiver's address is not what this suite is about.
+    async with gw.gw.store.write() as conn:
+        for hook in ("hook", "spare-hook"):
+            await conn.execute(
+                "INSERT INTO webhooks (id, url, secret, events, cursor, created_at) VALUES"
+                " (?, 'http://127.0.0.1:9/h', 'sixteen-chars-secret', '[\"*\"]', 2, 'now')",
+                (hook,))
+        await conn.execute("INSERT INTO deliveries (webhook_id, seq, resource_key, status,"
+                           " attempts, next_attempt_at, last_error) VALUES ('hook', 1, 'k',"
+                           " 'dead', 10, 'x', 'HTTP 500')")
+    org = await gw.admin_api("POST", "/organizations", {"name": "Seed"})
+    hold = await gw.admin_api("POST", "/legal-holds", {"user": user, "matter": "Seed v. Fuzz"})
+    assert org.status_code == hold.status_code == 201, (org.text, hold.text)
     seqs = ["1", "2", "3"]
-    return {"all": [idp.id, user, group, hook["id"], org, *seqs, "no-such-id"],
-            "spare": [spare.id, spare_hook["id"]], "providers": [idp.id],
+    return {"all": [idp.id, user, group, "hook", org.json()["id"], *seqs, "no-such-id"],
+            "spare": [spare.id, "spare-hook"], "providers": [idp.id],
             "org-mapping": [idp.id], "users": [user], "legal-holds": [user],
-            "webhooks": [hook["id"]], "organizations": [org], "sync-log": seqs}
+            "webhooks": ["hook"], "organizations": [org.json()["id"]], "sync-log": seqs}
 
 
 @pytest.fixture
