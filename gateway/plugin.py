@@ -37,6 +37,7 @@ from gateway.core import Gateway
 from gateway.errors import Conflict, GatewayError, NotFound, did_you_mean
 from gateway.hookspecs import hookimpl
 from gateway.ids import new_id
+from gateway.params import INT64_MAX, parse_int
 from gateway.profile import FIELDS as PROFILE_FIELDS
 from gateway.scim.ast import AttrPath, lookup
 from gateway.scim.errors import ScimError
@@ -84,6 +85,8 @@ __all__ = [
     # admin routes (extra_routes / provider_routes hooks)
     "read_json", "read_form", "read_body", "json_body", "int_param", "limit_param", "created",
     "JsonResponse",
+    # any integer a request spells (query, path, form field, header): 400 unless it is one
+    "parse_int", "INT64_MAX",
     # describing them in /admin/v1/openapi.json
     "Operation", "documented",
     # settings

@@ -80,7 +80,10 @@ async def form_of(request: Request) -> FormData:
     come through the gateway's one body reader, so a sign-in form cannot be a way to make
     the gateway hold an unbounded body."""
     await read_body(request, gateway_of(request).settings.max_body_bytes)
-    return await request.form(max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_PART)
+    try:
+        return await request.form(max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_PART)
+    except HTTPException as exc:  # a malformed multipart body: a console page, not plain text
+        raise GatewayError(f"The form could not be read: {exc.detail}") from None
 
 
 def error_page(request: Request, error: GatewayError) -> Response:

@@ -17,8 +17,7 @@ from typing import Any, Protocol
 import msgspec
 
 from gateway.errors import GatewayError
-
-SEQ_LIMIT = 2**63 - 1  # sequence numbers are 64-bit integers in both stores
+from gateway.params import ParamError, parse_int
 
 
 class NulText(GatewayError):
@@ -151,13 +150,13 @@ def seq_cursor(cursor: str | None) -> int | None:
     """A page cursor that is a sequence number (what `keyset_page` hands out for seq-ordered
     lists): ASCII digits within 64 bits; None when absent. Anything else answers 400 rather
     than being read as the start (a client that mangled its cursor would loop forever)."""
-    if cursor in (None, ""):
+    if cursor is None or cursor == "":
         return None
-    assert cursor is not None
-    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > SEQ_LIMIT:
+    try:
+        return parse_int(cursor, "cursor")
+    except ParamError:
         raise GatewayError(f"'cursor' must be the next_cursor of a previous page, not "
-                           f"'{cursor[:40]}'")
-    return int(cursor)
+                           f"'{cursor[:40]}'") from None
 
 
 def migrations_in(folder: Any, component: str) -> list[Migration]:
