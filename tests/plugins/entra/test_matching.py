@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
+from gateway.observability import activity
 from gateway.testing import running
 
 pytestmark = pytest.mark.anyio
@@ -116,3 +117,15 @@ async def test_the_work_element_must_match_on_its_own(entra):
     r = await gw.scim(idp, "GET", lookup("/Users", 'emails[type eq "home"].value',
                                          "adele.vance@contoso.example"))
     assert r.json()["totalResults"] == 1
+
+
+async def test_the_connection_check_names_test_connection_by_any_matching_attribute(entra):
+    gw, idp = entra
+    await gw.console_sign_in()
+    for attr in ('emails[type eq "work"].value', "externalId", f"{ENT}:department"):
+        r = await gw.scim(idp, "GET", lookup("/Users", attr, str(uuid.uuid4())))
+        assert r.status_code == 200, r.text
+        await activity.flush(gw.gw)
+        found = await gw.client.get(f"/console/providers/{idp.id}/connection")
+        assert found.json()["state"] == "connected"
+        assert "what Entra&#39;s Test Connection sends" in found.json()["html"], attr
