@@ -307,7 +307,9 @@ class PostgresStore:
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         pool = self._open_pool()
         try:
-            c = await pool.acquire(timeout=ACQUIRE_TIMEOUT)
+            # A timer, not acquire(timeout=), which wraps each acquire in a task of its own.
+            async with asyncio.timeout(ACQUIRE_TIMEOUT):
+                c = await pool.acquire()
         except Exception as exc:
             self.check(exc)
             raise
