@@ -236,6 +236,7 @@ class SqliteStore:
         self._checkpointer: asyncio.Task | None = None
         self._reader_slots = anyio.Semaphore(READERS)
         self._wal_full = asyncio.Event()  # a commit saw the WAL pass WAL_LIMIT
+        self._frame = 4096 + 24  # bytes of a WAL frame: a page and its header
         self._file: tuple[int, int] | None = None  # (device, inode) of the file opened
         self._tried = 0  # writes tried: readiness probes when none was since it last looked
         self._tried_seen = 0
@@ -279,6 +280,8 @@ class SqliteStore:
         if self.url != ":memory:":
             Path(self.url).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
+        page = await self._writer.execute_fetchall("PRAGMA page_size")
+        self._frame = next(iter(page))["page_size"] + 24
         if self.url != ":memory:":
             opened = os.stat(self.url)
             self._file = (opened.st_dev, opened.st_ino)
@@ -297,8 +300,10 @@ class SqliteStore:
         self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoints())
 
     async def _checkpoints(self) -> None:
-        """Fold the WAL back into the database every CHECKPOINT_EVERY seconds, on a thread
-        of its own, and restart it as soon as it passes WAL_LIMIT."""
+        """Fold the WAL back into the database every CHECKPOINT_EVERY seconds, or as soon as
+        a commit sees it pass WAL_LIMIT, on a thread of its own; restart it when the frames
+        it holds pass the limit."""
+        restarted = -1  # the log's frames at the last restart: the next write starts over
         while True:
             try:
                 await asyncio.wait_for(self._wal_full.wait(), CHECKPOINT_EVERY)
@@ -308,24 +313,26 @@ class SqliteStore:
             if self._writer is None:
                 continue
             try:
-                if self._wal_size() > WAL_LIMIT:
-                    await self._restart_wal()
-                else:
-                    await self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                # Copies what it can while writes go on, so the restart has little left.
+                passive = await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+                log = next(iter(passive))["log"]
+                if log * self._frame > WAL_LIMIT and log != restarted:
+                    restarted = await self._restart_wal()
             except sqlite3.Error:  # busy or closing: the next round tries again
                 pass
 
-    async def _restart_wal(self) -> None:
+    async def _restart_wal(self) -> int:
         """A RESTART checkpoint, holding the write lock: the open batch commits first, so no
-        writer holds the WAL; readers still on it get CHECKPOINT_WAIT to finish, and if they
-        do not, the next round tries again. Runs on a worker thread: the loop goes on
-        answering reads meanwhile."""
+        writer holds the WAL; readers still on it get CHECKPOINT_WAIT to finish. Runs on a
+        worker thread: the loop goes on answering reads meanwhile. Returns the log's frames
+        when it restarted, -1 when readers kept it from it (the next round tries again)."""
         async with self._write_lock:
             if self._batch is not None:
                 await self._commit(self._batch)
             db = self._inline_writer
-            if db is not None:
-                await anyio.to_thread.run_sync(_restart, db)
+            if db is None:
+                return -1
+            return await anyio.to_thread.run_sync(_restart, db)
 
     def _wal_size(self) -> int:
         try:
@@ -602,13 +609,14 @@ class SqliteStore:
         return applied
 
 
-def _restart(db: sqlite3.Connection) -> None:
+def _restart(db: sqlite3.Connection) -> int:
     """RESTART checkpoint on the writer (whose busy timeout is otherwise 0, for the loop)."""
     db.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT * 1000)}")
     try:
-        db.execute("PRAGMA wal_checkpoint(RESTART)")
+        done = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
     finally:
         db.execute("PRAGMA busy_timeout=0")
+    return -1 if done["busy"] else done["log"]
 
 
 def _literal(value: Any) -> str:
