@@ -61,16 +61,16 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def start_gateway(database: str, port: int, log: Path, request_log: bool = True,
-                  config: str = os.devnull) -> subprocess.Popen:
+                  config: str = os.devnull, env: dict | None = None) -> subprocess.Popen:
     """The gateway with its JSON log (a line per request, or warnings only) going to `log`,
-    a file as a log collector would read it."""
+    a file as a log collector would read it; `env` adds to its environment."""
     level = "info" if request_log else "warning"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1",
              "--port", str(port), "--database", database, "--config", config,
              "--log-format", "json", "--log-level", level],
-            stdout=out, stderr=subprocess.STDOUT)
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return proc
 
