@@ -87,8 +87,10 @@ async def form_of(request: Request) -> FormData:
 
 
 def error_page(request: Request, error: GatewayError) -> Response:
-    return console_of(request).page(request, "error.html", {"error": error},
+    page = console_of(request).page(request, "error.html", {"error": error},
                                     status=error.status)
+    page.headers.update(error.headers)  # a 503's Retry-After
+    return page
 
 
 def console_endpoint(handler: Handler, write_access: bool = True) -> Callable[[Request],
@@ -226,4 +228,5 @@ def plain_error(error: GatewayError) -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><title>Error</title><p>The console could not answer: "
         f"{error.status}.</p>", status_code=error.status,
-        headers={name.decode(): value.decode() for name, value in HEADERS})
+        headers={**{name.decode(): value.decode() for name, value in HEADERS},
+                 **error.headers})

@@ -24,7 +24,7 @@ import anyio
 
 from gateway.clock import format_time
 from gateway.store import activity as queries
-from gateway.store.base import Conn
+from gateway.store.base import Conn, StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -195,6 +195,8 @@ async def run(gw: Gateway) -> None:
             gw.heartbeats.beat("activity", interval)
             try:
                 await flush(gw)
+            except StoreUnavailable:
+                pass  # said once by the store's outage lines
             except Exception:  # kept in memory; the next flush tries again
                 log.exception("flushing provider activity failed")
             await anyio.sleep(interval)
@@ -203,6 +205,8 @@ async def run(gw: Gateway) -> None:
         with anyio.CancelScope(shield=True):
             try:
                 await flush(gw)
+            except StoreUnavailable as exc:
+                log.warning("flushing provider activity at shutdown failed: %s", exc.detail)
             except Exception:
                 log.exception("flushing provider activity at shutdown failed")
 

@@ -148,6 +148,8 @@ class Observe:
                                     info.operation, status, seconds)
         else:
             gw.metrics.http_request(route, method, status, seconds)
+        if status == 503 and gw.store.outage.down:  # counted in the outage's log lines
+            gw.store.outage.refusal()
         if status == 401:
             gw.metrics.auth_failures.labels(
                 "scim" if scim else "admin", (info.provider_id or "unknown") if scim else ""
