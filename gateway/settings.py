@@ -8,6 +8,7 @@ a database URL of a scheme the gateway has no store for. Each ends startup with 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from importlib.metadata import entry_points
@@ -71,12 +72,22 @@ class Settings(msgspec.Struct, kw_only=True):
     webhook_timeout: Annotated[float, Meta(gt=0, le=600)] = 10.0  # a receiver's time to answer
     webhook_poll_interval: Seconds = 2.0  # seconds between outbox polls when nothing wakes it
     webhook_concurrency: Annotated[int, Meta(ge=1, le=1000)] = 8  # deliveries in flight
+    # CIDR networks webhooks may reach besides public addresses (e.g. ["10.20.0.0/16"]):
+    # loopback, private, link-local and the other internal ranges are refused otherwise.
+    webhook_allow_networks: list[str] = []
     console_idle_timeout: str = "30m"  # a console session unused this long ends
     console_session_lifetime: str = "12h"  # and any console session ends this long after sign-in
-    # Failed sign-ins for one name before it is locked out, and the first lock-out; each
-    # further failure doubles it (at most 15m).
+    # Console sign-in (docs/deploy.md, "Console sign-in"). Failed sign-ins for one name from
+    # one client address before that address is locked out of it, and the first lock-out;
+    # each further failure doubles it (at most 15m).
     console_lockout_after: Annotated[int, Meta(ge=1, le=100)] = 5
     console_lockout: str = "1m"
+    # Failed sign-ins for one name from every address (browsers that signed in as it aside)
+    # before its password checks are spaced console_name_slowdown apart.
+    console_name_slowdown_after: Annotated[int, Meta(ge=1, le=10_000)] = 20
+    console_name_slowdown: str = "10s"
+    console_sign_ins_per_client: Annotated[int, Meta(ge=1, le=10_000)] = 20  # a minute
+    console_password_checks: Annotated[int, Meta(ge=1, le=64)] = 2  # at once, 64 MiB each
     # Limits and protections (docs/deploy.md, "Limits and protections").
     header_timeout: Annotated[float, Meta(ge=1, le=300)] = 10.0  # s to send request headers
     body_timeout: Annotated[float, Meta(ge=1, le=3600)] = 60.0  # s to send a request body
@@ -88,6 +99,7 @@ class Settings(msgspec.Struct, kw_only=True):
     shutdown_timeout: Annotated[float, Meta(ge=0, le=600)] = 10.0  # s in-flight requests get
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed
     auth_failures_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 60  # a minute
+    auth_failures_per_network: Annotated[int, Meta(ge=1, le=1_000_000)] = 300  # a minute
     auth_failures_per_provider: Annotated[int, Meta(ge=1, le=1_000_000)] = 600  # a minute
     token_requests_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 60  # a minute
     token_requests_per_provider: Annotated[int, Meta(ge=1, le=1_000_000)] = 120  # a minute
@@ -196,11 +208,12 @@ def explain(exc: msgspec.ValidationError, source: dict[str, str]) -> str:
 
 # Duration settings and their bounds in seconds.
 DURATIONS = (("console_idle_timeout", 60, 7 * 86400), ("console_session_lifetime", 60, 30 * 86400),
-             ("console_lockout", 1, 3600), ("auth_failure_retention", 3600, 3650 * 86400))
+             ("console_lockout", 1, 3600), ("console_name_slowdown", 1, 3600),
+             ("auth_failure_retention", 3600, 3650 * 86400))
 
 
 def check(settings: Settings, source: dict[str, str]) -> None:
-    """What a type cannot say: durations, URLs, the database's scheme, page sizes."""
+    """What a type cannot say: durations, URLs, networks, the database's scheme, page sizes."""
     def fail(key: str, message: str) -> ConfigError:
         return ConfigError(f"{source.get(key, key)}: {message}")
 
@@ -225,6 +238,12 @@ def check(settings: Settings, source: dict[str, str]) -> None:
                 or parts.fragment:
             raise fail("base_url", f"'{settings.base_url}' is not an http or https URL such "
                                    "as https://scim.example.com")
+    for entry in settings.webhook_allow_networks:
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError as exc:
+            raise fail("webhook_allow_networks", f"'{entry}' is not a CIDR network such as "
+                                                 f"10.20.0.0/16 or fd00::/8 ({exc})") from None
     check_database(settings.database, source)
     if settings.default_page_size > settings.max_page_size:
         raise fail("default_page_size", f"is larger than max_page_size "

@@ -54,14 +54,15 @@ async def service_provider_config(request: Request, gw: Gateway,
 
 async def schemas(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     base = gw.base_url(ctx.provider.id)
-    return ScimResponse(list_response([s.to_scim(base) for s in gw.registry.schemas()]))
+    return ScimResponse(list_response([gw.registry.schema_to_scim(s, base)
+                                       for s in gw.registry.schemas()]))
 
 
 async def schema(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     urn = request.path_params["urn"]
     for found in gw.registry.schemas():
         if found.id.lower() == urn.lower():
-            return ScimResponse(found.to_scim(gw.base_url(ctx.provider.id)))
+            return ScimResponse(gw.registry.schema_to_scim(found, gw.base_url(ctx.provider.id)))
     raise ScimError(404, f"No schema {urn}")
 
 

@@ -20,7 +20,9 @@ from gateway.store import providers as queries
 
 async def bootstrap(gw: Gateway) -> int:
     """First start: an admin token and a provider named `default`, shown once. (Any start:
-    webhooks whose secrets no key can read stop it here, in one line.)"""
+    a database this process cannot write, or webhooks whose secrets no key can read, stop it
+    here, in one line.)"""
+    await gw.store.check_writable()
     await webhook_secrets.check_at_startup(gw)
     if not await providers.has_admin(gw):
         async with gw.store.read() as conn:

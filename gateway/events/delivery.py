@@ -10,6 +10,7 @@ delivery that keeps failing holds back only its own resource, until it is dead-l
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -19,16 +20,19 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import anyio
+import httpcore
 import httpx
 import msgspec
 
 from gateway.clock import format_time
+from gateway.events import destinations
 from gateway.events.feed import event_view
 from gateway.events.webhook_secrets import unseal
 from gateway.events.webhooks import WebhookError, wants
 from gateway.hookspecs import hookimpl
 from gateway.store import outbox
 from gateway.store import webhooks as queries
+from gateway.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -40,6 +44,7 @@ SIGNATURE_HEADER = "X-Gateway-Signature"
 FAN_OUT_BATCH = 500
 MAX_FAN_OUT_BATCHES = 20  # per wake-up, so one pass stays short
 COALESCE = 0.05  # seconds: the shortest time between two delivery passes
+ANSWER_LIMIT = 64 * 1024  # bytes of a receiver's answer read: only its status matters
 
 
 class Waker:
@@ -63,6 +68,11 @@ class Waker:
     async def wait(self, seconds: float) -> None:
         with anyio.move_on_after(seconds):
             await self._event.wait()
+
+
+def receivers(gw: Gateway) -> httpcore.AsyncConnectionPool:
+    """Connections to receivers, on the addresses gateway.events.destinations allows."""
+    return destinations.pool(destinations.networks(tuple(gw.settings.webhook_allow_networks)))
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -141,30 +151,69 @@ async def claim_due(gw: Gateway, room: int) -> list[dict]:
     return claimed
 
 
-async def post(gw: Gateway, client: httpx.AsyncClient, job: dict) -> str | None:
-    """Send one event; None on a 2xx answer, else what went wrong (never the secret)."""
-    body = _json.encode(event_view(job))
-    timestamp = int(gw.clock.now().timestamp())
+def signed_headers(gw: Gateway, job: dict, url: httpx.URL, body: bytes) -> dict[str, str]:
     headers = {
+        "Host": url.netloc.decode("ascii"),
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(unseal(gw, job["secret"]), timestamp, body),
+        SIGNATURE_HEADER: sign(unseal(gw, job["secret"]), int(gw.clock.now().timestamp()),
+                               body),
         "X-Gateway-Event": job["type"],
         "X-Gateway-Seq": str(job["seq"]),
         "X-Gateway-Webhook": job["webhook_id"],
         "User-Agent": "identity-gateway",
     }
+    if url.userinfo:  # registered by an earlier version, which sent it as Basic credentials
+        pair = f"{url.username}:{url.password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     if job.get("traceparent"):  # the trace of the request that caused the event
         headers["traceparent"] = job["traceparent"]
+    return headers
+
+
+async def post(gw: Gateway, pool: httpcore.AsyncConnectionPool, job: dict) -> str | None:
+    """Send one event; None on a 2xx answer, else what went wrong (never the secret), in
+    words that say what to fix without mapping the network: a refused connection, a silent
+    port and an answer that is not HTTP read the same (the server log has the cause)."""
+    body = _json.encode(event_view(job))
+    seconds = gw.settings.webhook_timeout
     try:
-        with anyio.fail_after(gw.settings.webhook_timeout):
-            response = await client.post(job["url"], content=body, headers=headers)
-    except TimeoutError:
-        return f"no answer within {gw.settings.webhook_timeout:g}s"
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
-    if 200 <= response.status_code < 300:
+        url = httpx.URL(job["url"])
+        with anyio.fail_after(seconds):
+            status = await send(pool, url, signed_headers(gw, job, url, body), body, seconds)
+    except destinations.Refused as exc:
+        return f"the receiver's address is not allowed ({exc})"
+    except destinations.Unresolved:
+        return "the receiver's name does not resolve"
+    except (httpx.InvalidURL, httpcore.UnsupportedProtocol):  # stored by an earlier version
+        return "the receiver's URL is not valid"
+    except (TimeoutError, OSError, httpcore.TimeoutException, httpcore.NetworkError,
+            httpcore.ProtocolError) as exc:
+        log.info("webhook %s: event %s: %s", job["webhook_id"], job["seq"],
+                 type(exc).__name__, extra={"webhook": job["webhook_id"], "seq": job["seq"],
+                                            "cause": f"{type(exc).__name__}: {exc}"[:500]})
+        return f"could not connect, or no answer within {seconds:g}s"
+    if 200 <= status < 300:
         return None
-    return f"HTTP {response.status_code}"
+    if 300 <= status < 400:
+        return f"HTTP {status} (redirects are not followed)"
+    return f"HTTP {status}"
+
+
+async def send(pool: httpcore.AsyncConnectionPool, url: httpx.URL, headers: dict[str, str],
+               body: bytes, seconds: float) -> int:
+    """POST and return the status. At most ANSWER_LIMIT bytes of the answer are read: read
+    whole, a short answer leaves the connection open for the next delivery."""
+    target = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
+                          target=url.raw_path)
+    timeout = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+    async with pool.stream("POST", target, headers=list(headers.items()), content=body,
+                           extensions={"timeout": timeout}) as response:
+        read = 0
+        async for chunk in response.aiter_stream():
+            read += len(chunk)
+            if read > ANSWER_LIMIT:
+                break
+        return response.status
 
 
 async def settle(gw: Gateway, job: dict, error: str | None, rng: random.Random) -> str:
@@ -190,16 +239,19 @@ def log_delivery(job: dict, outcome: str, error: str | None, seconds: float) -> 
         "duration_ms": round(seconds * 1000, 3), "traceparent": job.get("traceparent")})
 
 
-async def deliver(gw: Gateway, client: httpx.AsyncClient, job: dict, rng: random.Random,
+async def deliver(gw: Gateway, pool: httpcore.AsyncConnectionPool, job: dict, rng: random.Random,
                   inflight: set, waker: Waker) -> None:
     try:
         began = time.perf_counter()
-        error = await post(gw, client, job)
+        error = await post(gw, pool, job)
         seconds = time.perf_counter() - began
         with anyio.CancelScope(shield=True):
             outcome = await settle(gw, job, error, rng)
         gw.metrics.delivery(job["webhook_id"], outcome, seconds)
         log_delivery(job, outcome, error, seconds)
+    except StoreUnavailable:  # the outage is logged by the store; the event stays due
+        log.warning("webhook %s: the outcome of event %s was not recorded (the store is "
+                    "unavailable); it will be sent again", job["webhook_id"], job["seq"])
     except Exception:
         log.exception("webhook %s: recording delivery of event %s failed",
                       job["webhook_id"], job["seq"])
@@ -215,9 +267,7 @@ async def run(gw: Gateway) -> None:
     rng = random.Random()
     inflight: set[tuple[str, int]] = set()
     try:
-        timeout = httpx.Timeout(gw.settings.webhook_timeout)
-        async with httpx.AsyncClient(timeout=timeout) as client, \
-                anyio.create_task_group() as tasks:
+        async with receivers(gw) as pool, anyio.create_task_group() as tasks:
             while True:
                 gw.heartbeats.beat("delivery", gw.settings.webhook_poll_interval)
                 waker.clear()
@@ -226,7 +276,9 @@ async def run(gw: Gateway) -> None:
                     room = gw.settings.webhook_concurrency - len(inflight)
                     for job in await claim_due(gw, room):
                         inflight.add((job["webhook_id"], job["seq"]))
-                        tasks.start_soon(deliver, gw, client, job, rng, inflight, waker)
+                        tasks.start_soon(deliver, gw, pool, job, rng, inflight, waker)
+                except StoreUnavailable:
+                    pass  # said once by the store's outage lines
                 except Exception:  # a failed pass is retried on the next wake-up
                     log.exception("webhook delivery pass failed")
                 await waker.wait(gw.settings.webhook_poll_interval)
@@ -252,5 +304,5 @@ async def send_test(gw: Gateway, webhook_id: str) -> str | None:
     job = {**row, "webhook_id": webhook_id, "seq": 0, "type": TEST_EVENT,
            "provider_id": None, "occurred_at": gw.clock.stamp(), "resource_type": None,
            "resource_id": None, "data": {"webhook": webhook_id, "test": True}}
-    async with httpx.AsyncClient() as client:
-        return await post(gw, client, job)
+    async with receivers(gw) as pool:
+        return await post(gw, pool, job)

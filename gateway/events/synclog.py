@@ -27,6 +27,7 @@ EXPORT_PAGE = 500
 CSV_COLUMNS = ("seq", "at", "provider", "actor", "request_id", "method", "path",
                "resource_type", "resource_id", "operation", "outcome", "status", "reason",
                "detail", "before", "after")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class FilterError(GatewayError):
@@ -109,8 +110,19 @@ async def export_entries(gw: Gateway, **filters: Any) -> AsyncIterator[dict]:
 
 
 def csv_row(item: dict) -> list:
-    return [_json.encode(item[c]).decode() if isinstance(item.get(c), (dict, list))
-            else item.get(c) for c in CSV_COLUMNS]
+    """An entry as the cells of a CSV row: every text cell safe to open in a spreadsheet."""
+    return [neutralised(_json.encode(item[c]).decode() if isinstance(item.get(c), (dict, list))
+                        else item.get(c)) for c in CSV_COLUMNS]
+
+
+def neutralised(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, with a single quote before it
+    (OWASP, CSV injection): the log holds what IdPs sent (a request id, a userName, an
+    error's detail), and `=HYPERLINK(...)` in an X-Request-Id must stay text in Excel. The
+    JSON lines export keeps every value as it was."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def csv_line(values: list) -> str:

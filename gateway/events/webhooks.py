@@ -8,16 +8,18 @@ creates it (when the gateway generated it), and never logged.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 
 from gateway.errors import GatewayError, did_you_mean
-from gateway.events import webhook_secrets
+from gateway.events import destinations, webhook_secrets
 from gateway.events.feed import event_view
 from gateway.ids import new_id
+from gateway.params import INT64_MAX
 from gateway.store import outbox
 from gateway.store import webhooks as queries
 from gateway.store.base import seq_cursor
@@ -38,6 +40,7 @@ CORE_EVENT_TYPES = (
 )
 # Plugins add their own through the event_types hook.
 MIN_SECRET, MAX_SECRET, MAX_URL = 16, 512, 2048
+HOST = re.compile(r"[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]+")  # a name (IDNA-encoded) or an address
 
 
 class WebhookError(GatewayError):
@@ -45,12 +48,43 @@ class WebhookError(GatewayError):
 
 
 def check_url(url: Any) -> str:
+    """The URL's form: http(s), a host, no credentials. Where it points is check_receiver's."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         raise WebhookError(f"'url' must be an http(s) URL of at most {MAX_URL} characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = httpx.URL(url)  # the parser the deliveries use, so both read the same host
+    except httpx.InvalidURL as exc:
+        raise WebhookError(f"'url' is not a valid URL: {exc}") from None
+    if parts.userinfo:
+        # Not echoed: the URL holds a password.
+        raise WebhookError("'url' must not carry credentials (user:password@): the "
+                           "receiver checks the X-Gateway-Signature header instead")
+    if parts.scheme not in ("http", "https") or not parts.raw_host:
         raise WebhookError(f"'url' must be an absolute http or https URL, not '{url}'")
+    if not HOST.fullmatch(parts.raw_host.decode("ascii")):
+        raise WebhookError(f"'url' has no valid host name: '{parts.host}'")
+    if parts.port is not None and not 1 <= parts.port <= 65535:
+        raise WebhookError(f"'url' has no valid port: {parts.port}")
     return url
+
+
+async def check_receiver(gw: Gateway, url: str) -> None:
+    """Refuse a receiver on an address webhooks may not reach (docs/deploy.md)."""
+    allow = destinations.networks(tuple(gw.settings.webhook_allow_networks))
+    why = await destinations.check(url, allow, gw.settings.webhook_timeout)
+    if why:
+        raise WebhookError(f"'url' points at an address webhooks may not reach ({why}); "
+                           "webhooks reach public addresses only, unless the operator lists "
+                           "the network in webhook_allow_networks ([gateway])")
+
+
+def shown(url: str) -> str:
+    """A URL as the admin sees it: never with the credentials an earlier version accepted."""
+    try:
+        parts = httpx.URL(url)
+    except httpx.InvalidURL:
+        return url
+    return str(parts.copy_with(username=None, password=None)) if parts.userinfo else url
 
 
 def check_secret(secret: Any) -> str:
@@ -96,7 +130,7 @@ def view(row: dict, retrying: dict | None = None) -> dict:
                    "last_error": retrying["last_error"],
                    "last_attempt_at": retrying["last_attempt_at"],
                    "next_attempt_at": retrying["next_attempt_at"]}
-    return {"id": row["id"], "url": row["url"],
+    return {"id": row["id"], "url": shown(row["url"]),
             "events": _json.decode(events) if isinstance(events, (str, bytes)) else events,
             "cursor": row["cursor"], "created_at": row["created_at"],
             "pending": row.get("pending", 0), "dead_letters": row.get("dead", 0),
@@ -112,6 +146,7 @@ async def create(gw: Gateway, body: dict) -> dict:
     generated = body.get("secret") is None
     secret = secrets.token_urlsafe(32) if generated else check_secret(body["secret"])
     types = check_events(body.get("events"), await event_types(gw))
+    await check_receiver(gw, url)
     row: dict[str, Any] = {"id": new_id(), "url": url, "events": _json.encode(types).decode(),
                            "created_at": gw.clock.stamp()}
     sealed = webhook_secrets.seal(gw, secret)
@@ -166,7 +201,7 @@ async def redeliver(gw: Gateway, webhook_id: str, seqs: Any = None) -> dict:
     await get(gw, webhook_id)
     if seqs is not None and (not isinstance(seqs, list) or
                              not all(isinstance(s, int) and not isinstance(s, bool)
-                                     for s in seqs)):
+                                     and 0 <= s <= INT64_MAX for s in seqs)):
         raise WebhookError("'seq' must be a list of event sequence numbers")
     if seqs is not None:
         if not seqs:

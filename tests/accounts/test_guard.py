@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from events.webhook_receiver import Receiver
+from events.webhook_receiver import LOOPBACK, Receiver
 
 from gateway.accounts import guard, lifecycle, scheduler
 from gateway.hookspecs import hookimpl
@@ -82,7 +82,8 @@ async def states(gateway, ids: list[str]) -> dict[str, int]:
 
 async def test_an_entra_burst_trips_once_holds_the_rest_and_release_and_discard(database):
     with Receiver(SECRET) as receiver:
-        async with running(database, enabled=["entra"], webhook_poll_interval=0.05) as gateway:
+        async with running(database, enabled=["entra"], webhook_poll_interval=0.05,
+                           webhook_allow_networks=LOOPBACK) as gateway:
             idp = await gateway.provider("Entra", plugin="entra")
             ids = await bulk_users(gateway, idp, 5000)
             await admin(gateway, "POST", "/webhooks", {

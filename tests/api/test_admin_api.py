@@ -5,6 +5,7 @@ and totals."""
 from __future__ import annotations
 
 import pytest
+from events.webhook_receiver import LOOPBACK
 
 from gateway.events.webhooks import CORE_EVENT_TYPES
 from gateway.testing import running
@@ -56,7 +57,8 @@ async def test_settings_out_of_bounds_are_refused_when_saved(gateway, idp):
 
 
 async def test_webhooks_subscribe_only_to_event_types_that_exist(tmp_path):
-    async with running(tmp_path / "gw.db", enabled=["legal_hold"]) as gateway:
+    async with running(tmp_path / "gw.db", enabled=["legal_hold"],
+                       webhook_allow_networks=LOOPBACK) as gateway:
         api = gateway.admin_api
         r = await api("POST", "/webhooks", {"url": "http://127.0.0.1:9/x",
                                            "events": ["user.create"]})
@@ -97,8 +99,8 @@ async def test_provider_views_carry_what_they_own_and_totals(gateway, idp):
 async def test_a_webhook_view_says_why_it_is_stuck(database):
     from gateway.clock import Clock
 
-    async with running(database, clock=Clock(), webhook_backoff=60,
-                       webhook_timeout=2.0, webhook_poll_interval=0.05) as gateway:
+    async with running(database, clock=Clock(), webhook_backoff=60, webhook_timeout=2.0,
+                       webhook_poll_interval=0.05, webhook_allow_networks=LOOPBACK) as gateway:
         idp = await gateway.provider()
         hook = (await gateway.admin_api("POST", "/webhooks", {
             "url": "http://127.0.0.1:9/unreachable"})).json()

@@ -44,6 +44,8 @@ def one_line_error(done: subprocess.CompletedProcess, *words: str) -> str:
      ["[gateway] sync_log_retention", "'forever' is not a duration"]),
     ("[gateway]\nbase_url = 'ftp://scim.example.com'\n",
      ["[gateway] base_url", "not an http or https URL"]),
+    ("[gateway]\nwebhook_allow_networks = ['10.0.0.1/8']\n",
+     ["[gateway] webhook_allow_networks", "'10.0.0.1/8' is not a CIDR network"]),
     ("[gateway]\ndatabase = 'mysql://db.internal/gw'\n",
      ["[gateway] database", "unsupported database URL scheme 'mysql://'"]),
     ("[org_maping]\nroles = []\n", ["unknown section [org_maping]", "did you mean 'org_mapping'"]),

@@ -14,6 +14,9 @@ import httpx
 from serving import EXE
 
 CONFIG = """
+[gateway]
+webhook_allow_networks = ["127.0.0.0/8", "::1/128"]  # the tests' receivers on loopback
+
 [plugins]
 enabled = ["entra", "okta", "legal_hold", "org_mapping"]
 

@@ -148,7 +148,7 @@ async def test_cli_webhooks_events_and_export(database):
     events = [json.loads(line) for line in ok("events", "--after", "1").splitlines()]
     assert [e["seq"] for e in events] == [2, 3] and events[0]["type"] == "user.created"
 
-    added = json.loads(ok("webhook", "add", "http://127.0.0.1:9/x", "--events",
+    added = json.loads(ok("webhook", "add", "https://hooks.example.com/x", "--events",
                           "user.created", "user.deleted"))
     assert added["events"] == ["user.created", "user.deleted"] and added["secret"]
     listed = ok("webhook", "list")
@@ -162,9 +162,63 @@ async def test_cli_webhooks_events_and_export(database):
     assert missing.returncode == 2 and "no webhook" in missing.stderr
     bad = cli("webhook", "add", "not a url", database=database)
     assert bad.returncode == 2 and "url" in bad.stderr
+    internal = cli("webhook", "add", "http://169.254.169.254/latest/", database=database)
+    assert internal.returncode == 2 and "may not reach (link-local)" in internal.stderr
 
     exported = ok("synclog-export", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert [r["operation"] for r in rows] == ["create"] * 3
     lines = ok("synclog-export", "--format", "jsonl", "--user", events[0]["resource_id"])
     assert [json.loads(line)["seq"] for line in lines.splitlines()] == [2]
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(1,2)"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs (OWASP)
+
+
+def formula_free(text: str) -> list[dict]:
+    """The rows of a CSV export, after checking that no cell would run as a formula."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(FORMULA_STARTS), row
+    return rows
+
+
+async def test_csv_exports_neutralise_formulas(database):
+    """An IdP's X-Request-Id and userName, and an admin's reason, that a spreadsheet would
+    run: each CSV writer quotes them (a leading '), the JSON lines keep them as sent."""
+    async with running(database) as gateway:
+        idp = await gateway.provider()
+        for formula in FORMULAS:
+            r = await gateway.scim(idp, "POST", "/Users", user_body(formula + "@example.com"),
+                                   headers={"X-Request-Id": formula})
+            assert r.status_code == 201, r.text
+        uid = r.json()["id"]
+        csrf = await gateway.console_sign_in()
+        r = await gateway.client.post(f"/console/users/{uid}/action", data={
+            "action": "block", "reason": FORMULAS[0], "csrf_token": csrf})
+        assert r.status_code == 303, r.text
+
+        api = await gateway.admin_api("GET", "/sync-log/export?format=csv")
+        console = await gateway.client.get("/console/sync-log/export")
+        jsonl = await gateway.admin_api("GET", "/sync-log/export?format=jsonl")
+    cli_out = cli("synclog", "--format", "csv", database=database)
+    assert cli_out.returncode == 0, cli_out.stderr
+    for text in (api.text, console.text, cli_out.stdout):
+        rows = formula_free(text)
+        assert [row["request_id"] for row in rows[:4]] == ["'" + f for f in FORMULAS]
+        assert rows[4]["reason"] == "'" + FORMULAS[0]
+        assert json.loads(rows[0]["after"])["userName"] == FORMULAS[0] + "@example.com"
+    entries = [json.loads(line) for line in jsonl.text.splitlines()]
+    assert [e["request_id"] for e in entries[:4]] == FORMULAS
+    assert entries[4]["reason"] == FORMULAS[0]
+
+
+def test_a_csv_cell_starting_with_a_tab_or_return_is_neutralised_too():
+    entry = {column: None for column in synclog.CSV_COLUMNS}
+    row = synclog.csv_row({**entry, "detail": "\t=1+1", "reason": "\r=1+1", "path": "/x",
+                           "status": -1, "before": {"a": "=1"}})
+    cells = dict(zip(synclog.CSV_COLUMNS, row, strict=True))
+    assert (cells["detail"], cells["reason"], cells["path"], cells["status"],
+            cells["before"]) == ("'\t=1+1", "'\r=1+1", "/x", -1, '{"a":"=1"}')

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from cryptography.fernet import Fernet
 from serving import free_port, launch, rest_of_output
-from webhook_receiver import Receiver
+from webhook_receiver import LOOPBACK, Receiver
 
 from gateway.settings import KEYS_VARIABLE
 from gateway.testing import eventually, running
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 SECRET = "a-shared-secret-of-some-length"
 FAST = dict(webhook_poll_interval=0.05, webhook_backoff=0.05, webhook_backoff_max=0.2,
-            webhook_timeout=2.0)
+            webhook_timeout=2.0, webhook_allow_networks=LOOPBACK)
 EXE = Path(sys.executable).parent / "identity-gateway"
 
 
@@ -54,7 +54,8 @@ async def test_the_database_holds_no_usable_secret_and_deliveries_are_signed(dat
 async def test_keys_rotate_and_rekey_reencrypts(database):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     with Receiver(SECRET) as receiver:
-        async with running(database, secret_keys=[old]) as gateway:
+        async with running(database, secret_keys=[old], webhook_allow_networks=LOOPBACK) \
+                as gateway:
             await gateway.admin_api("POST", "/webhooks", {"url": receiver.url, "secret": SECRET})
             before = await stored_secrets(gateway)
         # The new key first, the old one still listed: everything still reads.
@@ -92,7 +93,7 @@ async def test_secrets_stored_in_plain_text_are_sealed_at_startup(database):
 
 
 async def test_creating_a_webhook_without_a_key_is_refused_clearly(database):
-    async with running(database, secret_keys=[]) as gateway:
+    async with running(database, secret_keys=[], webhook_allow_networks=LOOPBACK) as gateway:
         r = await gateway.admin_api("POST", "/webhooks", {"url": "http://127.0.0.1:9/h"})
         assert r.status_code == 409
         assert KEYS_VARIABLE in r.json()["detail"]
@@ -104,7 +105,7 @@ def test_serve_without_a_key_stops_with_one_clear_line(tmp_path):
     options = ["--database", database, "--config", os.devnull]
     subprocess.run([str(EXE), "migrate", *options], check=True, capture_output=True,
                    timeout=60)
-    made = subprocess.run([str(EXE), "webhook", "add", "http://127.0.0.1:9/h", *options],
+    made = subprocess.run([str(EXE), "webhook", "add", "https://hooks.example.com/h", *options],
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, KEYS_VARIABLE: Fernet.generate_key().decode()})
     assert made.returncode == 0, made.stderr
@@ -123,7 +124,7 @@ def test_serve_without_a_key_stops_with_one_clear_line(tmp_path):
 
 
 async def test_the_harness_key_is_stable_across_restarts(database):
-    async with running(database) as gateway:
+    async with running(database, webhook_allow_networks=LOOPBACK) as gateway:
         await gateway.admin_api("POST", "/webhooks", {"url": "http://127.0.0.1:9/h"})
     async with running(database) as gateway:
         assert await eventually(lambda: stored_secrets(gateway))

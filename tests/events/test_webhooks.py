@@ -7,7 +7,7 @@ import logging
 from collections import defaultdict
 
 import pytest
-from webhook_receiver import Receiver
+from webhook_receiver import LOOPBACK, Receiver
 
 from gateway.clock import Clock, parse_time
 from gateway.testing import running
@@ -17,7 +17,14 @@ pytestmark = pytest.mark.anyio
 
 SECRET = "a-shared-secret-of-some-length"
 FAST = dict(webhook_poll_interval=0.05, webhook_backoff=0.05, webhook_backoff_max=0.2,
-            webhook_timeout=2.0)
+            webhook_timeout=2.0, webhook_allow_networks=LOOPBACK)
+
+
+@pytest.fixture
+async def gateway(database):
+    """The conftest's, allowing the loopback receivers of these tests."""
+    async with running(database, webhook_allow_networks=LOOPBACK) as harness:
+        yield harness
 
 
 async def add_webhook(gateway, url: str, events=None, secret: str = SECRET) -> dict:
@@ -194,7 +201,7 @@ async def receiver_pause() -> None:
 async def test_retries_follow_the_gateway_clock_with_exponential_backoff(database):
     with Receiver(SECRET, lambda event, attempt: 503) as receiver:
         async with running(database, webhook_poll_interval=0.05, webhook_backoff=60,
-                           webhook_max_attempts=4) as gateway:
+                           webhook_max_attempts=4, webhook_allow_networks=LOOPBACK) as gateway:
             idp = await gateway.provider()
             await add_webhook(gateway, receiver.url)
             await gateway.scim(idp, "POST", "/Users", user_body())

@@ -11,6 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gateway.testing import eventually
 
+# What a test's gateway must allow to deliver to a receiver here: webhooks reach only public
+# addresses unless the operator lists a network (webhook_allow_networks).
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
 # policy(event, attempt) -> HTTP status to answer, or "hang" to answer late (after release)
 Policy = Callable[[dict, int], "int | str"]
 

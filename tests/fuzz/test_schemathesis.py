@@ -42,6 +42,7 @@ CONFIG = """
 [gateway]
 webhook_max_attempts = 1
 webhook_timeout = 1.0
+webhook_allow_networks = ["127.0.0.0/8"]  # the closed port below
 
 [plugins]
 enabled = ["org_mapping", "legal_hold"]

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from gateway.params import INT64_MAX
+
 Duration = Annotated[str | int, Meta(description="15m, 30s, 2h, 1d, or seconds")]
 Stamp = Annotated[str, Meta(description="RFC 3339, UTC, microseconds")]
 
@@ -49,8 +51,11 @@ class WebhookCreate(Strict):
     events: Annotated[list[str] | None, Meta(description='event types, or ["*"]')] = None
 
 
+Seq = Annotated[int, Meta(ge=0, le=INT64_MAX)]
+
+
 class Redeliver(Strict):
-    seq: Annotated[list[int] | None, Meta(description="the dead letters to send again; "
+    seq: Annotated[list[Seq] | None, Meta(description="the dead letters to send again; "
                                                       "left out, all of them")] = None
 
 
