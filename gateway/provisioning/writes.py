@@ -16,7 +16,7 @@ import msgspec
 from gateway.accounts import guard, lifecycle
 from gateway.context import RequestContext
 from gateway.events.payload import event_data
-from gateway.events.record import committed, emit, log_failure, record
+from gateway.events.record import committed, emit, log_failure, log_unchanged, record
 from gateway.ids import new_id
 from gateway.provisioning.members import apply_member_changes, check_members, take_members
 from gateway.provisioning.render import etag, render
@@ -217,6 +217,7 @@ def _immutable(rtype: ResourceType, old: dict, new: dict) -> None:
 async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
                   operation: str, body: Any, if_match: str | None) -> dict:
     pid = owner(ctx)
+    received = body
     async with gw.store.write() as conn:
         row = await load(conn, pid, rtype, rid)
         check_version(row, if_match)
@@ -245,6 +246,8 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
             change = await _active_change(gw, conn, ctx, row, before, new_data)
         event_type, reason = change.event_type, change.reason
         if new_data == before and not added and not removed and event_type.endswith(".updated"):
+            await log_unchanged(gw, conn, ctx, operation=operation, resource_type=rtype.name,
+                                resource_id=rid, received=received)
             return await _respond(conn, gw, rtype, row, pid, operation)
         row.data = new_data
         row.external_id, row.name_key, row.display_key = resources.keys_for(rtype.name, new_data)

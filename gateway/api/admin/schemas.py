@@ -78,12 +78,16 @@ class UserQuery(PageQuery, kw_only=True):
     q: Annotated[str | None, Meta(description="text in userName, name or email")] = None
 
 
+OUTCOME = ("success, error or unchanged (a PUT or PATCH that changed nothing), or several "
+           "separated by commas: success,error leaves out the unchanged ones")
+
+
 class SyncLogQuery(PageQuery, kw_only=True):
     total: Annotated[Flag, Meta(description="true: count every match (`total`)")] = None
     provider: str | None = None
     user: str | None = None
     operation: str | None = None
-    outcome: Annotated[str | None, Meta(description="success or error")] = None
+    outcome: Annotated[str | None, Meta(description=OUTCOME)] = None
     since: Annotated[str | None, Meta(description="RFC 3339 time or date, inclusive")] = None
     until: Annotated[str | None, Meta(description="RFC 3339 time or date, exclusive")] = None
 
@@ -93,7 +97,7 @@ class ExportQuery(msgspec.Struct, kw_only=True):
     provider: str | None = None
     user: str | None = None
     operation: str | None = None
-    outcome: str | None = None
+    outcome: Annotated[str | None, Meta(description=OUTCOME)] = None
     since: str | None = None
     until: str | None = None
 
