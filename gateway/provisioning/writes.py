@@ -18,6 +18,7 @@ from gateway.context import RequestContext
 from gateway.events.payload import event_data
 from gateway.events.record import committed, emit, log_failure, log_unchanged, record
 from gateway.ids import new_id
+from gateway.provisioning import group_names
 from gateway.provisioning.members import apply_member_changes, check_members, take_members
 from gateway.provisioning.render import etag, render
 from gateway.scim.errors import ScimError
@@ -119,6 +120,8 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
             reclaimed = await reclaim(gw, conn, ctx, pid, data)
             if reclaimed is not None:
                 return render(reclaimed, rtype, gw.base_url(pid), [])
+        else:
+            await group_names.claim(gw, conn, ctx, data)
         row = ResourceRow(
             provider_id=pid, id=new_id(), type=rtype.name, external_id=external_id,
             name_key=name_key, display_key=display_key, data=data, version=1, created=now,
@@ -240,6 +243,8 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         await validate(gw, ctx, rtype, new_data, operation)
         if rtype.name == "User" and await _local_name(conn, pid, new_data, row.name_key):
             raise await _conflict(conn, pid, new_data)
+        if rtype.name == "Group":
+            await group_names.claim(gw, conn, ctx, new_data, rid, row.display_key)
         added, removed = await apply_member_changes(conn, pid, rid, changes)
         change = Change(f"{rtype.name.lower()}.updated")
         if rtype.name == "User":
