@@ -45,9 +45,6 @@ async def gateway(database):
 
 async def test_an_entra_provider_keeps_group_names_unique(gateway):
     entra = await gateway.provider("entra", plugin="entra")
-    view = (await gateway.admin_api("GET", f"/providers/{entra.id}")).json()
-    assert view["unique_group_names"] is True and "unique_group_names" not in view["settings"]
-
     first = await gateway.scim(entra, "POST", "/Groups",
                                entra_group("Sales West", "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"))
     assert first.status_code == 201, first.text
@@ -58,6 +55,8 @@ async def test_an_entra_provider_keeps_group_names_unique(gateway):
     assert error["scimType"] == "uniqueness"
     assert f"group 'Sales West' (id {first.json()['id']})" in error["detail"]
     assert (await lookup(gateway, entra, "Sales West"))["totalResults"] == 1
+    view = (await gateway.admin_api("GET", f"/providers/{entra.id}")).json()
+    assert view["unique_group_names"] is True and "unique_group_names" not in view["settings"]
 
     other = await gateway.scim(entra, "POST", "/Groups",
                                entra_group("Sales East", "0c9b6c61-2f43-4a8f-a3a4-0a9f2b1e7d10"))
