@@ -105,7 +105,7 @@ def add_commands(sub: Any) -> None:
     add.add_argument("--block-during-delay", choices=("on", "off"),
                      help="block a user as soon as the provider deactivates it (default on)")
     add.add_argument("--unique-group-names", choices=("on", "off"), help=UNIQUE_HELP
-                     + " (default: on for Entra providers, off for others)")
+                     + " (default: off, unless the provider's plugin turns it on)")
     common(actions.add_parser("list", help="list providers"))
     show = common(actions.add_parser("show", help="one provider's settings and base URL"))
     show.add_argument("name", help="the provider's name or id")

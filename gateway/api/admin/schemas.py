@@ -24,7 +24,7 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 # Requests ------------------------------------------------------------------------------------
 
 UNIQUE_GROUP_NAMES = ("a group may not take a name another group of the provider has, "
-                      "ignoring case (default: on for Entra providers, off for others)")
+                      "ignoring case (default: off, unless the provider's plugin turns it on)")
 
 
 class ProviderCreate(Strict):
@@ -180,7 +180,7 @@ class ProviderDetails(Provider, kw_only=True):
     owned: Annotated[dict[str, int], Meta(description="the users and groups it owns")]
     duplicate_group_names: Annotated[list[DuplicateGroupName], Meta(
         description="names more than one of its groups have, ignoring case (at most 100): "
-                    "Entra fails the updates of such groups")]
+                    "an IdP that finds groups by name fails to update them")]
     last_request: Annotated[LastRequest | None, Meta(
         description="the last SCIM request it sent (None: none yet)")]
     last_success_at: Stamp | None
