@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
-# Settings the admin API and CLI take at the top level of a provider (kept in `settings`).
-TOP_SETTINGS = ("deactivation_delay", "block_during_delay", "unique_group_names")
 UNIQUE_GROUP_NAMES = "unique_group_names"
+# Settings the admin API and CLI take at the top level of a provider (kept in `settings`).
+TOP_SETTINGS = ("deactivation_delay", "block_during_delay", UNIQUE_GROUP_NAMES)
 
 
 class ProviderError(GatewayError):
