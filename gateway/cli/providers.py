@@ -21,6 +21,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
             settings["deactivation_delay"] = args.deactivation_delay
         if args.block_during_delay is not None:
             settings["block_during_delay"] = args.block_during_delay == "on"
+        if args.unique_group_names is not None:
+            settings["unique_group_names"] = args.unique_group_names == "on"
         provider, shown = await providers.create_provider(gw, args.name, args.auth,
                                                           args.plugin, settings)
         print(f"SCIM base URL: {gw.base_url(provider.id)}")
@@ -61,6 +63,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
             changes["name"] = args.rename
         if args.block_during_delay is not None:
             changes["block_during_delay"] = args.block_during_delay == "on"
+        if args.unique_group_names is not None:
+            changes["unique_group_names"] = args.unique_group_names == "on"
         provider = await providers.update_provider(gw, args.name, changes)
         print_json(providers.provider_view(gw, provider))
         return 0
@@ -83,6 +87,10 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
     return run(args, rotate)
 
 
+UNIQUE_HELP = ("refuse a group name another group of the provider has, ignoring case "
+               "(409 uniqueness)")
+
+
 def add_commands(sub: Any) -> None:
     prov = sub.add_parser("provider", help="manage provisioning providers")
     actions = prov.add_subparsers(dest="action", required=True)
@@ -96,6 +104,8 @@ def add_commands(sub: Any) -> None:
                                                   "30s, 0s (default 15m)")
     add.add_argument("--block-during-delay", choices=("on", "off"),
                      help="block a user as soon as the provider deactivates it (default on)")
+    add.add_argument("--unique-group-names", choices=("on", "off"), help=UNIQUE_HELP
+                     + " (default: off, unless the provider's plugin turns it on)")
     common(actions.add_parser("list", help="list providers"))
     show = common(actions.add_parser("show", help="one provider's settings and base URL"))
     show.add_argument("name", help="the provider's name or id")
@@ -109,6 +119,7 @@ def add_commands(sub: Any) -> None:
     chg.add_argument("--rename", help="a new display name")
     chg.add_argument("--block-during-delay", choices=("on", "off"),
                      help="block a user as soon as the provider deactivates it")
+    chg.add_argument("--unique-group-names", choices=("on", "off"), help=UNIQUE_HELP)
     rem = common(actions.add_parser("remove", help="remove a provider that owns no users or "
                                                    "groups (unassign them in the IdP first)"))
     rem.add_argument("name", help="the provider's name or id")

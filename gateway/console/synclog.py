@@ -15,6 +15,7 @@ from gateway.accounts.sessions import Session
 from gateway.console.render import console_of
 from gateway.errors import NotFound
 from gateway.events import synclog
+from gateway.events.record import UNCHANGED
 from gateway.params import parse_int
 from gateway.store import console as reads
 from gateway.store import providers as queries
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 PAGE = 50
-OUTCOMES = ("success", "error")
+# The outcome filter's choices: each outcome, and everything but the writes that changed
+# nothing (an IdP's full resync can write thousands of those).
+OUTCOMES = (("success", "success"), ("error", "error"), ("unchanged", "unchanged"),
+            ("success,error", "success or error (hide unchanged)"))
 
 
 def filters_of(request: Request) -> dict[str, Any]:
@@ -94,9 +98,11 @@ async def sync_log_entry(request: Request, gw: Gateway, session: Session) -> Res
     if row is None:
         raise NotFound(f"There is no sync-log entry {seq}")
     entry = synclog.entry_view(row)
+    rows = diff(json_column(row["before"]), json_column(row["after"]))
+    if entry["outcome"] == UNCHANGED:  # what was received, which the resource already had
+        rows = [{**r, "changed": False} for r in rows]
     return console_of(request).page(request, "sync_log_entry.html", {
-        "entry": entry, "provider": provider,
-        "diff": diff(json_column(row["before"]), json_column(row["after"]))})
+        "entry": entry, "provider": provider, "diff": rows})
 
 
 async def sync_log_export(request: Request, gw: Gateway, session: Session) -> Response:

@@ -12,6 +12,7 @@ import msgspec
 
 from gateway.clock import format_time, parse_time
 from gateway.errors import GatewayError
+from gateway.events.record import UNCHANGED
 from gateway.store import synclog as queries
 from gateway.store.base import json_column, seq_cursor
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 _json = msgspec.json
 
 FILTERS = ("provider", "user", "operation", "outcome", "since", "until")
-OUTCOMES = ("success", "error")
+OUTCOMES = ("success", "error", UNCHANGED)
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 EXPORT_PAGE = 500
 CSV_COLUMNS = ("seq", "at", "provider", "actor", "request_id", "method", "path",
@@ -49,13 +50,23 @@ def checked(filters: dict[str, Any]) -> dict[str, Any]:
     for name, given in out.items():
         if isinstance(given, str) and "\x00" in given:  # refused alike on both stores
             raise FilterError(f"'{name}' may not contain the NUL character (\\u0000)")
-    if out["outcome"] and out["outcome"] not in OUTCOMES:
-        raise FilterError(f"'outcome' is one of {', '.join(OUTCOMES)}, not '{out['outcome']}'")
+    if out["outcome"]:
+        out["outcome"] = outcomes(str(out["outcome"]))
     for name in ("since", "until"):
         given = out[name]
         if given:
             out[name] = moment(str(given), name)
     return out
+
+
+def outcomes(text: str) -> tuple[str, ...]:
+    """One outcome, or several separated by commas (`success,error` leaves out the writes
+    that changed nothing)."""
+    wanted = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not wanted or any(o not in OUTCOMES for o in wanted):
+        raise FilterError(f"'outcome' is one of {', '.join(OUTCOMES)}, or several of them "
+                          f"separated by commas, not '{text}'")
+    return wanted
 
 
 def moment(text: str, name: str) -> str:

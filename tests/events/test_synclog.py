@@ -222,3 +222,57 @@ def test_a_csv_cell_starting_with_a_tab_or_return_is_neutralised_too():
     cells = dict(zip(synclog.CSV_COLUMNS, row, strict=True))
     assert (cells["detail"], cells["reason"], cells["path"], cells["status"],
             cells["before"]) == ("'\t=1+1", "'\r=1+1", "/x", -1, '{"a":"=1"}')
+
+
+async def test_a_write_that_changes_nothing_is_logged_as_unchanged(gateway, idp):
+    """A PUT or a PATCH whose result is the stored resource: a sync-log entry with what was
+    received (scrubbed), and no event, no new version, no new lastModified."""
+    created = await gateway.scim(idp, "POST", "/Users", user_body(title="Buyer"))
+    uid, tag, meta = created.json()["id"], created.headers["etag"], created.json()["meta"]
+    gid = (await gateway.scim(idp, "POST", "/Groups", {
+        "displayName": "Buyers", "members": [{"value": uid}]})).json()["id"]
+    gateway.clock.advance(minutes=5)
+
+    same = user_body(title="Buyer", id=uid, password="hunter2-secret")
+    put = await gateway.scim(idp, "PUT", f"/Users/{uid}", same)
+    assert put.status_code == 200 and put.headers["etag"] == tag
+    assert put.json()["meta"]["lastModified"] == meta["lastModified"]
+    patch = await gateway.scim(idp, "PATCH", f"/Users/{uid}", {"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "title", "value": "Buyer"}]})
+    assert patch.status_code == 200 and patch.headers["etag"] == tag
+    member = await gateway.scim(idp, "PATCH", f"/Groups/{gid}", {"schemas": [PATCH],
+                                "Operations": [{"op": "add", "path": "members",
+                                                "value": [{"value": uid}]}]})
+    assert member.status_code == 204
+
+    events = (await gateway.admin_api("GET", "/events")).json()["items"]
+    assert [e["type"] for e in events] == ["user.created", "group.created"]
+    log = (await gateway.admin_api("GET", "/sync-log")).json()["items"]
+    assert [(e["operation"], e["resource_id"], e["outcome"]) for e in log[:3]] == [
+        ("patch", gid, "unchanged"), ("patch", uid, "unchanged"), ("replace", uid, "unchanged")]
+    put_entry = log[2]
+    assert put_entry["after"]["title"] == "Buyer" and put_entry["before"] is None
+    assert put_entry["actor"] == f"provider:{idp.id}" and put_entry["method"] == "PUT"
+    assert log[1]["after"]["Operations"][0]["value"] == "Buyer"
+    assert "hunter2" not in json.dumps(log)
+
+    # The filter: only these, or everything but these; a wrong outcome is refused.
+    only = (await gateway.admin_api("GET", "/sync-log",
+                                    params={"outcome": "unchanged", "total": "true"})).json()
+    assert only["total"] == 3
+    rest = (await gateway.admin_api("GET", "/sync-log",
+                                    params={"outcome": "success,error"})).json()["items"]
+    assert [e["operation"] for e in rest] == ["create", "create"]
+    bad = await gateway.admin_api("GET", "/sync-log", params={"outcome": "success,same"})
+    assert bad.status_code == 400 and "unchanged" in bad.json()["detail"]
+
+    # The exports carry the outcome.
+    r = await gateway.admin_api("GET", "/sync-log/export",
+                                params={"format": "csv", "outcome": "unchanged"})
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(row["operation"], row["outcome"]) for row in rows] == [
+        ("replace", "unchanged"), ("patch", "unchanged"), ("patch", "unchanged")]
+    assert "hunter2" not in r.text
+    r = await gateway.admin_api("GET", "/sync-log/export", params={"format": "jsonl"})
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert [e["outcome"] for e in lines] == ["success"] * 2 + ["unchanged"] * 3
