@@ -60,7 +60,8 @@ bench: install
 # Both fuzz suites as in make test but far longer, from a random FUZZ_SEED (printed, to
 # replay a run): schemathesis against both OpenAPI documents, FUZZ_EXAMPLES valid and invalid
 # requests per operation (default 2000); hypothesis over SCIM and admin bodies, FUZZ_REQUESTS
-# requests per store (default 10000). docs/conformance.md keeps the last result.
+# requests per store (default 10000), and over the console's pages (0.8 x FUZZ_REQUESTS per
+# store). docs/conformance.md keeps the last result.
 FUZZ_EXAMPLES ?= 2000
 FUZZ_REQUESTS ?= 10000
 fuzz: install

@@ -7,7 +7,9 @@ BENCH_DATABASE) runs the same scenarios on PostgreSQL.
 
 On SQLite the write scenarios run once more on two fresh stores, one with the default
 `sqlite_synchronous = "full"` (each commit fsynced: durable) and one with "normal", and
-`scale_ratios.durable_vs_normal` says what durability costs (BENCH_DURABILITY=0 skips it).
+`scale_ratios.durable_vs_normal` says what durability costs (BENCH_DURABILITY=0 skips it;
+BENCH_PHASE=writes runs that pair alone). Each SQLite write scenario reports the largest
+size the WAL reached while it ran (`wal_peak_mb`).
 """
 
 from __future__ import annotations
@@ -59,16 +61,16 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def start_gateway(database: str, port: int, log: Path, request_log: bool = True,
-                  config: str = os.devnull) -> subprocess.Popen:
+                  config: str = os.devnull, env: dict | None = None) -> subprocess.Popen:
     """The gateway with its JSON log (a line per request, or warnings only) going to `log`,
-    a file as a log collector would read it."""
+    a file as a log collector would read it; `env` adds to its environment."""
     level = "info" if request_log else "warning"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "identity-gateway"), "serve", "--migrate", "--host", "127.0.0.1",
              "--port", str(port), "--database", database, "--config", config,
              "--log-format", "json", "--log-level", level],
-            stdout=out, stderr=subprocess.STDOUT)
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return proc
 
@@ -141,6 +143,10 @@ def table(report: dict) -> str:
                         f"{s['p99_ms']:>8} {s['errors']:>6}")
     sync = report["scenarios"]["initial_sync"]
     rows.append(f"initial sync of {sync['users']} users: {sync['seconds']} s")
+    peaks = {name: s["wal_peak_mb"] for name, s in report["scenarios"].items()
+             if "wal_peak_mb" in s}
+    if peaks:
+        rows.append("WAL peak MB: " + ", ".join(f"{k} {v}" for k, v in peaks.items()))
     for name, ratio in report["scale_ratios"].items():
         rows.append(f"scale ratio {name}: {json.dumps(ratio)}")
     rows.append(f"gateway peak RSS: {report['peak_rss_mb']} MB")
@@ -196,7 +202,8 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
                   "--base-path", f"/scim/v2/{provider_id}",
                   # one argument: a token may start with "-", which argparse reads as a flag
                   f"--token={token}", "--scale", scale]
-        report = load(common, work / f"{store}.json")
+        wal = ["--wal", f"{database}-wal"] if store == "sqlite" else []
+        report = load([*common, *wal], work / f"{store}.json")
         if scale == "large" and store == "sqlite":
             fill_sqlite(database, provider_id, report["notes"]["users_stored"], 1_000_000)
             big = load([*common, "--phase", "lookup"], work / "lookup.json")
@@ -234,7 +241,8 @@ def durability(scale: str, work: Path) -> dict:
             print(f"== sqlite writes, synchronous={level}", file=sys.stderr)
             runs[level] = load(["--port", str(port), "--floor-port", str(floor_port),
                                 "--base-path", base.split(f":{port}", 1)[1], f"--token={token}",
-                                "--scale", scale, "--phase", "writes"],
+                                "--scale", scale, "--phase", "writes",
+                                "--wal", str(work / f"{level}.db-wal")],
                                work / f"writes-{level}.json")
         finally:
             stop(gateway)
@@ -244,7 +252,9 @@ def durability(scale: str, work: Path) -> dict:
         full, normal = runs["full"]["scenarios"][name], runs["normal"]["scenarios"][name]
         out[name] = {"rps_full": full["rps"], "rps_normal": normal["rps"],
                      "ratio": round(full["rps"] / normal["rps"], 3) if normal["rps"] else None,
-                     "p50_ms_full": full["p50_ms"], "p50_ms_normal": normal["p50_ms"]}
+                     "p50_ms_full": full["p50_ms"], "p50_ms_normal": normal["p50_ms"],
+                     "wal_peak_mb_full": full.get("wal_peak_mb"),
+                     "wal_peak_mb_normal": normal.get("wal_peak_mb")}
     return out
 
 
@@ -279,6 +289,13 @@ def main() -> int:
     stores = os.environ.get("BENCH_STORE", "sqlite,postgres").split(",")
     out = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "results.json"))
     results = []
+    if os.environ.get("BENCH_PHASE") == "writes":
+        with tempfile.TemporaryDirectory() as tmp:
+            writes = {"scale": scale, "durable_vs_normal": durability(scale, Path(tmp))}
+        print(json.dumps(writes["durable_vs_normal"], indent=2))
+        out.write_text(json.dumps(writes, indent=2) + "\n")
+        print(f"wrote {out}")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         for store in stores:
             if store == "postgres" and not (postgres_reachable() and _has_postgres_store()):

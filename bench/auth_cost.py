@@ -3,9 +3,9 @@ fresh SQLite file), for docs/performance.md and issue #16:
 
 - GET /Users/{id} p50 with an Entra OAuth provider holding 1 and then 5,000 live access
   tokens (the request uses the newest);
-- the existence oracles: a wrong token on an existing provider against any token on an
-  unknown id, and another provider's resource id against a missing one (medians of
-  interleaved requests, and their difference in microseconds).
+- the existence oracles: a wrong token on an existing provider (the Entra one, and a bearer
+  one) against any token on an unknown id, and another provider's resource id against a
+  missing one (medians of interleaved requests, and their difference in microseconds).
 
     .venv/bin/python -m bench.auth_cost [--tokens 5000] [--rounds 2000]
 """
@@ -27,7 +27,8 @@ from gateway.settings import Settings
 
 # Generous limits so the measurement itself is never throttled (on versions that have them).
 LIMITS = {"token_requests_per_client": 100_000, "token_requests_per_provider": 100_000,
-          "auth_failures_per_client": 100_000, "auth_failures_per_provider": 1_000_000}
+          "auth_failures_per_client": 100_000, "auth_failures_per_network": 1_000_000,
+          "auth_failures_per_provider": 1_000_000}
 
 
 def settings(database: str) -> Settings:
@@ -103,10 +104,11 @@ async def run(c: httpx.AsyncClient, admin: dict, tokens: int, rounds: int) -> No
     other = await c.post("/admin/v1/providers", headers=admin, json={"name": "other"})
     other_headers = {"Authorization": f"Bearer {other.json()['credentials']['Bearer token']}"}
     wrong = {"Authorization": "Bearer " + "x" * 64}
-    known, unknown = await pair(c, (f"/scim/v2/{pid}/Users", wrong),
-                                ("/scim/v2/0123456789abcdef/Users", wrong), rounds, 401)
-    print(f"401, wrong token: existing provider {known:.0f} µs, unknown id {unknown:.0f} µs "
-          f"(difference {known - unknown:+.1f} µs)")
+    for kind, target in (("Entra OAuth", pid), ("bearer", other.json()["id"])):
+        known, unknown = await pair(c, (f"/scim/v2/{target}/Users", wrong),
+                                    ("/scim/v2/0123456789abcdef/Users", wrong), rounds, 401)
+        print(f"401, wrong token: existing {kind} provider {known:.0f} µs, unknown id "
+              f"{unknown:.0f} µs (difference {known - unknown:+.1f} µs)")
     theirs, missing = await pair(
         c, (f"/scim/v2/{other.json()['id']}/Users/{user['id']}", other_headers),
         (f"/scim/v2/{other.json()['id']}/Users/{user['id'][:-4]}ffff", other_headers),

@@ -12,6 +12,7 @@ import asyncio
 import os
 import random
 import sys
+import threading
 import time
 from functools import partial
 from urllib.parse import quote
@@ -69,6 +70,31 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+WRITES = ("initial_sync", "create_user", "patch_user", "put_user")
+
+
+class FilePeak:
+    """The largest size a file (the SQLite WAL) reaches, sampled every 10 ms on a thread;
+    `take` returns it and starts over, so each write scenario gets its own peak."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.largest = 0
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            try:
+                self.largest = max(self.largest, os.stat(self.path).st_size)
+            except OSError:
+                pass
+            time.sleep(0.01)
+
+    def take(self) -> float:
+        largest, self.largest = self.largest, 0
+        return round(largest / 2**20, 2)
+
+
 def lookup_path(base: str, attr: str, value: str) -> str:
     return f"{base}/Users?filter=" + quote(f'{attr} eq "{value}"')
 
@@ -82,6 +108,7 @@ class Bench:
         self.ids: list[str] = []
         self.rng = random.Random(7)
         self.report: dict = {"scenarios": {}, "scale_ratios": {}, "notes": {}}
+        self.wal = FilePeak(args.wal) if args.wal else None
 
     async def go(self, steps, ok=lambda s: s < 400, concurrency: int | None = None,
                  port: int | None = None, auth: str | None = "default") -> Result:
@@ -91,9 +118,15 @@ class Bench:
 
     def keep(self, name: str, result: Result) -> dict:
         summary = result.summary()
+        if self.wal is not None:
+            peak = self.wal.take()  # the reads since the last one do not grow it
+            if name in WRITES:
+                summary["wal_peak_mb"] = peak
         self.report["scenarios"][name] = summary
         print(f"  {name:<22} {summary['rps']:>9} req/s  p50 {summary['p50_ms']:>8} ms  "
-              f"p99 {summary['p99_ms']:>8} ms  errors {summary['errors']}", file=sys.stderr)
+              f"p99 {summary['p99_ms']:>8} ms  errors {summary['errors']}"
+              + (f"  WAL peak {summary['wal_peak_mb']} MB" if "wal_peak_mb" in summary else ""),
+              file=sys.stderr)
         return summary
 
     async def floor(self) -> None:
@@ -349,6 +382,8 @@ def main() -> int:
                         "request log off")
     parser.add_argument("--pid", type=int, help="phase logging: the process id of --port")
     parser.add_argument("--quiet-pid", type=int, help="... and of --quiet-port")
+    parser.add_argument("--wal", help="SQLite: the WAL file, whose peak size each write "
+                        "scenario reports")
     args = parser.parse_args()
     bench = Bench(args)
     if args.phase == "logging":

@@ -16,6 +16,7 @@ import pluggy
 
 from gateway.accounts import actions, custom_attributes, users
 from gateway.accounts.auth_failures import Tally
+from gateway.accounts.password_checks import PasswordChecks
 from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
 from gateway.context import RequestContext
@@ -49,6 +50,8 @@ class Gateway:
         self.metrics = Metrics()  # this app's own registry
         self.activity = ActivityBuffer()  # per-provider activity not yet flushed
         self.heartbeats = Heartbeats()  # the background loops' last passes
+        # argon2 for console passwords: a bound, and threads of lower priority
+        self.password_checks = PasswordChecks(settings.console_password_checks)
         store.on_commit = self.metrics.commit
 
     def base_url(self, provider_id: str) -> str:

@@ -107,6 +107,19 @@ def validate_provider_settings(provider: Any, settings: dict, gateway: Any) -> N
 
 
 @hookspec
+@startup
+def provider_defaults(provider: Any) -> dict | None:
+    """Answered directly, as the startup hooks are (an ``async def`` implementation is
+    refused), whenever the gateway reads a provider setting that the provider's admin has
+    not set: when it shows the provider and when a write depends on the setting.
+
+    Return the defaults your plugin gives its own providers (for example
+    ``{"unique_group_names": True}``), or None for the others. A value the admin saved wins
+    over yours; yours wins over the core's default. Keep it cheap: no I/O.
+    """
+
+
+@hookspec
 def event_types() -> list | None:
     """Called when a webhook subscribes to events. Return the event types your plugin records
     with ``gateway.record`` (for example ``["user.legal_hold_placed"]``): a webhook may

@@ -18,7 +18,7 @@ from gateway.accounts.credentials import (
 from gateway.accounts.lifecycle import Decision
 from gateway.accounts.users import UserColumn
 from gateway.api.admin.endpoint import int_param, json_body, limit_param
-from gateway.api.auth import auth_failed, auth_wait, limit_token_request
+from gateway.api.auth import auth_failed, limit_token_issue, limit_token_request
 from gateway.api.http import JsonResponse, created, read_body, read_form, read_json
 from gateway.api.openapi import Operation, documented
 from gateway.clock import parse_duration
@@ -37,6 +37,7 @@ from gateway.core import Gateway
 from gateway.errors import Conflict, GatewayError, NotFound, did_you_mean
 from gateway.hookspecs import hookimpl
 from gateway.ids import new_id
+from gateway.params import INT64_MAX, parse_int
 from gateway.profile import FIELDS as PROFILE_FIELDS
 from gateway.scim.ast import AttrPath, lookup
 from gateway.scim.errors import ScimError
@@ -71,7 +72,7 @@ __all__ = [
     "Principal", "IssuedCredential", "CredentialRow", "ProviderRow", "hash_secret",
     "verify_secret", "bearer_token",
     # a plugin's own credential endpoint (an OAuth token endpoint): limits and failure counts
-    "limit_token_request", "auth_wait", "auth_failed",
+    "limit_token_request", "auth_failed", "limit_token_issue",
     # lifecycle (lifecycle_decision hook), user lists (user_columns), profiles
     "Decision", "UserColumn", "PROFILE_FIELDS",
     # tables of your own (migrations hook) and SQL on both stores
@@ -84,6 +85,8 @@ __all__ = [
     # admin routes (extra_routes / provider_routes hooks)
     "read_json", "read_form", "read_body", "json_body", "int_param", "limit_param", "created",
     "JsonResponse",
+    # any integer a request spells (query, path, form field, header): 400 unless it is one
+    "parse_int", "INT64_MAX",
     # describing them in /admin/v1/openapi.json
     "Operation", "documented",
     # settings

@@ -77,18 +77,29 @@ class Settings(msgspec.Struct, kw_only=True):
     webhook_allow_networks: list[str] = []
     console_idle_timeout: str = "30m"  # a console session unused this long ends
     console_session_lifetime: str = "12h"  # and any console session ends this long after sign-in
-    # Failed sign-ins for one name before it is locked out, and the first lock-out; each
-    # further failure doubles it (at most 15m).
+    # Console sign-in (docs/deploy.md, "Console sign-in"). Failed sign-ins for one name from
+    # one client address before that address is locked out of it, and the first lock-out;
+    # each further failure doubles it (at most 15m).
     console_lockout_after: Annotated[int, Meta(ge=1, le=100)] = 5
     console_lockout: str = "1m"
+    # Failed sign-ins for one name from every address (browsers that signed in as it aside)
+    # before its password checks are spaced console_name_slowdown apart.
+    console_name_slowdown_after: Annotated[int, Meta(ge=1, le=10_000)] = 20
+    console_name_slowdown: str = "10s"
+    console_sign_ins_per_client: Annotated[int, Meta(ge=1, le=10_000)] = 20  # a minute
+    console_password_checks: Annotated[int, Meta(ge=1, le=64)] = 2  # at once, 64 MiB each
     # Limits and protections (docs/deploy.md, "Limits and protections").
     header_timeout: Annotated[float, Meta(ge=1, le=300)] = 10.0  # s to send request headers
     body_timeout: Annotated[float, Meta(ge=1, le=3600)] = 60.0  # s to send a request body
     keep_alive_timeout: Annotated[float, Meta(ge=1, le=300)] = 5.0  # s an idle connection stays
     max_connections: Annotated[int, Meta(ge=1, le=100_000)] = 1000  # open at once, per process
+    # open at once from one client address (an IPv6 /64); None: half of max_connections
+    max_connections_per_client: Annotated[int, Meta(ge=1, le=100_000)] | None = None
+    max_header_bytes: Annotated[int, Meta(ge=1024, le=1024**2)] = 16 * 1024  # request line+headers
     shutdown_timeout: Annotated[float, Meta(ge=0, le=600)] = 10.0  # s in-flight requests get
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For is believed
     auth_failures_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 60  # a minute
+    auth_failures_per_network: Annotated[int, Meta(ge=1, le=1_000_000)] = 300  # a minute
     auth_failures_per_provider: Annotated[int, Meta(ge=1, le=1_000_000)] = 600  # a minute
     token_requests_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 60  # a minute
     token_requests_per_provider: Annotated[int, Meta(ge=1, le=1_000_000)] = 120  # a minute
@@ -197,7 +208,8 @@ def explain(exc: msgspec.ValidationError, source: dict[str, str]) -> str:
 
 # Duration settings and their bounds in seconds.
 DURATIONS = (("console_idle_timeout", 60, 7 * 86400), ("console_session_lifetime", 60, 30 * 86400),
-             ("console_lockout", 1, 3600), ("auth_failure_retention", 3600, 3650 * 86400))
+             ("console_lockout", 1, 3600), ("console_name_slowdown", 1, 3600),
+             ("auth_failure_retention", 3600, 3650 * 86400))
 
 
 def check(settings: Settings, source: dict[str, str]) -> None:

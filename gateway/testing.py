@@ -25,6 +25,7 @@ import base64
 import hashlib
 import inspect
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ import anyio
 import httpx
 import msgspec
 
+from gateway.accounts import admins
 from gateway.accounts.providers import create_admin_token
 from gateway.app import create_app
 from gateway.clock import FakeClock
@@ -89,12 +91,32 @@ class Harness:
             kw["content"] = msgspec.json.encode(body)
         return await self.client.request(method, provider.base + path, headers=headers, **kw)
 
+    async def console_sign_in(self, name: str = "console-admin", role: str = "admin") -> str:
+        """A console account with that role, signed in through the sign-in form on this
+        harness's client, which keeps the session cookie from then on; returns the session's
+        CSRF token, for the ``csrf_token`` field of a console form."""
+        password = admins.new_password()
+        await admins.add_admin(self.gw, name, role, password)
+        form = await self.client.get("/console/sign-in")
+        r = await self.client.post("/console/sign-in", data={
+            "username": name, "password": password, "csrf_token": csrf_of(form.text),
+            "next": "/console/providers"})
+        assert r.status_code == 303, r.text
+        return csrf_of((await self.client.get("/console/providers")).text)
+
     async def admin_api(self, method: str, path: str, body: Any = None,
                         **kw: Any) -> httpx.Response:
         """An admin API request (path under /admin/v1) with the admin token."""
         if body is not None:
             kw["json"] = body
         return await self.client.request(method, "/admin/v1" + path, headers=self.admin, **kw)
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token of the first form on a console page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page has a form with a CSRF token"
+    return found.group(1)
 
 
 def sealing_keys(database: str | os.PathLike) -> list[str]:

@@ -1,27 +1,26 @@
 """Named console accounts: add, list, change the password, remove, and sign in.
 
 Passwords are people's, so unlike the gateway's own random secrets they are stored as argon2
-hashes (argon2-cffi's defaults) and checked off the event loop. Repeated failed sign-ins for
-one name lock that name out for a while, doubling each time; names that do not exist are
-treated the same way, so a lock-out says nothing about which accounts exist.
+hashes (argon2-cffi's defaults), hashed and checked off the event loop within the process's
+bound (gateway.accounts.password_checks). How often sign-ins may be tried, and by whom, is
+gateway.accounts.sign_in_limits.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.clock import format_time, parse_duration, parse_time
+from gateway.accounts import sign_in_limits
+from gateway.accounts.password_checks import Busy
 from gateway.errors import GatewayError
 from gateway.store import admins as queries
 from gateway.store.admins import AdminRow
-from gateway.store.base import Conn
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -30,10 +29,10 @@ ADMIN, AUDITOR = "admin", "auditor"
 ACCESS = (ADMIN, AUDITOR)  # what an account may do: everything, or read only
 NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 1024
-LOCK_MAX = timedelta(minutes=15)
-FORGET_FAILURES = timedelta(days=1)
+CHECK_WAIT = 5.0  # seconds a sign-in waits for a password check to start, then 429
 _hasher = PasswordHasher()
-# Checked when the name is unknown, so that answer takes as long as a wrong password.
+# Checked when the name is unknown, so that answer takes as long as a wrong password (and,
+# through the same bound, no more memory at once).
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 
 
@@ -42,7 +41,7 @@ class AdminError(GatewayError):
 
 
 class SignInRefused(GatewayError):
-    """Wrong name or password, or a name locked out for now (the message says which)."""
+    """Wrong name or password."""
 
     status = 401
 
@@ -75,18 +74,20 @@ def check_access(role: str) -> str:
     return role
 
 
-async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(_hasher.hash, password)
+async def hash_password(gw: Gateway, password: str) -> str:
+    return await gw.password_checks.run(functools.partial(_hasher.hash, password))
 
 
-async def password_matches(password: str, stored: str) -> bool:
+async def password_matches(gw: Gateway, password: str, stored: str) -> bool:
+    """Whether ``password`` is the one ``stored`` is the hash of; Busy when no check comes
+    free within CHECK_WAIT seconds."""
     def verify() -> bool:
         try:
             return _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(verify)
+    return await gw.password_checks.run(verify, CHECK_WAIT)
 
 
 async def add_admin(gw: Gateway, name: str, role: str = ADMIN,
@@ -100,7 +101,7 @@ async def add_admin(gw: Gateway, name: str, role: str = ADMIN,
         password = generated = new_password()
     check_password(password)
     now = gw.clock.stamp()
-    row = AdminRow(name=name, password_hash=await hash_password(password), role=role,
+    row = AdminRow(name=name, password_hash=await hash_password(gw, password), role=role,
                    created_at=now, password_set_at=now)
     async with gw.store.write() as conn:
         if not await queries.insert_admin(conn, row):
@@ -125,7 +126,7 @@ async def change_password(gw: Gateway, name: str, password: str | None = None) -
     if password is None:
         password = generated = new_password()
     check_password(password)
-    hashed = await hash_password(password)
+    hashed = await hash_password(gw, password)
     async with gw.store.write() as conn:
         if not await queries.set_password(conn, name, hashed, gw.clock.stamp()):
             raise AdminError(f"no account '{name}'", 404)
@@ -146,35 +147,24 @@ async def remove_admin(gw: Gateway, name: str) -> None:
         await queries.delete_admin(conn, name)
 
 
-async def sign_in(gw: Gateway, name: str, password: str) -> AdminRow:
-    """The account, if the password is its own and the name is not locked out."""
+async def sign_in(gw: Gateway, name: str, password: str, client: str,
+                  device: str | None = None) -> tuple[AdminRow, str]:
+    """The account and a new device cookie for the browser, if the password is the account's
+    own and no limit holds the attempt back. ``client`` is the client's address as the
+    limits count it; ``device`` the device cookie the browser sent."""
     key = name.strip().lower()[:64]
-    now = gw.clock.now()
-    async with gw.store.read() as conn:
-        failed = await queries.failures(conn, key)
+    attempt = await sign_in_limits.begin(gw, key, client, device)
+    async with gw.store.lookup() as conn:
         found = await queries.get_admin(conn, key) if key else None
-    if failed and failed["locked_until"] and parse_time(failed["locked_until"]) > now:
-        wait = int((parse_time(failed["locked_until"]) - now).total_seconds()) + 1
-        raise SignInRefused(f"Too many failed sign-ins for this name; try again in {wait} "
-                            "seconds", 429, headers={"Retry-After": str(wait)})
-    matches = await password_matches(password[:MAX_PASSWORD],
-                                     found.password_hash if found else _DUMMY)
+    try:
+        matches = await password_matches(gw, password[:MAX_PASSWORD],
+                                         found.password_hash if found else _DUMMY)
+    except Busy:
+        await sign_in_limits.not_checked(gw, attempt)
+        raise
+    if found is None or not matches:
+        raise SignInRefused("Wrong name or password")  # its failure is counted already
     async with gw.store.write() as conn:
-        if found is not None and matches:
-            await queries.clear_failures(conn, key)
-            await queries.signed_in(conn, key, format_time(now))
-            return found
-        await note_failure(gw, conn, key, failed)
-    raise SignInRefused("Wrong name or password")
-
-
-async def note_failure(gw: Gateway, conn: Conn, key: str, failed: dict | None) -> None:
-    count = (failed["failures"] if failed else 0) + 1
-    allowed = gw.settings.console_lockout_after
-    locked_until = None
-    if count >= allowed:
-        first = timedelta(seconds=parse_duration(gw.settings.console_lockout))
-        lock = min(first * 2 ** (count - allowed), LOCK_MAX)
-        locked_until = format_time(gw.clock.now() + lock)
-    await queries.record_failure(conn, key, count, gw.clock.stamp(), locked_until)
-    await queries.prune_failures(conn, format_time(gw.clock.now() - FORGET_FAILURES))
+        cookie = await sign_in_limits.succeeded(gw, conn, attempt)
+        await queries.signed_in(conn, key, gw.clock.stamp())
+    return found, cookie

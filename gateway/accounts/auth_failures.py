@@ -31,7 +31,7 @@ from gateway.clock import format_time, parse_duration
 from gateway.observability.activity import reading
 from gateway.settings import ConfigError, Settings
 from gateway.store import auth_failures as queries
-from gateway.store.base import Conn, CredentialRow, ProviderRow
+from gateway.store.base import Conn, CredentialRow, ProviderRow, StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -127,6 +127,8 @@ async def run(gw: Gateway) -> None:
                 await flush(gw)
                 if beats % 720 == 0:
                     await prune(gw)
+            except StoreUnavailable:
+                pass  # said once by the store's outage lines
             except Exception:
                 log.exception("writing authentication failures failed; will retry")
             beats += 1
@@ -134,6 +136,9 @@ async def run(gw: Gateway) -> None:
         with anyio.CancelScope(shield=True):
             try:
                 await flush(gw)
+            except StoreUnavailable as exc:
+                log.warning("writing authentication failures at shutdown failed: %s",
+                            exc.detail)
             except Exception:
                 log.exception("writing authentication failures at shutdown failed")
 

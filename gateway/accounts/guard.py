@@ -28,6 +28,7 @@ from gateway.context import RequestContext
 from gateway.errors import Conflict, GatewayError
 from gateway.events.payload import event_data
 from gateway.events.record import committed, emit, record
+from gateway.params import INT64_MAX
 from gateway.scim.resource import copy_data
 from gateway.store import guard as queries
 from gateway.store import resources
@@ -232,8 +233,10 @@ def checked_settings(guard: dict, body: Any) -> dict:
             raise GuardError("'threshold' is an object with 'users' and/or 'percent'")
         if "users" in limits:
             users = limits["users"]
-            if not isinstance(users, int) or isinstance(users, bool) or users < 0:
-                raise GuardError("'threshold.users' must be a whole number, 0 or more")
+            if not isinstance(users, int) or isinstance(users, bool) or \
+                    not 0 <= users <= INT64_MAX:
+                raise GuardError("'threshold.users' must be a whole number from 0 to "
+                                 f"{INT64_MAX}")
             out["max_users"] = users
         if "percent" in limits:
             percent = limits["percent"]

@@ -18,14 +18,16 @@ from gateway.store import custom_attributes as custom_queries
 from gateway.store import guard as guard_queries
 from gateway.store import providers as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow
-from gateway.store.resources import owned_counts
+from gateway.store.resources import duplicate_group_names, owned_counts
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+UNIQUE_GROUP_NAMES = "unique_group_names"
 # Settings the admin API and CLI take at the top level of a provider (kept in `settings`).
-TOP_SETTINGS = ("deactivation_delay", "block_during_delay", "undeclared_attributes")
+TOP_SETTINGS = ("deactivation_delay", "block_during_delay", UNIQUE_GROUP_NAMES,
+                "undeclared_attributes")
 # What a provider's writes do with attributes it has not declared (gateway.scim.custom):
 # keep them as sent (the default) or refuse them.
 SETTING = "undeclared_attributes"
@@ -67,6 +69,25 @@ async def credential_kinds(gw: Gateway) -> list[str]:
 MAX_DELAY = 365 * 86400  # a deactivation waits at most a year
 
 
+def setting(gw: Gateway, provider: Any, name: str, default: Any) -> Any:
+    """A provider setting as it applies: the admin's value, else the default the provider's
+    plugin gives it (the provider_defaults hook), else the core's `default`."""
+    settings = getattr(provider, "settings", None) or {}
+    if name in settings:
+        return settings[name]
+    if provider is not None:
+        for given in gw.hooks.call_sync("provider_defaults", provider=provider):
+            if name in given:
+                return given[name]
+    return default
+
+
+def unique_group_names(gw: Gateway, provider: Any) -> bool:
+    """Whether the provider's groups must have distinct names (off unless its admin or its
+    plugin turns it on)."""
+    return setting(gw, provider, UNIQUE_GROUP_NAMES, False) is True
+
+
 async def check_settings(gw: Gateway, provider: ProviderRow, settings: dict) -> dict:
     """A provider's settings, checked when they are saved (not when the IdP next pushes):
     the core's own, then every plugin's through the validate_provider_settings hooks."""
@@ -83,6 +104,8 @@ async def check_settings(gw: Gateway, provider: ProviderRow, settings: dict) -> 
     if out.get(SETTING, KEEP) not in (KEEP, REFUSE):
         raise ProviderError(f"{SETTING} must be \"{KEEP}\" (store the attributes it has not "
                             f"declared as they are sent) or \"{REFUSE}\" (answer 400)")
+    if not isinstance(out.get(UNIQUE_GROUP_NAMES, False), bool):
+        raise ProviderError(f"{UNIQUE_GROUP_NAMES} must be true or false")
     candidate = ProviderRow(id=provider.id, name=provider.name, plugin=provider.plugin,
                             auth_kind=provider.auth_kind, settings=out,
                             created_at=provider.created_at, schema_tag=provider.schema_tag)
@@ -238,6 +261,7 @@ async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> di
     before and after an IdP connects (`GET /admin/v1/providers/{id}`, `provider show`)."""
     seen = await activity.summary(gw, provider.id, conn)
     return {**provider_view(gw, provider), "owned": await owned_counts(conn, provider.id),
+            "duplicate_group_names": await duplicate_group_names(conn, provider.id),
             "last_request": {"at": seen["last_request_at"], "request": seen["last_request"],
                              "status": seen["last_status"]} if seen["last_request_at"] else None,
             "last_success_at": seen["last_success_at"],
@@ -305,6 +329,7 @@ def provider_view(gw: Gateway, provider: ProviderRow) -> dict:
         "deactivation_delay": provider.settings.get("deactivation_delay", DEFAULT_DELAY),
         "block_during_delay": provider.settings.get("block_during_delay", True) is not False,
         SETTING: provider.settings.get(SETTING, KEEP),
+        UNIQUE_GROUP_NAMES: unique_group_names(gw, provider),
         "settings": provider.settings, "base_url": gw.base_url(provider.id),
         "created_at": provider.created_at,
     }

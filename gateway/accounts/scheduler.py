@@ -21,6 +21,7 @@ from gateway.context import RequestContext
 from gateway.events.payload import event_data
 from gateway.events.record import committed, emit, record
 from gateway.store import resources
+from gateway.store.base import StoreUnavailable
 from gateway.store.lifecycle import claim_next
 from gateway.store.providers import get_provider
 
@@ -97,6 +98,8 @@ async def scheduler(gw: Gateway, rounds: int | None = None) -> None:
                     ran += count
                     if count < 100:
                         break
+            except StoreUnavailable:
+                pass  # said once by the store's outage lines
             except Exception:  # a failed run is retried on the next tick
                 log.exception("scheduler run failed after %d deactivations", ran,
                               extra={"ran": ran, "outcome": "failed"})

@@ -1,18 +1,29 @@
-"""Limits on failed authentication and on token requests, per client address and per provider.
+"""Limits on failed authentication and on token requests, per client, per network and per
+provider.
 
 Each limit is a token bucket: N a minute, with bursts of up to N. Only *failed*
 authentications count (a wrong, unknown, expired or missing credential), so an IdP that
-authenticates is never slowed down however fast it provisions; and a client address that
-authenticated for a provider in the last day is exempt from that provider's failure limits
-(an IdP whose token was just rotated is not locked out by an attacker flooding the provider
-from elsewhere). Token requests count whether they succeed or not.
+authenticates is never slowed down however fast it provisions.
 
-A request past a limit is answered 429 with Retry-After before its credential is looked at.
-The state lives in this process's memory, like everything on the Gateway object: with N
-replicas behind a load balancer, a client can reach each limit once per replica. Bucket
+A valid credential is never refused because of other clients' failures. The credential is
+checked first; only a request that fails is counted, against its client, its client's
+network and the provider it named, and it is answered 429 instead of 401 when one of those
+limits was already reached. The one refusal that does not look at the credential is a
+client's own: an address past its own failure limit waits its Retry-After whatever it sends,
+so that guessing from it stops there. No exemption is remembered, so nothing changes after a
+restart, for a new IdP or for one whose egress address changes.
+
+A client is its IPv4 address, or its IPv6 /64 (the block one host usually holds); its
+network is the IPv4 /24 or the IPv6 /48 around it, so that a host handed a whole prefix
+cannot make every /64 a fresh client: their failures share the network's limit.
+
+The buckets live in this process's memory and each decision is one synchronous call (no
+await between reading a bucket and taking from it), so concurrent requests cannot both
+spend the last token. With N replicas a client can reach each limit once per replica; the
+counts stay out of the database so that a flood of failures costs no writes (the admin's
+per-minute failure counts are written in batches, gateway.accounts.auth_failures). Bucket
 tables are bounded (least recently used keys are forgotten past MAX_KEYS), so a flood from
-many addresses cannot grow them without bound. IPv6 clients are counted by their /64, the
-block one host usually holds.
+many addresses cannot grow them without bound.
 """
 
 from __future__ import annotations
@@ -23,13 +34,13 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
 
 MAX_KEYS = 10_000
-TRUST_SECONDS = 24 * 3600.0
+NETWORK_V4, CLIENT_V6, NETWORK_V6 = 24, 64, 48  # prefix lengths
 
 
 class Limiter:
@@ -59,26 +70,42 @@ class Limiter:
         if len(self.buckets) > self.max_keys:
             self.buckets.popitem(last=False)
 
+    def spend(self, key: Hashable, now: float) -> float:
+        """Take a token: 0 when there was one, else the seconds until there is one (an
+        empty bucket stays empty while it keeps being spent)."""
+        wait = self.wait(key, now)
+        self.take(key, now)
+        return wait
 
-def client_key(host: str | None) -> str:
-    """The address a client is counted by: the IP, or for IPv6 its /64. Asked on every
-    request: an IPv4 address (no colon) is its own key without being parsed."""
-    if not host:
-        return "-"
-    if ":" not in host:
-        return host
-    return _ipv6_key(host)
+
+class Client(NamedTuple):
+    """Who a request is counted as: ``address`` (an IPv4 address, an IPv6 /64) and the
+    ``network`` around it (an IPv4 /24, an IPv6 /48)."""
+
+    address: str
+    network: str
 
 
 @functools.lru_cache(maxsize=4096)
-def _ipv6_key(host: str) -> str:
+def client_key(host: str | None) -> Client:
+    """The client a request comes from, by its peer address (the proxy's forwarded one when
+    the proxy is trusted). An IPv4 address in IPv6 clothing (``::ffff:192.0.2.1``, from a
+    dual-stack socket) is that IPv4 client; a host that is no address is its own key."""
+    if not host:
+        return Client("-", "-")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return host
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
+        return Client(host, host)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv4Address):
+        return Client(str(address), _prefix(address, NETWORK_V4))
+    return Client(_prefix(address, CLIENT_V6), _prefix(address, NETWORK_V6))
+
+
+def _prefix(address: ipaddress.IPv4Address | ipaddress.IPv6Address, length: int) -> str:
+    return str(ipaddress.ip_network(f"{address}/{length}", strict=False))
 
 
 def retry_after(wait: float) -> int:
@@ -86,49 +113,43 @@ def retry_after(wait: float) -> int:
 
 
 class Throttle:
-    """The gateway's limits (``[gateway]`` auth_failures_per_client, ..._per_provider,
-    token_requests_per_client, ..._per_provider)."""
+    """The gateway's limits (``[gateway]`` auth_failures_per_client, ..._per_network,
+    ..._per_provider, token_requests_per_client, ..._per_provider). ``target`` is what a
+    request named: the provider id of its URL (known or not), or the admin API."""
 
     def __init__(self, settings: Settings) -> None:
         self.client_failures = Limiter(settings.auth_failures_per_client)
-        self.provider_failures = Limiter(settings.auth_failures_per_provider)
+        self.network_failures = Limiter(settings.auth_failures_per_network)
+        self.target_failures = Limiter(settings.auth_failures_per_provider)
         self.client_tokens = Limiter(settings.token_requests_per_client)
         self.provider_tokens = Limiter(settings.token_requests_per_provider)
-        self.trusted: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self.known: set[str] = set()  # ids seen to name providers, to count 429s under
 
-    def _trusted(self, provider_id: str, client: str, now: float) -> bool:
-        seen = self.trusted.get((provider_id, client))
-        return seen is not None and now - seen < TRUST_SECONDS
+    def own_wait(self, client: Client) -> float:
+        """Seconds this client must wait because of its own failures (0: go)."""
+        return self.client_failures.wait(client.address, time.monotonic())
 
-    def auth_wait(self, provider_id: str, client: str) -> float:
-        """Seconds this client must wait before it may try to authenticate (0: go)."""
+    def failed(self, target: str, client: Client) -> float:
+        """Count a failed authentication against the client, its network and the target.
+        Seconds to wait when one of them had no failure left (answer 429), else 0 (401)."""
         now = time.monotonic()
-        if self._trusted(provider_id, client, now):
-            return 0.0
-        return max(self.client_failures.wait(client, now),
-                   self.provider_failures.wait(provider_id, now))
+        return max(self.client_failures.spend(client.address, now),
+                   self.network_failures.spend(client.network, now),
+                   self.target_failures.spend(target, now))
 
-    def failed(self, provider_id: str, client: str) -> None:
+    def token_request(self, client: Client) -> float:
+        """Count a token request from the client, whatever its outcome; seconds to wait when
+        it is over its limit (0: go)."""
         now = time.monotonic()
-        if self._trusted(provider_id, client, now):
-            return
-        self.client_failures.take(client, now)
-        self.provider_failures.take(provider_id, now)
-
-    def succeeded(self, provider_id: str, client: str) -> None:
-        self.known.add(provider_id)
-        self.trusted[(provider_id, client)] = time.monotonic()
-        self.trusted.move_to_end((provider_id, client))
-        if len(self.trusted) > MAX_KEYS:
-            self.trusted.popitem(last=False)
-
-    def token_wait(self, provider_id: str, client: str) -> float:
-        """Count a token request; seconds to wait when it is over a limit (0: go)."""
-        now = time.monotonic()
-        wait = max(self.client_tokens.wait(client, now),
-                   self.provider_tokens.wait(provider_id, now))
+        wait = self.client_tokens.wait(client.address, now)
         if not wait:
-            self.client_tokens.take(client, now)
+            self.client_tokens.take(client.address, now)
+        return wait
+
+    def token_issue(self, provider_id: str) -> float:
+        """Count a token about to be issued to the provider's authenticated client; seconds
+        to wait when the provider is over its limit (0: issue it)."""
+        now = time.monotonic()
+        wait = self.provider_tokens.wait(provider_id, now)
+        if not wait:
             self.provider_tokens.take(provider_id, now)
         return wait

@@ -3,9 +3,13 @@
 A refusal says nothing about what exists. Every 401 on the SCIM API is the same, for an
 unknown provider id as for a known one: the same detail and both challenges (Bearer and
 Basic, two WWW-Authenticate values), and the same work before it (one indexed query by the
-hash of the presented secret, the authenticate hooks called with no matching credential).
+hash of the presented secret, the authenticate hooks called with no matching credential,
+the failure counted under the id the URL named, the request recorded in the provider
+activity of an existing one or in a stand-in that is never written).
 What went wrong is counted for the admin (gateway.accounts.auth_failures), and a client that
-keeps failing is slowed down with 429 (gateway.accounts.throttle).
+keeps failing is slowed down with 429 (gateway.accounts.throttle). The credential is checked
+before any limit but the client's own: a valid one is never refused because of others'
+failures.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from starlette.requests import Request
 
 from gateway.accounts.auth_failures import ADMIN_API, UNKNOWN, reason_for
 from gateway.accounts.credentials import ADMIN, hash_secret, presented, verify_secret
-from gateway.accounts.throttle import client_key, retry_after
+from gateway.accounts.throttle import Client, client_key, retry_after
 from gateway.observability.middleware import request_info
 from gateway.scim.errors import ScimError
 from gateway.store import providers as queries
@@ -52,7 +56,7 @@ def too_many(wait: float, what: str) -> ScimError:
                      headers={"Retry-After": str(seconds)})
 
 
-def client_of(request: Request) -> str:
+def client_of(request: Request) -> Client:
     return client_key(request.client.host if request.client else None)
 
 
@@ -60,55 +64,61 @@ def count_failure(gw: Gateway, provider_id: str, reason: str) -> None:
     gw.auth_failures.add(provider_id, reason, gw.clock.stamp())
 
 
-async def refuse_if_limited(gw: Gateway, pid: str, wait: float, reason: str,
-                            what: str) -> None:
-    """Past a limit (``wait`` seconds to go): count the 429 under the provider when the id
-    names one (looked up once), and raise it."""
-    if not wait:
-        return
-    if pid != ADMIN_API and pid not in gw.throttle.known:
-        async with gw.store.lookup() as conn:
-            if await queries.get_provider(conn, pid) is None:
-                pid = UNKNOWN
-            else:
-                gw.throttle.known.add(pid)
-    count_failure(gw, pid, reason)
-    raise too_many(wait, what)
+def refuse_if_limited(gw: Gateway, counted_as: str, wait: float, reason: str,
+                      what: str) -> None:
+    """Past a limit (``wait`` seconds to go): count the 429 for the admin under
+    ``counted_as`` (an existing provider, UNKNOWN or ADMIN_API) and raise it."""
+    if wait:
+        count_failure(gw, counted_as, reason)
+        raise too_many(wait, what)
+
+
+def refuse_credential(gw: Gateway, target: str, counted_as: str, client: Client,
+                      reason: str) -> None:
+    """A credential was refused: count it against the client's, its network's and the
+    target's failure limits, and for the admin (under ``reason``, or ``rate_limited`` when
+    it is answered 429 because one of those limits was already reached)."""
+    refuse_if_limited(gw, counted_as, gw.throttle.failed(target, client), "rate_limited",
+                      "failed authentications")
+    count_failure(gw, counted_as, reason)
 
 
 async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
     """The provider of /scim/v2/{provider}/..., if the request's credential is one of its own.
 
-    An unknown provider and a wrong credential get the same answer after the same work.
+    An unknown provider and a wrong credential get the same answer after the same work. The
+    failure limits are keyed by the id the URL named, known or not, so that a limit reached
+    on one id says nothing about another.
     """
     pid = request.path_params.get("provider", "")
     client = client_of(request)
-    await auth_wait(request)
     offered = presented(request)
     async with gw.store.lookup() as conn:
         provider, matches = await queries.credential_lookup(conn, pid,
                                                             hash_secret(offered.secret))
     now = gw.clock.stamp()
+    info, counted_as, held = request_info(request.scope), UNKNOWN, NO_CREDENTIALS
     if provider is not None:  # it exists: its metrics count its requests, failures included
-        request_info(request.scope).provider_id = provider.id
-    live = [c for c in matches if c.live(now)] if provider is not None else NO_CREDENTIALS
+        info.provider_id = counted_as = provider.id
+        held = matches
+    refuse_if_limited(gw, counted_as, gw.throttle.own_wait(client), "rate_limited",
+                      "failed authentications")
+    live = [c for c in held if c.live(now)]
     principal = await gw.hooks.call("authenticate", request=request,
                                     provider=provider or NO_PROVIDER, credentials=live,
                                     gateway=gw)
     if provider is None or principal is None or principal.provider_id != provider.id:
-        count_failure(gw, provider.id if provider else UNKNOWN,
-                      reason_for(offered, provider, matches, now))
-        gw.throttle.failed(pid, client)
+        refuse_credential(gw, pid, counted_as, client,
+                          reason_for(offered, provider, held, now))
         raise Unauthorized(DETAIL)
-    gw.throttle.succeeded(pid, client)
     request.state.principal = principal
     return provider
 
 
 async def authenticate_admin(request: Request, gw: Gateway) -> None:
     client = client_of(request)
-    await refuse_if_limited(gw, ADMIN_API, gw.throttle.auth_wait(ADMIN_API, client),
-                            "rate_limited", "failed authentications")
+    refuse_if_limited(gw, ADMIN_API, gw.throttle.own_wait(client), "rate_limited",
+                      "failed authentications")
     offered = presented(request)
     async with gw.store.lookup() as conn:
         _, matches = await queries.credential_lookup(conn, ADMIN, hash_secret(offered.secret))
@@ -116,37 +126,46 @@ async def authenticate_admin(request: Request, gw: Gateway) -> None:
     if offered.scheme == "bearer" and any(
             c.kind == "admin" and c.live(now) and verify_secret(offered.secret, c.secret_hash)
             for c in matches):
-        gw.throttle.succeeded(ADMIN_API, client)
         return
-    count_failure(gw, ADMIN_API, reason_for(offered, None, matches, now))
-    gw.throttle.failed(ADMIN_API, client)
+    refuse_credential(gw, ADMIN_API, ADMIN_API, client,
+                      reason_for(offered, None, matches, now))
     raise Unauthorized("Admin authentication required: send the admin token as a Bearer token",
                        (CHALLENGES[0],))
 
 
 # For plugins' own credential endpoints (an OAuth token endpoint), through gateway.plugin. --
 
-async def limit_token_request(request: Request) -> None:
-    """Count a token request for the provider of the URL and its client address; raise a
-    429 ScimError (Retry-After in its headers) when it is over a limit."""
+def _counted_as(provider: ProviderRow | None) -> str:
+    return provider.id if provider is not None else UNKNOWN
+
+
+def limit_token_request(request: Request, provider: ProviderRow | None) -> None:
+    """Count a token request from the client's address (``provider``: the one the URL
+    names, None when it names none); raise a 429 ScimError (Retry-After in its headers) when
+    the address is over its token limit or its own failed-authentication limit."""
     gw: Gateway = request.app.state.gateway
-    pid = request.path_params.get("provider", "")
-    await refuse_if_limited(gw, pid, gw.throttle.token_wait(pid, client_of(request)),
-                            "token_rate_limited", "token requests")
+    client = client_of(request)
+    refuse_if_limited(gw, _counted_as(provider), gw.throttle.token_request(client),
+                      "token_rate_limited", "token requests")
+    refuse_if_limited(gw, _counted_as(provider), gw.throttle.own_wait(client),
+                      "rate_limited", "failed authentications")
 
 
 def auth_failed(request: Request, provider: ProviderRow | None,
                 reason: str = "unknown_credential") -> None:
-    """Count a refused credential (for example a wrong client secret) against the client's
-    and the provider's failure limits, and for the admin under its reason."""
+    """Count a refused credential (for example a wrong client secret) against the client's,
+    its network's and the provider's failure limits, and for the admin under its reason;
+    raise a 429 ScimError instead when one of those limits was already reached (the caller
+    answers its own 401 otherwise)."""
     gw: Gateway = request.app.state.gateway
-    count_failure(gw, provider.id if provider else UNKNOWN, reason)
-    gw.throttle.failed(request.path_params.get("provider", ""), client_of(request))
+    refuse_credential(gw, request.path_params.get("provider", ""), _counted_as(provider),
+                      client_of(request), reason)
 
 
-async def auth_wait(request: Request) -> None:
-    """Raise a 429 ScimError when the client is past a failed-authentication limit."""
+def limit_token_issue(request: Request, provider: ProviderRow) -> None:
+    """Count a token about to be issued to the provider's authenticated client; raise a 429
+    ScimError past ``token_requests_per_provider``. Only a client that authenticated
+    counts here, so other clients' requests never hold the provider's tokens back."""
     gw: Gateway = request.app.state.gateway
-    pid = request.path_params.get("provider", "")
-    await refuse_if_limited(gw, pid, gw.throttle.auth_wait(pid, client_of(request)),
-                            "rate_limited", "failed authentications")
+    refuse_if_limited(gw, provider.id, gw.throttle.token_issue(provider.id),
+                      "token_rate_limited", "token requests")

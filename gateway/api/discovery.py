@@ -57,14 +57,16 @@ async def service_provider_config(request: Request, gw: Gateway,
 async def schemas(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     base = gw.base_url(ctx.provider.id)
     registry = await registry_of(gw, ctx.provider)
-    return ScimResponse(list_response([s.to_scim(base) for s in registry.schemas()]))
+    return ScimResponse(list_response([registry.schema_to_scim(s, base)
+                                       for s in registry.schemas()]))
 
 
 async def schema(request: Request, gw: Gateway, ctx: RequestContext) -> Response:
     urn = request.path_params["urn"]
-    for found in (await registry_of(gw, ctx.provider)).schemas():
+    registry = await registry_of(gw, ctx.provider)
+    for found in registry.schemas():
         if found.id.lower() == urn.lower():
-            return ScimResponse(found.to_scim(gw.base_url(ctx.provider.id)))
+            return ScimResponse(registry.schema_to_scim(found, gw.base_url(ctx.provider.id)))
     raise ScimError(404, f"No schema {urn}")
 
 

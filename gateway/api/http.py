@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from gateway.errors import GatewayError
+from gateway.params import ParamError, parse_int
 from gateway.scim.errors import ScimError, error_body
 
 SCIM_JSON = "application/scim+json"
@@ -98,9 +99,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     than ``limit`` bytes. Every route reads its body here: JSON or form, core or plugin."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
-            raise ScimError(400, "Content-Length must be a number of bytes")
-        if int(declared) > limit:
+        try:
+            length = parse_int(declared.strip(" \t"), "Content-Length")
+        except ParamError:
+            raise ScimError(400, "Content-Length must be a number of bytes") from None
+        if length > limit:
             raise too_large(limit)
     chunks, size = [], 0
     try:

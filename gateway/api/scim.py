@@ -24,6 +24,7 @@ from gateway.provisioning import bulk, reads, root_search, writes
 from gateway.scim.errors import ScimError
 from gateway.scim.project import project
 from gateway.scim.schema import ResourceType
+from gateway.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -49,7 +50,8 @@ def scim_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return await handler(request, gw, ctx)
         except GatewayError as error:
             info.error = error.detail
-            if ctx is not None and request.method in REFUSED_WRITES and not ctx.refusal_logged:
+            if ctx is not None and request.method in REFUSED_WRITES and \
+                    not ctx.refusal_logged and not isinstance(error, StoreUnavailable):
                 await log_early_refusal(gw, ctx, error)
             return error_response(error)
 

@@ -29,7 +29,7 @@ LOG_HEADERS = ["SEQ", "AT", "PROVIDER", "ACTOR", "OPERATION", "RESOURCE", "OUTCO
 
 def entry_row(item: dict) -> list:
     resource = f"{item['resource_type'] or ''} {item['resource_id'] or ''}".strip()
-    detail = f"{item['status']} {item['detail']}" if item["outcome"] != "success" else ""
+    detail = f"{item['status']} {item['detail']}" if item["outcome"] == "error" else ""
     if item.get("reason"):
         detail = f"{detail} ({item['reason']})".strip()
     return [item["seq"], item["at"], item["provider"], item["actor"], item["operation"],
@@ -149,7 +149,8 @@ FILTER_HELP = {
     "provider": "only this provider's entries (its name or id)",
     "user": "only entries about this user or group (its id)",
     "operation": "create, replace, patch, delete, lifecycle, block, ...",
-    "outcome": "success or error",
+    "outcome": "success, error or unchanged (a write that changed nothing), or several "
+               "separated by commas",
     "since": "from this RFC 3339 time or date on",
     "until": "before this RFC 3339 time or date",
 }

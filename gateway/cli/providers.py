@@ -24,6 +24,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
             settings["block_during_delay"] = args.block_during_delay == "on"
         if args.undeclared_attributes is not None:
             settings["undeclared_attributes"] = args.undeclared_attributes
+        if args.unique_group_names is not None:
+            settings["unique_group_names"] = args.unique_group_names == "on"
         provider, shown = await providers.create_provider(gw, args.name, args.auth,
                                                           args.plugin, settings)
         print(f"SCIM base URL: {gw.base_url(provider.id)}")
@@ -66,6 +68,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
             changes["block_during_delay"] = args.block_during_delay == "on"
         if args.undeclared_attributes is not None:
             changes["undeclared_attributes"] = args.undeclared_attributes
+        if args.unique_group_names is not None:
+            changes["unique_group_names"] = args.unique_group_names == "on"
         provider = await providers.update_provider(gw, args.name, changes)
         print_json(providers.provider_view(gw, provider))
         return 0
@@ -90,6 +94,8 @@ def cmd_admin_token(args: argparse.Namespace) -> int:
 
 UNDECLARED_HELP = ("attributes the IdP sends that are not declared (`provider attributes`): "
                    "keep them as sent, or refuse the request with 400")
+UNIQUE_HELP = ("refuse a group name another group of the provider has, ignoring case "
+               "(409 uniqueness)")
 
 
 def add_commands(sub: Any) -> None:
@@ -107,6 +113,8 @@ def add_commands(sub: Any) -> None:
                      help="block a user as soon as the provider deactivates it (default on)")
     add.add_argument("--undeclared-attributes", choices=("keep", "refuse"),
                      help=UNDECLARED_HELP + " (default keep)")
+    add.add_argument("--unique-group-names", choices=("on", "off"), help=UNIQUE_HELP
+                     + " (default: off, unless the provider's plugin turns it on)")
     common(actions.add_parser("list", help="list providers"))
     show = common(actions.add_parser("show", help="one provider's settings and base URL"))
     show.add_argument("name", help="the provider's name or id")
@@ -122,6 +130,7 @@ def add_commands(sub: Any) -> None:
                      help="block a user as soon as the provider deactivates it")
     chg.add_argument("--undeclared-attributes", choices=("keep", "refuse"),
                      help=UNDECLARED_HELP)
+    chg.add_argument("--unique-group-names", choices=("on", "off"), help=UNIQUE_HELP)
     rem = common(actions.add_parser("remove", help="remove a provider that owns no users or "
                                                    "groups (unassign them in the IdP first)"))
     rem.add_argument("name", help="the provider's name or id")

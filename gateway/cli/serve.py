@@ -20,7 +20,9 @@ from gateway.store import providers as queries
 
 async def bootstrap(gw: Gateway) -> int:
     """First start: an admin token and a provider named `default`, shown once. (Any start:
-    webhooks whose secrets no key can read stop it here, in one line.)"""
+    a database this process cannot write, or webhooks whose secrets no key can read, stop it
+    here, in one line.)"""
+    await gw.store.check_writable()
     await webhook_secrets.check_at_startup(gw)
     if not await providers.has_admin(gw):
         async with gw.store.read() as conn:
@@ -116,13 +118,20 @@ def warn_unreachable(settings: Settings) -> None:
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options from ``[gateway]``: deadlines, the connection limit, how long a
-    SIGTERM waits for requests in flight, and which proxies may name the client address."""
+    """uvicorn's options from ``[gateway]``: deadlines, the header size, the connection
+    limits, how long a SIGTERM waits for requests in flight, and which proxies may name the
+    client address."""
     from gateway.api.connections import protocol_for  # lazy: it imports uvicorn, like serve
 
     return {
         "http": protocol_for(settings.header_timeout, settings.body_timeout,
-                             settings.max_connections),
+                             settings.max_header_bytes, settings.max_connections,
+                             settings.max_connections_per_client),
+        # h11's own bound on a head still incomplete: the same as the gateway's
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        # No WebSocket routes; an upgraded connection would also leave the count of its
+        # client address behind.
+        "ws": "none",
         "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
         "proxy_headers": True,

@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.accounts import admins, sessions
 from gateway.accounts.sessions import Session
+from gateway.accounts.sign_in_limits import DEVICE_LIFETIME
+from gateway.accounts.throttle import client_key
 from gateway.api.http import read_body
 from gateway.console.render import FLASH, console_of, gateway_of
 from gateway.errors import GatewayError
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 COOKIE = "ig_console"
 PRE_COOKIE = "ig_console_pre"  # the sign-in form's own CSRF token (no session yet)
+DEVICE_COOKIE = "ig_console_device"  # this browser signed in before (sign_in_limits)
 SAFE = ("GET", "HEAD")
 MAX_FORM_FIELDS = 2000
 MAX_FORM_PART = 1024 * 1024
@@ -77,12 +80,17 @@ async def form_of(request: Request) -> FormData:
     come through the gateway's one body reader, so a sign-in form cannot be a way to make
     the gateway hold an unbounded body."""
     await read_body(request, gateway_of(request).settings.max_body_bytes)
-    return await request.form(max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_PART)
+    try:
+        return await request.form(max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_PART)
+    except HTTPException as exc:  # a malformed multipart body: a console page, not plain text
+        raise GatewayError(f"The form could not be read: {exc.detail}") from None
 
 
 def error_page(request: Request, error: GatewayError) -> Response:
-    return console_of(request).page(request, "error.html", {"error": error},
+    page = console_of(request).page(request, "error.html", {"error": error},
                                     status=error.status)
+    page.headers.update(error.headers)  # a 503's Retry-After
+    return page
 
 
 def console_endpoint(handler: Handler, write_access: bool = True) -> Callable[[Request],
@@ -153,21 +161,27 @@ async def sign_in(request: Request, gw: Gateway) -> Response:
     given = str(form.get("csrf_token") or "")
     token = secrets.token_urlsafe(32)
     values: dict[str, Any] = {"pre_csrf": token, "next": target, "username": name[:64]}
+    headers: dict[str, str] = {}
     if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
         values["error"] = "The sign-in form expired; try again"
         status = 403
     else:
+        client = client_key(request.client.host if request.client else None).address
         try:
-            account = await admins.sign_in(gw, name, password)
+            account, device = await admins.sign_in(gw, name, password, client,
+                                                    request.cookies.get(DEVICE_COOKIE))
         except GatewayError as error:
-            values["error"], status = error.detail, error.status
+            values["error"], status, headers = error.detail, error.status, error.headers
         else:
             session_id, _ = await sessions.start(gw, account.name)
             moved = RedirectResponse(target, status_code=303)
             set_cookie(moved, gw, COOKIE, session_id)
+            set_cookie(moved, gw, DEVICE_COOKIE, device,
+                       max_age=int(DEVICE_LIFETIME.total_seconds()))
             moved.delete_cookie(PRE_COOKIE, path="/console")
             return moved
     response = console_of(request).page(request, "sign_in.html", values, status=status)
+    response.headers.update(headers)
     set_cookie(response, gw, PRE_COOKIE, token)
     return response
 
@@ -214,4 +228,5 @@ def plain_error(error: GatewayError) -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><title>Error</title><p>The console could not answer: "
         f"{error.status}.</p>", status_code=error.status,
-        headers={name.decode(): value.decode() for name, value in HEADERS})
+        headers={**{name.decode(): value.decode() for name, value in HEADERS},
+                 **error.headers})

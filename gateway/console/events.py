@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 from gateway.accounts.sessions import Session
 from gateway.console.render import console_of
 from gateway.events import feed
+from gateway.params import parse_int
 from gateway.store import outbox
 
 if TYPE_CHECKING:
@@ -20,10 +21,11 @@ PAGE = 50
 
 
 async def event_feed(request: Request, gw: Gateway, session: Session) -> Response:
-    raw = request.query_params.get("before", "")
+    raw = request.query_params.get("before") or None
+    given = parse_int(raw, "before") if raw else None
     async with gw.store.read() as conn:
         newest = await outbox.newest_seq(conn)
-    before = int(raw) if raw.isdigit() else newest + 1
+    before = newest + 1 if given is None else given
     start = max(0, before - 1 - PAGE)
     page = await feed.events_after(gw, start, PAGE)
     items = [e for e in reversed(page["items"]) if e["seq"] < before]

@@ -16,6 +16,7 @@ from gateway.accounts import admins, guard
 from gateway.accounts.sessions import Session
 from gateway.console.auth import form_of, redirect
 from gateway.errors import GatewayError
+from gateway.params import INT64_MAX, ParamError, parse_int
 from gateway.store import providers as queries
 from gateway.store import resources
 from gateway.store.base import ProviderRow
@@ -54,9 +55,11 @@ async def card(gw: Gateway, provider: ProviderRow) -> dict:
 
 def whole_number(form: Any, name: str, label: str) -> int:
     raw = str(form.get(name) or "").strip()
-    if not raw.isdigit():
-        raise GatewayError(f"{label} must be a whole number, 0 or more (not '{raw}')")
-    return int(raw)
+    try:
+        return parse_int(raw, name)
+    except ParamError:
+        raise GatewayError(f"{label} must be a whole number from 0 to {INT64_MAX} (not "
+                           f"'{raw[:40]}')") from None
 
 
 def percent(form: Any) -> float | int:

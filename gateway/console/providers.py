@@ -23,6 +23,7 @@ from gateway.observability import activity
 from gateway.store import console as reads
 from gateway.store import providers as queries
 from gateway.store.base import ProviderRow
+from gateway.store.resources import duplicate_group_names
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -213,9 +214,12 @@ async def provider_page(request: Request, gw: Gateway, session: Session) -> Resp
             panels.append({"title": panel.title, "markup": markup})
     plugin_settings = {k: v for k, v in provider.settings.items()
                        if k not in providers.TOP_SETTINGS}
+    async with gw.store.read() as conn:
+        duplicates = await duplicate_group_names(conn, provider.id)
     return console_of(request).page(request, "provider.html", {
         "provider": provider, "view": view, "idp": idp,
         "kind": kind_label(idp, provider.auth_kind), "panels": panels,
+        "duplicates": duplicates,
         "plugin_settings": msgspec.json.encode(plugin_settings).decode()
         if plugin_settings else "", **about, **await guard.card(gw, provider),
         **await custom_attributes.card(gw, provider),
@@ -234,6 +238,8 @@ async def provider_settings(request: Request, gw: Gateway, session: Session) -> 
         changes["block_during_delay"] = "on" in form.getlist("block_during_delay")
     if form.get("undeclared_attributes") is not None:
         changes["undeclared_attributes"] = str(form["undeclared_attributes"])
+    if form.get("unique_group_names") is not None:
+        changes["unique_group_names"] = "on" in form.getlist("unique_group_names")
     raw = str(form.get("plugin_settings") or "").strip()
     if raw:
         try:
@@ -243,8 +249,8 @@ async def provider_settings(request: Request, gw: Gateway, session: Session) -> 
                                '{"key": "value"}') from None
         if not isinstance(extra, dict) or set(extra) & set(providers.TOP_SETTINGS):
             raise GatewayError("Plugin settings must be a JSON object (the deactivation "
-                               "delay, blocking during it and undeclared attributes have "
-                               "their own fields)")
+                               "delay, blocking during it, unique group names and "
+                               "undeclared attributes have their own fields)")
         changes["settings"] = extra
     await providers.update_provider(gw, pid, changes, actor=admins.actor(session.admin))
     return redirect(gw, f"/providers/{pid}", "Settings saved")

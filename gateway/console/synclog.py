@@ -15,6 +15,8 @@ from gateway.accounts.sessions import Session
 from gateway.console.render import console_of
 from gateway.errors import NotFound
 from gateway.events import synclog
+from gateway.events.record import UNCHANGED
+from gateway.params import parse_int
 from gateway.store import console as reads
 from gateway.store import providers as queries
 from gateway.store.base import json_column
@@ -23,7 +25,10 @@ if TYPE_CHECKING:
     from gateway.core import Gateway
 
 PAGE = 50
-OUTCOMES = ("success", "error")
+# The outcome filter's choices: each outcome, and everything but the writes that changed
+# nothing (an IdP's full resync can write thousands of those).
+OUTCOMES = (("success", "success"), ("error", "error"), ("unchanged", "unchanged"),
+            ("success,error", "success or error (hide unchanged)"))
 
 
 def filters_of(request: Request) -> dict[str, Any]:
@@ -73,8 +78,7 @@ async def sync_log_page(request: Request, gw: Gateway, session: Session) -> Resp
 
 async def sync_log_new(request: Request, gw: Gateway, session: Session) -> Response:
     """Entries after seq `after` that match the filter, as table rows (for live updates)."""
-    after = request.query_params.get("after", "0")
-    seq = int(after) if after.isdigit() else 0
+    seq = parse_int(request.query_params.get("after") or "0", "after")
     items = await synclog.entries_after(gw, seq, **filters_of(request))
     async with gw.store.read() as conn:
         names = {p.id: p.name for p in await queries.list_providers(conn)}
@@ -86,17 +90,19 @@ async def sync_log_new(request: Request, gw: Gateway, session: Session) -> Respo
 
 
 async def sync_log_entry(request: Request, gw: Gateway, session: Session) -> Response:
-    raw = request.path_params["seq"]
+    seq = parse_int(request.path_params["seq"], "seq")
     async with gw.store.read() as conn:
-        row = await reads.log_entry(conn, int(raw)) if raw.isdigit() else None
+        row = await reads.log_entry(conn, seq)
         provider = await queries.get_provider(conn, row["provider_id"]) \
             if row and row["provider_id"] else None
     if row is None:
-        raise NotFound(f"There is no sync-log entry {raw}")
+        raise NotFound(f"There is no sync-log entry {seq}")
     entry = synclog.entry_view(row)
+    rows = diff(json_column(row["before"]), json_column(row["after"]))
+    if entry["outcome"] == UNCHANGED:  # what was received, which the resource already had
+        rows = [{**r, "changed": False} for r in rows]
     return console_of(request).page(request, "sync_log_entry.html", {
-        "entry": entry, "provider": provider,
-        "diff": diff(json_column(row["before"]), json_column(row["after"]))})
+        "entry": entry, "provider": provider, "diff": rows})
 
 
 async def sync_log_export(request: Request, gw: Gateway, session: Session) -> Response:

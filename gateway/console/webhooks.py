@@ -14,6 +14,7 @@ from gateway.console.auth import form_of, redirect
 from gateway.console.render import console_of
 from gateway.errors import GatewayError
 from gateway.events import delivery, webhooks
+from gateway.params import parse_int
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -61,7 +62,7 @@ async def webhook_page(request: Request, gw: Gateway, session: Session) -> Respo
 async def webhook_redeliver(request: Request, gw: Gateway, session: Session) -> Response:
     wid = request.path_params["id"]
     form = await form_of(request)
-    seqs = [int(str(s)) for s in form.getlist("seq") if str(s).isdigit()] or None
+    seqs = [parse_int(str(s), "seq") for s in form.getlist("seq")] or None
     result = await webhooks.redeliver(gw, wid, seqs)
     wake(gw)
     return redirect(gw, f"/webhooks/{wid}", f"{result['redelivering']} event(s) queued again")

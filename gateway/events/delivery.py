@@ -32,6 +32,7 @@ from gateway.events.webhooks import WebhookError, wants
 from gateway.hookspecs import hookimpl
 from gateway.store import outbox
 from gateway.store import webhooks as queries
+from gateway.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -248,6 +249,9 @@ async def deliver(gw: Gateway, pool: httpcore.AsyncConnectionPool, job: dict, rn
             outcome = await settle(gw, job, error, rng)
         gw.metrics.delivery(job["webhook_id"], outcome, seconds)
         log_delivery(job, outcome, error, seconds)
+    except StoreUnavailable:  # the outage is logged by the store; the event stays due
+        log.warning("webhook %s: the outcome of event %s was not recorded (the store is "
+                    "unavailable); it will be sent again", job["webhook_id"], job["seq"])
     except Exception:
         log.exception("webhook %s: recording delivery of event %s failed",
                       job["webhook_id"], job["seq"])
@@ -273,6 +277,8 @@ async def run(gw: Gateway) -> None:
                     for job in await claim_due(gw, room):
                         inflight.add((job["webhook_id"], job["seq"]))
                         tasks.start_soon(deliver, gw, pool, job, rng, inflight, waker)
+                except StoreUnavailable:
+                    pass  # said once by the store's outage lines
                 except Exception:  # a failed pass is retried on the next wake-up
                     log.exception("webhook delivery pass failed")
                 await waker.wait(gw.settings.webhook_poll_interval)

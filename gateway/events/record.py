@@ -33,6 +33,9 @@ def excerpt(text: str | None, limit: int) -> str | None:
                                 "excerpt": text[:limit]}).decode()
 
 
+UNCHANGED = "unchanged"  # the outcome of a write that changed nothing
+
+
 def provider_id(ctx: RequestContext) -> str | None:
     return getattr(ctx.provider, "id", None) or ctx.provider_id
 
@@ -85,6 +88,16 @@ async def record(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: str
                     detail=detail)
     return await emit(gw, conn, ctx, event_type, resource_type=resource_type,
                       resource_id=resource_id, data=data)
+
+
+async def log_unchanged(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: str,
+                        resource_type: str, resource_id: str, received: Any,
+                        detail: str | None = None) -> None:
+    """A write that changed nothing (an IdP pushing the same values again, as Okta's Force
+    Sync does): its sync-log entry, with what was received (and ``detail``, a note for the
+    admin), and no event."""
+    await log_entry(gw, conn, ctx, operation=operation, resource_type=resource_type,
+                    resource_id=resource_id, after=received, outcome=UNCHANGED, detail=detail)
 
 
 async def log_failure(gw: Gateway, ctx: RequestContext, *, operation: str,

@@ -11,6 +11,7 @@ import anyio.lowlevel
 
 from gateway.clock import format_time, parse_duration
 from gateway.store import synclog
+from gateway.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -61,6 +62,8 @@ async def run(gw: Gateway) -> None:
                 log.info("pruned %d sync-log entries older than %s", removed,
                          gw.settings.sync_log_retention,
                          extra={"removed": removed, "outcome": "done"})
+        except StoreUnavailable:
+            pass  # said once by the store's outage lines
         except Exception:  # retried on the next run
             log.exception("sync-log pruning failed", extra={"outcome": "failed"})
         await anyio.sleep(gw.settings.retention_interval)

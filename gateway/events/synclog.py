@@ -12,6 +12,7 @@ import msgspec
 
 from gateway.clock import format_time, parse_time
 from gateway.errors import GatewayError
+from gateway.events.record import UNCHANGED
 from gateway.store import synclog as queries
 from gateway.store.base import json_column, seq_cursor
 
@@ -21,12 +22,13 @@ if TYPE_CHECKING:
 _json = msgspec.json
 
 FILTERS = ("provider", "user", "operation", "outcome", "since", "until")
-OUTCOMES = ("success", "error")
+OUTCOMES = ("success", "error", UNCHANGED)
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 EXPORT_PAGE = 500
 CSV_COLUMNS = ("seq", "at", "provider", "actor", "request_id", "method", "path",
                "resource_type", "resource_id", "operation", "outcome", "status", "reason",
                "detail", "before", "after")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class FilterError(GatewayError):
@@ -48,13 +50,23 @@ def checked(filters: dict[str, Any]) -> dict[str, Any]:
     for name, given in out.items():
         if isinstance(given, str) and "\x00" in given:  # refused alike on both stores
             raise FilterError(f"'{name}' may not contain the NUL character (\\u0000)")
-    if out["outcome"] and out["outcome"] not in OUTCOMES:
-        raise FilterError(f"'outcome' is one of {', '.join(OUTCOMES)}, not '{out['outcome']}'")
+    if out["outcome"]:
+        out["outcome"] = outcomes(str(out["outcome"]))
     for name in ("since", "until"):
         given = out[name]
         if given:
             out[name] = moment(str(given), name)
     return out
+
+
+def outcomes(text: str) -> tuple[str, ...]:
+    """One outcome, or several separated by commas (`success,error` leaves out the writes
+    that changed nothing)."""
+    wanted = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not wanted or any(o not in OUTCOMES for o in wanted):
+        raise FilterError(f"'outcome' is one of {', '.join(OUTCOMES)}, or several of them "
+                          f"separated by commas, not '{text}'")
+    return wanted
 
 
 def moment(text: str, name: str) -> str:
@@ -109,8 +121,19 @@ async def export_entries(gw: Gateway, **filters: Any) -> AsyncIterator[dict]:
 
 
 def csv_row(item: dict) -> list:
-    return [_json.encode(item[c]).decode() if isinstance(item.get(c), (dict, list))
-            else item.get(c) for c in CSV_COLUMNS]
+    """An entry as the cells of a CSV row: every text cell safe to open in a spreadsheet."""
+    return [neutralised(_json.encode(item[c]).decode() if isinstance(item.get(c), (dict, list))
+                        else item.get(c)) for c in CSV_COLUMNS]
+
+
+def neutralised(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, with a single quote before it
+    (OWASP, CSV injection): the log holds what IdPs sent (a request id, a userName, an
+    error's detail), and `=HYPERLINK(...)` in an X-Request-Id must stay text in Excel. The
+    JSON lines export keeps every value as it was."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def csv_line(values: list) -> str:

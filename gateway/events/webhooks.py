@@ -19,6 +19,7 @@ from gateway.errors import GatewayError, did_you_mean
 from gateway.events import destinations, webhook_secrets
 from gateway.events.feed import event_view
 from gateway.ids import new_id
+from gateway.params import INT64_MAX
 from gateway.store import outbox
 from gateway.store import webhooks as queries
 from gateway.store.base import seq_cursor
@@ -200,7 +201,7 @@ async def redeliver(gw: Gateway, webhook_id: str, seqs: Any = None) -> dict:
     await get(gw, webhook_id)
     if seqs is not None and (not isinstance(seqs, list) or
                              not all(isinstance(s, int) and not isinstance(s, bool)
-                                     for s in seqs)):
+                                     and 0 <= s <= INT64_MAX for s in seqs)):
         raise WebhookError("'seq' must be a list of event sequence numbers")
     if seqs is not None:
         if not seqs:

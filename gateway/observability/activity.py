@@ -2,11 +2,13 @@
 last success and last error, for the admin's provider views and the console.
 
 Recording is in memory (the middleware calls ``ActivityBuffer.record`` once per SCIM
-request of an existing provider); a background loop flushes what gathered every few
-seconds in one small transaction. Counts from several replicas add up in the database,
-and the last-* fields keep the newest. Minute counts are kept for a day
-(``RETENTION``), then pruned. What counts as an error is ``middleware.is_error``: any 5xx,
-and any 4xx but a 404 on a read.
+request); a background loop flushes what gathered every few seconds in one small
+transaction. A request to an id that names no provider is recorded under ``UNNAMED`` and
+dropped at the flush: it is recorded at all so that refusing it costs what refusing a wrong
+credential of an existing provider does, and its timing does not tell which ids exist.
+Counts from several replicas add up in the database, and the last-* fields keep the newest.
+Minute counts are kept for a day (``RETENTION``), then pruned. What counts as an error is
+``middleware.is_error``: any 5xx, and any 4xx but a 404 on a read.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import anyio
 
 from gateway.clock import format_time
 from gateway.store import activity as queries
-from gateway.store.base import Conn
+from gateway.store.base import Conn, StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -37,6 +39,7 @@ KEPT_PARAMS = ("filter", "attributes", "excludedattributes", "startindex", "coun
 LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 SHOWN_CHARS = 3  # of each quoted value in an excerpt
 MAX_EXCERPT, MAX_DETAIL = 200, 300
+UNNAMED = "-"  # the stand-in provider id of requests to ids that name no provider
 
 
 class Last:
@@ -95,8 +98,12 @@ class ActivityBuffer:
             last.success_at = now
 
     def take(self) -> tuple[Minutes, dict[str, Last]]:
-        taken = self.flushing = (self.minutes, self.last)
+        minutes, last = self.minutes, self.last
         self.minutes, self.last = {}, {}
+        last.pop(UNNAMED, None)
+        for key in [key for key in minutes if key[0] == UNNAMED]:
+            del minutes[key]
+        taken = self.flushing = (minutes, last)
         return taken
 
     def give_back(self, minutes: Minutes, last: dict[str, Last]) -> None:
@@ -188,6 +195,8 @@ async def run(gw: Gateway) -> None:
             gw.heartbeats.beat("activity", interval)
             try:
                 await flush(gw)
+            except StoreUnavailable:
+                pass  # said once by the store's outage lines
             except Exception:  # kept in memory; the next flush tries again
                 log.exception("flushing provider activity failed")
             await anyio.sleep(interval)
@@ -196,6 +205,8 @@ async def run(gw: Gateway) -> None:
         with anyio.CancelScope(shield=True):
             try:
                 await flush(gw)
+            except StoreUnavailable as exc:
+                log.warning("flushing provider activity at shutdown failed: %s", exc.detail)
             except Exception:
                 log.exception("flushing provider activity at shutdown failed")
 

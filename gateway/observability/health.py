@@ -1,5 +1,6 @@
 """Liveness and readiness: /healthz says the process answers; /readyz says this replica
-can do its work (the store answers, its schema is current, its background loops run).
+can do its work (the store answers and can take writes, its schema is current, its
+background loops run).
 
 Each background loop beats on every pass; a loop whose last beat is older than a few of its
 intervals is stuck (a hung database call, a pass that never ends), and the replica is not
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from gateway.store.base import Migration
+from gateway.store.base import Migration, StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -57,10 +58,15 @@ async def problems(gw: Gateway, wanted: list[Migration]) -> list[str]:
             async with gw.store.read() as conn:
                 await conn.fetchval("SELECT 1")
             pending = await gw.store.pending(wanted)
+            problem = await gw.store.problem()
     except TimeoutError:
         return [f"the store did not answer within {STORE_TIMEOUT:g}s"]
+    except StoreUnavailable as exc:
+        return [f"the store is unavailable ({exc.why})"]
     except Exception as exc:  # any failure to reach the store is the reason itself
         return [f"the store is unreachable ({type(exc).__name__})"]
+    if problem is not None:
+        found.append(problem)
     if pending:
         names = ", ".join(f"{m.component} {m.version:04d}_{m.name}" for m in pending)
         found.append(f"the database has unapplied migrations: {names}")

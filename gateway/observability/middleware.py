@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.observability.activity import UNNAMED
 from gateway.observability.tracing import Trace, trace_for
 
 if TYPE_CHECKING:
@@ -147,13 +148,15 @@ class Observe:
                                     info.operation, status, seconds)
         else:
             gw.metrics.http_request(route, method, status, seconds)
+        if status == 503 and gw.store.outage.down:  # counted in the outage's log lines
+            gw.store.outage.refusal()
         if status == 401:
             gw.metrics.auth_failures.labels(
                 "scim" if scim else "admin", (info.provider_id or "unknown") if scim else ""
             ).inc()
-        if scim and info.provider_id is not None:
-            gw.activity.record(gw.clock.now(), info.provider_id, method, route, scope,
-                               status, is_error(method, status), info.error)
+        if scim:  # an id that names no provider is recorded too, in a stand-in never written
+            gw.activity.record(gw.clock.now(), info.provider_id or UNNAMED, method, route,
+                               scope, status, is_error(method, status), info.error)
         if access.isEnabledFor(logging.INFO) and not (route in QUIET and status < 400):
             log_request(scope, info, method, route, status, size, seconds, agent)
 

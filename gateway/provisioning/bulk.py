@@ -30,6 +30,7 @@ from gateway.context import RequestContext
 from gateway.provisioning import writes
 from gateway.scim.errors import ScimError
 from gateway.scim.schema import BULK_REQUEST, BULK_RESPONSE, Registry, ResourceType
+from gateway.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -234,6 +235,8 @@ async def run(gw: Gateway, ctx: RequestContext, body: Any) -> dict:
                 ids[op.bulk_id] = outcome["location"].rsplit("/", 1)[-1]
         except ScimError as error:
             outcome = failure(error)
+        except StoreUnavailable as error:  # this operation was not applied; say why
+            outcome = failure(ScimError(error.status, error.detail))
         except Exception:  # one broken operation must not hide the others' outcomes
             log.exception("bulk operation %d (%s %s) failed", op.index + 1, op.method, op.path)
             outcome = failure(ScimError(500, "Internal error; this operation was not applied"))

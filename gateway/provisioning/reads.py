@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from gateway.params import INT64_MAX, ParamError, parse_int
 from gateway.provisioning.render import render
 from gateway.scim.ast import AttrPath, Compare
 from gateway.scim.errors import ScimError
@@ -32,25 +33,23 @@ class ListQuery(msgspec.Struct, kw_only=True):
 
 
 # startIndex and count are 64-bit integers, as the stores' own are: a larger one means
-# nothing (no list has that many entries) and no store can bind it.
-INDEX_LIMIT = 2**63 - 1
+# nothing (no list has that many entries) and no store can bind it. Within that, RFC 7644
+# 3.4.2.4 reads a startIndex below 1 as 1 and a negative count as 0.
+INDEX_LIMIT = INT64_MAX
 
 
 def _int(name: str, value: Any) -> int:
-    """An integer query parameter: a JSON integer, a string of digits, or a JSON number
-    without a fraction (1.0); anything else, or out of the 64-bit range, answers 400."""
+    """An integer query parameter: a JSON integer, a JSON number without a fraction (1.0),
+    or text the request parser takes (ASCII digits, a leading '-'); anything else, or out of
+    the 64-bit range, answers 400."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ScimError(400, f"'{name}' must be an integer", "invalidValue")
     try:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise TypeError(name)
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ScimError(400, f"'{name}' must be an integer", "invalidValue") from None
-    if not -INDEX_LIMIT <= number <= INDEX_LIMIT:
-        raise ScimError(400, f"'{name}' must be an integer between -{INDEX_LIMIT} and "
-                             f"{INDEX_LIMIT}", "invalidValue")
-    return number
+        return parse_int(value, name, low=-INDEX_LIMIT, high=INDEX_LIMIT)
+    except ParamError as error:
+        raise ScimError(400, error.detail, "invalidValue") from None
 
 
 def _text(name: str, value: Any) -> str | None:

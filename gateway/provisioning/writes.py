@@ -16,8 +16,9 @@ import msgspec
 from gateway.accounts import custom_attributes, guard, lifecycle
 from gateway.context import RequestContext
 from gateway.events.payload import event_data
-from gateway.events.record import committed, emit, log_failure, record
+from gateway.events.record import committed, emit, log_failure, log_unchanged, record
 from gateway.ids import new_id
+from gateway.provisioning import group_names
 from gateway.provisioning.members import apply_member_changes, check_members, take_members
 from gateway.provisioning.render import etag, render
 from gateway.scim.custom import Undeclared
@@ -123,6 +124,8 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
                                       custom_attributes.note(undeclared))
             if reclaimed is not None:
                 return render(reclaimed, rtype, gw.base_url(pid), [])
+        else:
+            await group_names.claim(gw, conn, ctx, data)
         row = ResourceRow(
             provider_id=pid, id=new_id(), type=rtype.name, external_id=external_id,
             name_key=name_key, display_key=display_key, data=data, version=1, created=now,
@@ -223,6 +226,7 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
                   operation: str, body: Any, if_match: str | None) -> dict:
     pid = owner(ctx)
     undeclared = custom_attributes.policy(gw, ctx.provider)
+    received = body
     async with gw.store.write() as conn:
         row = await load(conn, pid, rtype, rid)
         check_version(row, if_match)
@@ -247,12 +251,17 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         if rtype.name == "User" and await _local_name(conn, pid, new_data, row.name_key):
             raise await _conflict(conn, pid, new_data)
         await custom_attributes.tally(gw, conn, pid, rtype.name, undeclared)
+        if rtype.name == "Group":
+            await group_names.claim(gw, conn, ctx, new_data, rid, row.display_key)
         added, removed = await apply_member_changes(conn, pid, rid, changes)
         change = Change(f"{rtype.name.lower()}.updated")
         if rtype.name == "User":
             change = await _active_change(gw, conn, ctx, row, before, new_data)
         event_type, reason = change.event_type, change.reason
         if new_data == before and not added and not removed and event_type.endswith(".updated"):
+            await log_unchanged(gw, conn, ctx, operation=operation, resource_type=rtype.name,
+                                resource_id=rid, received=received,
+                                detail=custom_attributes.note(undeclared))
             return await _respond(conn, gw, rtype, row, pid, operation)
         row.data = new_data
         row.external_id, row.name_key, row.display_key = resources.keys_for(rtype.name, new_data)

@@ -45,6 +45,16 @@ class LenientParser(Parser):
                 return None  # type: ignore[return-value]  # handled by the overrides below
         return super().attr_path(tok)
 
+    def value_path(self, path: AttrPath | None, tok: Token) -> Filter:
+        if path is not None:
+            return super().value_path(path, tok)
+        self.value_filter(path, tok)
+        sub = self.peek()
+        if sub.kind == "word" and sub.text.startswith("."):
+            self.next()
+            self.attr_expr(None, tok)  # read for its syntax: no element, so no element matches
+        return never(self.rtype)
+
     def value_filter(self, path: AttrPath | None, tok: Token) -> Filter:  # type: ignore[override]
         if path is not None:
             return super().value_filter(path, tok)

@@ -11,6 +11,11 @@ Semantics decisions (the RFC leaves them open; `gateway.scim.evaluate` carries t
   which are caseExact.
 - Chains of one operator (`a or b or c`) become balanced trees; and/or are associative, and
   this keeps the AST depth logarithmic in the filter length for recursive consumers.
+- `attr[expr].sub op value` (and `attr[expr].sub pr`), the PATCH path form that Entra sends
+  for a matching property such as `emails[type eq "work"].value eq "x"`, is not in the RFC's
+  filter grammar; it is read as `attr[(expr) and sub op value]`: one element must satisfy
+  both, so a user whose home email is x but whose work email is not is not selected. Both
+  spellings give the same AST, hence the same SQL.
 """
 
 from __future__ import annotations
@@ -179,7 +184,7 @@ class Parser:
         else:
             path = self.attr_path(tok)
             if self.peek().kind == "[":
-                return self.value_filter(path, tok)
+                return self.value_path(path, tok)
         return self.attr_expr(path, tok)
 
     def group(self, outer: tuple[str, Attribute] | None) -> Filter:
@@ -188,6 +193,31 @@ class Parser:
         self.expect(")", "')'")
         self.depth -= 1
         return result
+
+    def value_path(self, path: AttrPath, tok: Token) -> Filter:
+        """`attr[expr]`, or `attr[expr].sub op value` as `attr[(expr) and sub op value]`."""
+        found = self.value_filter(path, tok)
+        attr, _sub = lookup(path, self.rtype)
+        sub = self.sub_attribute(attr)
+        if sub is None:
+            return found
+        label = Token("word", f"{tok.text}[...].{sub.name}", tok.pos)
+        leaf = self.attr_expr(AttrPath(path.schema, path.attr, sub.name), label)
+        return ValueFilter(path, And(found.expr, leaf))
+
+    def sub_attribute(self, attr: Attribute) -> Attribute | None:
+        """The `.sub` after `attr[...]`, if one follows; the same in filters and PATCH paths."""
+        tok = self.peek()
+        if tok.kind != "word" or not tok.text.startswith("."):
+            return None
+        self.next()
+        name = tok.text[1:]
+        if not name:
+            raise invalid(f"Expected a sub-attribute name after '.' at position {tok.pos}")
+        sub = attr.sub(name)
+        if sub is None:
+            raise invalid(f"'{attr.name}' has no sub-attribute '{name}'")
+        return sub
 
     def value_filter(self, path: AttrPath, tok: Token) -> ValueFilter:
         attr, sub = lookup(path, self.rtype)

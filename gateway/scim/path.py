@@ -13,7 +13,7 @@ from gateway.scim.ast import SCHEMAS_ATTR, AttrPath, Filter
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import element_matches, resource_values
 from gateway.scim.filter import Parser, describe
-from gateway.scim.schema import Attribute, ResourceType
+from gateway.scim.schema import ResourceType
 
 
 class PatchPath(msgspec.Struct, frozen=True):
@@ -58,19 +58,12 @@ def _parse_path(parser: Parser, rtype: ResourceType, text: str) -> PatchPath:
             f"Invalid path '{text}': only a multi-valued complex attribute takes [filter]"
         )
     value_filter = parser.value_filter(path, first).expr
+    sub_attr = parser.sub_attribute(attr)
     after = parser.next()
     if after.kind == "end":
-        return PatchPath(path, value_filter)
-    if after.kind == "word" and after.text.startswith(".") and parser.peek().kind == "end":
-        return PatchPath(path, value_filter, sub_attribute(attr, after.text[1:], text).name)
-    raise invalid_path(f"Invalid path '{text}': unexpected {describe(after)} after ']'")
-
-
-def sub_attribute(attr: Attribute, name: str, text: str) -> Attribute:
-    found = attr.sub(name)
-    if found is None:
-        raise invalid_path(f"Invalid path '{text}': '{attr.name}' has no sub-attribute '{name}'")
-    return found
+        return PatchPath(path, value_filter, sub_attr.name if sub_attr else None)
+    raise invalid_path(f"Invalid path '{text}': unexpected {describe(after)} after "
+                       f"'{'.' + sub_attr.name if sub_attr else ']'}'")
 
 
 def parse_attr_list(text: str, rtype: ResourceType) -> list[AttrPath]:

@@ -79,13 +79,14 @@ class Schema(msgspec.Struct, frozen=True, kw_only=True):
     def attribute(self, name: str) -> Attribute | None:
         return _index(self.attributes).get(name.lower())
 
-    def to_scim(self, base_url: str = "") -> dict:
+    def to_scim(self, base_url: str = "", common: tuple[Attribute, ...] = ()) -> dict:
+        """The /Schemas document; `common` lists common attributes first (see LISTED)."""
         return {
             "schemas": [SCHEMA_SCHEMA],
             "id": self.id,
             "name": self.name,
             "description": self.description,
-            "attributes": [a.to_scim() for a in self.attributes],
+            "attributes": [a.to_scim() for a in (*common, *self.attributes)],
             "meta": {"resourceType": "Schema", "location": f"{base_url}/Schemas/{self.id}"},
         }
 
@@ -129,8 +130,10 @@ def _multi(name: str, *subs: Attribute, types: tuple[str, ...] = (), **kw) -> At
 
 
 # Common attributes (RFC 7643 section 3.1): present on every resource, not in any schema's list.
-ID = A(name="id", mutability="readOnly", returned="always", uniqueness="server", case_exact=True)
-EXTERNAL_ID = A(name="externalId", case_exact=True)
+ID = A(name="id", mutability="readOnly", returned="always", uniqueness="server", case_exact=True,
+       description="Unique identifier of the resource, assigned by the gateway.")
+EXTERNAL_ID = A(name="externalId", case_exact=True,
+                description="Identifier of the resource as defined by the provisioning client.")
 META = A(
     name="meta",
     type="complex",
@@ -145,6 +148,11 @@ META = A(
     ),
 )
 COMMON = (ID, EXTERNAL_ID, META)
+# What /Schemas lists of them, in each resource type's core schema (RFC 7643 section 3.1 lets a
+# schema list common attributes): clients that take their mapping targets from /Schemas, such
+# as Entra's gallery validation, must find `externalId` there. Not `meta`: every sub-attribute
+# is readOnly and set by the gateway, so listed it would only offer targets nothing can write.
+LISTED = (ID, EXTERNAL_ID)
 
 USER = Schema(
     id=USER_SCHEMA,
@@ -348,6 +356,12 @@ class Registry(msgspec.Struct, kw_only=True):
             for schema in rtype.schemas:
                 seen.setdefault(schema.id, schema)
         return list(seen.values())
+
+    def schema_to_scim(self, schema: Schema, base_url: str = "") -> dict:
+        """A schema as /Schemas shows it: a resource type's core schema lists `id` and
+        `externalId` too; extensions list only their own attributes."""
+        core = any(rtype.schema.id == schema.id for rtype in self.types.values())
+        return schema.to_scim(base_url, LISTED if core else ())
 
     def extend(self, type_name: str, schema: Schema, required: bool = False) -> None:
         rtype = self.types[type_name]

@@ -1,4 +1,5 @@
-"""Console accounts, their sessions and failed sign-ins: the queries, shared by both stores.
+"""Console accounts, their sessions and the counts that limit sign-ins: the queries, shared
+by both stores.
 
 The tables are their own migration component (``console``), so their versions never meet
 the core's."""
@@ -79,6 +80,7 @@ async def signed_in(conn: Conn, name: str, now: str) -> None:
 
 async def delete_admin(conn: Conn, name: str) -> bool:
     await conn.execute("DELETE FROM sessions WHERE admin = ?", (name,))
+    await conn.execute("DELETE FROM sign_in_devices WHERE name = ?", (name,))
     return bool(await conn.execute("DELETE FROM admins WHERE name = ?", (name,)))
 
 
@@ -115,24 +117,109 @@ async def prune_sessions(conn: Conn, now: str, idle_before: str) -> int:
                               (now, idle_before))
 
 
-# Failed sign-ins --------------------------------------------------------------------------
+# Sign-in limits --------------------------------------------------------------------------
+# Each count is taken by one statement that increments and returns, so concurrent attempts
+# each see their own number. Within a write transaction rows are taken in one order
+# (client, then failure, then name), so two transactions never wait on each other in a
+# circle on PostgreSQL.
 
-async def failures(conn: Conn, name: str) -> dict | None:
-    return await conn.fetchone("SELECT * FROM sign_in_failures WHERE name = ?", (name,))
+class Counted(msgspec.Struct, frozen=True):
+    """A failure count with this attempt in it, and the lock (or slowdown) already in
+    place before it (None, or an end that may be past)."""
+
+    failures: int
+    until: str | None
 
 
-async def record_failure(conn: Conn, name: str, count: int, now: str,
-                         locked_until: str | None) -> None:
+async def count_attempt(conn: Conn, client: str, minute: int) -> int:
+    """Count an attempt from a client address; its attempts this minute, this one included."""
+    return int(await conn.fetchval(
+        "INSERT INTO sign_in_clients (client, minute, attempts) VALUES (?, ?, 1)"
+        " ON CONFLICT (client) DO UPDATE SET attempts = CASE WHEN sign_in_clients.minute ="
+        " excluded.minute THEN sign_in_clients.attempts + 1 ELSE 1 END,"
+        " minute = excluded.minute RETURNING attempts", (client, minute)))
+
+
+async def count_failure(conn: Conn, name: str, client: str, now: str) -> Counted:
+    row = await conn.fetchone(
+        "INSERT INTO sign_in_failures (name, client, failures, last_failure)"
+        " VALUES (?, ?, 1, ?) ON CONFLICT (name, client) DO UPDATE SET"
+        " failures = sign_in_failures.failures + 1, last_failure = excluded.last_failure"
+        " RETURNING failures, locked_until", (name, client, now))
+    assert row is not None, "an upsert returns its row"
+    return Counted(int(row["failures"]), row["locked_until"])
+
+
+async def lock_out(conn: Conn, name: str, client: str, until: str) -> None:
+    await conn.execute("UPDATE sign_in_failures SET locked_until = ? WHERE name = ?"
+                       " AND client = ?", (until, name, client))
+
+
+async def uncount_failure(conn: Conn, name: str, client: str, counted: Counted) -> None:
+    """Take back a failure counted for an attempt that was not checked after all, unless
+    another attempt has been counted since."""
     await conn.execute(
-        "INSERT INTO sign_in_failures (name, failures, last_failure, locked_until)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET failures = excluded.failures,"
-        " last_failure = excluded.last_failure, locked_until = excluded.locked_until",
-        (name, count, now, locked_until))
+        "UPDATE sign_in_failures SET failures = failures - 1, locked_until = ?"
+        " WHERE name = ? AND client = ? AND failures = ?",
+        (counted.until, name, client, counted.failures))
+
+
+async def clear_failure(conn: Conn, name: str, client: str) -> None:
+    await conn.execute("DELETE FROM sign_in_failures WHERE name = ? AND client = ?",
+                       (name, client))
+
+
+async def count_name_failure(conn: Conn, name: str, now: str) -> Counted:
+    row = await conn.fetchone(
+        "INSERT INTO sign_in_names (name, failures, last_failure) VALUES (?, 1, ?)"
+        " ON CONFLICT (name) DO UPDATE SET failures = sign_in_names.failures + 1,"
+        " last_failure = excluded.last_failure RETURNING failures, slowed_until", (name, now))
+    assert row is not None, "an upsert returns its row"
+    return Counted(int(row["failures"]), row["slowed_until"])
+
+
+async def slow_down(conn: Conn, name: str, until: str) -> None:
+    await conn.execute("UPDATE sign_in_names SET slowed_until = ? WHERE name = ?",
+                       (until, name))
+
+
+async def uncount_name_failure(conn: Conn, name: str, counted: Counted | None = None) -> None:
+    """Take back a failure counted for an attempt that succeeded (``counted`` None) or was
+    not checked (then only if no other attempt has been counted since)."""
+    if counted is None:
+        await conn.execute("UPDATE sign_in_names SET failures = failures - 1"
+                           " WHERE name = ? AND failures > 0", (name,))
+        return
+    await conn.execute(
+        "UPDATE sign_in_names SET failures = failures - 1, slowed_until = ?"
+        " WHERE name = ? AND failures = ?", (counted.until, name, counted.failures))
 
 
 async def clear_failures(conn: Conn, name: str) -> None:
+    """Every count for a name (its password changed: whatever was guessed is moot)."""
     await conn.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
+    await conn.execute("DELETE FROM sign_in_names WHERE name = ?", (name,))
 
 
-async def prune_failures(conn: Conn, before: str) -> int:
-    return await conn.execute("DELETE FROM sign_in_failures WHERE last_failure < ?", (before,))
+async def prune_sign_in_counts(conn: Conn, minute: int, before: str, now: str) -> None:
+    """Counts of past minutes, failures last seen before ``before``, expired devices."""
+    await conn.execute("DELETE FROM sign_in_clients WHERE minute < ?", (minute,))
+    await conn.execute("DELETE FROM sign_in_failures WHERE last_failure < ?", (before,))
+    await conn.execute("DELETE FROM sign_in_names WHERE last_failure < ?", (before,))
+    await conn.execute("DELETE FROM sign_in_devices WHERE expires_at <= ?", (now,))
+
+
+async def add_device(conn: Conn, id_hash: str, name: str, expires_at: str) -> None:
+    await conn.execute("INSERT INTO sign_in_devices (id_hash, name, expires_at)"
+                       " VALUES (?, ?, ?)", (id_hash, name, expires_at))
+
+
+async def forget_device(conn: Conn, id_hash: str) -> None:
+    await conn.execute("DELETE FROM sign_in_devices WHERE id_hash = ?", (id_hash,))
+
+
+async def known_device(conn: Conn, id_hash: str, name: str, now: str) -> bool:
+    """Whether the device cookie of that hash signed in as that name and has not expired."""
+    return await conn.fetchone(
+        "SELECT 1 AS found FROM sign_in_devices WHERE id_hash = ? AND name = ?"
+        " AND expires_at > ?", (id_hash, name, now)) is not None

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 import msgspec
 
 from gateway.errors import GatewayError
-
-SEQ_LIMIT = 2**63 - 1  # sequence numbers are 64-bit integers in both stores
+from gateway.params import ParamError, parse_int
+from gateway.store.outage import Outage
 
 
 class NulText(GatewayError):
@@ -58,6 +58,7 @@ class Store(Protocol):
     url: str
     # Called after each commit with its duration in seconds and the writes it stored.
     on_commit: Callable[[float, int], None] | None
+    outage: Outage
 
     async def open(self) -> None: ...
 
@@ -71,6 +72,13 @@ class Store(Protocol):
         """A read-only connection for short indexed point reads (primary key, unique index)
         on the hot path; a backend may run them without leaving the event loop."""
 
+    async def check_writable(self) -> None:
+        """Raise StoreUnavailable, with what to do, when this process cannot write the
+        database (serve and migrate check before they start)."""
+
+    async def problem(self) -> str | None:
+        """Why the store cannot take writes now (for readiness), or None."""
+
     async def pending(self, migrations: list[Migration]) -> list[Migration]:
         """The migrations not yet applied to this database."""
 
@@ -82,10 +90,24 @@ class IntegrityError(Exception):
     """A uniqueness constraint refused a write (both backends raise this)."""
 
 
+RETRY_AFTER = 10  # seconds a client refused during an outage is asked to wait
+
+
 class StoreUnavailable(GatewayError):
-    """The database cannot be reached or opened: startup stops with this message."""
+    """The database cannot be reached, opened or written. At startup the message stops the
+    gateway; on a request it is answered 503 with Retry-After, in the route's own shape."""
 
     status = 503
+
+    def __init__(self, detail: str, why: str = "") -> None:
+        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER)})
+        self.why = why or detail  # the cause alone, for readiness
+
+
+def unavailable_error(why: str) -> StoreUnavailable:
+    """What a request is answered during an outage. `why` is shown to any client: the
+    driver's reason, never a host, an address or a path."""
+    return StoreUnavailable(f"The database is unavailable ({why}); try again later", why)
 
 
 class ProviderRow(msgspec.Struct, kw_only=True):
@@ -153,13 +175,13 @@ def seq_cursor(cursor: str | None) -> int | None:
     """A page cursor that is a sequence number (what `keyset_page` hands out for seq-ordered
     lists): ASCII digits within 64 bits; None when absent. Anything else answers 400 rather
     than being read as the start (a client that mangled its cursor would loop forever)."""
-    if cursor in (None, ""):
+    if cursor is None or cursor == "":
         return None
-    assert cursor is not None
-    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > SEQ_LIMIT:
+    try:
+        return parse_int(cursor, "cursor")
+    except ParamError:
         raise GatewayError(f"'cursor' must be the next_cursor of a previous page, not "
-                           f"'{cursor[:40]}'")
-    return int(cursor)
+                           f"'{cursor[:40]}'") from None
 
 
 def migrations_in(folder: Any, component: str) -> list[Migration]:

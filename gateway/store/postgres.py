@@ -16,6 +16,9 @@ enough because nothing relies on a snapshot staying still while other replicas c
 SERIALIZABLE would give the same results but turn every conflict into a retry of the whole
 request, which a SCIM write (hooks, events) cannot be replayed for.
 
+A server that cannot be reached or cannot take work now (see ``unavailable``) is raised as
+StoreUnavailable: answered 503 with Retry-After, and logged once by the store's Outage.
+
 SQL is shared with SQLite and written with ``?`` placeholders; they are numbered ``$1..$n``
 here. ``?`` inside quoted literals or identifiers is left alone, and shared SQL never uses
 the jsonb ``?`` operators (``jsonb_exists`` does the same job).
@@ -24,6 +27,7 @@ the jsonb ``?`` operators (``jsonb_exists`` does the same job).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -35,9 +39,17 @@ import anyio
 import asyncpg
 
 from gateway.clock import Clock
-from gateway.store.base import IntegrityError, Migration, NulText, StoreUnavailable
+from gateway.store.base import (
+    IntegrityError,
+    Migration,
+    NulText,
+    StoreUnavailable,
+    unavailable_error,
+)
+from gateway.store.outage import Outage
 
 POOL_SIZE = 10
+ACQUIRE_TIMEOUT = 10.0  # seconds a request waits for a pooled connection (or a new one)
 STATS_EVERY = 1.0  # seconds between checks for stale planner statistics (one catalog query)
 # The tables whose plans go wrong on stale statistics, and how many changed rows make them
 # stale: 500 plus a fifth of the rows there were at the last ANALYZE.
@@ -90,6 +102,28 @@ def _writes(sql: str) -> bool:
 _UNSTORABLE = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether an error says the server cannot be reached or cannot take work now, rather
+    than that a statement is wrong: the network, a lost connection (SQLSTATE class 08),
+    insufficient resources (53: disk full, too many connections), a shutdown or a server
+    starting up (57P), a system error (58), a read-only server (25006)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        state = exc.sqlstate or ""
+        return state[:2] in ("08", "53", "58") or state[:3] == "57P" or state == "25006"
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "connection is closed" in str(exc)
+    return isinstance(exc, (OSError, TimeoutError))
+
+
+def _why(exc: BaseException) -> str:
+    """An outage's cause for a client: no host or address in it."""
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        return os.strerror(exc.errno) if exc.errno else type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        return "the server did not answer in time"
+    return str(exc) or type(exc).__name__
+
+
 def _count(status: str) -> int:
     tail = status.rsplit(" ", 1)[-1] if status else ""
     return int(tail) if tail.isdigit() else 0
@@ -98,9 +132,11 @@ def _count(status: str) -> int:
 class PostgresConn:
     dialect = "postgres"
 
-    def __init__(self, conn: asyncpg.Connection, in_transaction: bool) -> None:
+    def __init__(self, conn: asyncpg.Connection, in_transaction: bool,
+                 store: PostgresStore) -> None:
         self._c = conn
         self._tx = in_transaction
+        self._store = store
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         # A failed statement aborts the whole PostgreSQL transaction; a savepoint keeps the
@@ -116,6 +152,9 @@ class PostgresConn:
             raise IntegrityError(str(exc)) from exc
         except _UNSTORABLE:
             raise NulText() from None
+        except Exception as exc:
+            self._store.check(exc)
+            raise
         return _count(status)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -129,6 +168,9 @@ class PostgresConn:
             raise IntegrityError(str(exc)) from exc
         except _UNSTORABLE:
             raise NulText() from None
+        except Exception as exc:
+            self._store.check(exc)
+            raise
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         try:
@@ -137,6 +179,9 @@ class PostgresConn:
             raise IntegrityError(str(exc)) from exc
         except _UNSTORABLE:
             raise NulText() from None
+        except Exception as exc:
+            self._store.check(exc)
+            raise
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
         rows = await self.fetchall(sql, params)
@@ -178,25 +223,25 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
         self._statistics: asyncio.Task | None = None
         self.on_commit: Callable[[float, int], None] | None = None
+        self.outage = Outage()
 
     async def open(self) -> None:
+        # No floor of idle connections: asyncpg restores one with a traceback per retry
+        # while the server is down, and the outage is said once already. So the pool opens
+        # none: the first connection is made here, and a server that cannot be reached
+        # stops startup with this one line.
+        self._pool = asyncpg.create_pool(
+            self._dsn, min_size=0, max_size=self._size, timeout=10,
+            server_settings={"application_name": "identity-gateway"},
+        )
         try:
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._size, timeout=10,
-                server_settings={"application_name": "identity-gateway"},
-            )
+            await self._pool
+            async with self._pool.acquire() as c:
+                await _create_migrations_table(c)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            await self.close()
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {where(self._dsn)}: "
                                    f"{exc or type(exc).__name__}") from None
-        async with self._pool.acquire() as c:
-            async with c.transaction():
-                # Two replicas starting at once must not both create the table.
-                await c.execute(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
-                await c.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL,"
-                    " version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
-                    " PRIMARY KEY (component, version))"
-                )
         self._statistics = asyncio.get_running_loop().create_task(self._keep_statistics())
 
     async def _keep_statistics(self) -> None:
@@ -242,10 +287,47 @@ class PostgresStore:
             raise RuntimeError("store is not open")
         return self._pool
 
+    def check(self, exc: BaseException) -> None:
+        """Raise StoreUnavailable for an error that says the server cannot be used now (and
+        tell the outage); return for any other, which the caller raises as it is."""
+        if unavailable(exc):
+            why = _why(exc)
+            self.outage.failed(f"PostgreSQL at {where(self._dsn)}: {type(exc).__name__}: "
+                               f"{exc}", why)
+            raise unavailable_error(why) from exc
+
+    async def check_writable(self) -> None:
+        """Nothing to check ahead: a server that refuses writes is an outage per request."""
+
+    async def problem(self) -> str | None:
+        """None: readiness reads through the pool, which is what an outage stops."""
+        return None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = self._open_pool()
+        try:
+            # A timer, not acquire(timeout=), which wraps each acquire in a task of its own.
+            async with asyncio.timeout(ACQUIRE_TIMEOUT):
+                c = await pool.acquire()
+        except Exception as exc:
+            self.check(exc)
+            raise
+        try:
+            yield c
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await pool.release(c)
+                except Exception as exc:  # a lost connection: the pool has dropped it
+                    if not unavailable(exc):
+                        raise
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresConn]:
-        async with self._open_pool().acquire() as c:
-            yield PostgresConn(c, in_transaction=False)
+        async with self._connection() as c:
+            yield PostgresConn(c, in_transaction=False, store=self)
+        self.outage.recovered()
 
     def lookup(self) -> AbstractAsyncContextManager[PostgresConn]:
         """Point reads: on PostgreSQL the same pool as any read."""
@@ -253,21 +335,40 @@ class PostgresStore:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[PostgresConn]:
-        async with self._open_pool().acquire() as c:
+        async with self._connection() as c:
             tx = c.transaction()  # READ COMMITTED, the server default; see the module doc
-            await tx.start()
             try:
-                yield PostgresConn(c, in_transaction=True)
+                await tx.start()
+            except Exception as exc:
+                self.check(exc)
+                raise
+            try:
+                yield PostgresConn(c, in_transaction=True, store=self)
             except BaseException:
                 with anyio.CancelScope(shield=True):
-                    await tx.rollback()
+                    await self._rollback(c, tx)
                 raise
-            else:
-                began = time.perf_counter()
+            began = time.perf_counter()
+            try:
                 with anyio.CancelScope(shield=True):
                     await tx.commit()
-                if self.on_commit is not None:
-                    self.on_commit(time.perf_counter() - began, 1)
+            except Exception as exc:
+                self.check(exc)
+                raise
+            if self.on_commit is not None:
+                self.on_commit(time.perf_counter() - began, 1)
+        self.outage.recovered()
+
+    async def _rollback(self, c: asyncpg.Connection, tx: Any) -> None:
+        """Roll back after a failure; a connection lost on the way took the transaction
+        with it, and the failure that is being raised already says so."""
+        if c.is_closed():
+            return
+        try:
+            await tx.rollback()
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
 
     async def pending(self, migrations: list[Migration]) -> list[Migration]:
         async with self._open_pool().acquire() as c:
@@ -297,6 +398,17 @@ class PostgresStore:
                 with anyio.CancelScope(shield=True):
                     await c.execute(f"SELECT pg_advisory_unlock({LOCK_KEY})")
         return applied
+
+
+async def _create_migrations_table(c: asyncpg.Connection) -> None:
+    async with c.transaction():
+        # Two replicas starting at once must not both create the table.
+        await c.execute(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+        await c.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL,"
+            " version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
+            " PRIMARY KEY (component, version))"
+        )
 
 
 async def _pending(c: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:

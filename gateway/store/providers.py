@@ -91,7 +91,10 @@ async def credential_issued_at(conn: Conn, provider_id: str) -> str | None:
     return None if found is None else str(found)
 
 
-_CREDENTIAL = "id, kind, username, secret_hash, created_at, expires_at, revoked_at"
+_CREDENTIAL_AS = ("c.provider_id AS c_pid, c.id AS c_id, c.kind AS c_kind,"
+                  " c.username AS c_username, c.secret_hash AS c_hash,"
+                  " c.created_at AS c_created, c.expires_at AS c_expires,"
+                  " c.revoked_at AS c_revoked")
 
 
 async def credential_lookup(conn: Conn, provider_id: str, secret_hash: str
@@ -101,30 +104,35 @@ async def credential_lookup(conn: Conn, provider_id: str, secret_hash: str
     refusal can say why), found through the hash index; and its standing ones (no expiry,
     not revoked: the handful issued by ``issue_credential``, which a plugin's own kind may
     check however it likes), found through a partial index. Expiring credentials (access
-    tokens, one per token request) are only ever found by their hash. The query and its
-    index probes are the same whether the provider exists or not."""
+    tokens, one per token request) are only ever found by their hash.
+
+    An id that names no provider costs what an existing one does: the query reads a stand-in
+    instead (the first provider, and its standing credentials), which is decoded like the
+    named one and then dropped, so neither the database's work nor ours tells which ids
+    exist. Only the named provider and credentials of the named id are ever returned."""
     rows = await conn.fetchall(
         "SELECT p.id, p.name, p.plugin, p.auth_kind, p.settings, p.created_at, p.schema_tag,"
-        " c.id AS c_id, c.kind AS c_kind, c.username AS c_username,"
-        " c.secret_hash AS c_hash, c.created_at AS c_created, c.expires_at AS c_expires,"
-        " c.revoked_at AS c_revoked"
-        " FROM (SELECT CAST(? AS TEXT) AS pid) q"
-        " LEFT JOIN providers p ON p.id = q.pid"
-        f" LEFT JOIN (SELECT {_CREDENTIAL} FROM credentials"
-        " WHERE secret_hash = ? AND provider_id = ?"
-        f" UNION ALL SELECT {_CREDENTIAL} FROM credentials"
-        " WHERE provider_id = ? AND expires_at IS NULL AND revoked_at IS NULL"
-        " AND secret_hash <> ?) c ON 1 = 1",
-        (provider_id, secret_hash, provider_id, provider_id, secret_hash),
+        f" p.id = CAST(? AS TEXT) AS named, {_CREDENTIAL_AS}"
+        " FROM (SELECT max(id) AS id FROM providers WHERE id = ?) n"
+        " CROSS JOIN (SELECT min(id) AS id FROM providers) f"
+        " LEFT JOIN providers p ON p.id = coalesce(n.id, f.id)"
+        " LEFT JOIN credentials c ON c.provider_id = p.id AND c.expires_at IS NULL"
+        " AND c.revoked_at IS NULL AND c.secret_hash <> ?"
+        " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+        f" {_CREDENTIAL_AS} FROM credentials c WHERE c.secret_hash = ? AND c.provider_id = ?",
+        (provider_id, provider_id, secret_hash, secret_hash, provider_id),
     )
+    head = next((r for r in rows if r["id"] is not None), None)  # the provider's rows
+    provider = _provider(head) if head is not None else None
     credentials = [
-        CredentialRow(id=r["c_id"], provider_id=provider_id, kind=r["c_kind"],
-                      username=r["c_username"], secret_hash=r["c_hash"],
-                      created_at=r["c_created"], expires_at=r["c_expires"],
-                      revoked_at=r["c_revoked"])
+        (r["c_pid"], CredentialRow(
+            id=r["c_id"], provider_id=provider_id, kind=r["c_kind"],
+            username=r["c_username"], secret_hash=r["c_hash"], created_at=r["c_created"],
+            expires_at=r["c_expires"], revoked_at=r["c_revoked"]))
         for r in rows if r["c_id"] is not None
     ]
-    return (_provider(rows[0]) if rows and rows[0]["id"] is not None else None), credentials
+    own = [cred for pid, cred in credentials if pid == provider_id]
+    return (provider if head is not None and head["named"] else None), own
 
 
 async def prune_expired(conn: Conn, provider_id: str, kind: str, before: str,

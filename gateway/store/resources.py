@@ -370,3 +370,59 @@ async def owned_counts(conn: Conn, provider_id: str) -> dict[str, int]:
         " GROUP BY type", (provider_id,))
     counts = {row["type"]: int(row["n"]) for row in rows}
     return {"users": counts.get("User", 0), "groups": counts.get("Group", 0)}
+
+
+# Group names ------------------------------------------------------------------------------
+# No unique index: whether a provider's group names must differ is a provider setting, and a
+# provider may hold duplicates from before it required them. A name is claimed under a lock.
+
+DUPLICATE_NAMES = 100  # duplicate names listed for the admin, at most
+DUPLICATE_GROUPS = 1000  # groups listed under them, at most
+
+
+async def lock_group_name(conn: Conn, provider_id: str, display_key: str) -> None:
+    """Hold one group name of one provider until the transaction ends: two writers of the
+    same name take turns, and the second one's next statement sees the first's group
+    (PostgreSQL at READ COMMITTED; SQLite runs one write transaction at a time)."""
+    if conn.dialect == "postgres":
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))",
+                           (f"identity-gateway:group-name:{provider_id}:{display_key}",))
+
+
+async def group_named(conn: Conn, provider_id: str, display_key: str,
+                      other_than: str | None = None) -> dict | None:
+    """The provider's oldest group whose display_key is this one, other than `other_than`:
+    its id and displayName."""
+    row = await conn.fetchone(
+        "SELECT id, data FROM resources WHERE provider_id = ? AND type = 'Group'"
+        " AND display_key = ? AND hidden = 0 AND id <> ? ORDER BY created, id LIMIT 1",
+        (provider_id, display_key, other_than or ""))
+    if row is None:
+        return None
+    return {"id": row["id"], "displayName": json_column(row["data"]).get("displayName")}
+
+
+async def duplicate_group_names(conn: Conn, provider_id: str) -> list[dict]:
+    """The names (compared as display_key) that more than one of the provider's groups
+    hold, in name order: each with how many groups hold it and those groups, oldest first."""
+    keys = await conn.fetchall(
+        "SELECT display_key, count(*) AS n FROM resources WHERE provider_id = ?"
+        " AND type = 'Group' AND hidden = 0 AND display_key IS NOT NULL"
+        " GROUP BY display_key HAVING count(*) > 1 ORDER BY display_key LIMIT ?",
+        (provider_id, DUPLICATE_NAMES))
+    if not keys:
+        return []
+    found: dict[str, dict[str, Any]] = {
+        row["display_key"]: {"name": None, "count": int(row["n"]), "groups": []}
+        for row in keys}
+    marks = ", ".join("?" for _ in found)
+    rows = await conn.fetchall(
+        "SELECT id, display_key, data FROM resources WHERE provider_id = ? AND type = 'Group'"
+        f" AND hidden = 0 AND display_key IN ({marks}) ORDER BY display_key, created, id"
+        " LIMIT ?", [provider_id, *found, DUPLICATE_GROUPS])
+    for row in rows:
+        entry = found[row["display_key"]]
+        name = json_column(row["data"]).get("displayName")
+        entry["name"] = entry["name"] or name
+        entry["groups"].append({"id": row["id"], "displayName": name})
+    return list(found.values())

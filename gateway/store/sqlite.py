@@ -21,11 +21,25 @@ the loop goes on answering reads and reading the requests that form the next bat
 the disk works. ``synchronous="normal"`` (the ``sqlite_synchronous`` setting) fsyncs only at
 checkpoints and commits inline: a crash of the process loses nothing, a crash of the machine
 can lose the last commits.
+
+Availability: an error that says the database cannot be read or written now (disk full,
+read-only, I/O error, cannot open, held by another process past BUSY_TIMEOUT) is raised as
+StoreUnavailable (503 with Retry-After, logged once by the store's Outage); any other is a
+bug. Before and after each commit the path is checked against the file the connections
+hold (a stat): writes committed into a file deleted or replaced under the process would be
+lost at the next start, so they are refused instead of acknowledged.
+
+The WAL is bounded: when it passes WAL_LIMIT a checkpoint copies it into the database under
+the write lock and restarts it (``journal_size_limit`` then cuts the file back), waiting at
+most CHECKPOINT_WAIT for readers still on it. Passive checkpoints alone never catch up with
+sustained writes: the log is only restarted when a checkpoint has copied all of it and no
+reader or writer is using it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -37,13 +51,28 @@ import aiosqlite
 import anyio
 
 from gateway.clock import Clock
-from gateway.store.base import IntegrityError, Migration, StoreUnavailable
+from gateway.store.base import IntegrityError, Migration, StoreUnavailable, unavailable_error
+from gateway.store.outage import Outage
 
 READERS = 2
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's write to finish
 CHECKPOINT_EVERY = 2.0  # seconds between WAL checkpoints
 BATCH_WRITES = 64  # a group commit takes at most this many writes
 BATCH_SECONDS = 0.02  # and stays open at most this long
+WAL_LIMIT = 4 * 1024 * 1024  # bytes of WAL that make a checkpoint restart it
+CHECKPOINT_WAIT = 0.2  # seconds that checkpoint (holding the write lock) waits for readers
+# Primary result codes that say the database cannot be used now, not that a statement is
+# wrong: busy, read-only, I/O error, corrupt, full, cannot open, not a database.
+UNAVAILABLE = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
+                         sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN,
+                         sqlite3.SQLITE_NOTADB})
+PERMISSIONS = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN})
+
+
+def unavailable(exc: sqlite3.Error) -> bool:
+    """Whether an error means the database cannot be used now (see UNAVAILABLE)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in UNAVAILABLE
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
@@ -56,8 +85,9 @@ class SqliteConn:
 
     dialect = "sqlite"
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, store: SqliteStore) -> None:
         self._db = db
+        self._store = store
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         raise TypeError("read() connections are read-only; write through write()")
@@ -66,8 +96,12 @@ class SqliteConn:
         raise TypeError("read() connections are read-only; write through write()")
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        # Rows are dicts: every connection's row_factory is _dict_row.
-        return list(await self._db.execute_fetchall(sql, params))  # type: ignore[arg-type]
+        try:
+            # Rows are dicts: every connection's row_factory is _dict_row.
+            return list(await self._db.execute_fetchall(sql, params))  # type: ignore[arg-type]
+        except sqlite3.Error as exc:
+            self._store.check(exc)
+            raise
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
         rows = await self.fetchall(sql, params)
@@ -83,26 +117,36 @@ class InlineConn:
 
     dialect = "sqlite"
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, store: SqliteStore) -> None:
         self._db = db
+        self._store = store
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             return self._db.execute(sql, params).rowcount
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            self._store.check(exc)
+            raise
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
             self._db.executemany(sql, rows)
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            self._store.check(exc)
+            raise
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.IntegrityError as exc:  # INSERT ... RETURNING
             raise IntegrityError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            self._store.check(exc)
+            raise
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
         rows = await self.fetchall(sql, params)
@@ -153,6 +197,7 @@ def _inline_connection(path: str, *, read_only: bool, synchronous: str) -> sqlit
         db.execute("PRAGMA query_only=ON")
     else:
         db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the loop
+        db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")  # the WAL's size once restarted
     return db
 
 
@@ -190,17 +235,27 @@ class SqliteStore:
         self._committers: set[asyncio.Task] = set()  # pending commits (kept referenced)
         self._checkpointer: asyncio.Task | None = None
         self._reader_slots = anyio.Semaphore(READERS)
+        self._wal_full = asyncio.Event()  # a commit saw the WAL pass WAL_LIMIT
+        self._frame = 4096 + 24  # bytes of a WAL frame: a page and its header
+        self._file: tuple[int, int] | None = None  # (device, inode) of the file opened
+        self._tried = 0  # writes tried: readiness probes when none was since it last looked
+        self._tried_seen = 0
         self.on_commit: Callable[[float, int], None] | None = None
+        self.outage = Outage()
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.url, isolation_level=None)
         # aiosqlite types row_factory as a class, but hands it to sqlite3, which takes any
         # callable (cursor, row) -> row.
         db.row_factory = _dict_row  # type: ignore[assignment]
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.synchronous]}")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=10000")
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.synchronous]}")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=10000")
+        except BaseException:  # its thread would keep the process from exiting
+            await db.close()
+            raise
         return db
 
     async def open(self) -> None:
@@ -210,12 +265,26 @@ class SqliteStore:
             await self.close()  # what did open holds threads that would outlive the error
             reason = getattr(exc, "strerror", None) or str(exc)
             raise StoreUnavailable(f"cannot open the SQLite database '{self.url}': "
-                                   f"{reason}") from None
+                                   f"{reason}{self._hint(exc)}") from None
+
+    def _hint(self, exc: BaseException) -> str:
+        """What to do about a database this process may not write."""
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in PERMISSIONS:
+            return ""
+        name = Path(self.url).name
+        return (f" (the user the gateway runs as needs write access to the file and to its "
+                f"folder, where SQLite keeps {name}-wal and {name}-shm)")
 
     async def _open(self) -> None:
+        self._wal_full = asyncio.Event()
         if self.url != ":memory:":
             Path(self.url).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
+        page = await self._writer.execute_fetchall("PRAGMA page_size")
+        self._frame = next(iter(page))["page_size"] + 24
+        if self.url != ":memory:":
+            opened = os.stat(self.url)
+            self._file = (opened.st_dev, opened.st_ino)
         await self._writer.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL,"
             " version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
@@ -231,19 +300,51 @@ class SqliteStore:
         self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoints())
 
     async def _checkpoints(self) -> None:
-        """Fold the WAL back into the database now and then, on a thread of its own."""
+        """Fold the WAL back into the database every CHECKPOINT_EVERY seconds, or as soon as
+        a commit sees it pass WAL_LIMIT, on a thread of its own; restart it when the frames
+        it holds pass the limit."""
+        restarted = -1  # the log's frames at the last restart: the next write starts over
         while True:
-            await asyncio.sleep(CHECKPOINT_EVERY)
-            if self._writer is not None:
-                try:
-                    await self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:  # busy or closing: the next round tries again
-                    pass
+            try:
+                await asyncio.wait_for(self._wal_full.wait(), CHECKPOINT_EVERY)
+            except TimeoutError:
+                pass
+            self._wal_full.clear()
+            if self._writer is None:
+                continue
+            try:
+                # Copies what it can while writes go on, so the restart has little left.
+                passive = await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+                log = next(iter(passive))["log"]
+                if log * self._frame > WAL_LIMIT and log != restarted:
+                    restarted = await self._restart_wal()
+            except sqlite3.Error:  # busy or closing: the next round tries again
+                pass
+
+    async def _restart_wal(self) -> int:
+        """A RESTART checkpoint, holding the write lock: the open batch commits first, so no
+        writer holds the WAL; readers still on it get CHECKPOINT_WAIT to finish. Runs on a
+        worker thread: the loop goes on answering reads meanwhile. Returns the log's frames
+        when it restarted, -1 when readers kept it from it (the next round tries again)."""
+        async with self._write_lock:
+            if self._batch is not None:
+                await self._commit(self._batch)
+            db = self._inline_writer
+            if db is None:
+                return -1
+            return await anyio.to_thread.run_sync(_restart, db)
+
+    def _wal_size(self) -> int:
+        try:
+            return os.stat(self.url + "-wal").st_size
+        except OSError:
+            return 0
 
     async def close(self) -> None:
         async with self._write_lock:  # a commit on its way to the disk finishes first
             if self._batch is not None:  # writes that ended just now still get their commit
                 self._finish(self._batch)
+        self._file = None
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             self._checkpointer = None
@@ -262,13 +363,73 @@ class SqliteStore:
         async with self._reader_slots:
             db = self._free.pop()
             try:
-                yield SqliteConn(db)
+                yield SqliteConn(db, self)
             finally:
                 self._free.append(db)
 
     def lookup(self) -> _Ready:
         assert self._inline is not None, "store is not open"
-        return _Ready(InlineConn(self._inline))
+        return _Ready(InlineConn(self._inline, self))
+
+    def check(self, exc: sqlite3.Error) -> None:
+        """Raise StoreUnavailable for an error that says the database cannot be used now
+        (and tell the outage); return for any other, which the caller raises as it is."""
+        if unavailable(exc):
+            raise self._unavailable(str(exc), exc.sqlite_errorname) from exc
+
+    def _unavailable(self, why: str, code: str = "") -> StoreUnavailable:
+        self.outage.failed(f"SQLite database '{self.url}': {why}" +
+                           (f" ({code})" if code else ""), why)
+        return unavailable_error(why)
+
+    def moved(self) -> str | None:
+        """Why the path no longer names the file the connections hold, or None. Writes
+        into a deleted or replaced file are lost at the next start."""
+        if self._file is None:
+            return None
+        try:
+            now = os.stat(self.url)
+        except FileNotFoundError:
+            return "the database file was deleted under the running gateway"
+        except OSError as exc:
+            return f"the database file cannot be checked: {exc.strerror}"
+        if (now.st_dev, now.st_ino) != self._file:
+            return "the database file was replaced under the running gateway"
+        return None
+
+    async def problem(self) -> str | None:
+        """The database file deleted or replaced, or the last write failed. A failure that
+        no write has retried since the last look is retried here, with a write that changes
+        nothing, so that readiness comes back without traffic once the cause is gone."""
+        moved = self.moved()
+        if moved is not None:
+            return f"{moved}: writes are refused; restore the file and restart the gateway"
+        if self.outage.down and self._tried == self._tried_seen:
+            try:
+                async with self.write() as conn:
+                    version = int(await conn.fetchval("PRAGMA user_version"))
+                    await conn.execute(f"PRAGMA user_version={version}")
+            except StoreUnavailable:
+                pass
+        self._tried_seen = self._tried
+        return f"the store is unavailable ({self.outage.why})" if self.outage.down else None
+
+    async def check_writable(self) -> None:
+        """A write that changes nothing (the header's user_version set to itself), committed
+        past the outage log: at startup its failure is the one line that stops it."""
+        db = self._inline_writer
+        assert db is not None, "store is not open"
+        async with self._write_lock:
+            try:
+                await _begin(db)
+                version = db.execute("PRAGMA user_version").fetchone()["user_version"]
+                db.execute(f"PRAGMA user_version={int(version)}")
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreUnavailable(f"the SQLite database '{self.url}' cannot be written "
+                                       f"by this process: {exc}{self._hint(exc)}") from None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[InlineConn]:
@@ -282,14 +443,19 @@ class SqliteStore:
         """
         db = self._inline_writer
         assert db is not None, "store is not open"
+        self._tried += 1
         async with self._write_lock:
             batch = self._batch
             if batch is None:
-                await _begin(db)
+                try:
+                    await _begin(db)
+                except sqlite3.Error as exc:
+                    self.check(exc)
+                    raise
                 batch = self._batch = _Batch()
             db.execute("SAVEPOINT write")
             try:
-                yield InlineConn(db)
+                yield InlineConn(db, self)
             except BaseException as exc:
                 if not db.in_transaction:  # the error took the whole transaction with it
                     self._finish(batch, exc)
@@ -332,6 +498,10 @@ class SqliteStore:
         db = self._inline_writer
         assert db is not None, "a batch exists only while the store is open"
         self._batch = None
+        moved = self._moved_refusal()
+        if moved is not None:
+            self._settle(batch, moved)
+            return
         with anyio.CancelScope(shield=True):  # the batch's writes are settled either way
             began = time.perf_counter()
             try:
@@ -342,13 +512,15 @@ class SqliteStore:
                     raise
             else:
                 self._committed(batch, began)
-                self._settle(batch, None)
+                self._settle(batch, self._stored(batch))
 
     def _finish(self, batch: _Batch, failure: BaseException | None = None) -> None:
         """COMMIT on the event loop's thread (or roll back after `failure`)."""
         db = self._inline_writer
         assert db is not None, "a batch exists only while the store is open"
         self._batch = None
+        if failure is None:
+            failure = self._moved_refusal()
         if failure is None:
             began = time.perf_counter()
             try:
@@ -357,7 +529,27 @@ class SqliteStore:
                 failure = exc
             else:
                 self._committed(batch, began)
+                failure = self._stored(batch)
         self._settle(batch, failure)
+
+    def _moved_refusal(self) -> StoreUnavailable | None:
+        """Checked before a commit (the batch then rolls back) and after it (a file
+        deleted meanwhile): a refusal when the path no longer names the file written."""
+        moved = self.moved()
+        return None if moved is None else self._unavailable(moved)
+
+    def _stored(self, batch: _Batch) -> StoreUnavailable | None:
+        """After a commit: a refusal when the file was deleted or replaced meanwhile. A batch
+        that stored a write ends an outage (one whose writes all failed proves nothing).
+        Wakes the checkpointer when the WAL has passed its limit."""
+        moved = self._moved_refusal()
+        if moved is not None:
+            return moved
+        if batch.writes:
+            self.outage.recovered()
+        if self._wal_size() > WAL_LIMIT:
+            self._wal_full.set()
+        return None
 
     def _committed(self, batch: _Batch, began: float) -> None:
         """Tell the app's metrics how long a commit took and how many writes it carried."""
@@ -370,7 +562,11 @@ class SqliteStore:
         if failure is not None:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            batch.done.set_exception(RuntimeError(f"the write was not stored: {failure}"))
+            if isinstance(failure, sqlite3.Error) and unavailable(failure):
+                failure = self._unavailable(str(failure), failure.sqlite_errorname)
+            if not isinstance(failure, StoreUnavailable):
+                failure = RuntimeError(f"the write was not stored: {failure}")
+            batch.done.set_exception(failure)
             batch.done.exception()  # a batch nobody waits for any more is not an error
         else:
             batch.done.set_result(None)
@@ -383,7 +579,10 @@ class SqliteStore:
 
     async def migrate(self, migrations: list[Migration]) -> list[Migration]:
         applied = []
-        for migration in await self.pending(migrations):
+        todo = await self.pending(migrations)
+        if todo:  # a database it cannot write stops here, in one line
+            await self.check_writable()
+        for migration in todo:
             assert self._writer is not None
             async with self._write_lock:
                 # executescript commits on its own, so the record goes in the same script,
@@ -408,6 +607,16 @@ class SqliteStore:
                     raise
             applied.append(migration)
         return applied
+
+
+def _restart(db: sqlite3.Connection) -> int:
+    """RESTART checkpoint on the writer (whose busy timeout is otherwise 0, for the loop)."""
+    db.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT * 1000)}")
+    try:
+        done = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+    finally:
+        db.execute("PRAGMA busy_timeout=0")
+    return -1 if done["busy"] else done["log"]
 
 
 def _literal(value: Any) -> str:

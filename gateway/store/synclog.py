@@ -13,8 +13,7 @@ COLUMNS = ("at", "provider_id", "actor", "request_id", "method", "path", "resour
 _INSERT = (f"INSERT INTO sync_log ({', '.join(COLUMNS)})"
            f" VALUES ({', '.join('?' for _ in COLUMNS)})")
 # Filter name -> the column it compares for equality.
-EQUALS = {"provider": "provider_id", "user": "resource_id", "operation": "operation",
-          "outcome": "outcome"}
+EQUALS = {"provider": "provider_id", "user": "resource_id", "operation": "operation"}
 
 
 async def insert(conn: Conn, entry: dict[str, Any]) -> None:
@@ -22,14 +21,17 @@ async def insert(conn: Conn, entry: dict[str, Any]) -> None:
 
 
 def where(filters: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    """WHERE terms for checked filters: equality on EQUALS, `since` / `until` as stored
-    times (inclusive / exclusive)."""
+    """WHERE terms for checked filters: equality on EQUALS, `outcome` one of a list,
+    `since` / `until` as stored times (inclusive / exclusive)."""
     terms: list[str] = []
     args: list[Any] = []
     for name, column in EQUALS.items():
         if filters.get(name):
             terms.append(f"{column} = ?")
             args.append(filters[name])
+    if filters.get("outcome"):
+        terms.append(f"outcome IN ({', '.join('?' for _ in filters['outcome'])})")
+        args.extend(filters["outcome"])
     if filters.get("since"):
         terms.append("at >= ?")
         args.append(filters["since"])

@@ -79,11 +79,71 @@ async def test_a_provider_under_attack_from_many_addresses_keeps_its_idp(databas
         async with client_at(gw, "198.51.100.200") as late:
             r = await late.get(f"{idp.base}/Users", headers=wrong_bearer())
             assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-        # The address the IdP authenticated from is exempt from the provider's limit.
+        # A valid credential goes through whatever others failed, from the address the IdP
+        # used before as from one it never used.
         assert (await gw.scim(idp, "GET", "/Users")).status_code == 200
+        async with client_at(gw, "198.51.100.201") as fresh:
+            assert (await fresh.get(f"{idp.base}/Users", headers=idp.headers)).status_code == 200
         # Another provider is not affected.
         other = await gw.provider("other")
         assert (await gw.scim(other, "GET", "/Users")).status_code == 200
+
+
+async def test_an_ipv6_host_gets_no_fresh_allowance_from_each_of_its_64s(database):
+    async with running(database, auth_failures_per_client=5,
+                       auth_failures_per_network=12) as gw:
+        idp = await gw.provider()
+        statuses = []
+        for n in range(1, 5):  # four /64s of one /48, three failures each
+            async with client_at(gw, f"2001:db8:7:{n}::1") as one:
+                statuses += [(await one.get(f"{idp.base}/Users", headers=wrong_bearer())
+                              ).status_code for _ in range(3)]
+        assert statuses == [401] * 12
+        async with client_at(gw, "2001:db8:7:99::1") as fresh:
+            r = await fresh.get(f"{idp.base}/Users", headers=wrong_bearer())
+            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+            # It was refused for its network's failures, not its own: a valid credential
+            # from it goes through.
+            assert (await fresh.get(f"{idp.base}/Users", headers=idp.headers)).status_code == 200
+        # A valid credential from the same /48 is not refused for its neighbours' failures.
+        async with client_at(gw, "2001:db8:7:98::2") as neighbour:
+            assert (await neighbour.get(f"{idp.base}/Users",
+                                        headers=idp.headers)).status_code == 200
+        async with client_at(gw, "2001:db8:8::1") as elsewhere:  # another /48
+            assert (await elsewhere.get(f"{idp.base}/Users",
+                                        headers=wrong_bearer())).status_code == 401
+
+
+async def test_ipv4_clients_are_counted_by_address_and_by_24(database):
+    async with running(database, auth_failures_per_client=3,
+                       auth_failures_per_network=4) as gw:
+        idp = await gw.provider()
+        url = f"{idp.base}/Users"
+        # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: each is its own client.
+        async with client_at(gw, "::ffff:192.0.2.7") as mapped:
+            assert [(await mapped.get(url, headers=wrong_bearer())).status_code
+                    for _ in range(4)] == [401, 401, 401, 429]
+        async with client_at(gw, "192.0.2.7") as same:  # the same client, its own failures
+            assert (await same.get(url, headers=idp.headers)).status_code == 429
+        async with client_at(gw, "::ffff:203.0.113.9") as other:
+            assert (await other.get(url, headers=idp.headers)).status_code == 200
+        async with client_at(gw, "192.0.2.8") as neighbour:  # same /24: its limit is reached
+            assert [(await neighbour.get(url, headers=wrong_bearer())).status_code
+                    for _ in range(2)] == [401, 429]
+            assert (await neighbour.get(url, headers=idp.headers)).status_code == 200
+
+
+async def test_strangers_never_get_the_admin_refused(database):
+    async with running(database, auth_failures_per_provider=10) as gw:
+        for n in range(12):
+            async with client_at(gw, f"203.0.113.{n}") as one:
+                await one.get("/admin/v1/providers", headers=wrong_bearer())
+        async with client_at(gw, "203.0.113.200") as late:
+            r = await late.get("/admin/v1/providers", headers=wrong_bearer())
+            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        async with client_at(gw, "192.0.2.200") as admin:  # never used before
+            assert (await admin.get("/admin/v1/providers",
+                                    headers=gw.admin)).status_code == 200
 
 
 async def test_the_admin_api_is_limited_too(database):

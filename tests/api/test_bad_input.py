@@ -137,3 +137,47 @@ async def test_admin_nul_parameters(gateway, path):
     assert r.status_code in (200, 400, 404), r.text
     if r.status_code != 200:
         admin_refusal(r, r.status_code)
+
+
+# Numbers a request spells: ASCII digits within range, else a 400 naming the parameter.
+
+@pytest.mark.parametrize("path", [
+    # Each was taken before: int() reads '1_0' as 10 and an Arabic-Indic digit as its
+    # value, and a number past 64 bits was clamped to the largest page.
+    "/sync-log?limit=99999999999999999999", "/sync-log?limit=1_0",
+    "/events?after=99999999999999999999", "/providers/{pid}/activity?minutes=%D9%A3",
+])
+async def test_admin_numbers(gateway, idp, path):
+    body = admin_refusal(await gateway.admin_api("GET", path.format(pid=idp.id)))
+    assert "must be a whole number from" in body["detail"]
+
+
+@pytest.mark.parametrize("query", ["count=%D9%A3", "count=1_0", "startIndex=+1",
+                                   "count=%201"])
+async def test_scim_numbers(gateway, idp, query):
+    body = scim_refusal(await gateway.scim(idp, "GET", f"/Users?{query}"))
+    assert body["scimType"] == "invalidValue" and "must be a whole number" in body["detail"]
+
+
+async def test_a_content_length_of_a_latin1_digit(gateway, idp):
+    """'²' is a Latin-1 byte (0xB2) that str.isdigit() takes and int() refuses."""
+    r = await gateway.client.post(f"{idp.base}/Users", content=b"{}", headers={
+        **idp.headers, "Content-Type": "application/scim+json", "Content-Length": b"\xb2"})
+    assert "Content-Length" in scim_refusal(r)["detail"]
+
+
+@pytest.mark.parametrize("users", [10**23, 2**63])
+async def test_a_guard_threshold_past_64_bits(gateway, idp, users):
+    path = f"/providers/{idp.id}/deactivation-guard"
+    before = (await gateway.admin_api("GET", path)).json()
+    admin_refusal(await gateway.admin_api("PATCH", path, {"threshold": {"users": users}}))
+    assert (await gateway.admin_api("GET", path)).json() == before
+
+
+@pytest.mark.parametrize("seq", [10**23, 2**63, -1])
+async def test_a_redelivered_seq_past_64_bits(gateway, seq):
+    async with gateway.gw.store.write() as conn:
+        await conn.execute("INSERT INTO webhooks (id, url, secret, events, cursor, created_at)"
+                           " VALUES ('w1', 'https://receiver.example/h', "
+                           "'sixteen-chars-secret', '[\"*\"]', 0, 'now')")
+    admin_refusal(await gateway.admin_api("POST", "/webhooks/w1/redeliver", {"seq": [seq]}))

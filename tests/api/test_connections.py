@@ -4,11 +4,13 @@ ends the process in bounded time whatever is in flight."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import time
 
 import httpx
+import pytest
 from serving import LINE, free_port, read_lines, start, stop, wait_ready
 
 
@@ -100,7 +102,8 @@ def test_slow_clients_are_cut_off_and_the_rest_is_served(tmp_path):
 
 
 def test_connections_past_the_limit_are_refused(tmp_path):
-    served = serve(tmp_path, max_connections=5, header_timeout=60)
+    served = serve(tmp_path, max_connections=5, max_connections_per_client=5,
+                   header_timeout=60)
     port = served.port
 
     async def scenario() -> tuple[bytes, int]:
@@ -149,3 +152,202 @@ def test_sigterm_ends_serve_in_bounded_time_with_a_request_in_flight(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+ATTACKER = "127.0.0.2"  # Linux routes all of 127/8 to loopback: another client address
+
+
+async def open_from(source: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+
+
+async def half_requests(port: int, count: int, source: str = ATTACKER) -> list:
+    """`count` connections from `source`, each with half a request's headers sent."""
+    held = []
+    for _ in range(count):
+        reader, writer = await open_from(source, port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        held.append((reader, writer))
+    return held
+
+
+async def hold_slots(port: int, done: asyncio.Event, until: float) -> None:
+    """One attacker: half a request's headers on a connection, until the gateway closes it,
+    then again on a new one, until `done` is set (or `until`). (A flag, not cancellation:
+    wait_for can swallow a cancellation that comes as its read completes.)"""
+    while not done.is_set() and time.monotonic() < until:
+        try:
+            reader, writer = await open_from(ATTACKER, port)
+        except OSError:
+            await asyncio.sleep(0.25)
+            continue
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            await closed(reader, max(0.1, until - time.monotonic()))
+        except (OSError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+        await asyncio.sleep(0.25)
+
+
+async def provision_reads(served: Served, count: int) -> list:
+    """`count` SCIM reads from 127.0.0.1, each on a new connection, one after the other."""
+    headers = {"Authorization": f"Bearer {served.token}", "Connection": "close"}
+    answers: list = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(count):
+            try:
+                answer = await client.get(served.base + "/Users?count=1", headers=headers)
+                answers.append(answer.status_code)
+            except httpx.TransportError as exc:
+                answers.append(repr(exc))
+            await asyncio.sleep(0.05)
+    return answers
+
+
+@pytest.mark.parametrize("per_client", [None, 100], ids=["default-share", "proxy-share"])
+def test_one_address_cannot_starve_the_others(tmp_path, per_client):
+    """150 attackers on one address hold half-sent requests open and reopen them as soon as
+    they are closed, against a limit of 100 connections: the SCIM requests of another
+    address keep succeeding. With per_client = 100 (what a gateway behind a proxy is given)
+    the attacker may hold every connection, and a newcomer from elsewhere takes the place of
+    the attacker's longest-waiting one."""
+    options: dict[str, object] = {"max_connections": 100, "header_timeout": 3}
+    if per_client is not None:
+        options["max_connections_per_client"] = per_client
+    served = serve(tmp_path, **options)
+    try:
+        async def scenario() -> list:
+            done, until = asyncio.Event(), time.monotonic() + 60
+            attack = [asyncio.ensure_future(hold_slots(served.port, done, until))
+                      for _ in range(150)]
+            try:
+                await asyncio.sleep(1.5)  # every connection is taken by now
+                readers = [provision_reads(served, 25) for _ in range(4)]
+                return [a for answers in await asyncio.gather(*readers) for a in answers]
+            finally:
+                done.set()
+                for task in attack:
+                    task.cancel()
+                await asyncio.gather(*attack, return_exceptions=True)
+
+        answers = asyncio.run(scenario())
+        succeeded = answers.count(200)
+        assert succeeded >= 0.99 * len(answers), (succeeded, len(answers), answers[:5])
+    finally:
+        stop(served.proc)
+
+
+def test_a_full_gateway_closes_the_busiest_address_s_oldest_waiting_connection(tmp_path):
+    served = serve(tmp_path, max_connections=20, max_connections_per_client=20,
+                   header_timeout=60)
+
+    async def scenario() -> tuple[bytes, int, list]:
+        held = await half_requests(served.port, 20)
+        await asyncio.sleep(0.3)
+        async with httpx.AsyncClient(timeout=10) as client:
+            status = (await client.get(served.root + "/healthz")).status_code
+        oldest = await closed(held[0][0], 10)
+        still_open = [reader.at_eof() for reader, _ in held[1:]]
+        for _, writer in held:
+            writer.close()
+        return oldest, status, still_open
+
+    try:
+        oldest, status, still_open = asyncio.run(scenario())
+        assert status == 200
+        assert oldest.startswith(b"HTTP/1.1 408"), oldest
+        assert not any(still_open)
+    finally:
+        stop(served.proc)
+
+
+def test_connections_past_one_address_s_share_are_refused(tmp_path):
+    served = serve(tmp_path, max_connections=100, max_connections_per_client=10,
+                   header_timeout=60)
+
+    async def scenario() -> tuple[bytes, int]:
+        held = await half_requests(served.port, 10)
+        reader, writer = await open_from(ATTACKER, served.port)
+        refused = await closed(reader, 10)
+        writer.close()
+        async with httpx.AsyncClient(timeout=10) as client:  # another address is served
+            status = (await client.get(served.root + "/healthz")).status_code
+        for _, held_writer in held:
+            held_writer.close()
+        return refused, status
+
+    try:
+        refused, status = asyncio.run(scenario())
+        assert refused.startswith(b"HTTP/1.1 503"), refused
+        assert status == 200
+    finally:
+        stop(served.proc)
+
+
+async def send_head(port: int, head: bytes, piece: int) -> bytes:
+    """`head` in writes of `piece` bytes; what the gateway answered before closing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def send() -> None:
+        for at in range(0, len(head), piece):
+            writer.write(head[at:at + piece])
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    sending = asyncio.ensure_future(send())
+    try:
+        return await closed(reader, 20)
+    finally:
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        writer.close()
+
+
+def head_of(size: int) -> bytes:
+    """A GET whose request line and headers, blank line included, are `size` bytes."""
+    start = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: "
+    return start + b"a" * (size - len(start) - 4) + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize("piece", [100_000, 1000], ids=["one-write", "small-writes"])
+def test_request_heads_over_16_kib_are_refused(tmp_path, piece):
+    served = serve(tmp_path)
+
+    async def scenario() -> list[bytes]:
+        heads = [head_of(70_000), head_of(16 * 1024 + 1), head_of(16 * 1024)]
+        return [(await send_head(served.port, head, piece))[:12] for head in heads]
+
+    try:
+        assert asyncio.run(scenario()) == [b"HTTP/1.1 431", b"HTTP/1.1 431", b"HTTP/1.1 200"]
+    finally:
+        stop(served.proc)
+
+
+def test_the_connection_settings_are_bounded(tmp_path):
+    from gateway.settings import ConfigError, Settings, load_settings
+
+    config = tmp_path / "gw.toml"
+    for line in ("max_connections_per_client = 0", "max_header_bytes = 100",
+                 "max_header_bytes = 100000000"):
+        config.write_text(f"[gateway]\n{line}\n")
+        with pytest.raises(ConfigError):
+            load_settings(str(config))
+    config.write_text("[gateway]\nmax_connections_per_client = 1000\nmax_header_bytes = 32768\n")
+    loaded = load_settings(str(config))
+    assert loaded.max_connections_per_client == 1000 and loaded.max_header_bytes == 32768
+    assert Settings().max_connections_per_client is None  # half of max_connections
+
+
+def test_a_large_head_pipelined_behind_a_request_is_refused(tmp_path):
+    served = serve(tmp_path)
+    first = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    second = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    try:
+        answers = asyncio.run(send_head(served.port, first + second, 1_000_000))
+        statuses = re.findall(rb"HTTP/1.1 \d+", answers)
+        assert statuses == [b"HTTP/1.1 200", b"HTTP/1.1 431"], answers[:300]
+    finally:
+        stop(served.proc)

@@ -228,6 +228,37 @@ async def test_root_search_spans_types_and_pages_the_combined_result(gateway, id
     assert made[0]["id"] in {x["id"] for x in everything["Resources"]}
 
 
+async def test_a_value_path_with_a_sub_attribute_wherever_a_filter_goes(gateway, idp):
+    # Ann's home email is shared@x.org, Ben's work email is: only Ben's work email matches.
+    ann = user_body("ann@x.org", emails=[{"value": "ann@x.org", "type": "work"},
+                                         {"value": "shared@x.org", "type": "home"}])
+    ben = user_body("ben@x.org", emails=[{"value": "shared@x.org", "type": "work"}])
+    made = []
+    for body in (ann, ben):
+        r = await gateway.scim(idp, "POST", "/Users", body)
+        assert r.status_code == 201, r.text
+        made.append(r.json()["id"])
+    r = await gateway.scim(idp, "POST", "/Groups", {"schemas": [GROUP], "displayName": "G"})
+    group = r.json()["id"]
+    text = 'emails[type eq "work"].value eq "shared@x.org"'
+    reads = [("GET", "/Users", None, {"filter": text}),
+             ("POST", "/Users/.search", {"schemas": [SEARCH], "filter": text}, None),
+             ("POST", "/.search", {"schemas": [SEARCH], "filter": text}, None)]
+    for method, path, body, params in reads:
+        r = await gateway.scim(idp, method, path, body, params=params)
+        assert r.status_code == 200, (path, r.text)
+        assert [x["id"] for x in r.json()["Resources"]] == [made[1]], path
+    r = await gateway.scim(idp, "POST", "/.search", {
+        "schemas": [SEARCH], "filter": f'{text} or displayName eq "G"'})
+    assert sorted(x["id"] for x in r.json()["Resources"]) == sorted([made[1], group])
+    bad = 'emails[type eq "work"].nope eq "x"'
+    for method, path, body, params in reads:
+        r = await gateway.scim(idp, method, path, body and {**body, "filter": bad},
+                               params=params and {"filter": bad})
+        assert r.status_code == 400 and r.json()["scimType"] == "invalidFilter", path
+        assert "nope" in r.json()["detail"]
+
+
 # ServiceProviderConfig -----------------------------------------------------------------------
 
 async def test_service_provider_config_tells_the_truth(gateway, idp):

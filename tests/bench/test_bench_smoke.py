@@ -27,6 +27,10 @@ def test_bench_runs_at_smoke_scale(tmp_path):
     assert report["floor_rps"] > 0 and report["peak_rss_mb"] > 0
     assert report["scale_ratios"]["group_add_100"]["ratio"] > 0
     assert report["scale_ratios"]["durable_vs_normal"]["create_user"]["ratio"] > 0
+    for name in ("initial_sync", "create_user", "patch_user", "put_user"):  # SQLite's WAL
+        assert report["scenarios"][name]["wal_peak_mb"] > 0, name
+        assert report["scale_ratios"]["durable_vs_normal"][name]["wal_peak_mb_full"] > 0
+    assert "wal_peak_mb" not in report["scenarios"]["get_by_id"]
     assert "initial_sync" in done.stdout
     cost = report["logging"]  # GET-by-id with the JSON request log on and off
     assert cost["log_on"]["errors"] == 0 and cost["log_off"]["errors"] == 0

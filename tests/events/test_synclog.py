@@ -170,3 +170,109 @@ async def test_cli_webhooks_events_and_export(database):
     assert [r["operation"] for r in rows] == ["create"] * 3
     lines = ok("synclog-export", "--format", "jsonl", "--user", events[0]["resource_id"])
     assert [json.loads(line)["seq"] for line in lines.splitlines()] == [2]
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(1,2)"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs (OWASP)
+
+
+def formula_free(text: str) -> list[dict]:
+    """The rows of a CSV export, after checking that no cell would run as a formula."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(FORMULA_STARTS), row
+    return rows
+
+
+async def test_csv_exports_neutralise_formulas(database):
+    """An IdP's X-Request-Id and userName, and an admin's reason, that a spreadsheet would
+    run: each CSV writer quotes them (a leading '), the JSON lines keep them as sent."""
+    async with running(database) as gateway:
+        idp = await gateway.provider()
+        for formula in FORMULAS:
+            r = await gateway.scim(idp, "POST", "/Users", user_body(formula + "@example.com"),
+                                   headers={"X-Request-Id": formula})
+            assert r.status_code == 201, r.text
+        uid = r.json()["id"]
+        csrf = await gateway.console_sign_in()
+        r = await gateway.client.post(f"/console/users/{uid}/action", data={
+            "action": "block", "reason": FORMULAS[0], "csrf_token": csrf})
+        assert r.status_code == 303, r.text
+
+        api = await gateway.admin_api("GET", "/sync-log/export?format=csv")
+        console = await gateway.client.get("/console/sync-log/export")
+        jsonl = await gateway.admin_api("GET", "/sync-log/export?format=jsonl")
+    cli_out = cli("synclog", "--format", "csv", database=database)
+    assert cli_out.returncode == 0, cli_out.stderr
+    for text in (api.text, console.text, cli_out.stdout):
+        rows = formula_free(text)
+        assert [row["request_id"] for row in rows[:4]] == ["'" + f for f in FORMULAS]
+        assert rows[4]["reason"] == "'" + FORMULAS[0]
+        assert json.loads(rows[0]["after"])["userName"] == FORMULAS[0] + "@example.com"
+    entries = [json.loads(line) for line in jsonl.text.splitlines()]
+    assert [e["request_id"] for e in entries[:4]] == FORMULAS
+    assert entries[4]["reason"] == FORMULAS[0]
+
+
+def test_a_csv_cell_starting_with_a_tab_or_return_is_neutralised_too():
+    entry = {column: None for column in synclog.CSV_COLUMNS}
+    row = synclog.csv_row({**entry, "detail": "\t=1+1", "reason": "\r=1+1", "path": "/x",
+                           "status": -1, "before": {"a": "=1"}})
+    cells = dict(zip(synclog.CSV_COLUMNS, row, strict=True))
+    assert (cells["detail"], cells["reason"], cells["path"], cells["status"],
+            cells["before"]) == ("'\t=1+1", "'\r=1+1", "/x", -1, '{"a":"=1"}')
+
+
+async def test_a_write_that_changes_nothing_is_logged_as_unchanged(gateway, idp):
+    """A PUT or a PATCH whose result is the stored resource: a sync-log entry with what was
+    received (scrubbed), and no event, no new version, no new lastModified."""
+    created = await gateway.scim(idp, "POST", "/Users", user_body(title="Buyer"))
+    uid, tag, meta = created.json()["id"], created.headers["etag"], created.json()["meta"]
+    gid = (await gateway.scim(idp, "POST", "/Groups", {
+        "displayName": "Buyers", "members": [{"value": uid}]})).json()["id"]
+    gateway.clock.advance(minutes=5)
+
+    same = user_body(title="Buyer", id=uid, password="hunter2-secret")
+    put = await gateway.scim(idp, "PUT", f"/Users/{uid}", same)
+    assert put.status_code == 200 and put.headers["etag"] == tag
+    assert put.json()["meta"]["lastModified"] == meta["lastModified"]
+    patch = await gateway.scim(idp, "PATCH", f"/Users/{uid}", {"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "title", "value": "Buyer"}]})
+    assert patch.status_code == 200 and patch.headers["etag"] == tag
+    member = await gateway.scim(idp, "PATCH", f"/Groups/{gid}", {"schemas": [PATCH],
+                                "Operations": [{"op": "add", "path": "members",
+                                                "value": [{"value": uid}]}]})
+    assert member.status_code == 204
+
+    events = (await gateway.admin_api("GET", "/events")).json()["items"]
+    assert [e["type"] for e in events] == ["user.created", "group.created"]
+    log = (await gateway.admin_api("GET", "/sync-log")).json()["items"]
+    assert [(e["operation"], e["resource_id"], e["outcome"]) for e in log[:3]] == [
+        ("patch", gid, "unchanged"), ("patch", uid, "unchanged"), ("replace", uid, "unchanged")]
+    put_entry = log[2]
+    assert put_entry["after"]["title"] == "Buyer" and put_entry["before"] is None
+    assert put_entry["actor"] == f"provider:{idp.id}" and put_entry["method"] == "PUT"
+    assert log[1]["after"]["Operations"][0]["value"] == "Buyer"
+    assert "hunter2" not in json.dumps(log)
+
+    # The filter: only these, or everything but these; a wrong outcome is refused.
+    only = (await gateway.admin_api("GET", "/sync-log",
+                                    params={"outcome": "unchanged", "total": "true"})).json()
+    assert only["total"] == 3
+    rest = (await gateway.admin_api("GET", "/sync-log",
+                                    params={"outcome": "success,error"})).json()["items"]
+    assert [e["operation"] for e in rest] == ["create", "create"]
+    bad = await gateway.admin_api("GET", "/sync-log", params={"outcome": "success,same"})
+    assert bad.status_code == 400 and "unchanged" in bad.json()["detail"]
+
+    # The exports carry the outcome.
+    r = await gateway.admin_api("GET", "/sync-log/export",
+                                params={"format": "csv", "outcome": "unchanged"})
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(row["operation"], row["outcome"]) for row in rows] == [
+        ("replace", "unchanged"), ("patch", "unchanged"), ("patch", "unchanged")]
+    assert "hunter2" not in r.text
+    r = await gateway.admin_api("GET", "/sync-log/export", params={"format": "jsonl"})
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert [e["outcome"] for e in lines] == ["success"] * 2 + ["unchanged"] * 3

@@ -109,3 +109,16 @@ async def test_the_admin_api_shows_a_providers_activity(gateway, idp):
     assert len(full["series"]) == 1440
     missing = await gateway.admin_api("GET", "/providers/nope/activity")
     assert missing.status_code == 404 and missing.json()["status"] == 404
+
+
+async def test_requests_to_ids_that_name_no_provider_leave_nothing_behind(gateway, idp):
+    await gateway.client.get(f"{idp.base}/Users", headers={"Authorization": "Bearer wrong"})
+    for _ in range(3):
+        r = await gateway.client.get("/scim/v2/0123456789abcdef/Users",
+                                     headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 401
+    await activity.flush(gateway.gw)
+    async with gateway.gw.store.read() as conn:
+        stored = await conn.fetchall("SELECT DISTINCT provider_id FROM provider_activity")
+        last = await conn.fetchall("SELECT provider_id FROM provider_last_request")
+    assert [r["provider_id"] for r in stored] == [r["provider_id"] for r in last] == [idp.id]

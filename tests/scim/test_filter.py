@@ -22,7 +22,7 @@ from gateway.scim.ast import (
 )
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import element_matches, matches
-from gateway.scim.filter import Parser, format_filter, parse_filter
+from gateway.scim.filter import Parser, format_filter, format_value, parse_filter
 from gateway.scim.schema import (
     ENTERPRISE_SCHEMA,
     GROUP_SCHEMA,
@@ -223,6 +223,23 @@ ERRORS = [
     "userName eq 01",
     "userName eq 1.",
     "userName eq NaN",
+    # A value path with a sub-attribute: the sub-attribute, its operator and its value are
+    # checked as in any comparison.
+    'emails[type eq "work"].nope eq "x"',
+    'emails[type eq "work"].value',
+    'emails[type eq "work"]. value eq "x"',
+    'emails[type eq "work"].value.x eq "y"',
+    'emails[type eq "work"].value[type eq "x"] eq "y"',
+    'emails[type eq "work"].value eq "x" "y"',
+    'emails[type eq "work"].value co null',
+    'emails[type eq "work"].primary eq "x"',
+    'emails[type eq "work"].value eq "x".value',
+    'emails[type eq "work"].value eq emails[type eq "home"].value',
+    'name[givenName eq "x"].familyName eq "y"',
+    'userName[value eq "x"].value eq "y"',
+    'emails.value[type eq "work"].value eq "x"',
+    f'{E}:manager[value eq "x"].displayName eq "y"',
+    'emails[type eq "work"].value eq "x" and .value eq "y"',
 ]
 
 
@@ -260,6 +277,75 @@ def test_length_and_depth_limits() -> None:
         with pytest.raises(ScimError) as info:
             parse_filter(deep, USER_TYPE)
         assert info.value.scim_type == "invalidFilter"
+
+
+# ---------------------------------------------------------------------------------------------
+# `attr[expr].sub op value`: the PATCH path form Entra sends for a matching property
+# (`emails[type eq "work"].value eq "x"`) is `attr[(expr) and sub op value]`.
+
+SUB_VALUE_PATHS = {
+    'emails[type eq "work"].value eq "user@contoso.com"':
+        'emails[(type eq "work") and value eq "user@contoso.com"]',
+    'addresses[type eq "work"].locality eq "Redmond"':
+        'addresses[(type eq "work") and locality eq "Redmond"]',
+    'addresses[type eq "work"].region eq "WA"': 'addresses[(type eq "work") and region eq "WA"]',
+    'addresses[type eq "work"].country eq "US"':
+        'addresses[(type eq "work") and country eq "US"]',
+    'phoneNumbers[type eq "mobile"].value sw "+1"':
+        'phoneNumbers[(type eq "mobile") and value sw "+1"]',
+    'emails[type eq "work"].value pr': 'emails[(type eq "work") and value pr]',
+    'emails[type eq "work"].primary eq true': 'emails[(type eq "work") and primary eq true]',
+    'emails[type eq "work"].value eq null': 'emails[(type eq "work") and value eq null]',
+    'EMAILS[TYPE EQ "work"].VALUE EQ "x"': 'emails[(type eq "work") and value eq "x"]',
+    f'{U}:emails[type eq "work"].value eq "x"': 'emails[(type eq "work") and value eq "x"]',
+    'emails[type eq "work" or primary eq true].value ew ".org"':
+        'emails[(type eq "work" or primary eq true) and value ew ".org"]',
+    'emails[type eq "work" and primary eq true].value co "@"':
+        'emails[(type eq "work" and primary eq true) and value co "@"]',
+    'emails[not (type eq "home")].value eq "x"': 'emails[(not (type eq "home")) and value eq "x"]',
+    # Combined with and / or / not, with the usual precedence.
+    'emails[type eq "work"].value eq "x" and userName eq "y"':
+        'emails[(type eq "work") and value eq "x"] and userName eq "y"',
+    'title pr or emails[type eq "work"].value eq "x" and userType eq "E"':
+        'title pr or (emails[(type eq "work") and value eq "x"] and userType eq "E")',
+    'not (addresses[type eq "work"].country eq "US") or title pr':
+        'not (addresses[(type eq "work") and country eq "US"]) or title pr',
+    '(emails[type eq "work"].value eq "x")': 'emails[(type eq "work") and value eq "x"]',
+    'emails[type eq "work"].value eq "x" or emails[type eq "home"].value eq "x"':
+        'emails[(type eq "work") and value eq "x"] or emails[(type eq "home") and value eq "x"]',
+}
+
+
+@pytest.mark.parametrize("text", list(SUB_VALUE_PATHS))
+def test_a_value_path_with_a_sub_attribute_is_one_more_condition_on_the_element(text) -> None:
+    ast = parse_filter(text, USER_TYPE)
+    assert ast == parse_filter(SUB_VALUE_PATHS[text], USER_TYPE)
+    assert parse_filter(format_filter(ast), USER_TYPE) == ast
+
+
+def test_a_value_path_with_a_sub_attribute_on_groups_and_extensions() -> None:
+    assert parse_filter('members[value sw "u"].value eq "u1"', GROUP_TYPE) == ValueFilter(
+        AttrPath(GROUP_SCHEMA, "members"),
+        And(Compare(AttrPath(GROUP_SCHEMA, "members", "value"), "sw", "u"),
+            Compare(AttrPath(GROUP_SCHEMA, "members", "value"), "eq", "u1")))
+    assert parse_filter(f'{X}:badges[type eq "gold"].level gt 2', CUSTOM_TYPE) == ValueFilter(
+        AttrPath(X, "badges"), And(Compare(AttrPath(X, "badges", "type"), "eq", "gold"),
+                                   Compare(AttrPath(X, "badges", "level"), "gt", 2)))
+
+
+@pytest.mark.parametrize("text,words", [
+    ('emails[type eq "work"].nope eq "x"', ["emails", "nope"]),
+    ('emails[type eq "work"].primary eq "x"', ["emails[...].primary", "boolean"]),
+    ('emails[type eq "work"].value', ["operator", "emails[...].value"]),
+    ('name[givenName eq "x"].familyName eq "y"', ["name", "multi-valued complex"]),
+    ('userName[value eq "x"].value eq "y"', ["userName", "multi-valued complex"]),
+])
+def test_a_bad_value_path_with_a_sub_attribute_says_what_is_wrong(text, words) -> None:
+    with pytest.raises(ScimError) as info:
+        parse_filter(text, USER_TYPE)
+    assert (info.value.status, info.value.scim_type) == (400, "invalidFilter")
+    for word in words:
+        assert word in info.value.detail
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +412,16 @@ EVAL = [
      'ims[type eq "xmpp" and value co "@foo.com"]', True, False),
     ('emails[type eq "work" and not (value ew ".org")]', False, False),
     ('emails[primary eq true]', True, False),
+    # A value path with a sub-attribute: the element must satisfy both. Alice's home email is
+    # alice@example.com, her work one is not: no work email of hers is alice@example.com.
+    ('emails[type eq "work"].value eq "alice@example.com"', False, False),
+    ('emails[type eq "home"].value eq "alice@example.com"', True, False),
+    ('emails[type eq "work"].value eq "ALICE@OTHER.ORG"', True, False),
+    ('emails[type eq "work"].value ew ".org"', True, True),
+    ('emails[type eq "work"].value pr', True, True),
+    ('emails[type eq "work"].primary eq true', False, False),
+    ('emails[type eq "home"].primary eq true', True, False),
+    ('emails[type eq "work"].value ne "bob@example.org"', True, False),
     ('emails[type ne "work"]', True, False),
     ('meta.lastModified gt "2011-05-13T04:42:34Z"', False, True),
     ('meta.lastModified ge "2011-05-13T04:42:34Z"', True, True),
@@ -423,6 +519,9 @@ TEST_EXTENSION = Schema(id=X, name="Test", description="numbers and lists", attr
     Attribute(name="score", type="decimal"),
     Attribute(name="tags", multi_valued=True),
     Attribute(name="hired", type="dateTime"),
+    Attribute(name="badges", type="complex", multi_valued=True, sub_attributes=(
+        Attribute(name="value"), Attribute(name="type"), Attribute(name="level", type="integer"),
+    )),
 ))
 CUSTOM_TYPE = ResourceType(
     name="User", endpoint="/Users", description="User", schema=USER_TYPE.schema,
@@ -473,19 +572,47 @@ def leaves(rtype: ResourceType) -> st.SearchStrategy:
     presents = st.sampled_from(paths).map(lambda pk: Present(pk[0]))
     nulls = st.builds(lambda pk, op: Compare(pk[0], op, None), st.sampled_from(paths),
                       st.sampled_from(["eq", "ne"]))
-    multi = [(schema.id, a) for schema in rtype.schemas for a in schema.attributes
-             if a.type == "complex" and a.multi_valued]
-
-    def value_filter(item) -> st.SearchStrategy:
-        urn, attr = item
-        inner = st.one_of([compare_for(AttrPath(urn, attr.name, s.name), s.type)
-                           for s in attr.sub_attributes])
-        tree = st.recursive(inner, lambda kids: st.one_of(
-            st.builds(And, kids, kids), st.builds(Or, kids, kids), st.builds(Not, kids)),
-            max_leaves=4)
-        return tree.map(lambda expr: ValueFilter(AttrPath(urn, attr.name), expr))
+    multi = multi_valued(rtype)
 
     return st.one_of(compares, presents, nulls, st.sampled_from(multi).flatmap(value_filter))
+
+
+def multi_valued(rtype: ResourceType) -> list[tuple[str, Attribute]]:
+    return [(schema.id, a) for schema in rtype.schemas for a in schema.attributes
+            if a.type == "complex" and a.multi_valued]
+
+
+def element_leaves(urn: str, attr: Attribute) -> st.SearchStrategy:
+    return st.one_of([compare_for(AttrPath(urn, attr.name, s.name), s.type)
+                      for s in attr.sub_attributes]
+                     + [st.just(Present(AttrPath(urn, attr.name, s.name)))
+                        for s in attr.sub_attributes])
+
+
+def value_filter(item: tuple[str, Attribute]) -> st.SearchStrategy:
+    urn, attr = item
+    tree = st.recursive(element_leaves(urn, attr), lambda kids: st.one_of(
+        st.builds(And, kids, kids), st.builds(Or, kids, kids), st.builds(Not, kids)),
+        max_leaves=4)
+    return tree.map(lambda expr: ValueFilter(AttrPath(urn, attr.name), expr))
+
+
+@st.composite
+def value_paths_with_a_sub_attribute(draw) -> tuple[str, ValueFilter]:
+    """`attr[expr].sub op value` as text, and the AST of `attr[(expr) and sub op value]`."""
+    item = draw(st.sampled_from(multi_valued(CUSTOM_TYPE)))
+    found, leaf = draw(value_filter(item)), draw(element_leaves(*item))
+    tail = "pr" if isinstance(leaf, Present) else f"{leaf.op} {format_value(leaf.value)}"
+    text = f"{format_filter(found)}.{leaf.path.sub} {tail}"
+    return text, ValueFilter(found.path, And(found.expr, leaf))
+
+
+@settings(max_examples=200, deadline=None)
+@given(value_paths_with_a_sub_attribute())
+def test_a_sub_attribute_after_brackets_parses_as_one_more_condition(case) -> None:
+    text, ast = case
+    assert parse_filter(text, CUSTOM_TYPE) == ast
+    assert parse_filter(format_filter(ast), CUSTOM_TYPE) == ast
 
 
 FILTERS = st.recursive(leaves(CUSTOM_TYPE), lambda kids: st.one_of(

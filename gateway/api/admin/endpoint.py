@@ -15,6 +15,7 @@ from gateway.api.auth import authenticate_admin
 from gateway.api.http import JsonResponse, admin_error_response, parse_json, read_body, read_json
 from gateway.errors import GatewayError
 from gateway.observability.middleware import request_info
+from gateway.params import parse_int
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -87,15 +88,12 @@ async def json_body(request: Request, into: type[T] | None = None, *,
 
 def int_param(request: Request, name: str, default: int, high: int = 1000,
               low: int = 0) -> int:
-    """An integer query parameter, clamped to [low, high]; anything else answers 400."""
+    """An integer query parameter (`default` when absent or empty), clamped to [low, high];
+    anything but ASCII digits (a leading '-' allowed) within 64 bits answers 400."""
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise GatewayError(f"'{name}' must be an integer") from None
-    return max(low, min(value, high))
+    return parse_int(raw, name, low=low, high=high, clamp=True)
 
 
 def flag_param(request: Request, name: str) -> bool:

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from gateway.params import INT64_MAX
+
 Duration = Annotated[str | int, Meta(description="15m, 30s, 2h, 1d, or seconds")]
 Stamp = Annotated[str, Meta(description="RFC 3339, UTC, microseconds")]
 Undeclared = Annotated[str, Meta(description="keep (default): attributes the provider has not "
@@ -26,6 +28,10 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 # Requests ------------------------------------------------------------------------------------
 
+UNIQUE_GROUP_NAMES = ("a group may not take a name another group of the provider has, "
+                      "ignoring case (default: off, unless the provider's plugin turns it on)")
+
+
 class ProviderCreate(Strict):
     name: Annotated[str, Meta(description="1-64 letters, digits, spaces, . _ or -")]
     auth: Annotated[str, Meta(description="credential kind: bearer, basic, or a plugin's "
@@ -36,7 +42,7 @@ class ProviderCreate(Strict):
     block_during_delay: Annotated[bool, Meta(description="block a deactivated user at once, "
                                                          "during the delay")] | UnsetType = UNSET
     undeclared_attributes: Undeclared | UnsetType = UNSET
-
+    unique_group_names: Annotated[bool, Meta(description=UNIQUE_GROUP_NAMES)] | UnsetType = UNSET
 
 
 class ProviderChange(Strict):
@@ -46,6 +52,7 @@ class ProviderChange(Strict):
     deactivation_delay: Duration | UnsetType = UNSET
     block_during_delay: bool | UnsetType = UNSET
     undeclared_attributes: Undeclared | UnsetType = UNSET
+    unique_group_names: Annotated[bool, Meta(description=UNIQUE_GROUP_NAMES)] | UnsetType = UNSET
 
 
 class SubAttribute(Strict):
@@ -92,8 +99,11 @@ class WebhookCreate(Strict):
     events: Annotated[list[str] | None, Meta(description='event types, or ["*"]')] = None
 
 
+Seq = Annotated[int, Meta(ge=0, le=INT64_MAX)]
+
+
 class Redeliver(Strict):
-    seq: Annotated[list[int] | None, Meta(description="the dead letters to send again; "
+    seq: Annotated[list[Seq] | None, Meta(description="the dead letters to send again; "
                                                       "left out, all of them")] = None
 
 
@@ -121,12 +131,16 @@ class UserQuery(PageQuery, kw_only=True):
     q: Annotated[str | None, Meta(description="text in userName, name or email")] = None
 
 
+OUTCOME = ("success, error or unchanged (a PUT or PATCH that changed nothing), or several "
+           "separated by commas: success,error leaves out the unchanged ones")
+
+
 class SyncLogQuery(PageQuery, kw_only=True):
     total: Annotated[Flag, Meta(description="true: count every match (`total`)")] = None
     provider: str | None = None
     user: str | None = None
     operation: str | None = None
-    outcome: Annotated[str | None, Meta(description="success or error")] = None
+    outcome: Annotated[str | None, Meta(description=OUTCOME)] = None
     since: Annotated[str | None, Meta(description="RFC 3339 time or date, inclusive")] = None
     until: Annotated[str | None, Meta(description="RFC 3339 time or date, exclusive")] = None
 
@@ -136,7 +150,7 @@ class ExportQuery(msgspec.Struct, kw_only=True):
     provider: str | None = None
     user: str | None = None
     operation: str | None = None
-    outcome: str | None = None
+    outcome: Annotated[str | None, Meta(description=OUTCOME)] = None
     since: str | None = None
     until: str | None = None
 
@@ -181,6 +195,7 @@ class Provider(msgspec.Struct, kw_only=True):
     auth: str
     deactivation_delay: Duration
     undeclared_attributes: Undeclared
+    unique_group_names: Annotated[bool, Meta(description=UNIQUE_GROUP_NAMES)]
     settings: dict[str, Any]
     base_url: str
     created_at: Stamp
@@ -198,8 +213,22 @@ class LastError(msgspec.Struct, kw_only=True):
     detail: str | None
 
 
+class NamedGroup(msgspec.Struct, kw_only=True):
+    id: str
+    displayName: str | None  # noqa: N815 (the SCIM attribute's name)
+
+
+class DuplicateGroupName(msgspec.Struct, kw_only=True):
+    name: Annotated[str | None, Meta(description="the name, as its oldest group has it")]
+    count: Annotated[int, Meta(description="how many of the provider's groups have it")]
+    groups: Annotated[list[NamedGroup], Meta(description="those groups, oldest first")]
+
+
 class ProviderDetails(Provider, kw_only=True):
     owned: Annotated[dict[str, int], Meta(description="the users and groups it owns")]
+    duplicate_group_names: Annotated[list[DuplicateGroupName], Meta(
+        description="names more than one of its groups have, ignoring case (at most 100): "
+                    "an IdP that finds groups by name fails to update them")]
     last_request: Annotated[LastRequest | None, Meta(
         description="the last SCIM request it sent (None: none yet)")]
     last_success_at: Stamp | None

@@ -53,5 +53,12 @@ async def normalize_request(provider: Any, resource_type: str, operation: str, b
 
 
 @hookimpl
+def provider_defaults(provider: Any) -> dict | None:
+    # Entra finds a group by `displayName eq` and fails the update when two match
+    # (MultipleEntries): its providers keep group names unique unless the admin says not.
+    return {"unique_group_names": True} if ours(provider) else None
+
+
+@hookimpl
 def console_pages() -> list:
     return console.console_items(NAME)

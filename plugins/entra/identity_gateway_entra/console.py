@@ -25,8 +25,12 @@ def console_items(name: str) -> list:
             "Enter a notification email for failures, Save, review the mappings, then turn "
             "Provisioning Status On.",
         ],
-        # Test Connection looks up a user by a userName that does not exist; provisioning
-        # asks the same before it creates a user.
+        # Test Connection looks up a user by its matching attribute (userName unless the
+        # admin chose another, such as emails[type eq "work"].value) with a value that does
+        # not exist; provisioning asks the same before it creates a user.
         probes=[(r'^GET /Users\?filter=userName eq "',
                  "A lookup of a user by userName: what Entra's Test Connection sends "
-                 "(and what it asks before creating a user)")])]
+                 "(and what it asks before creating a user)"),
+                (r'^GET /Users\?filter=[A-Za-z0-9:._]+(\[[^\]]*\]\.[A-Za-z]+)? eq "',
+                 "A lookup of a user by its matching attribute: what Entra's Test Connection "
+                 "sends (and what it asks before creating a user)")])]

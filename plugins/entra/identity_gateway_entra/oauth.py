@@ -34,8 +34,8 @@ from gateway.plugin import (
     IssuedCredential,
     Principal,
     auth_failed,
-    auth_wait,
     hash_secret,
+    limit_token_issue,
     limit_token_request,
     parse_duration,
     read_form,
@@ -181,21 +181,29 @@ def lifetime_of(gw: Any) -> int:
     return max(1, int(parse_duration(raw)))
 
 
+def slow_down(exc: GatewayError) -> Response:
+    return answer(exc.status, {"error": "slow_down", "error_description": exc.detail},
+                  list(exc.headers.items()))
+
+
 async def token_endpoint(request: Request) -> Response:
-    """POST {base}/oauth/token: client credentials in, a Bearer access token out."""
+    """POST {base}/oauth/token: client credentials in, a Bearer access token out.
+
+    The client secret is checked before any limit but the address's own: a valid one is
+    never refused because other clients failed (their failures are answered 429 once past
+    the limits), and only tokens issued to the provider's client count against the
+    provider's token limit."""
     gw = request.app.state.gateway
+    provider, credentials = await gw.provider_credentials(request.path_params["provider"],
+                                                          [CLIENT_KIND])
     try:
-        await limit_token_request(request)
-        await auth_wait(request)
+        limit_token_request(request, provider)
     except GatewayError as exc:
-        return answer(exc.status, {"error": "slow_down", "error_description": exc.detail},
-                      list(exc.headers.items()))
+        return slow_down(exc)
     try:
         form = await token_form(request)
     except OAuth2Error as exc:
         return error(exc)
-    provider, credentials = await gw.provider_credentials(request.path_params["provider"],
-                                                          [CLIENT_KIND])
     clients = []
     if provider is not None and provider.plugin == "entra":
         clients = [Client(c.username, c.secret_hash) for c in credentials
@@ -204,9 +212,15 @@ async def token_endpoint(request: Request) -> Response:
     server = TokenServer(clients, lifetime)
     status, body, headers = server.create_token_response(
         FormRequest(request.method, request.headers, form))
-    if isinstance(body, dict) and body.get("error") == "invalid_client":
-        auth_failed(request, provider)
-    if status == 200 and server.issued:
+    issued = status == 200 and server.issued and provider is not None
+    try:
+        if isinstance(body, dict) and body.get("error") == "invalid_client":
+            auth_failed(request, provider)
+        if issued:
+            limit_token_issue(request, provider)
+    except GatewayError as exc:
+        return slow_down(exc)
+    if issued:
         await gw.add_credential(provider.id, ACCESS_KIND,
                                 hash_secret(server.issued[0]["access_token"]),
                                 expires_in=lifetime)

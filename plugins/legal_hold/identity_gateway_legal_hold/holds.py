@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.plugin import ScimError, json_column, keyset_page
+from gateway.plugin import ScimError, json_column, keyset_page, parse_int
 
 NAME = "legal_hold"
 MAX_TEXT = 500
@@ -106,7 +106,7 @@ async def list_holds(gw: Any, *, user: str | None = None, include_released: bool
         args.append(user)
     if cursor:
         where.append("id > ?")
-        args.append(int(cursor) if cursor.isdigit() else 0)
+        args.append(parse_int(cursor, "cursor"))
     sql = "SELECT * FROM legal_holds"
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -16,9 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.plugin import (
+    INT64_MAX,
     ConsolePage,
     ConsolePanel,
     ConsoleUserFilter,
+    GatewayError,
     JsonResponse,
     ScimError,
     console_actor,
@@ -26,6 +28,7 @@ from gateway.plugin import (
     console_fragment,
     console_page,
     console_redirect,
+    parse_int,
 )
 from identity_gateway_org_mapping import catalogue, mappings, placement, schema, store
 
@@ -194,10 +197,10 @@ def group_rows(form: Any) -> list[dict]:
             continue
         raw = str(form.get(f"priority_{n}") or "").strip()
         try:
-            priority = int(raw)
-        except ValueError:
-            raise ScimError(400, f"the priority of every group must be a whole number, not "
-                                 f"'{raw}'") from None
+            priority = parse_int(raw, "priority", low=-INT64_MAX)
+        except GatewayError:
+            raise ScimError(400, f"the priority of every group must be a whole number from "
+                                 f"-{INT64_MAX} to {INT64_MAX}, not '{raw[:40]}'") from None
         rows.append({"group": gid, "organization": str(form.get(f"organization_{n}") or ""),
                      "priority": priority})
     return rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.plugin import ScimError
+from gateway.plugin import INT64_MAX, ScimError
 from identity_gateway_org_mapping import attribute, catalogue, placement, store
 from identity_gateway_org_mapping.catalogue import ACTOR
 from identity_gateway_org_mapping.placement import Mapping
@@ -114,8 +114,10 @@ async def group_orgs(conn: Any, pid: str, items: Any) -> dict[str, tuple[int, st
         gid, priority = item.get("group"), item.get("priority")
         if not isinstance(gid, str) or not gid:
             raise ScimError(400, "each entry of 'groups' needs 'group': a SCIM group id")
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise ScimError(400, f"group '{gid}': 'priority' must be an integer")
+        if not isinstance(priority, int) or isinstance(priority, bool) or \
+                not -INT64_MAX <= priority <= INT64_MAX:
+            raise ScimError(400, f"group '{gid}': 'priority' must be an integer from "
+                                 f"-{INT64_MAX} to {INT64_MAX}")
         if gid in out:
             raise ScimError(400, f"group '{gid}' is listed twice")
         if priority in priorities:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import httpx
 import pytest
 
 from gateway.testing import running
@@ -166,3 +167,39 @@ async def test_expired_access_tokens_do_not_pile_up(database):
         fresh = (await token(gw, pid, creds["Client ID"], creds["Client secret"])).json()
         assert await stored() == 2
         assert (await users(gw, pid, fresh["access_token"])).status_code == 200
+
+
+def client_at(gw, address: str) -> httpx.AsyncClient:
+    """A client of the same app that connects from another address."""
+    return httpx.AsyncClient(base_url="http://testserver",
+                             transport=httpx.ASGITransport(app=gw.app, client=(address, 40000)))
+
+
+async def test_strangers_never_get_entra_refused_a_token(database):
+    async with running(database, enabled=["entra"], auth_failures_per_provider=10,
+                       token_requests_per_provider=10) as gw:
+        view = await oauth_provider(gw)
+        pid, creds = view["id"], view["credentials"]
+        url = f"/scim/v2/{pid}/oauth/token"
+        right = {"grant_type": "client_credentials", "client_id": creds["Client ID"],
+                 "client_secret": creds["Client secret"]}
+        wrong = {**right, "client_secret": "not-the-secret"}
+        statuses = []
+        for n in range(15):  # fifteen addresses, wrong client secrets
+            async with client_at(gw, f"203.0.113.{n}") as one:
+                statuses += [(await one.post(url, data=wrong)).status_code for _ in range(2)]
+        assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}
+        # Entra, from an address it never used: its tokens are issued; only they count
+        # against the provider's token limit.
+        async with client_at(gw, "192.0.2.50") as entra:
+            issued = [await entra.post(url, data=right) for _ in range(11)]
+            assert [r.status_code for r in issued] == [200] * 10 + [429]
+            assert issued[-1].json()["error"] == "slow_down"
+            token = {"Authorization": f"Bearer {issued[0].json()['access_token']}"}
+            assert (await entra.get(f"/scim/v2/{pid}/Users", headers=token)).status_code == 200
+        async with gw.gw.store.read() as conn:
+            assert await conn.fetchval(
+                "SELECT count(*) FROM credentials WHERE kind = 'oauth_access'") == 10
+        seen = (await gw.admin_api("GET", f"/providers/{pid}/auth-failures")).json()
+        assert seen["totals"] == {"unknown_credential": 10, "rate_limited": 20,
+                                  "token_rate_limited": 1}

@@ -260,3 +260,13 @@ async def test_postgres_migration_keeps_one_active_hold_per_user():
     finally:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await conn.close()
+
+
+@pytest.mark.parametrize("cursor", ["1e30", "99999999999999999999", "%C2%B2", "-1", "x"])
+async def test_a_list_cursor_that_is_not_a_number(database, cursor):
+    """Once read as "from the start" ('1e30', 'x') or answered 500 (past 64 bits, '²')."""
+    async with running(database, enabled=PLUGIN) as gateway:
+        r = await gateway.client.get(f"/admin/v1/legal-holds?cursor={cursor}",
+                                     headers=gateway.admin)
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"].startswith("'cursor' must be a whole number from 0 to ")
