@@ -83,6 +83,21 @@ def first_start(log: Path) -> tuple[str, str]:
     return lines[0].split(": ", 1)[1], lines[1].split(": ", 1)[1]
 
 
+def printed_values(proc: subprocess.Popen) -> dict[str, str]:
+    """What a first start printed on `proc`'s standard output (`SCIM base URL`, `Bearer
+    token`, `Console password`, ...), read up to the console password, its last line."""
+    assert proc.stdout is not None
+    values: dict[str, str] = {}
+    while "Console password" not in values:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("the gateway ended before printing its first-start lines")
+        if ": " in line:
+            key, value = line.rstrip("\n").split(": ", 1)
+            values[key] = value
+    return values
+
+
 def start_floor(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.__main__ import free_port, wait_http
+from bench.__main__ import free_port, printed_values, wait_http
 
 BIN = Path(sys.executable).parent
 USERS = int(os.environ.get("BENCH_CONSOLE_USERS", "10000"))
@@ -55,15 +55,7 @@ def main() -> int:
          "--database", str(folder / "gw.db"), "--config", str(config),
          "--log-level", "warning"], stdout=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout is not None
-        values = {}
-        while "Console password" not in values:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit("the gateway ended before printing its first-start lines")
-            if ": " in line:
-                key, value = line.rstrip("\n").split(": ", 1)
-                values[key] = value
+        values = printed_values(proc)
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/healthz")
         started = time.monotonic()

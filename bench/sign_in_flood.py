@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.__main__ import free_port, wait_http
+from bench.__main__ import free_port, printed_values, wait_http
 
 BIN = Path(sys.executable).parent
 ATTEMPTS = int(os.environ.get("BENCH_FLOOD_ATTEMPTS", "200"))
@@ -96,15 +96,7 @@ def main() -> None:
          str(port), "--database", str(folder / "gw.db"), "--config", str(config),
          "--log-level", "warning"], stdout=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout is not None
-        values = {}
-        while "Console password" not in values:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit("the gateway ended before printing its first-start lines")
-            if ": " in line:
-                key, value = line.rstrip("\n").split(": ", 1)
-                values[key] = value
+        values = printed_values(proc)
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/healthz")
         before = memory(proc.pid)
