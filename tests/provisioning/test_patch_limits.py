@@ -141,6 +141,9 @@ def test_the_largest_patch_leaves_the_gateway_answering(tmp_path):
         for name, seen in latencies.items():
             # The PATCH ran long enough for the probes to measure something.
             assert len(seen) >= 3, (name, took, seen)
-            assert max(seen) < 0.1, (name, f"PATCH took {took:.2f}s", sorted(seen)[-5:])
+            # Were the PATCH to hold the event loop, a probe sent as it began would wait about
+            # as long as the PATCH itself; answered between its steps, each probe waits a
+            # small part of it, however busy the machine is.
+            assert max(seen) < took / 4, (name, f"PATCH took {took:.2f}s", sorted(seen)[-5:])
     finally:
         stop(proc)
