@@ -124,6 +124,17 @@ def password_refused(found: Config, name: str) -> str | None:
             "accounts may use a password.)")
 
 
+async def log_break_glass(gw: Gateway, found: Config, name: str) -> None:
+    """A password sign-in while single sign-on only holds (a break-glass account): in the
+    sync log, so that its use is seen."""
+    if password_refused(found, "") is None:
+        return
+    async with gw.store.write() as conn:
+        await log_entry(gw, conn, admin_context(admins.actor(name)), operation=SIGN_IN,
+                        resource_type=ACCOUNT, resource_id=name,
+                        detail="break-glass password sign-in (single sign-on only)")
+
+
 async def probe(gw: Gateway) -> None:
     """At start: one line when single sign-on is set up but cannot be used, so the operator
     sees it before an admin does. Password sign-in is not held back."""

@@ -175,7 +175,8 @@ async def sign_in(request: Request, gw: Gateway) -> Response:
     if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
         return await sign_in_form(request, gw, target, "The sign-in form expired; try again",
                                   403, name)
-    refused = sso.password_refused(await sso.config(gw), name)
+    found = await sso.config(gw)
+    refused = sso.password_refused(found, name)
     if refused:
         return await sign_in_form(request, gw, target, refused, 403, name)
     client = client_key(request.client.host if request.client else None).address
@@ -185,6 +186,7 @@ async def sign_in(request: Request, gw: Gateway) -> Response:
     except GatewayError as error:
         return await sign_in_form(request, gw, target, error.detail, error.status, name,
                                   error.headers)
+    await sso.log_break_glass(gw, found, account.name)
     moved = await signed_in(gw, account.name, target)
     set_cookie(moved, gw, DEVICE_COOKIE, device, max_age=int(DEVICE_LIFETIME.total_seconds()))
     return moved

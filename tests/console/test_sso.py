@@ -128,6 +128,10 @@ def test_sso_only_refuses_passwords_but_the_break_glass_account(serve, page, iam
         "accounts may use a password.)")
     sign_in(page, served)  # admin, the break-glass account
     expect(page.locator("header .who")).to_have_text("admin admin")
+    with served.admin() as api:
+        log = api.get("/sync-log?limit=50").json()["items"]
+    assert [(e["actor"], e["detail"]) for e in log if e["operation"] == "console_sign_in"] \
+        == [("console:admin", "break-glass password sign-in (single sign-on only)")]
     # Local accounts can be disabled from the accounts list.
     page.goto(f"{served.console_url}/settings")
     page.locator("table.list tr", has_text="ops").locator("text=Disable").click()
