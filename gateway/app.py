@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from gateway.accounts import auth_failures, scheduler
+from gateway.accounts import auth_failures, scheduler, sso
 from gateway.api import probes, scim
 from gateway.api.admin.routes import routes as admin_routes
 from gateway.api.http import admin_error_response, error_response
@@ -152,6 +152,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                 tasks.start_soon(retention.run, gw)
                 tasks.start_soon(auth_failures.run, gw)
                 tasks.start_soon(activity.run, gw)
+                tasks.start_soon(sso.probe, gw)
                 try:
                     yield
                 finally:

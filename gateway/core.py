@@ -16,6 +16,7 @@ import pluggy
 
 from gateway.accounts import actions, custom_attributes, users
 from gateway.accounts.auth_failures import Tally
+from gateway.accounts.oidc import Issuer
 from gateway.accounts.password_checks import PasswordChecks
 from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
@@ -52,6 +53,7 @@ class Gateway:
         self.heartbeats = Heartbeats()  # the background loops' last passes
         # argon2 for console passwords: a bound, and threads of lower priority
         self.password_checks = PasswordChecks(settings.console_password_checks)
+        self.oidc: dict[str, Issuer] = {}  # the console's SSO issuers, discovered and keys
         store.on_commit = self.metrics.commit
 
     def base_url(self, provider_id: str) -> str:

@@ -24,12 +24,13 @@ from gateway.errors import GatewayError, did_you_mean
 
 DEFAULT_CONFIG = "identity-gateway.toml"
 PLUGIN_GROUP = "identity_gateway.plugins"
-CORE_SECTIONS = ("gateway", "plugins")
+CORE_SECTIONS = ("gateway", "plugins", "console")
 # Environment variables that override [gateway] keys.
 ENVIRONMENT = {"DATABASE": "database", "HOST": "host", "PORT": "port",
                "GATEWAY_BASE_URL": "base_url"}
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 KEYS_VARIABLE = "IDENTITY_GATEWAY_SECRET_KEYS"  # Fernet keys for webhook secrets, first new
+SSO_SECRET_VARIABLE = "IDENTITY_GATEWAY_SSO_CLIENT_SECRET"  # the console's OIDC client secret
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Bytes = Annotated[int, Meta(ge=1024, le=1024**3)]
@@ -40,6 +41,31 @@ class ConfigError(GatewayError):
     """A configuration the gateway cannot run with: startup stops with this message."""
 
     status = 500
+
+
+class SsoSettings(msgspec.Struct, kw_only=True):
+    """The console's single sign-on (`[console.sso]`, or the Settings page): an OpenID
+    Connect client of the company's identity provider (docs/console.md, "Single sign-on")."""
+
+    issuer: str  # discovery at <issuer>/.well-known/openid-configuration
+    client_id: str
+    # The file's value or IDENTITY_GATEWAY_SSO_CLIENT_SECRET (which wins); never shown.
+    client_secret: str | None = None
+    name: str = ""  # "Sign in with <name>"; the issuer's host when empty
+    scopes: str = "openid profile email"
+    roles_claim: str = "groups"  # the ID token claim whose values give a role
+    admin_values: list[str] = []
+    auditor_values: list[str] = []
+    only: bool = False  # password sign-in refused but for the break_glass accounts
+    break_glass: list[str] = []
+
+    @property
+    def label(self) -> str:
+        return self.name or (urlsplit(self.issuer).hostname or self.issuer)
+
+
+SSO_KEYS = tuple(f.name for f in msgspec.structs.fields(SsoSettings))
+LOOPBACK_HOSTS = ("localhost",)
 
 
 class Settings(msgspec.Struct, kw_only=True):
@@ -108,6 +134,7 @@ class Settings(msgspec.Struct, kw_only=True):
     log_format: Literal["json", "text"] | None = None  # serve: json unless stdout is a terminal
     metrics_token: str | None = None  # bearer token for /metrics (or its sha256$ hash)
     activity_flush_interval: Seconds = 5.0  # seconds between writes of provider activity
+    console_sso: SsoSettings | None = None  # [console.sso]; None: from the Settings page
     config: dict = {}  # the whole parsed file, for plugins' own sections
     config_path: str | None = None  # the file it was read from (None: no config file)
 
@@ -118,7 +145,8 @@ class Settings(msgspec.Struct, kw_only=True):
 
 # Keys of [gateway]: everything but what comes from elsewhere.
 GATEWAY_KEYS = tuple(f.name for f in msgspec.structs.fields(Settings)
-                     if f.name not in ("plugins", "config", "config_path", "secret_keys"))
+                     if f.name not in ("plugins", "config", "config_path", "secret_keys",
+                                     "console_sso"))
 # Keys given on the command line, as their flags.
 FLAGS = {"database": "--database", "host": "--host", "port": "--port", "migrate": "--migrate",
          "log_format": "--log-format"}
@@ -162,6 +190,17 @@ def check_sections(config: dict, where: str) -> None:
     enabled = plugins.get("enabled", [])
     if not isinstance(enabled, list) or not all(isinstance(p, str) for p in enabled):
         raise ConfigError(f"{where}: [plugins] enabled must be a list of plugin names")
+    for key, value in config.get("console", {}).items():
+        if key != "sso":
+            raise ConfigError(f"{where}: unknown key '{key}' in [console]"
+                              f"{did_you_mean(key, ['sso'])}; the console's section is "
+                              "[console.sso]")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: 'console.sso' must be a table ([console.sso])")
+        for name in value:
+            if name not in SSO_KEYS:
+                raise ConfigError(f"{where}: unknown key '{name}' in [console.sso]"
+                                  f"{did_you_mean(name, SSO_KEYS)}")
 
 
 def load_settings(path: str | None = None, **overrides: object) -> Settings:
@@ -188,12 +227,81 @@ def load_settings(path: str | None = None, **overrides: object) -> Settings:
                              if k.strip()]
     values["config"] = config
     values["config_path"] = chosen
+    sso = config.get("console", {}).get("sso")
+    if sso is not None:
+        values["console_sso"] = read_sso(sso, f"{where}: [console.sso]")
     try:
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(explain(exc, source)) from None
     check(settings, source)
     return settings
+
+
+def read_sso(values: dict, where: str, need_secret: bool = True) -> SsoSettings:
+    """[console.sso] (or the Settings page's form) as SsoSettings, the client secret from
+    the environment when set there; a ConfigError names the key."""
+    values = dict(values)
+    if os.environ.get(SSO_SECRET_VARIABLE):
+        values["client_secret"] = os.environ[SSO_SECRET_VARIABLE]
+    try:
+        sso = msgspec.convert(values, SsoSettings, strict=False)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        reason, _, at = text.rpartition(" - at `$.")
+        key = at.rstrip("`").split(".")[0].split("[")[0] if reason else ""
+        if "missing required field" in text:
+            key = text.rsplit("`", 2)[-2]
+            reason = "is missing"
+        raise ConfigError(f"{where} {key}: {reason[:1].lower()}{reason[1:]}") from None
+    check_sso(sso, where, need_secret)
+    return sso
+
+
+def check_sso(sso: SsoSettings, where: str, need_secret: bool = True) -> None:
+    """What the types cannot say about a single sign-on configuration."""
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(f"{where} {key}: {message}")
+
+    parts = urlsplit(sso.issuer.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise fail("issuer", f"'{sso.issuer}' is not an https URL such as "
+                             "https://login.microsoftonline.com/<tenant>/v2.0")
+    if parts.scheme == "http" and not loopback(parts.hostname):
+        raise fail("issuer", f"'{sso.issuer}' is not https: the identity provider's answers "
+                             "must come over TLS (http only on this machine's loopback)")
+    if not sso.client_id.strip():
+        raise fail("client_id", "is empty: give the application (client) ID the identity "
+                                "provider shows for the gateway")
+    if need_secret and not sso.client_secret:
+        raise fail("client_secret", f"is missing: set {SSO_SECRET_VARIABLE} (or "
+                                    "client_secret in [console.sso])")
+    if "openid" not in sso.scopes.split():
+        raise fail("scopes", f"'{sso.scopes}' lacks 'openid'")
+    if not sso.roles_claim.strip():
+        raise fail("roles_claim", "is empty: name the ID token claim that carries the user's "
+                                  "groups (such as groups)")
+    if not sso.admin_values and not sso.auditor_values:
+        raise fail("admin_values", "and auditor_values are both empty: nobody could sign in; "
+                                   "list the claim values (group IDs or names) of each role")
+    both = sorted(set(sso.admin_values) & set(sso.auditor_values))
+    if both:
+        raise fail("auditor_values", f"'{both[0]}' is in admin_values too; give each value "
+                                     "one role")
+    if sso.only and not sso.break_glass:
+        raise fail("break_glass", "is empty while only = true: name at least one local "
+                                  "account that may still sign in with its password when the "
+                                  "identity provider cannot be reached")
+
+
+def loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def explain(exc: msgspec.ValidationError, source: dict[str, str]) -> str:

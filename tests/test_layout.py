@@ -158,6 +158,9 @@ def code_words(tree: ast.AST) -> list[tuple[int, str]]:
 # The fields the bundled plugins add to the admin's user view. `organization` and `roles`
 # are also attributes of SCIM's own schemas (RFC 7643), which gateway/scim/ defines.
 PLUGIN_FIELDS = ("legal_hold", "organization", "roles", "watchlist")
+# Core words that hold a plugin field's name: the console's single sign-on setting
+# `roles_claim` (the ID token claim whose values give a console role).
+CORE_WORDS = ("roles_claim",)
 
 
 def test_the_core_never_names_a_plugin_or_its_fields():
@@ -166,6 +169,9 @@ def test_the_core_never_names_a_plugin_or_its_fields():
     for path in CORE.rglob("*.py"):
         words = PLUGIN_NAMES if path.parent.name == "scim" else PLUGIN_NAMES + PLUGIN_FIELDS
         for line, text in code_words(ast.parse(path.read_text())):
-            if any(word in text.lower() for word in words):
+            lowered = text.lower()
+            for core_word in CORE_WORDS:
+                lowered = lowered.replace(core_word, "")
+            if any(word in lowered for word in words):
                 named.append(f"{path.relative_to(ROOT)}:{line}: {text}")
     assert named == []

@@ -1,4 +1,8 @@
-"""Named console accounts: add, list, change the password, remove, and sign in.
+"""Named console accounts: add, list, change the password, disable, remove, and sign in.
+
+An account is local (a password) or comes from single sign-on (gateway.accounts.sso: no
+password; it signs in only through the identity provider). A disabled account cannot sign
+in and its sessions end.
 
 Passwords are people's, so unlike the gateway's own random secrets they are stored as argon2
 hashes (argon2-cffi's defaults), hashed and checked off the event loop within the process's
@@ -18,14 +22,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.accounts import sign_in_limits
 from gateway.accounts.password_checks import Busy
+from gateway.context import admin_context
 from gateway.errors import GatewayError
+from gateway.events.record import log_entry
 from gateway.store import admins as queries
-from gateway.store.admins import AdminRow
+from gateway.store.admins import LOCAL, AdminRow
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
 ADMIN, AUDITOR = "admin", "auditor"
+ACCOUNT = "ConsoleAccount"  # the sync log's resource type for console accounts
 ACCESS = (ADMIN, AUDITOR)  # what an account may do: everything, or read only
 NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 1024
@@ -44,6 +51,12 @@ class SignInRefused(GatewayError):
     """Wrong name or password."""
 
     status = 401
+
+
+class Disabled(GatewayError):
+    """The right password for an account that is disabled."""
+
+    status = 403
 
 
 def actor(name: str) -> str:
@@ -128,6 +141,9 @@ async def change_password(gw: Gateway, name: str, password: str | None = None) -
     check_password(password)
     hashed = await hash_password(gw, password)
     async with gw.store.write() as conn:
+        found = await queries.get_admin(conn, name)
+        if found is not None and found.source != LOCAL:
+            raise AdminError(f"'{name}' signs in with single sign-on: it has no password", 409)
         if not await queries.set_password(conn, name, hashed, gw.clock.stamp()):
             raise AdminError(f"no account '{name}'", 404)
         await queries.delete_sessions_of(conn, name)
@@ -147,6 +163,32 @@ async def remove_admin(gw: Gateway, name: str) -> None:
         await queries.delete_admin(conn, name)
 
 
+async def set_disabled(gw: Gateway, name: str, disabled: bool,
+                       actor: str | None = None) -> AdminRow:
+    """Disable an account (its sessions end; it cannot sign in) or enable it again. The last
+    enabled account with the role admin stays enabled. A change from the console is in the
+    sync log with its actor."""
+    async with gw.store.write() as conn:
+        found = await queries.get_admin(conn, name)
+        if found is None:
+            raise AdminError(f"no account '{name}'", 404)
+        if disabled and found.disabled_at is None and found.role == ADMIN \
+                and await queries.count_enabled_admins(conn) == 1:
+            raise AdminError(f"'{name}' is the last enabled account with the role admin; "
+                             "enable or add another one first", 409)
+        if disabled == (found.disabled_at is not None):
+            return found
+        found.disabled_at = gw.clock.stamp() if disabled else None
+        await queries.set_disabled(conn, name, found.disabled_at)
+        if disabled:
+            await queries.delete_sessions_of(conn, name)
+        if actor is not None:
+            await log_entry(gw, conn, admin_context(actor), operation="disable" if disabled
+                            else "enable", resource_type=ACCOUNT, resource_id=name,
+                            before={"disabled": not disabled}, after={"disabled": disabled})
+    return found
+
+
 async def sign_in(gw: Gateway, name: str, password: str, client: str,
                   device: str | None = None) -> tuple[AdminRow, str]:
     """The account and a new device cookie for the browser, if the password is the account's
@@ -156,6 +198,8 @@ async def sign_in(gw: Gateway, name: str, password: str, client: str,
     attempt = await sign_in_limits.begin(gw, key, client, device)
     async with gw.store.lookup() as conn:
         found = await queries.get_admin(conn, key) if key else None
+    if found is not None and found.source != LOCAL:
+        found = None  # no password: checked against the dummy, so it takes as long
     try:
         matches = await password_matches(gw, password[:MAX_PASSWORD],
                                          found.password_hash if found else _DUMMY)
@@ -164,6 +208,8 @@ async def sign_in(gw: Gateway, name: str, password: str, client: str,
         raise
     if found is None or not matches:
         raise SignInRefused("Wrong name or password")  # its failure is counted already
+    if found.disabled_at:
+        raise Disabled(f"The account '{found.name}' is disabled; an admin can enable it")
     async with gw.store.write() as conn:
         cookie = await sign_in_limits.succeeded(gw, conn, attempt)
         await queries.signed_in(conn, key, gw.clock.stamp())

@@ -2,7 +2,7 @@
 
 A session ends when it has been idle longer than ``console_idle_timeout``, when it is older
 than ``console_session_lifetime``, at sign-out, and when its account's password changes or
-the account is removed. Each sign-in starts a new session (a new id), so an id planted
+the account is removed or disabled. Each sign-in starts a new session (a new id), so an id planted
 before sign-in is worth nothing after it.
 """
 
@@ -73,6 +73,9 @@ async def resume(gw: Gateway, session_id: str | None) -> Session | None:
         row = await queries.get_session(conn, hashed)
         account = await queries.get_admin(conn, row.admin) if row else None
     if row is None or account is None:
+        return None
+    if account.disabled_at:
+        await end(gw, session_id)
         return None
     last_seen = parse_time(row.last_seen)
     if parse_time(row.expires_at) <= now or last_seen + idle(gw) <= now:

@@ -101,6 +101,17 @@ async def known_device(gw: Gateway, name: str, cookie: str | None, now: str) -> 
         return hashed if await queries.known_device(conn, hashed, name, now) else None
 
 
+async def client_attempt(gw: Gateway, address: str) -> None:
+    """An attempt from ``address`` that checks no password (a single sign-on started): it
+    counts against the address's attempts a minute all the same."""
+    moment = gw.clock.now()
+    async with gw.store.write() as conn:
+        if await queries.count_attempt(conn, address, minute(moment)) \
+                > gw.settings.console_sign_ins_per_client:
+            raise TooMany("Too many sign-in attempts from your address; try again in "
+                          "{seconds} seconds", 60 - moment.timestamp() % 60)
+
+
 async def begin(gw: Gateway, name: str, address: str, cookie: str | None) -> Attempt:
     """Count an attempt to sign in as ``name`` (normalised) from ``address`` (a client key)
     with the device cookie it sent, if any; TooMany when a limit holds it back."""

@@ -1,4 +1,5 @@
-"""`identity-gateway admin add|list|passwd|remove`: the console's named accounts."""
+"""`identity-gateway admin add|list|passwd|disable|enable|remove`: the console's named
+accounts."""
 
 from __future__ import annotations
 
@@ -28,9 +29,20 @@ def cmd_admin(args: argparse.Namespace) -> int:
         return 0
 
     async def listing(gw: Gateway) -> int:
-        print("NAME\tROLE\tCREATED\tLAST SIGN-IN")
+        print("NAME\tROLE\tSOURCE\tSTATUS\tCREATED\tLAST SIGN-IN")
         for a in await admins.list_admins(gw):
-            print(f"{a.name}\t{a.role}\t{a.created_at}\t{a.last_sign_in_at or '-'}")
+            status = "disabled" if a.disabled_at else "enabled"
+            print(f"{a.name}\t{a.role}\t{a.source}\t{status}\t{a.created_at}\t"
+                  f"{a.last_sign_in_at or '-'}")
+        return 0
+
+    async def disable(gw: Gateway) -> int:
+        await admins.set_disabled(gw, args.name, args.action == "disable")
+        if args.action == "disable":
+            print(f"Disabled the console account {args.name}; its console sessions have "
+                  "ended.")
+        else:
+            print(f"Enabled the console account {args.name}.")
         return 0
 
     async def passwd(gw: Gateway) -> int:
@@ -45,7 +57,8 @@ def cmd_admin(args: argparse.Namespace) -> int:
         print(f"Removed the console account {args.name}.")
         return 0
 
-    work = {"add": add, "list": listing, "passwd": passwd, "remove": remove}[args.action]
+    work = {"add": add, "list": listing, "passwd": passwd, "remove": remove,
+            "disable": disable, "enable": disable}[args.action]
     return run(args, work)
 
 
@@ -66,6 +79,11 @@ def add_commands(sub: Any) -> None:
     pw.add_argument("name", help="the account name")
     pw.add_argument("--password-stdin", action="store_true",
                     help="read the new password from standard input instead of generating one")
+    off = common(actions.add_parser(
+        "disable", help="disable an account: it cannot sign in and its sessions end"))
+    off.add_argument("name", help="the account name")
+    on = common(actions.add_parser("enable", help="enable a disabled account again"))
+    on.add_argument("name", help="the account name")
     rm = common(actions.add_parser("remove", help="remove an account and end its sessions"))
     rm.add_argument("name", help="the account name")
     top.set_defaults(func=cmd_admin)

@@ -8,7 +8,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import FormData
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.accounts import admins, sessions
+from gateway.accounts import admins, sessions, sso
 from gateway.accounts.sessions import Session
 from gateway.accounts.sign_in_limits import DEVICE_LIFETIME
 from gateway.accounts.throttle import client_key
@@ -145,10 +145,23 @@ async def sign_in_page(request: Request) -> Response:
     gw = gateway_of(request)
     if request.method == "POST":
         return await sign_in(request, gw)
+    return await sign_in_form(request, gw, safe_next(request.query_params.get("next")))
+
+
+async def sign_in_form(request: Request, gw: Gateway, target: str, error: str | None = None,
+                       status: int = 200, username: str = "",
+                       headers: dict[str, str] | None = None) -> Response:
+    """The sign-in page (with a new pre-sign-in CSRF token), and its single sign-on button
+    when that is set up: "unavailable" when its settings or its issuer fail, so that the
+    password form is what works meanwhile."""
+    found = await sso.config(gw)
     token = secrets.token_urlsafe(32)
     response = console_of(request).page(request, "sign_in.html", {
-        "pre_csrf": token, "next": safe_next(request.query_params.get("next")),
-        "error": None, "username": ""})
+        "pre_csrf": token, "next": target, "error": error, "username": username[:64],
+        "sso": found.sso.label if found.sso else ("single sign-on" if found.problem else None),
+        "sso_down": sso.unavailable(gw, found), "sso_only": sso.password_refused(found, "")},
+        status=status)
+    response.headers.update(headers or {})
     set_cookie(response, gw, PRE_COOKIE, token)
     return response
 
@@ -159,31 +172,33 @@ async def sign_in(request: Request, gw: Gateway) -> Response:
     target = safe_next(str(form.get("next") or ""))
     expected = request.cookies.get(PRE_COOKIE, "")
     given = str(form.get("csrf_token") or "")
-    token = secrets.token_urlsafe(32)
-    values: dict[str, Any] = {"pre_csrf": token, "next": target, "username": name[:64]}
-    headers: dict[str, str] = {}
     if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
-        values["error"] = "The sign-in form expired; try again"
-        status = 403
-    else:
-        client = client_key(request.client.host if request.client else None).address
-        try:
-            account, device = await admins.sign_in(gw, name, password, client,
-                                                    request.cookies.get(DEVICE_COOKIE))
-        except GatewayError as error:
-            values["error"], status, headers = error.detail, error.status, error.headers
-        else:
-            session_id, _ = await sessions.start(gw, account.name)
-            moved = RedirectResponse(target, status_code=303)
-            set_cookie(moved, gw, COOKIE, session_id)
-            set_cookie(moved, gw, DEVICE_COOKIE, device,
-                       max_age=int(DEVICE_LIFETIME.total_seconds()))
-            moved.delete_cookie(PRE_COOKIE, path="/console")
-            return moved
-    response = console_of(request).page(request, "sign_in.html", values, status=status)
-    response.headers.update(headers)
-    set_cookie(response, gw, PRE_COOKIE, token)
-    return response
+        return await sign_in_form(request, gw, target, "The sign-in form expired; try again",
+                                  403, name)
+    found = await sso.config(gw)
+    refused = sso.password_refused(found, name)
+    if refused:
+        return await sign_in_form(request, gw, target, refused, 403, name)
+    client = client_key(request.client.host if request.client else None).address
+    try:
+        account, device = await admins.sign_in(gw, name, password, client,
+                                                request.cookies.get(DEVICE_COOKIE))
+    except GatewayError as error:
+        return await sign_in_form(request, gw, target, error.detail, error.status, name,
+                                  error.headers)
+    await sso.log_break_glass(gw, found, account.name)
+    moved = await signed_in(gw, account.name, target)
+    set_cookie(moved, gw, DEVICE_COOKIE, device, max_age=int(DEVICE_LIFETIME.total_seconds()))
+    return moved
+
+
+async def signed_in(gw: Gateway, name: str, target: str) -> Response:
+    """A new session for the account, and the browser sent where it was going."""
+    session_id, _ = await sessions.start(gw, name)
+    moved = RedirectResponse(target, status_code=303)
+    set_cookie(moved, gw, COOKIE, session_id)
+    moved.delete_cookie(PRE_COOKIE, path="/console")
+    return moved
 
 
 async def sign_out(request: Request, gw: Gateway, session: Session) -> Response:

@@ -21,6 +21,7 @@ from gateway.console import (
     guard,
     pages,
     providers,
+    sso,
     synclog,
     users,
     webhooks,
@@ -84,6 +85,7 @@ def core_routes() -> list[BaseRoute]:
         *users.routes(page), *synclog.routes(page), *webhooks.routes(page),
         *events.routes(page), *pages.routes(page),
         *guard.routes(page), *auth_failures.routes(page), *custom_attributes.routes(page),
+        *sso.routes(page),
     ]
 
 

@@ -15,13 +15,20 @@ from gateway.store.base import Conn, Migration, migrations_in
 COMPONENT = "console"
 
 
+LOCAL, SSO = "local", "sso"  # where an account comes from: a password, or the IdP
+
+
 class AdminRow(msgspec.Struct, kw_only=True):
     name: str
-    password_hash: str
+    password_hash: str  # '' for an SSO account: it has no password
     role: str
     created_at: str
     password_set_at: str
     last_sign_in_at: str | None = None
+    source: str = LOCAL
+    issuer: str | None = None  # an SSO account's ID token `iss` and `sub`
+    subject: str | None = None
+    disabled_at: str | None = None
 
 
 class SessionRow(msgspec.Struct, kw_only=True):
@@ -55,13 +62,31 @@ async def count_admins(conn: Conn, role: str | None = None) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM admins WHERE role = ?", (role,)))
 
 
+async def get_admin_by_identity(conn: Conn, issuer: str, subject: str) -> AdminRow | None:
+    row = await conn.fetchone("SELECT * FROM admins WHERE issuer = ? AND subject = ?",
+                              (issuer, subject))
+    return None if row is None else AdminRow(**row)
+
+
 async def insert_admin(conn: Conn, admin: AdminRow) -> bool:
-    """False when an account of that name exists already."""
+    """False when an account of that name (or that SSO identity) exists already."""
     added = await conn.execute(
-        "INSERT INTO admins (name, password_hash, role, created_at, password_set_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
-        (admin.name, admin.password_hash, admin.role, admin.created_at, admin.password_set_at))
+        "INSERT INTO admins (name, password_hash, role, created_at, password_set_at, source,"
+        " issuer, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (admin.name, admin.password_hash, admin.role, admin.created_at, admin.password_set_at,
+         admin.source, admin.issuer, admin.subject))
     return bool(added)
+
+
+async def set_disabled(conn: Conn, name: str, disabled_at: str | None) -> bool:
+    return bool(await conn.execute("UPDATE admins SET disabled_at = ? WHERE name = ?",
+                                   (disabled_at, name)))
+
+
+async def count_enabled_admins(conn: Conn) -> int:
+    """Accounts with the role admin that are not disabled."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM admins WHERE role = 'admin' AND disabled_at IS NULL"))
 
 
 async def set_password(conn: Conn, name: str, password_hash: str, now: str) -> bool:

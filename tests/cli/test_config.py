@@ -36,6 +36,10 @@ def one_line_error(done: subprocess.CompletedProcess, *words: str) -> str:
     return lines[0]
 
 
+SSO = ("[console.sso]\nissuer = 'https://idp.example.com'\nclient_id = 'gw'\n"
+       "client_secret = 's3cret'\n")
+
+
 @pytest.mark.parametrize("toml,words", [
     ("[gateway]\nprot = 8080\n", ["unknown key 'prot' in [gateway]", "did you mean 'port'"]),
     ("[gateway]\nport = 0\n", ["[gateway] port", ">= 1"]),
@@ -55,6 +59,17 @@ def one_line_error(done: subprocess.CompletedProcess, *words: str) -> str:
     ("[plugins]\nenabled = ['org_mapping']\n[org_mapping]\nroles = [{description = 'x'}]\n",
      ["[org_mapping] roles"]),
     ("[gateway\nport = 1\n", ["not valid TOML"]),
+    ("[console]\nsoo = {}\n", ["unknown key 'soo' in [console]", "did you mean 'sso'"]),
+    (SSO + "admin_value = ['g']\n", ["unknown key 'admin_value' in [console.sso]",
+                                     "did you mean 'admin_values'"]),
+    ("[console.sso]\nissuer = 'https://idp.example.com'\n",
+     ["[console.sso] client_id: is missing"]),
+    (SSO.replace("https:", "http:") + "admin_values = ['g']\n",
+     ["[console.sso] issuer", "is not https"]),
+    (SSO.replace("client_secret = 's3cret'\n", "") + "admin_values = ['g']\n",
+     ["[console.sso] client_secret: is missing", "IDENTITY_GATEWAY_SSO_CLIENT_SECRET"]),
+    (SSO, ["[console.sso] admin_values", "nobody could sign in"]),
+    (SSO + "admin_values = ['g']\nonly = true\n", ["[console.sso] break_glass", "is empty"]),
 ])
 def test_a_bad_config_file_stops_serve_before_anything_is_printed(tmp_path, toml, words):
     config = tmp_path / "gateway.toml"

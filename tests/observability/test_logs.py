@@ -11,6 +11,7 @@ import logging
 import time
 
 import httpx
+import oidc_provider as idp
 from serving import LINE, free_port, read_lines, rest_of_output, start, stop, wait_ready
 
 from gateway.observability import logs
@@ -81,9 +82,14 @@ def basic(user: str, password: str) -> dict:
     return {"Authorization": f"Basic {pair}"}
 
 
-def test_no_credential_reaches_the_log(tmp_path):
-    (tmp_path / "gateway.toml").write_text(CONFIG)
+def test_no_credential_reaches_the_log(tmp_path, iam_server, monkeypatch):
     port = free_port()
+    # The console signs in with a real OpenID provider, its client secret in the environment.
+    client = idp.register(iam_server, f"http://127.0.0.1:{port}/console/sso/callback")
+    sso = idp.settings(iam_server, client)
+    monkeypatch.setenv("IDENTITY_GATEWAY_SSO_CLIENT_SECRET", sso.pop("client_secret"))
+    person = idp.user(iam_server, "logged", client.admins)
+    (tmp_path / "gateway.toml").write_text(CONFIG + idp.toml(sso))
     proc = start(tmp_path / "gw.db", port, tmp_path / "gateway.toml", "--log-level", "info")
     secrets: list[str] = []
     try:
@@ -123,10 +129,16 @@ def test_no_credential_reaches_the_log(tmp_path):
             http.get(f"{base}/Users", headers={"Authorization": f"Bearer {bearer}-not"})
             http.get(f"{root}/admin/v1/sync-log", headers=as_admin)
             scrape = http.get(f"{root}/metrics", headers=as_admin).text
+            out = http.get(f"{root}/console/sso/start")
+            location = idp.authorize(iam_server, out.headers["location"], person)
+            code = httpx.URL(location).params["code"]
+            assert http.get(location).status_code == 303  # signed in
+            session = http.cookies["ig_console"]
         secrets = [bearer, admin, first["Console password"], client_secret, access, password,
                    OKTA_PASSWORD,
                    basic(username, password)["Authorization"].split()[1],
-                   basic(client_id, client_secret)["Authorization"].split()[1]]
+                   basic(client_id, client_secret)["Authorization"].split()[1],
+                   client.secret, code, session]
     finally:
         stop(proc)
     lines = [line for line in rest_of_output(proc).splitlines() if line.strip()]
