@@ -2,7 +2,7 @@
 of HTTP: the checks of the answer that a browser adds nothing to (audience, expiry, a
 replayed state or nonce, a callback from another browser, the provider's key rotation), the
 role read again at each sign-in, and the sync log. The same flows in Chromium are in
-tests/console/test_sso.py."""
+tests/console/test_sso_sign_in.py."""
 
 from __future__ import annotations
 
