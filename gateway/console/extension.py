@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from markupsafe import Markup
@@ -69,10 +69,16 @@ class FailureLimit(msgspec.Struct, frozen=True, kw_only=True):
 
     title: str
     says: str
-    warn_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)]
-    warn_failures: Annotated[int, msgspec.Meta(ge=1)] = 1
-    window: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 1440
+    warn_ratio: float
+    warn_failures: int = 1
+    window: int = 1440
     on_refused_credential: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.warn_ratio <= 1 or self.warn_failures < 1 \
+                or not 1 <= self.window <= 1440:
+            raise ValueError("a FailureLimit takes a warn_ratio above 0 and at most 1, "
+                             "warn_failures of 1 or more and a window of 1 to 1440 minutes")
 
 
 class ConsoleIdp(msgspec.Struct, frozen=True, kw_only=True):
