@@ -37,6 +37,7 @@ def copied(page, label: str) -> str:
 
 def test_okta_story(served, page):
     sign_in(page, served)
+    page.click("nav >> text=Providers")
     shot(page, "providers")
 
     # Add provisioning provider: Okta, API credentials.
