@@ -68,7 +68,10 @@ def main() -> int:
         client.post("/console/sign-in", data={"username": "admin", "csrf_token": token,
                                               "password": values["Console password"]})
         pages = {
-            "providers": "/console/providers", "provider": f"/console/providers/{pid}",
+            "overview": "/console/", "providers": "/console/providers",
+            "provider": f"/console/providers/{pid}",
+            **{f"provider_{name}": f"/console/providers/{pid}/{name}" for name in
+               ("settings", "attributes", "mappings", "guard", "credential")},
             "users": "/console/users", "users_search": "/console/users?q=family4242",
             "users_provider_state": f"/console/users?provider={pid}&state=active",
             "user": f"/console/users/{uid}", "sync_log": "/console/sync-log",

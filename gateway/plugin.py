@@ -27,6 +27,7 @@ from gateway.console.extension import (
     ConsolePage,
     ConsolePanel,
     ConsoleUserFilter,
+    FailureLimit,
     console_actor,
     console_form,
     console_fragment,
@@ -92,6 +93,6 @@ __all__ = [
     # settings
     "parse_duration",
     # the web console (console_pages hook)
-    "ConsolePage", "ConsolePanel", "ConsoleIdp", "ConsoleUserFilter", "console_page",
-    "console_fragment", "console_form", "console_actor", "console_redirect",
+    "ConsolePage", "ConsolePanel", "ConsoleIdp", "ConsoleUserFilter", "FailureLimit",
+    "console_page", "console_fragment", "console_form", "console_actor", "console_redirect",
 ]

@@ -186,3 +186,21 @@ async def refused_by_provider(gw: Gateway, since: timedelta,
         if at >= minute:
             out[pid] = out.get(pid, 0) + count
     return out
+
+
+async def refused_since_each(gw: Gateway, minutes: dict[str, str],
+                             conn: Conn | None = None) -> dict[str, dict[str, dict]]:
+    """``refused_since`` of several providers, each from its own minute, in one query:
+    {provider_id: {reason: {"count", "last"}}}."""
+    async with reading(gw, conn) as reader:
+        rows = await queries.by_provider_reason_since(reader, minutes)
+    out: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        out.setdefault(row["provider_id"], {})[row["reason"]] = {
+            "count": int(row["count"]), "last": row["last"]}
+    for pid, at, reason, count in gw.auth_failures.unstored():
+        if pid in minutes and at >= minutes[pid]:
+            entry = out.setdefault(pid, {}).setdefault(reason, {"count": 0, "last": at})
+            entry["count"] += count
+            entry["last"] = max(entry["last"], at)
+    return out

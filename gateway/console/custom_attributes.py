@@ -68,7 +68,7 @@ async def attribute_declare(request: Request, gw: Gateway, session: Session) -> 
     pid = request.path_params["id"]
     decl = custom_attributes.declaration(declared_body(await form_of(request)))
     made = await custom_attributes.declare(gw, pid, decl, actor=admins.actor(session.admin))
-    return redirect(gw, f"/providers/{pid}#custom-attributes",
+    return redirect(gw, f"/providers/{pid}/attributes",
                     f"Declared {made['path']} ({made['type']})")
 
 
@@ -78,7 +78,7 @@ async def attribute_declare_seen(request: Request, gw: Gateway, session: Session
     made = await custom_attributes.declare_seen(
         gw, pid, str(form.get("path") or ""), str(form.get("type") or "") or None,
         actor=admins.actor(session.admin))
-    return redirect(gw, f"/providers/{pid}#custom-attributes",
+    return redirect(gw, f"/providers/{pid}/attributes",
                     f"Declared {made['path']} ({made['type']}): its values are checked by "
                     "type from now on; those stored before stay as they are until the IdP "
                     "sends them again")
@@ -89,7 +89,7 @@ async def attribute_remove(request: Request, gw: Gateway, session: Session) -> R
     form = await form_of(request)
     gone = await custom_attributes.remove(gw, pid, str(form.get("path") or ""),
                                           actor=admins.actor(session.admin))
-    return redirect(gw, f"/providers/{pid}#custom-attributes",
+    return redirect(gw, f"/providers/{pid}/attributes",
                     f"Removed {gone['path']}: users keep its values, now undeclared")
 
 

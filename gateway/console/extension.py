@@ -18,6 +18,11 @@ from gateway.console.auth import form_of, redirect
 from gateway.console.render import console_of, gateway_of
 
 PANEL_PLACES = ("user", "provider")
+# A provider's page is in sections, each at its own address (/console/providers/{id} and
+# /console/providers/{id}/<name>): (name, title). A provider panel names the one it is in.
+PROVIDER_SECTIONS = (("overview", "Overview"), ("settings", "Settings"),
+                     ("attributes", "Attributes"), ("mappings", "Mappings"),
+                     ("guard", "Guard"), ("credential", "Credential"))
 
 
 class ConsolePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,12 +42,43 @@ class ConsolePage(msgspec.Struct, frozen=True, kw_only=True):
 class ConsolePanel(msgspec.Struct, frozen=True, kw_only=True):
     """A block on the console's user page (``on="user"``: ``render(request, user)`` gets
     the admin view of the user) or provider page (``on="provider"``: the provider's admin
-    view). It returns markup (``gateway.plugin.console_fragment``) or None to show nothing."""
+    view). It returns markup (``gateway.plugin.console_fragment``) or None to show nothing.
+    On the provider page it is in the ``section`` it names: "overview", "settings" (the
+    default), "attributes", "mappings", "guard" or "credential" (PROVIDER_SECTIONS); the
+    Mappings section is listed only when a panel is in it. ``render`` gets the request of
+    that section's page, its query parameters included."""
 
     on: str
     title: str
     render: Callable[[Request, dict], Awaitable[Any]]
     templates: str | Path | None = None
+    section: str = "settings"
+
+
+class FailureLimit(msgspec.Struct, frozen=True, kw_only=True):
+    """What makes an IdP act against its own connection when its requests fail (Entra puts
+    the application in quarantine), so that the console's overview warns before it does.
+
+    Over the provider's last ``window`` minutes (at most 1440: the activity record keeps a
+    day), the overview warns once at least ``warn_failures`` requests failed and they are
+    at least ``warn_ratio`` of all its requests; with ``on_refused_credential`` it also warns
+    as soon as the connection check says "refused" (requests arrived, none with the current
+    credential). A failed request is one the activity record counts as an error: any 5xx,
+    any 4xx but a 404 on a read, refused credentials included. The warning is ``title``,
+    the numbers, then ``says``: what the IdP will do and what the admin should do."""
+
+    title: str
+    says: str
+    warn_ratio: float
+    warn_failures: int = 1
+    window: int = 1440
+    on_refused_credential: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.warn_ratio <= 1 or self.warn_failures < 1 \
+                or not 1 <= self.window <= 1440:
+            raise ValueError("a FailureLimit takes a warn_ratio above 0 and at most 1, "
+                             "warn_failures of 1 or more and a window of 1 to 1440 minutes")
 
 
 class ConsoleIdp(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,7 +89,8 @@ class ConsoleIdp(msgspec.Struct, frozen=True, kw_only=True):
     the IdP's next ``steps``; ``{base_url}`` in a step is the provider's base URL. The
     connection check names the requests the IdP's own test sends: ``probes`` are (a regular
     expression searched in the request as shown, ``GET /Users?filter=userName eq "abc…"``,
-    what the request is)."""
+    what the request is). ``failure_limit`` (a FailureLimit) is the failure rate at which
+    the IdP acts against its connection: the console's overview warns before it is reached."""
 
     plugin: str | None
     title: str
@@ -61,6 +98,7 @@ class ConsoleIdp(msgspec.Struct, frozen=True, kw_only=True):
     fields: dict[str, str] = {}
     steps: Sequence[str] = ()
     probes: Sequence[tuple[str, str]] = ()
+    failure_limit: FailureLimit | None = None
 
 
 # What a plugin's console endpoints call (exported by gateway.plugin). ------------------

@@ -87,7 +87,7 @@ async def guard_settings(request: Request, gw: Gateway, session: Session) -> Res
     body = settings_body(await form_of(request))
     after = await guard.configure(gw, pid, body, actor=admins.actor(session.admin))
     what = {guard.OFF: "off", guard.ARMED: "armed", guard.TRIPPED: "tripped"}[after["state"]]
-    return redirect(gw, f"/providers/{pid}#guard",
+    return redirect(gw, f"/providers/{pid}/guard",
                     f"Deactivation guard saved: {what}, more than "
                     f"{after['threshold']['users']} users and "
                     f"{after['threshold']['percent']}% within {after['window']}")
@@ -100,7 +100,7 @@ def counted(n: int) -> str:
 async def guard_release(request: Request, gw: Gateway, session: Session) -> Response:
     pid = request.path_params["id"]
     done = await guard.release(gw, pid, actor=admins.actor(session.admin))
-    return redirect(gw, f"/providers/{pid}#guard",
+    return redirect(gw, f"/providers/{pid}/guard",
                     f"Released {done['released']} held deactivations: {counted(done['released'])}"
                     " now follow the provider's deactivation delay; the guard is "
                     f"{done['guard']['state']} again")
@@ -109,7 +109,7 @@ async def guard_release(request: Request, gw: Gateway, session: Session) -> Resp
 async def guard_discard(request: Request, gw: Gateway, session: Session) -> Response:
     pid = request.path_params["id"]
     done = await guard.discard(gw, pid, actor=admins.actor(session.admin))
-    return redirect(gw, f"/providers/{pid}#guard",
+    return redirect(gw, f"/providers/{pid}/guard",
                     f"Discarded {done['discarded']} held deactivations: "
                     f"{counted(done['discarded'])} active and unblocked again; the guard is "
                     f"{done['guard']['state']} again")

@@ -1,6 +1,6 @@
 """Console pages for providers: the list, "Add provisioning provider" and its one-time
-result, a provider's page (settings, plugins' panels, rotate, delete), and what those pages
-poll: the connection check and the activity chart."""
+result, saving a provider's settings, rotate and delete (its page's sections are
+provider_page), and what those pages poll: the connection check and the activity chart."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.accounts import admins, auth_failures, providers
 from gateway.accounts.sessions import Session
 from gateway.console import activity as traffic
-from gateway.console import custom_attributes, guard
+from gateway.console import guard
 from gateway.console.auth import form_of, redirect
 from gateway.console.extension import ConsoleIdp
 from gateway.console.render import console_of
@@ -23,7 +23,6 @@ from gateway.observability import activity
 from gateway.store import console as reads
 from gateway.store import providers as queries
 from gateway.store.base import ProviderRow
-from gateway.store.resources import duplicate_group_names
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -202,30 +201,6 @@ async def provider_activity(request: Request, gw: Gateway, session: Session) -> 
     return JSONResponse({"html": str(markup), "every": values["chart_every"]})
 
 
-async def provider_page(request: Request, gw: Gateway, session: Session) -> Response:
-    provider = await provider_or_404(gw, request.path_params["id"])
-    view = providers.provider_view(gw, provider)
-    idp = idp_for(request, provider)
-    about = (await summaries(gw, [provider]))[provider.id]
-    panels = []
-    for panel in console_of(request).panels_on("provider"):
-        markup = await panel.render(request, view)
-        if markup:
-            panels.append({"title": panel.title, "markup": markup})
-    plugin_settings = {k: v for k, v in provider.settings.items()
-                       if k not in providers.TOP_SETTINGS}
-    async with gw.store.read() as conn:
-        duplicates = await duplicate_group_names(conn, provider.id)
-    return console_of(request).page(request, "provider.html", {
-        "provider": provider, "view": view, "idp": idp,
-        "kind": kind_label(idp, provider.auth_kind), "panels": panels,
-        "duplicates": duplicates,
-        "plugin_settings": msgspec.json.encode(plugin_settings).decode()
-        if plugin_settings else "", **about, **await guard.card(gw, provider),
-        **await custom_attributes.card(gw, provider),
-        **await connection_values(request, gw, provider), **await chart_values(gw, provider)})
-
-
 async def provider_settings(request: Request, gw: Gateway, session: Session) -> Response:
     pid = request.path_params["id"]
     form = await form_of(request)
@@ -253,7 +228,7 @@ async def provider_settings(request: Request, gw: Gateway, session: Session) -> 
                                "undeclared attributes have their own fields)")
         changes["settings"] = extra
     await providers.update_provider(gw, pid, changes, actor=admins.actor(session.admin))
-    return redirect(gw, f"/providers/{pid}", "Settings saved")
+    return redirect(gw, f"/providers/{pid}/settings", "Settings saved")
 
 
 async def provider_rotate(request: Request, gw: Gateway, session: Session) -> Response:

@@ -31,6 +31,7 @@ class NavItem(msgspec.Struct, frozen=True):
 
 
 CORE_NAV = (
+    NavItem("/", "Overview"),
     NavItem("/providers", "Providers"),
     NavItem("/users", "Users"),
     NavItem("/sync-log", "Sync log"),
@@ -72,8 +73,9 @@ class Console:
         self.user_filters: list[Any] = []  # ConsoleUserFilter: plugins' user-list filters
         self.user_columns: list[Any] = []  # UserColumn: plugins' user-list columns
 
-    def panels_on(self, place: str) -> list[Any]:
-        return [panel for panel in self.panels if panel.on == place]
+    def panels_on(self, place: str, section: str | None = None) -> list[Any]:
+        return [panel for panel in self.panels if panel.on == place
+                and (section is None or panel.section == section)]
 
     def context(self, request: Request, values: dict) -> dict:
         session = getattr(request.state, "session", None)

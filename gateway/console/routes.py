@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
@@ -19,7 +19,9 @@ from gateway.console import (
     custom_attributes,
     events,
     guard,
+    overview,
     pages,
+    provider_page,
     providers,
     sso,
     synclog,
@@ -27,8 +29,15 @@ from gateway.console import (
     webhooks,
 )
 from gateway.console.auth import SecurityHeaders, console_endpoint
-from gateway.console.extension import ConsoleIdp, ConsolePage, ConsolePanel, ConsoleUserFilter
+from gateway.console.extension import (
+    PROVIDER_SECTIONS,
+    ConsoleIdp,
+    ConsolePage,
+    ConsolePanel,
+    ConsoleUserFilter,
+)
 from gateway.console.render import STATIC, Console, NavItem
+from gateway.settings import ConfigError
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -41,6 +50,11 @@ def build_console(gw: Gateway) -> tuple[Console, list[ConsolePage]]:
     found = [item for batch in gw.hooks.call_sync("console_pages") for item in batch]
     plugin_pages = [i for i in found if isinstance(i, ConsolePage)]
     panels = [i for i in found if isinstance(i, ConsolePanel)]
+    sections = [name for name, _ in PROVIDER_SECTIONS]
+    for panel in panels:
+        if panel.on == "provider" and panel.section not in sections:
+            raise ConfigError(f"the console panel '{panel.title}' names the provider page's "
+                              f"section '{panel.section}'; it has {', '.join(sections)}")
     idps = [i for i in found if isinstance(i, ConsoleIdp)]
     with_templates: list[ConsolePage | ConsolePanel] = [*plugin_pages, *panels]
     folders = [Path(i.templates) for i in with_templates if i.templates]
@@ -59,10 +73,6 @@ def plugin_endpoint(endpoint: Endpoint) -> Endpoint:
     return console_endpoint(handler)
 
 
-async def home(request: Request, gw: Gateway, session: Session) -> Response:
-    return RedirectResponse("/console/providers", status_code=303)
-
-
 def page(path: str, handler: auth.Handler, methods: tuple[str, ...] = ("GET",)) -> Route:
     return Route(path, console_endpoint(handler), methods=list(methods))
 
@@ -73,10 +83,10 @@ def core_routes() -> list[BaseRoute]:
         Route("/sign-in", auth.sign_in_page, methods=list(both)),
         Route("/sign-out", console_endpoint(auth.sign_out, write_access=False),
               methods=["POST"]),
-        page("/", home),
+        page("/", overview.overview),
         page("/providers", providers.provider_list),
         page("/providers/new", providers.provider_new, both),
-        page("/providers/{id}", providers.provider_page),
+        *provider_page.routes(page),
         page("/providers/{id}/settings", providers.provider_settings, ("POST",)),
         page("/providers/{id}/rotate", providers.provider_rotate, both),
         page("/providers/{id}/delete", providers.provider_delete, ("POST",)),

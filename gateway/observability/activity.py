@@ -309,3 +309,31 @@ async def summary(gw: Gateway, provider_id: str, conn: Conn | None = None) -> di
         "requests_24h": sum(m["requests"] for m in day),
         "errors_24h": sum(m["errors"] for m in day),
     }
+
+
+async def last_seen_all(gw: Gateway, conn: Conn | None = None) -> dict[str, dict]:
+    """Every provider's ``last_seen`` in one query (providers that sent nothing are left
+    out)."""
+    async with reading(gw, conn) as reader:
+        stored = {row["provider_id"]: row for row in await queries.all_last(reader)}
+    local = {pid for _, last in gw.activity.pending() for pid in last} - {UNNAMED}
+    return {pid: merge_last(stored.get(pid), _local_last(gw, pid)) or {}
+            for pid in stored.keys() | local}
+
+
+async def totals_since(gw: Gateway, minutes: int, conn: Conn | None = None
+                       ) -> dict[str, tuple[int, int]]:
+    """Every provider's requests and errors over the last ``minutes`` (at most a day; the
+    minutes ``series`` would list), counts not written yet included: {id: (requests,
+    errors)}."""
+    minutes = max(1, min(int(minutes), MAX_MINUTES))
+    now = gw.clock.now().replace(second=0, microsecond=0)
+    first = now - timedelta(minutes=minutes - 1)
+    async with reading(gw, conn) as reader:
+        found = dict(await queries.totals(reader, minute_stamp(first)))
+    for pending, _ in gw.activity.pending():
+        for (pid, minute), (requests, errors) in pending.items():
+            if pid != UNNAMED and minute >= first:
+                before = found.get(pid, (0, 0))
+                found[pid] = (before[0] + requests, before[1] + errors)
+    return found

@@ -74,3 +74,17 @@ async def minutes(conn: Conn, provider_id: str, since: str) -> list[dict]:
     return await conn.fetchall(
         "SELECT minute, requests, errors FROM provider_activity WHERE provider_id = ?"
         " AND minute >= ? ORDER BY minute", (provider_id, since))
+
+
+async def all_last(conn: Conn) -> list[dict]:
+    """Every provider's last request, success and error (LAST_COLUMNS)."""
+    return await conn.fetchall("SELECT * FROM provider_last_request")
+
+
+async def totals(conn: Conn, since: str) -> dict[str, tuple[int, int]]:
+    """Every provider's requests and errors from the minute ``since`` on:
+    {provider_id: (requests, errors)}, in one scan of the minutes kept (a day at most)."""
+    rows = await conn.fetchall(
+        "SELECT provider_id, sum(requests) AS requests, sum(errors) AS errors"
+        " FROM provider_activity WHERE minute >= ? GROUP BY provider_id", (since,))
+    return {row["provider_id"]: (int(row["requests"]), int(row["errors"])) for row in rows}

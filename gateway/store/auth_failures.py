@@ -44,3 +44,16 @@ async def by_provider_since(conn: Conn, minute: str) -> dict[str, int]:
 
 async def prune(conn: Conn, before: str) -> int:
     return await conn.execute("DELETE FROM auth_failures WHERE minute < ?", (before,))
+
+
+async def by_provider_reason_since(conn: Conn, minutes: dict[str, str]) -> list[dict]:
+    """Several providers' failures per reason, each from its own minute on ({provider_id:
+    minute}): its count and newest minute, in one statement."""
+    if not minutes:
+        return []
+    where = " OR ".join("(provider_id = ? AND minute >= ?)" for _ in minutes)
+    args = [value for item in sorted(minutes.items()) for value in item]
+    return await conn.fetchall(
+        "SELECT provider_id, reason, sum(count) AS count, max(minute) AS last"
+        f" FROM auth_failures WHERE {where} GROUP BY provider_id, reason"
+        " ORDER BY provider_id, reason", args)

@@ -127,3 +127,12 @@ async def forget_undeclared(conn: Conn, provider_id: str, path: str) -> None:
     await conn.execute(
         "DELETE FROM undeclared_attributes WHERE provider_id = ? AND attr_key = ?",
         (provider_id, path.lower()))
+
+
+async def undeclared_by_provider(conn: Conn) -> dict[str, dict[str, Any]]:
+    """Per provider: how many undeclared attributes it sent, and when the last was seen."""
+    rows = await conn.fetchall(
+        "SELECT provider_id, count(*) AS n, max(last_seen) AS last_seen"
+        " FROM undeclared_attributes GROUP BY provider_id")
+    return {row["provider_id"]: {"count": int(row["n"]), "last_seen": row["last_seen"]}
+            for row in rows}

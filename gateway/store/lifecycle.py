@@ -32,3 +32,11 @@ async def claim_next(conn: Conn, now: str) -> str | None:
         return None
     await conn.execute("DELETE FROM lifecycle WHERE resource_id = ?", (item["resource_id"],))
     return item["resource_id"]
+
+
+async def due_by_provider(conn: Conn, until: str) -> dict[str, int]:
+    """The deactivations due by ``until`` (overdue ones included), per provider."""
+    rows = await conn.fetchall(
+        "SELECT provider_id, count(*) AS n FROM lifecycle WHERE due_at <= ?"
+        " GROUP BY provider_id", (until,))
+    return {row["provider_id"]: int(row["n"]) for row in rows}

@@ -172,3 +172,11 @@ async def has_kind(conn: Conn, provider_id: str, kind: str) -> bool:
     return bool(await conn.fetchval(
         "SELECT count(*) FROM credentials WHERE provider_id = ? AND kind = ?"
         " AND revoked_at IS NULL", (provider_id, kind)))
+
+
+async def credentials_issued(conn: Conn) -> dict[str, str]:
+    """Every provider's credential_issued_at, in one statement: {provider_id: stamp}."""
+    rows = await conn.fetchall(
+        "SELECT provider_id, max(created_at) AS issued FROM credentials"
+        " WHERE expires_at IS NULL AND revoked_at IS NULL GROUP BY provider_id")
+    return {row["provider_id"]: str(row["issued"]) for row in rows}

@@ -27,7 +27,7 @@ def test_undeclared_attributes_are_listed_declared_and_shown_on_the_user(served,
     user_id = r.json()["id"]
 
     sign_in(page, served)
-    page.goto(f"{served.console_url}/providers/{served.provider_id}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}/attributes")
     seen = page.locator("#undeclared-attributes")
     row = seen.locator("tr", has_text=f"{ENTRA}:level")
     expect(row.locator("td").nth(1)).to_have_text("2")
@@ -53,12 +53,13 @@ def test_undeclared_attributes_are_listed_declared_and_shown_on_the_user(served,
     expect(table.locator("tr", has_text=f"{ENTRA}:CustomAttribute")).to_contain_text("701981")
 
     # Declared as a string, it is offered to org_mapping's attribute method.
-    page.goto(f"{served.console_url}/providers/{served.provider_id}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}/attributes")
     seen = page.locator("#undeclared-attributes tr", has_text=f"{ENTRA}:CustomAttribute")
     seen.locator("button", has_text="Declare").click()
     expect(page.locator("#declared-attributes")).to_contain_text(f"{ENTRA}:CustomAttribute")
+    page.click("nav.tabs >> text=Mappings")
     panel = page.locator("#org-mapping")
-    panel.locator("input[name=method][value=attribute]").check()
+    panel.locator("select[name=method]").select_option("attribute")
     panel.locator("select[name=attribute]").select_option(
         label="CustomAttribute (CustomExtensionName, a custom attribute)")
     panel.locator("button:has-text('Save organization mapping')").click()
@@ -69,7 +70,7 @@ def test_undeclared_attributes_are_listed_declared_and_shown_on_the_user(served,
     page.goto(f"{served.console_url}/users/{placed.json()['id']}")
     expect(page.locator("#application")).to_contain_text("Retail")
 
-    page.goto(f"{served.console_url}/providers/{served.provider_id}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}/settings")
     page.select_option("select[name=undeclared_attributes]", "refuse")
     page.click("button:has-text('Save settings')")
     expect(page.locator("body")).to_contain_text("Settings saved")

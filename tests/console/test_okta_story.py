@@ -37,6 +37,7 @@ def copied(page, label: str) -> str:
 
 def test_okta_story(served, page):
     sign_in(page, served)
+    page.click("nav >> text=Providers")
     shot(page, "providers")
 
     # Add provisioning provider: Okta, API credentials.
@@ -93,8 +94,9 @@ def test_okta_story(served, page):
     # The provider's page: SCIM-group organization mapping.
     page.click("nav >> text=Providers")
     page.click("table.list >> text=Okta")
+    page.click("nav.tabs >> text=Mappings")
     panel = page.locator("section.panel", has_text="Organization mapping")
-    panel.locator("input[name=method][value=scim_groups]").check()
+    panel.locator("select[name=method]").select_option("scim_groups")
     panel.locator("select[name=group_new]").select_option(label="Sales")
     panel.locator("select[name=organization_new]").select_option(label="Sales EMEA")
     panel.locator("input[name=priority_new]").fill("10")

@@ -62,7 +62,7 @@ def test_watchlists_from_the_console(served, page):
     assert actors(served, user="Privileged") == ["console:admin"]
 
     # The provider's page: map the SCIM group to it; the picker then has nothing left.
-    page.goto(f"{served.console_url}/providers/{served.provider_id}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}/mappings")
     expect(page.locator("#watchlist-status")).to_have_text(
         "1 of 1 SCIM groups are not mapped to watchlists")
     mapping = page.locator("#watchlist-mapping")
@@ -100,7 +100,7 @@ def test_watchlists_from_the_console(served, page):
     expect(page.locator("#users tbody")).to_contain_text("grace@example.com")
 
     # Removing the mapping: the group is offered again.
-    page.goto(f"{served.console_url}/providers/{served.provider_id}")
+    page.goto(f"{served.console_url}/providers/{served.provider_id}/mappings")
     page.locator("#watchlist-mappings button:has-text('Remove')").click()
     expect(page.locator(".flash")).to_have_text("Watchlist mapping saved.")
     expect(page.locator("#watchlist-mappings")).to_have_count(0)
@@ -119,10 +119,10 @@ def test_an_organization_is_edited_and_the_attribute_method_places_users(served,
     expect(page.locator(".flash")).to_contain_text("Organization 'Contoso' created")
 
     # Everyone of the provider in Contoso.
-    provider_page = f"{served.console_url}/providers/{served.provider_id}"
+    provider_page = f"{served.console_url}/providers/{served.provider_id}/mappings"
     page.goto(provider_page)
     panel = page.locator("#org-mapping")
-    panel.locator("input[name=method][value=single]").check()
+    panel.locator("select[name=method]").select_option("single")
     panel.locator("select[name=organization]").select_option(label="Contoso")
     panel.locator("button:has-text('Save organization mapping')").click()
     expect(page.locator(".flash")).to_have_text("Organization mapping saved")
@@ -152,12 +152,12 @@ def test_an_organization_is_edited_and_the_attribute_method_places_users(served,
     # The attribute method with the gateway's own orgName: organizations come with users.
     page.goto(provider_page)
     panel = page.locator("#org-mapping")
-    panel.locator("input[name=method][value=attribute]").check()
+    panel.locator("select[name=method]").select_option("attribute")
     panel.locator("select[name=attribute]").select_option(
         label="orgName (the gateway's own User extension)")
     panel.locator("button:has-text('Save organization mapping')").click()
     expect(page.locator(".flash")).to_have_text("Organization mapping saved")
-    expect(page.locator("#org-mapping input[name=method][value=attribute]")).to_be_checked()
+    expect(page.locator("#org-mapping select[name=method]")).to_have_value("attribute")
     grace = new_user(served, "grace@example.com", schemas=[CORE, OURS],
                      **{OURS: {"orgName": "Fabrikam"}})
     page.goto(f"{served.console_url}/users/{grace}")
@@ -237,7 +237,7 @@ def test_an_auditor_sees_the_plugins_pages_and_changes_nothing(served, page):
         assert page.locator("main form[method=post]").count() == 0, path
     page.goto(f"{served.console_url}/organizations")
     expect(page.locator("#watchlists")).to_contain_text("Departing")
-    page.goto(f"{served.console_url}/providers/{pid}")
+    page.goto(f"{served.console_url}/providers/{pid}/mappings")
     expect(page.locator("#watchlist-mappings")).to_contain_text("Leavers")
     expect(page.locator("#watchlist-mappings button")).to_have_count(0)
     expect(page.locator("#watchlist-mapping, #role-mapping")).to_have_count(0)

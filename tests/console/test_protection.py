@@ -52,7 +52,7 @@ def test_the_guard_trips_and_the_admin_releases_then_discards(served, page):
     pid = served.provider_id
     ids = make_users(served, 12)
     sign_in(page, served)
-    page.goto(f"{served.console_url}/providers/{pid}")
+    page.goto(f"{served.console_url}/providers/{pid}/guard")
     card = page.locator("#guard")
     expect(card.locator("#guard-state")).to_have_text("armed")
 
@@ -125,7 +125,7 @@ def test_blocking_during_the_delay_is_a_provider_setting(served, page):
     pid = served.provider_id
     kept, blocked = make_users(served, 2)
     sign_in(page, served)
-    page.goto(f"{served.console_url}/providers/{pid}")
+    page.goto(f"{served.console_url}/providers/{pid}/settings")
     box = page.locator("input[type=checkbox][name=block_during_delay]")
     expect(box).to_be_checked()
 
@@ -140,7 +140,7 @@ def test_blocking_during_the_delay_is_a_provider_setting(served, page):
     expect(page.locator("#block")).to_have_text("Not blocked")
 
     # On again: the next one is blocked at once, and its page says until when.
-    page.goto(f"{served.console_url}/providers/{pid}")
+    page.goto(f"{served.console_url}/providers/{pid}/settings")
     box.check()
     page.click("button:has-text('Save settings')")
     expect(box).to_be_checked()
@@ -229,7 +229,7 @@ def test_an_auditor_sees_the_guard_and_cannot_change_it(served, page):
                        stdin="a long auditor password\n")
     assert added.returncode == 0, added.stderr
     sign_in(page, served, "audrey", "a long auditor password")
-    page.goto(f"{served.console_url}/providers/{pid}")
+    page.goto(f"{served.console_url}/providers/{pid}/guard")
     card = page.locator("#guard")
     expect(card.locator("#guard-state")).to_have_text("armed")
     expect(card.locator("input[name=users]")).to_be_disabled()

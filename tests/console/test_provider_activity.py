@@ -51,6 +51,7 @@ def test_after_a_rotation_the_page_waits_for_the_new_secret(served, page):
     expect(page.locator("#connection")).to_contain_text("Connected")
     assert page.locator("#connection").get_attribute("data-poll") is None  # nothing to wait for
 
+    page.click("nav.tabs >> text=Credential")
     page.click("text=Rotate credential…")
     page.click("button:has-text('Rotate now')")
     check = page.locator("#connection")

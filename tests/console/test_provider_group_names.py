@@ -21,11 +21,11 @@ def test_unique_group_names_on_the_provider_page(served, page):
     assert entra.status_code == 201, entra.text
 
     sign_in(page, served)
-    page.goto(f"{served.console_url}/providers/{entra.json()['id']}")
+    page.goto(f"{served.console_url}/providers/{entra.json()['id']}/settings")
     expect(page.locator("input[type=checkbox][name=unique_group_names]")).to_be_checked()
     expect(page.locator("#duplicate-group-names")).to_have_count(0)
 
-    page.goto(f"{served.console_url}/providers/{pid}")
+    page.goto(f"{served.console_url}/providers/{pid}/settings")
     box = page.locator("input[type=checkbox][name=unique_group_names]")
     expect(box).not_to_be_checked()
     listed = page.locator("#duplicate-group-names-list tbody tr")

@@ -19,7 +19,7 @@ def test_first_start_account_signs_in_and_out(served, page):
     expect(page.locator("[role=alert]")).to_have_text("Wrong name or password")
     sign_in(page, served)
     assert page.locator("nav.side").is_visible()
-    expect(page.locator("h1")).to_have_text("Providers")
+    expect(page.locator("h1")).to_have_text("Overview")  # the console's home
     cookie = next(c for c in page.context.cookies() if c["name"] == "ig_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     page.click("text=Sign out")

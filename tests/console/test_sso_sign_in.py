@@ -83,7 +83,7 @@ def test_admins_and_auditors_sign_in_with_their_groups(serve, page, iam_server):
     page.goto(served.console_url)
     page.click("text=Sign in with Canaille")
     at_the_provider(page, "bob")
-    page.wait_for_url(re.compile(r".*/console/providers"))
+    page.wait_for_url(re.compile(r".*/console/$"))  # the overview, the console's home
     expect(page.locator("header .who")).to_have_text("bob auditor")
     page.goto(f"{served.console_url}/settings")
     rows = page.locator("table.list tbody tr")
@@ -154,7 +154,7 @@ def test_an_unreachable_issuer_leaves_password_sign_in_working(serve, page, tmp_
     page.click("text=Sign in with Okta")  # tried again, and refused with the reason
     expect(page.locator("[role=alert]")).to_contain_text(f"127.0.0.1:{closed}")
     sign_in(page, served)
-    expect(page.locator("h1")).to_have_text("Providers")
+    expect(page.locator("h1")).to_have_text("Overview")
     stop(served.proc)
     lines = [json.loads(line) for line in rest_of_output(served.proc).splitlines()
              if line.startswith("{")]

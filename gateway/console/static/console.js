@@ -62,6 +62,29 @@
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-idp-form]"), idpForm);
 
+  // A choice that shows only its own fields: <select data-reveal="FORM-ID">, whose form's
+  // elements with data-shows="VALUE" are shown (and sent) only for their value. Without
+  // script its "Show its fields" button (data-reveal-button) reloads the page with the choice.
+  function reveal(select) {
+    var form = document.getElementById(select.getAttribute("data-reveal"));
+    if (!form) return;
+    var value = form.querySelector("[data-reveal-value='" + select.id + "']");
+    function update() {
+      Array.prototype.forEach.call(form.querySelectorAll("[data-shows]"), function (group) {
+        var mine = group.getAttribute("data-shows") === select.value;
+        group.hidden = !mine;
+        group.disabled = !mine;
+      });
+      if (value) value.value = select.value;
+    }
+    Array.prototype.forEach.call(form.querySelectorAll("[data-reveal-button]"), function (b) {
+      b.hidden = true;
+    });
+    select.addEventListener("change", update);
+    update();
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-reveal]"), reveal);
+
   // Elements with data-poll="URL" ask URL for JSON every few seconds:
   //   {"html": "...", "state": "...", "done": bool} replaces the element's content,
   //   {"rows": "...", "after": N} prepends rows to the element's <tbody> (the sync log),

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 PICK = 500  # choices a picker lists
 NO_GROUPS = "There are no SCIM groups available"
+ORGANIZATION = "organization"  # the organization mapping's groups (store.unmapped_groups)
+METHODS = {"single": "Single organization",
+           "attribute": "Organization name from an attribute (creates organizations)",
+           "scim_groups": "SCIM groups, by priority (the highest number wins)"}
 ATTRIBUTES = [  # suggestions for the attribute method; any string attribute path is accepted
     (schema.ORG_NAME, "orgName (the gateway's own User extension)"),
     ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
@@ -143,6 +147,8 @@ def entry_new(kind: catalogue.Kind) -> Any:
 
 
 async def provider_panel(request: Request, provider: dict) -> Any:
+    """The Mappings section of the provider's page; `?method=` shows that method's fields
+    (chosen before it is saved)."""
     gw = gateway(request)
     pid = provider["id"]
     async with gw.store.read() as conn:
@@ -152,22 +158,35 @@ async def provider_panel(request: Request, provider: dict) -> Any:
         watch = await mappings.watchlist_view(conn, mapping)
         total, unmapped = await store.count_groups(conn, pid)
         _, unwatched = await store.count_groups(conn, pid, catalogue.WATCHLISTS.singular)
+        _, unplaced = await store.count_groups(conn, pid, ORGANIZATION)
         watch_groups = await store.unmapped_groups(conn, pid, "", PICK,
                                                    catalogue.WATCHLISTS.singular)
-        groups = await store.provider_groups(conn, pid, PICK)
+        org_unmapped = await store.unmapped_groups(conn, pid, "", PICK, ORGANIZATION)
         orgs = await all_orgs(conn)
         known = await catalogue.roles(gw, conn)
         watchlists = await catalogue.entries(gw, conn, catalogue.WATCHLISTS)
         run = await store.apply_run(conn, pid)
     status = NO_GROUPS if total == 0 else role["status"]
     watch_status = NO_GROUPS if total == 0 else watchlist_status(total, unwatched)
+    wanted = request.query_params.get("method")
+    chosen = wanted if wanted in METHODS else org["method"] or "single"
     return console_fragment(request, "org_mapping/provider_panel.html", {
-        "provider": provider, "org": org, "role": role, "groups": groups, "orgs": orgs,
+        "provider": provider, "org": org, "role": role, "orgs": orgs,
         "roles": list(known.values()), "status": status, "total_groups": total,
         "attributes": ATTRIBUTES + await custom_attributes(gw, pid), "unmapped": unmapped,
-        "watch": watch,
-        "watch_groups": watch_groups, "watch_status": watch_status,
+        "org_unmapped": org_unmapped, "org_status": org_status(total, unplaced),
+        "methods": list(METHODS.items()), "chosen": chosen,
+        "current_method": METHODS.get(org["method"], "no method yet").lower(),
+        "watch": watch, "watch_groups": watch_groups, "watch_status": watch_status,
         "watchlists": list(watchlists.values()), **run_values(gw, run)})
+
+
+def org_status(total: int, unplaced: int) -> str:
+    if total == 0:
+        return NO_GROUPS
+    if unplaced == 0:
+        return "All SCIM groups are mapped to organizations"
+    return f"{unplaced} of {total} SCIM groups are not mapped to organizations"
 
 
 async def custom_attributes(gw: Any, pid: str) -> list[tuple[str, str]]:
@@ -207,6 +226,8 @@ def group_rows(form: Any) -> list[dict]:
 
 
 async def org_mapping_save(request: Request) -> Response:
+    """POST: save the organization mapping; SCIM groups with no group mapped are saved only
+    once confirmed (`confirmed`), after a page that says what that does."""
     gw = gateway(request)
     pid = request.path_params["id"]
     form = await console_form(request)
@@ -221,13 +242,36 @@ async def org_mapping_save(request: Request) -> Response:
         body["groups"] = group_rows(form)
     if form.get("default_organization"):
         body["default_organization"] = str(form["default_organization"])
+    if method == "scim_groups" and not body["groups"] and not form.get("confirmed"):
+        return await confirm_no_groups(request, pid, body)
     try:
         async with gw.store.write() as conn:
             await mappings.put_org_mapping(gw, conn, pid, body, actor=console_actor(request))
     except ScimError as error:
-        return console_redirect(request, f"/providers/{pid}",
+        if error.status == 404:
+            raise
+        return console_redirect(request, section(pid),
                                 f"Organization mapping not saved: {error.detail}")
-    return console_redirect(request, f"/providers/{pid}", "Organization mapping saved")
+    return console_redirect(request, section(pid), "Organization mapping saved")
+
+
+def section(pid: str) -> str:
+    """The provider page's section that shows the mappings."""
+    return f"/providers/{pid}/mappings"
+
+
+async def confirm_no_groups(request: Request, pid: str, body: dict) -> Response:
+    """What saving SCIM groups with no group mapped does, before it is saved: every user
+    goes to the default organization."""
+    gw = gateway(request)
+    async with gw.store.read() as conn:
+        current = await mappings.org_view(conn, await mappings.require(conn, pid))
+        chosen = await store.org_by_id(conn, body.get("default_organization") or "")
+        provider = await store.provider_name(conn, pid)
+    default = chosen["name"] if chosen else current["default_organization"]
+    return console_page(request, "org_mapping/confirm_no_groups.html", {
+        "provider": {"id": pid, "name": provider}, "default": default,
+        "default_id": body.get("default_organization") or ""})
 
 
 def group_mapping_save(kind: catalogue.Kind, view: Any, put: Any) -> Any:
@@ -256,12 +300,12 @@ def group_mapping_save(kind: catalogue.Kind, view: Any, put: Any) -> Any:
         except ScimError as error:
             if error.status == 404:
                 raise
-            return console_redirect(request, f"/providers/{pid}",
+            return console_redirect(request, section(pid),
                                     f"{what} mapping not saved: {error.detail}")
         notice = f"{what} mapping saved."
         if "status" in after:
             notice += f" {after['status']}"
-        return console_redirect(request, f"/providers/{pid}", notice)
+        return console_redirect(request, section(pid), notice)
 
     endpoint.__name__ = f"{kind.singular}_mapping_save"
     return endpoint
@@ -317,15 +361,14 @@ async def apply(request: Request) -> Response:
     try:
         run = await placement.start_run(gw, pid, console_actor(request))
     except ScimError as error:
-        return console_redirect(request, f"/providers/{pid}",
-                                f"Not applied: {error.detail}")
+        return console_redirect(request, section(pid), f"Not applied: {error.detail}")
     if run is None:
         raise ScimError(404, f"no provider '{pid}'")
     tasks = background(request)
     task = asyncio.get_running_loop().create_task(apply_in_background(gw, pid, run))
     tasks.add(task)
     task.add_done_callback(tasks.discard)
-    return console_redirect(request, f"/providers/{pid}#apply")
+    return console_redirect(request, section(pid) + "#apply")
 
 
 async def apply_status(request: Request) -> Response:
@@ -379,7 +422,7 @@ def console_items() -> list:
         ConsolePage(path="/org-mapping/{id}/apply", endpoint=apply, methods=("POST",)),
         ConsolePage(path="/org-mapping/{id}/apply-status", endpoint=apply_status),
         ConsolePanel(on="provider", title="Organization, role and watchlist mapping",
-                     render=provider_panel, templates=TEMPLATES),
+                     render=provider_panel, templates=TEMPLATES, section="mappings"),
         ConsoleUserFilter(name="organization", label="Organization", options=org_options,
                           condition=store.in_organization),
         ConsoleUserFilter(name="watchlist", label="Watchlist", options=watchlist_options,

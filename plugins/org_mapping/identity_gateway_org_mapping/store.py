@@ -78,8 +78,10 @@ async def group_names(conn: Any, pid: str, ids: list[str]) -> dict[str, str | No
 
 
 def _unmapped(column: str) -> str:
-    """The provider's visible groups no `column` mapping ("role" or "watchlist") names."""
-    table = {"role": "role_group_mappings", "watchlist": "watchlist_group_mappings"}[column]
+    """The provider's visible groups no `column` mapping ("role", "watchlist" or
+    "organization") names."""
+    table = {"role": "role_group_mappings", "watchlist": "watchlist_group_mappings",
+             "organization": "org_group_mappings"}[column]
     return (" FROM resources r WHERE r.provider_id = ? AND r.type = 'Group' AND r.hidden = 0"
             f" AND NOT EXISTS (SELECT 1 FROM {table} m"
             " WHERE m.provider_id = r.provider_id AND m.group_id = r.id)")
@@ -247,15 +249,6 @@ async def user_fields(conn: Any, uid: str) -> dict:
         "SELECT role FROM org_mapping_user_roles WHERE user_id = ? ORDER BY role", (uid,))
     return {"organization": row["name"], "roles": [r["role"] for r in roles],
             "watchlists": watching}
-
-
-async def provider_groups(conn: Any, pid: str, limit: int) -> list[dict]:
-    """The provider's visible groups by displayName (for the console's pickers)."""
-    rows = await conn.fetchall(
-        "SELECT id, display_key, data FROM resources WHERE provider_id = ? AND type = 'Group'"
-        " AND hidden = 0 ORDER BY display_key, id LIMIT ?", (pid, limit))
-    return [{"id": row["id"], "displayName": decode(row["data"]).get("displayName")}
-            for row in rows]
 
 
 # Apply runs: each provider's last "apply org and role settings" --------------------------
