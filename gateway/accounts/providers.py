@@ -6,7 +6,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from gateway.accounts import auth_failures
+from gateway.accounts.connection import connection
 from gateway.accounts.credentials import ADMIN, IssuedCredential, hash_secret, new_secret
 from gateway.accounts.lifecycle import DEFAULT_DELAY
 from gateway.clock import parse_duration
@@ -257,8 +257,9 @@ async def create_admin_token(gw: Gateway) -> str:
 
 
 async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> dict:
-    """The provider view with what it owns and what it last sent: what an admin checks
-    before and after an IdP connects (`GET /admin/v1/providers/{id}`, `provider show`)."""
+    """The provider view with what it owns, what it last sent and whether its IdP is
+    connected: what an admin checks before and after an IdP connects (`GET
+    /admin/v1/providers/{id}`, `provider show`)."""
     seen = await activity.summary(gw, provider.id, conn)
     return {**provider_view(gw, provider), "owned": await owned_counts(conn, provider.id),
             "duplicate_group_names": await duplicate_group_names(conn, provider.id),
@@ -268,58 +269,8 @@ async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> di
             "last_error": {"at": seen["last_error_at"], "status": seen["last_error_status"],
                            "detail": seen["last_error_detail"]} if seen["last_error_at"]
             else None,
-            "requests_24h": seen["requests_24h"], "errors_24h": seen["errors_24h"]}
-
-
-REFUSED_STATUSES = (401, 429)  # answers that say the request did not authenticate
-
-
-def _at_or_after(moment: str | None, since: str) -> bool:
-    return moment is not None and moment >= since
-
-
-async def connection(gw: Gateway, provider: ProviderRow) -> dict:
-    """Whether the provider's IdP has reached the gateway with its current credential,
-    issued at ``since`` (the provider's creation or its last rotation):
-
-    - ``connected``: a request authenticated since then (``request``: the provider's last
-      request, ``success_at``: its last success);
-    - ``refused``: requests arrived since then but their credential was refused (a wrong
-      secret, or one from before the rotation): ``refused`` counts them by reason;
-    - ``waiting``: nothing has arrived since then.
-
-    What the console's connection check shows and polls: two index reads, and what this
-    process has not written yet."""
-    async with gw.store.read() as conn:
-        since = await queries.credential_issued_at(conn, provider.id) or provider.created_at
-        last = await activity.last_seen(gw, provider.id, conn)
-        reasons = await auth_failures.refused_since(gw, provider.id,
-                                                    auth_failures.minute_of(since), conn)
-    request = None
-    if _at_or_after(last.get("request_at"), since):
-        request = {"at": last["request_at"], "request": last["excerpt"],
-                   "method": last["method"], "route": last["route"],
-                   "status": last["status"]}
-    success_at = last.get("success_at") if _at_or_after(last.get("success_at"), since) \
-        else None
-    authenticated = request is not None and request["status"] not in REFUSED_STATUSES \
-        and request["status"] < 500
-    # Failures are counted per minute: those of the minute the credential was issued may
-    # predate it, so they count only when the request log saw one after it.
-    seen_refused = (_at_or_after(last.get("error_at"), since)
-                    and last.get("error_status") in REFUSED_STATUSES)
-    if not seen_refused:
-        reasons = {r: v for r, v in reasons.items() if v["last"] > auth_failures.minute_of(since)}
-    refused = None
-    if reasons or seen_refused:
-        refused = {"count": max(sum(v["count"] for v in reasons.values()), 1),
-                   "reasons": {r: v["count"] for r, v in sorted(reasons.items())},
-                   "at": last["error_at"] if seen_refused
-                   else max(v["last"] for v in reasons.values())}
-    state = ("connected" if success_at or authenticated
-             else "refused" if refused else "waiting")
-    return {"provider_id": provider.id, "state": state, "since": since, "request": request,
-            "success_at": success_at, "refused": refused}
+            "requests_24h": seen["requests_24h"], "errors_24h": seen["errors_24h"],
+            "connection": await connection(gw, provider, conn)}
 
 
 def provider_view(gw: Gateway, provider: ProviderRow) -> dict:

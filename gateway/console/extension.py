@@ -50,17 +50,15 @@ class ConsoleIdp(msgspec.Struct, frozen=True, kw_only=True):
     name ``plugin`` and one of its credential ``kinds`` ((kind, what the IdP calls it)).
     The result page shows each shown value under the name of the IdP field it is pasted
     into (``fields``: "SCIM base URL" or a credential line's label -> the IdP's field) and
-    the IdP's next ``steps``; ``{base_url}`` in a step is the provider's base URL. The
-    connection check names the requests the IdP's own test sends: ``probes`` are (a regular
-    expression searched in the request as shown, ``GET /Users?filter=userName eq "abc…"``,
-    what the request is)."""
+    the IdP's next ``steps``; ``{base_url}`` in a step is the provider's base URL. (The
+    connection check names the requests the IdP's own test sends from the
+    ``request_probes`` hook.)"""
 
     plugin: str | None
     title: str
     kinds: Sequence[tuple[str, str]]
     fields: dict[str, str] = {}
     steps: Sequence[str] = ()
-    probes: Sequence[tuple[str, str]] = ()
 
 
 # What a plugin's console endpoints call (exported by gateway.plugin). ------------------
