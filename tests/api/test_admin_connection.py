@@ -85,11 +85,13 @@ async def test_the_provider_view_and_list_carry_the_connection_state(entra):
         "Okta's Test API Credentials: the first page of users")
 
 
-async def test_an_unknown_provider_is_a_404_in_the_admin_shape(entra):
+async def test_an_unknown_provider_is_a_404_naming_the_known_ones(entra):
     gateway, _ = entra
-    r = await gateway.admin_api("GET", "/providers/nope/connection")
+    r = await gateway.admin_api("GET", "/providers/Entra%20prod/connection")
     assert r.status_code == 404
-    assert set(r.json()) == {"detail", "status"} and "nope" in r.json()["detail"]
+    assert set(r.json()) == {"detail", "status"}
+    assert r.json()["detail"].startswith("no provider 'Entra prod' (did you mean "
+                                         "'Entra production'?)")
 
 
 async def test_the_openapi_document_describes_the_connection(entra):
