@@ -1,6 +1,6 @@
-"""A provider's connection state, in words: whether its IdP has reached the gateway with
-the current credential (waiting, refused and why, connected and with what). The admin API,
-the CLI and the console's connection check all read it here."""
+"""A provider's connection state in words: what arrived (the IdP's own test by name), why
+credentials were refused, the state in one sentence. accounts.providers.connection reads
+the state and says it with these words, for the admin API, the CLI and the console."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gateway.accounts import auth_failures
-from gateway.observability import activity
 from gateway.observability.middleware import SCIM_PREFIX
-from gateway.store import providers as queries
-from gateway.store.base import Conn, ProviderRow
+from gateway.store.base import ProviderRow
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
-REFUSED_STATUSES = (401, 429)  # answers that say the request did not authenticate
 REASONS = {
     "no_credential": "no credential was sent",
     "wrong_scheme": "the credential was of the wrong type (Basic where Bearer is expected, "
@@ -33,57 +29,19 @@ KINDS = {"Users": ("user", "users"), "Groups": ("group", "groups")}
 DISCOVERY = ("/ServiceProviderConfig", "/Schemas", "/ResourceTypes")
 
 
-def _at_or_after(moment: str | None, since: str) -> bool:
-    return moment is not None and moment >= since
-
-
-async def connection(gw: Gateway, provider: ProviderRow, conn: Conn | None = None) -> dict:
-    """Whether the provider's IdP has reached the gateway with its current credential,
-    issued at ``since`` (the provider's creation or its last rotation):
-
-    - ``connected``: a request authenticated since then (``request``: the provider's last
-      request, ``success_at``: its last success);
-    - ``refused``: requests arrived since then but their credential was refused (a wrong
-      secret, or one from before the rotation): ``refused`` counts them by reason;
-    - ``waiting``: nothing has arrived since then.
-
-    The request is ``described`` in words, each refusal's reason ``explained``, and the
-    whole said in one sentence (``summary``). Two index reads, and what this process has
-    not written yet: the console's connection check polls it."""
-    async with activity.reading(gw, conn) as reader:
-        since = await queries.credential_issued_at(reader, provider.id) or provider.created_at
-        last = await activity.last_seen(gw, provider.id, reader)
-        reasons = await auth_failures.refused_since(gw, provider.id,
-                                                    auth_failures.minute_of(since), reader)
-    request = None
-    if _at_or_after(last.get("request_at"), since):
-        request = {"at": last["request_at"], "request": last["excerpt"],
-                   "method": last["method"], "route": last["route"],
-                   "status": last["status"],
-                   "described": describe(last["method"], last["route"], last["excerpt"] or "",
-                                         probes(gw, provider))}
-    success_at = last.get("success_at") if _at_or_after(last.get("success_at"), since) \
-        else None
-    authenticated = request is not None and request["status"] not in REFUSED_STATUSES \
-        and request["status"] < 500
-    # Failures are counted per minute: those of the minute the credential was issued may
-    # predate it, so they count only when the request log saw one after it.
-    seen_refused = (_at_or_after(last.get("error_at"), since)
-                    and last.get("error_status") in REFUSED_STATUSES)
-    if not seen_refused:
-        reasons = {r: v for r, v in reasons.items() if v["last"] > auth_failures.minute_of(since)}
-    refused = None
-    if reasons or seen_refused:
-        refused = {"count": max(sum(v["count"] for v in reasons.values()), 1),
-                   "reasons": {r: v["count"] for r, v in sorted(reasons.items())},
-                   "explained": {r: reason_text(r) for r in sorted(reasons)},
-                   "at": last["error_at"] if seen_refused
-                   else max(v["last"] for v in reasons.values())}
-    state = ("connected" if success_at or authenticated
-             else "refused" if refused else "waiting")
-    found = {"provider_id": provider.id, "state": state, "since": since, "request": request,
-             "success_at": success_at, "refused": refused}
-    return {**found, "summary": summary(found)}
+def in_words(gw: Gateway, provider: ProviderRow, found: dict) -> dict:
+    """The connection state (accounts.providers.connection) with its words: the request
+    ``described`` (the IdP's own test when its plugin names it), each refusal's reason
+    ``explained``, and the whole in one sentence (``summary``)."""
+    request, refused = found["request"], found["refused"]
+    if request is not None:
+        request = {**request, "described": describe(request["method"], request["route"],
+                                                    request["request"] or "",
+                                                    probes(gw, provider))}
+    if refused is not None:
+        refused = {**refused, "explained": {r: reason_text(r) for r in refused["reasons"]}}
+    worded = {**found, "request": request, "refused": refused}
+    return {**worded, "summary": summary(worded)}
 
 
 def probes(gw: Gateway, provider: ProviderRow) -> list[tuple[str, str]]:

@@ -6,7 +6,8 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from gateway.accounts.connection import connection
+from gateway.accounts import auth_failures
+from gateway.accounts.connection import in_words
 from gateway.accounts.credentials import ADMIN, IssuedCredential, hash_secret, new_secret
 from gateway.accounts.lifecycle import DEFAULT_DELAY
 from gateway.clock import parse_duration
@@ -271,6 +272,59 @@ async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> di
             else None,
             "requests_24h": seen["requests_24h"], "errors_24h": seen["errors_24h"],
             "connection": await connection(gw, provider, conn)}
+
+
+REFUSED_STATUSES = (401, 429)  # answers that say the request did not authenticate
+
+
+def _at_or_after(moment: str | None, since: str) -> bool:
+    return moment is not None and moment >= since
+
+
+async def connection(gw: Gateway, provider: ProviderRow, conn: Conn | None = None) -> dict:
+    """Whether the provider's IdP has reached the gateway with its current credential,
+    issued at ``since`` (the provider's creation or its last rotation):
+
+    - ``connected``: a request authenticated since then (``request``: the provider's last
+      request, ``success_at``: its last success);
+    - ``refused``: requests arrived since then but their credential was refused (a wrong
+      secret, or one from before the rotation): ``refused`` counts them by reason;
+    - ``waiting``: nothing has arrived since then.
+
+    In words too (gateway.accounts.connection). What the console's connection check shows
+    and polls, the admin API and the CLI: two index reads, and what this process has not
+    written yet."""
+    async with activity.reading(gw, conn) as reader:
+        since = await queries.credential_issued_at(reader, provider.id) or provider.created_at
+        last = await activity.last_seen(gw, provider.id, reader)
+        reasons = await auth_failures.refused_since(gw, provider.id,
+                                                    auth_failures.minute_of(since), reader)
+    request = None
+    if _at_or_after(last.get("request_at"), since):
+        request = {"at": last["request_at"], "request": last["excerpt"],
+                   "method": last["method"], "route": last["route"],
+                   "status": last["status"]}
+    success_at = last.get("success_at") if _at_or_after(last.get("success_at"), since) \
+        else None
+    authenticated = request is not None and request["status"] not in REFUSED_STATUSES \
+        and request["status"] < 500
+    # Failures are counted per minute: those of the minute the credential was issued may
+    # predate it, so they count only when the request log saw one after it.
+    seen_refused = (_at_or_after(last.get("error_at"), since)
+                    and last.get("error_status") in REFUSED_STATUSES)
+    if not seen_refused:
+        reasons = {r: v for r, v in reasons.items() if v["last"] > auth_failures.minute_of(since)}
+    refused = None
+    if reasons or seen_refused:
+        refused = {"count": max(sum(v["count"] for v in reasons.values()), 1),
+                   "reasons": {r: v["count"] for r, v in sorted(reasons.items())},
+                   "at": last["error_at"] if seen_refused
+                   else max(v["last"] for v in reasons.values())}
+    state = ("connected" if success_at or authenticated
+             else "refused" if refused else "waiting")
+    return in_words(gw, provider, {"provider_id": provider.id, "state": state, "since": since,
+                                   "request": request, "success_at": success_at,
+                                   "refused": refused})
 
 
 def provider_view(gw: Gateway, provider: ProviderRow) -> dict:

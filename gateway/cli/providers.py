@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gateway.accounts import connection, providers
+from gateway.accounts import providers
 from gateway.cli import custom_attributes, guard
 from gateway.cli.common import common, print_json, print_lines, print_table, run
 from gateway.core import Gateway
@@ -37,7 +37,7 @@ def cmd_provider(args: argparse.Namespace) -> int:
         async with gw.store.read() as conn:
             for p in await queries.list_providers(conn):
                 view = providers.provider_view(gw, p)
-                state = (await connection.connection(gw, p, conn))["state"]
+                state = (await providers.connection(gw, p, conn))["state"]
                 rows.append([p.name, p.id, p.auth_kind, p.plugin, state,
                              view["deactivation_delay"],
                              "on" if view["block_during_delay"] else "off", view["base_url"]])
@@ -55,7 +55,7 @@ def cmd_provider(args: argparse.Namespace) -> int:
     async def connected(gw: Gateway) -> int:
         async with gw.store.read() as conn:
             provider = await providers.resolve(conn, args.name)
-            found = await connection.connection(gw, provider, conn)
+            found = await providers.connection(gw, provider, conn)
         if args.json:
             print_json(found)
         else:

@@ -11,7 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.accounts import admins, auth_failures, connection, providers
+from gateway.accounts import admins, auth_failures, providers
 from gateway.accounts.sessions import Session
 from gateway.console import activity as traffic
 from gateway.console import custom_attributes, guard
@@ -67,7 +67,7 @@ def seen_view(seen: dict) -> dict | None:
         return None
     return {"at": seen["request_at"], "request": seen["excerpt"], "status": seen["status"],
             "outcome": traffic.outcome(seen["method"], seen["status"],
-                                     connection.REFUSED_STATUSES)}
+                                     providers.REFUSED_STATUSES)}
 
 
 async def summaries(gw: Gateway, found: list[ProviderRow]) -> dict[str, dict]:
@@ -159,7 +159,7 @@ async def connection_values(request: Request, gw: Gateway, provider: ProviderRow
     """What the connection check shows: the state, the last request in words, why
     credentials were refused."""
     idp = idp_for(request, provider)
-    found = await connection.connection(gw, provider)
+    found = await providers.connection(gw, provider)
     refused = found["refused"] or {"reasons": {}, "explained": {}}
     return {"connection": found,
             "described": found["request"]["described"] if found["request"] else "",

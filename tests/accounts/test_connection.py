@@ -1,6 +1,6 @@
-"""A provider's connection state (accounts.connection): waiting until its IdP's first
-request with the current credential, refused when that request's credential was wrong,
-connected once one authenticated; a rotation starts it again."""
+"""A provider's connection check (accounts.providers.connection): waiting until its IdP's
+first request with the current credential, refused when that request's credential was
+wrong, connected once one authenticated; a rotation starts it again."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.accounts import auth_failures, connection
+from gateway.accounts import auth_failures, providers
 from gateway.observability import activity
 from gateway.store import providers as queries
 
@@ -19,7 +19,7 @@ WRONG = {"Authorization": "Bearer not-the-secret"}
 async def check(gateway, idp) -> dict:
     async with gateway.gw.store.read() as conn:
         found = await queries.get_provider(conn, idp.id)
-    return await connection.connection(gateway.gw, found)
+    return await providers.connection(gateway.gw, found)
 
 
 async def test_waiting_then_refused_then_connected(gateway, idp):

@@ -10,7 +10,7 @@ from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.accounts import connection, providers
+from gateway.accounts import providers
 from gateway.api.admin import schemas
 from gateway.api.admin.endpoint import admin_endpoint, int_param, json_body
 from gateway.api.http import created
@@ -99,7 +99,7 @@ async def provider_activity(request: Request, gw: Gateway) -> Any:
 async def provider_connection(request: Request, gw: Gateway) -> Any:
     async with gw.store.read() as conn:
         found = await providers.resolve(conn, request.path_params["id"])
-        return await connection.connection(gw, found, conn)
+        return await providers.connection(gw, found, conn)
 
 
 @admin_endpoint
