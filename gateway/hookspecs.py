@@ -120,6 +120,20 @@ def provider_defaults(provider: Any) -> dict | None:
 
 
 @hookspec
+@startup
+def request_probes(provider: Any) -> list | None:
+    """Answered directly, as the startup hooks are (an ``async def`` implementation is
+    refused), whenever a provider's connection state is read: the admin API, the CLI and
+    the console's connection check name the request that arrived in words.
+
+    Return, for your own providers, what the IdP's own tests send: a list of (a regular
+    expression searched in the request as the gateway shows it, ``GET /Users?filter=userName
+    eq "abc…"``, what that request is, for example "Okta's Test API Credentials: the first
+    page of users"), or None for the others. Keep it cheap: no I/O.
+    """
+
+
+@hookspec
 def event_types() -> list | None:
     """Called when a webhook subscribes to events. Return the event types your plugin records
     with ``gateway.record`` (for example ``["user.legal_hold_placed"]``): a webhook may

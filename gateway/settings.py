@@ -31,6 +31,7 @@ ENVIRONMENT = {"DATABASE": "database", "HOST": "host", "PORT": "port",
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 KEYS_VARIABLE = "IDENTITY_GATEWAY_SECRET_KEYS"  # Fernet keys for webhook secrets, first new
 SSO_SECRET_VARIABLE = "IDENTITY_GATEWAY_SSO_CLIENT_SECRET"  # the console's OIDC client secret
+KEY_FILE = Path("identity-gateway") / "secret-keys"  # under the user's config folder
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Bytes = Annotated[int, Meta(ge=1024, le=1024**3)]
@@ -130,7 +131,12 @@ class Settings(msgspec.Struct, kw_only=True):
     token_requests_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 60  # a minute
     token_requests_per_provider: Annotated[int, Meta(ge=1, le=1_000_000)] = 120  # a minute
     auth_failure_retention: str = "30d"  # how long failure counts are kept
-    secret_keys: list[str] = []  # from IDENTITY_GATEWAY_SECRET_KEYS only, never the file
+    # The file webhook secret keys are kept in when IDENTITY_GATEWAY_SECRET_KEYS is not set:
+    # the first start creates it (docs/deploy.md, "Webhook secret keys"). Default:
+    # $XDG_CONFIG_HOME/identity-gateway/secret-keys (~/.config/...); "" for none.
+    secret_keys_file: str | None = None
+    # from IDENTITY_GATEWAY_SECRET_KEYS, else secret_keys_file; never the config file
+    secret_keys: list[str] = []
     log_format: Literal["json", "text"] | None = None  # serve: json unless stdout is a terminal
     metrics_token: str | None = None  # bearer token for /metrics (or its sha256$ hash)
     activity_flush_interval: Seconds = 5.0  # seconds between writes of provider activity
@@ -223,8 +229,6 @@ def load_settings(path: str | None = None, **overrides: object) -> Settings:
             values[key] = value
             source[key] = f"{FLAGS.get(key, key)}"
     values["plugins"] = list(config.get("plugins", {}).get("enabled", []))
-    values["secret_keys"] = [k.strip() for k in os.environ.get(KEYS_VARIABLE, "").split(",")
-                             if k.strip()]
     values["config"] = config
     values["config_path"] = chosen
     sso = config.get("console", {}).get("sso")
@@ -235,6 +239,7 @@ def load_settings(path: str | None = None, **overrides: object) -> Settings:
     except msgspec.ValidationError as exc:
         raise ConfigError(explain(exc, source)) from None
     check(settings, source)
+    resolve_keys(settings, source)
     return settings
 
 
@@ -356,6 +361,81 @@ def check(settings: Settings, source: dict[str, str]) -> None:
     if settings.default_page_size > settings.max_page_size:
         raise fail("default_page_size", f"is larger than max_page_size "
                                         f"({settings.max_page_size})")
+
+
+def resolve_keys(settings: Settings, source: dict[str, str]) -> None:
+    """The webhook secret keys: those of IDENTITY_GATEWAY_SECRET_KEYS, else those of the key
+    file (none before the first start creates it), whose path becomes absolute."""
+    given = split_keys(os.environ.get(KEYS_VARIABLE, ""))
+    if given:
+        settings.secret_keys, settings.secret_keys_file = given, None
+        return
+    chosen = settings.secret_keys_file
+    path = default_key_file() if chosen is None else Path(chosen) if chosen else None
+    settings.secret_keys_file = str(path.absolute()) if path else None
+    if path is not None:
+        where = source.get("secret_keys_file", "secret_keys_file (the default)")
+        outside_database(path, settings.database, where)
+        settings.secret_keys = read_key_file(path)
+
+
+def split_keys(text: str) -> list[str]:
+    """Keys separated by commas or lines; a line starting with # is a comment."""
+    lines = (line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return [key.strip() for line in lines for key in line.split(",") if key.strip()]
+
+
+def default_key_file() -> Path | None:
+    """$XDG_CONFIG_HOME/identity-gateway/secret-keys, else ~/.config/...: the user's, so that
+    the CLI run next to `serve` by the same account reads it too."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):  # unset, or relative: the XDG spec says to ignore it
+        try:
+            base = str(Path.home() / ".config")
+        except RuntimeError:  # no home folder to be found
+            return None
+    return Path(base) / KEY_FILE
+
+
+def outside_database(path: Path, database: str, where: str) -> None:
+    """A copy of the database's folder must not hold the key its secrets are sealed with."""
+    if "://" in database:
+        return
+    folder = Path(os.path.realpath(database)).parent
+    if Path(os.path.realpath(path)).is_relative_to(folder):
+        raise ConfigError(f"{where}: the webhook secret key file {path} is inside the "
+                          f"database's folder {folder}, so a copy of that folder would hold "
+                          "both the encrypted secrets and their key; give the database a "
+                          "folder of its own, or set secret_keys_file to a path outside it")
+
+
+def read_key_file(path: Path) -> list[str]:
+    """The keys of the file ([] when there is none yet), refused when other users may read
+    or change it, as ssh refuses such a private key."""
+    try:
+        text, info = path.read_text(), path.stat()
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"cannot read the webhook secret key file {path}: {reason}") from None
+    if too_open(info):
+        raise ConfigError(f"the webhook secret key file {path} is open to other users (mode "
+                          f"{info.st_mode & 0o777:04o}); only its owner may read it: "
+                          f"chmod 600 {path}")
+    keys = split_keys(text)
+    if not keys:
+        raise ConfigError(f"the webhook secret key file {path} holds no key (`identity-gateway "
+                          "secrets new-key --add` adds one)")
+    return keys
+
+
+def too_open(info: os.stat_result) -> bool:
+    """Others may never read or write it; its group may not either, unless another account
+    owns the file (a secret the orchestrator mounts, readable by the gateway's group)."""
+    if info.st_mode & 0o007:
+        return True
+    return info.st_uid == os.geteuid() and bool(info.st_mode & 0o070)
 
 
 def check_database(database: str, source: dict[str, str]) -> None:

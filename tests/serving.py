@@ -76,10 +76,10 @@ def launch(args: list[str], env: dict | None = None) -> subprocess.Popen:
 
 
 def start(database: Path, port: int, config: str | os.PathLike = os.devnull,
-          *extra: str) -> subprocess.Popen:
+          *extra: str, env: dict | None = None) -> subprocess.Popen:
     return launch(["serve", "--migrate", "--host", "127.0.0.1", "--port", str(port),
                    "--database", str(database), "--config", str(config),
-                   "--log-level", "warning", *extra])
+                   "--log-level", "warning", *extra], env=env)
 
 
 def read_lines(proc: subprocess.Popen, count: int, within: float = 60.0) -> list[str]:

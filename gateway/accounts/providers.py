@@ -7,6 +7,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from gateway.accounts import auth_failures
+from gateway.accounts.connection import in_words
 from gateway.accounts.credentials import ADMIN, IssuedCredential, hash_secret, new_secret
 from gateway.accounts.lifecycle import DEFAULT_DELAY
 from gateway.clock import parse_duration
@@ -257,8 +258,9 @@ async def create_admin_token(gw: Gateway) -> str:
 
 
 async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> dict:
-    """The provider view with what it owns and what it last sent: what an admin checks
-    before and after an IdP connects (`GET /admin/v1/providers/{id}`, `provider show`)."""
+    """The provider view with what it owns, what it last sent and whether its IdP is
+    connected: what an admin checks before and after an IdP connects (`GET
+    /admin/v1/providers/{id}`, `provider show`)."""
     seen = await activity.summary(gw, provider.id, conn)
     return {**provider_view(gw, provider), "owned": await owned_counts(conn, provider.id),
             "duplicate_group_names": await duplicate_group_names(conn, provider.id),
@@ -268,7 +270,8 @@ async def provider_details(gw: Gateway, conn: Conn, provider: ProviderRow) -> di
             "last_error": {"at": seen["last_error_at"], "status": seen["last_error_status"],
                            "detail": seen["last_error_detail"]} if seen["last_error_at"]
             else None,
-            "requests_24h": seen["requests_24h"], "errors_24h": seen["errors_24h"]}
+            "requests_24h": seen["requests_24h"], "errors_24h": seen["errors_24h"],
+            "connection": await connection(gw, provider, conn)}
 
 
 REFUSED_STATUSES = (401, 429)  # answers that say the request did not authenticate
@@ -278,7 +281,7 @@ def _at_or_after(moment: str | None, since: str) -> bool:
     return moment is not None and moment >= since
 
 
-async def connection(gw: Gateway, provider: ProviderRow) -> dict:
+async def connection(gw: Gateway, provider: ProviderRow, conn: Conn | None = None) -> dict:
     """Whether the provider's IdP has reached the gateway with its current credential,
     issued at ``since`` (the provider's creation or its last rotation):
 
@@ -288,14 +291,15 @@ async def connection(gw: Gateway, provider: ProviderRow) -> dict:
       secret, or one from before the rotation): ``refused`` counts them by reason;
     - ``waiting``: nothing has arrived since then.
 
-    What the console's connection check shows and polls: two index reads, and what this
-    process has not written yet."""
-    async with gw.store.read() as conn:
-        since = await queries.credential_issued_at(conn, provider.id) or provider.created_at
-        last = await activity.last_seen(gw, provider.id, conn)
+    In words too (gateway.accounts.connection). What the console's connection check shows
+    and polls, the admin API and the CLI: two index reads, and what this process has not
+    written yet."""
+    async with activity.reading(gw, conn) as reader:
+        since = await queries.credential_issued_at(reader, provider.id) or provider.created_at
+        last = await activity.last_seen(gw, provider.id, reader)
         reasons = await auth_failures.refused_since(gw, provider.id,
-                                                    auth_failures.minute_of(since), conn)
-    return connection_state(provider.id, since, last, reasons)
+                                                    auth_failures.minute_of(since), reader)
+    return in_words(gw, provider, connection_state(provider.id, since, last, reasons))
 
 
 async def connections(gw: Gateway, found: list[ProviderRow]) -> dict[str, dict]:
@@ -307,8 +311,8 @@ async def connections(gw: Gateway, found: list[ProviderRow]) -> dict[str, dict]:
         last = await activity.last_seen_all(gw, conn)
         reasons = await auth_failures.refused_since_each(
             gw, {pid: auth_failures.minute_of(at) for pid, at in since.items()}, conn)
-    return {p.id: connection_state(p.id, since[p.id], last.get(p.id, {}),
-                                   reasons.get(p.id, {})) for p in found}
+    return {p.id: in_words(gw, p, connection_state(p.id, since[p.id], last.get(p.id, {}),
+                                                   reasons.get(p.id, {}))) for p in found}
 
 
 def connection_state(provider_id: str, since: str, last: dict,

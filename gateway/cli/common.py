@@ -57,9 +57,11 @@ def creates_database(args: argparse.Namespace, settings: Settings) -> bool:
                        "to make a new, empty one)")
 
 
-async def with_gateway(args: argparse.Namespace, work: Work, migrate: bool = False) -> int:
-    """Run `work` with the Gateway open on the configured database, closed afterwards."""
-    settings = settings_from(args, migrate=migrate or None)
+async def with_gateway(args: argparse.Namespace, work: Work, migrate: bool = False,
+                       settings: Settings | None = None) -> int:
+    """Run `work` with the Gateway open on the configured database (or on `settings`,
+    already read), closed afterwards."""
+    settings = settings or settings_from(args, migrate=migrate or None)
     if creates_database(args, settings) and getattr(args, "create", False):
         settings.migrate = True  # asked for a new database: make it usable
     async with opened(build_gateway(settings)) as gw:

@@ -1,4 +1,4 @@
-"""`identity-gateway provider add|list|show|set|rotate|remove|guard|attributes` and
+"""`identity-gateway provider add|list|show|connection|set|rotate|remove|guard|attributes` and
 `admin-token rotate`.
 
 Every command that names a provider takes its name (in any case) or its id."""
@@ -33,21 +33,33 @@ def cmd_provider(args: argparse.Namespace) -> int:
         return 0
 
     async def listing(gw: Gateway) -> int:
-        async with gw.store.read() as conn:
-            found = await queries.list_providers(conn)
         rows = []
-        for p in found:
-            view = providers.provider_view(gw, p)
-            rows.append([p.name, p.id, p.auth_kind, p.plugin, view["deactivation_delay"],
-                         "on" if view["block_during_delay"] else "off", view["base_url"]])
-        print_table(["NAME", "ID", "AUTH", "PLUGIN", "DEACTIVATION_DELAY", "BLOCK_DURING_DELAY",
-                     "BASE_URL"], rows, "no providers yet: `identity-gateway provider add NAME`")
+        async with gw.store.read() as conn:
+            for p in await queries.list_providers(conn):
+                view = providers.provider_view(gw, p)
+                state = (await providers.connection(gw, p, conn))["state"]
+                rows.append([p.name, p.id, p.auth_kind, p.plugin, state,
+                             view["deactivation_delay"],
+                             "on" if view["block_during_delay"] else "off", view["base_url"]])
+        print_table(["NAME", "ID", "AUTH", "PLUGIN", "STATE", "DEACTIVATION_DELAY",
+                     "BLOCK_DURING_DELAY", "BASE_URL"], rows,
+                    "no providers yet: `identity-gateway provider add NAME`")
         return 0
 
     async def show(gw: Gateway) -> int:
         async with gw.store.read() as conn:
             provider = await providers.resolve(conn, args.name)
             print_json(await providers.provider_details(gw, conn, provider))
+        return 0
+
+    async def connected(gw: Gateway) -> int:
+        async with gw.store.read() as conn:
+            provider = await providers.resolve(conn, args.name)
+            found = await providers.connection(gw, provider, conn)
+        if args.json:
+            print_json(found)
+        else:
+            print(found["summary"])
         return 0
 
     async def rotate(gw: Gateway) -> int:
@@ -79,8 +91,8 @@ def cmd_provider(args: argparse.Namespace) -> int:
         print(f"removed provider {provider.name} ({provider.id})")
         return 0
 
-    work = {"add": add, "list": listing, "show": show, "rotate": rotate, "set": change,
-            "remove": remove}[args.action]
+    work = {"add": add, "list": listing, "show": show, "connection": connected,
+            "rotate": rotate, "set": change, "remove": remove}[args.action]
     return run(args, work)
 
 
@@ -115,9 +127,17 @@ def add_commands(sub: Any) -> None:
                      help=UNDECLARED_HELP + " (default keep)")
     add.add_argument("--unique-group-names", choices=("on", "off"), help=UNIQUE_HELP
                      + " (default: off, unless the provider's plugin turns it on)")
-    common(actions.add_parser("list", help="list providers"))
-    show = common(actions.add_parser("show", help="one provider's settings and base URL"))
+    common(actions.add_parser("list", help="list providers, with whether each one's IdP "
+                                           "is connected (STATE: waiting, refused, connected)"))
+    show = common(actions.add_parser("show", help="one provider's settings, base URL, what it "
+                                                  "owns and its connection state (JSON)"))
     show.add_argument("name", help="the provider's name or id")
+    link = common(actions.add_parser(
+        "connection", help="whether the provider's IdP has reached the gateway with its "
+                           "current credential: waiting, refused (how many, why) or connected "
+                           "(with what request, when)"))
+    link.add_argument("name", help="the provider's name or id")
+    link.add_argument("--json", action="store_true", help="print JSON")
     rot = common(actions.add_parser("rotate", help="replace a provider's credential (the old "
                                                    "one stops at once); prints the new one"))
     rot.add_argument("name", help="the provider's name or id")

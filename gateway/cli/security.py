@@ -1,5 +1,6 @@
 """`identity-gateway auth-failures [PROVIDER]` (refused credentials by reason and minute) and
-`identity-gateway secrets new-key | rekey` (the keys webhook secrets are encrypted with)."""
+`identity-gateway secrets new-key [--add] | rekey` (the keys webhook secrets are encrypted
+with)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import argparse
 from typing import Any
 
 from gateway.accounts import auth_failures
-from gateway.cli.common import common, print_json, run
+from gateway.cli.common import common, print_json, run, settings_from
 from gateway.core import Gateway
-from gateway.errors import NotFound
+from gateway.errors import GatewayError, NotFound
 from gateway.events import webhook_secrets
 from gateway.store import providers as queries
 
@@ -38,14 +39,22 @@ def cmd_auth_failures(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
-    if args.action == "new-key":
+    if args.action == "new-key" and not args.add:
         print(webhook_secrets.new_key())
+        return 0
+    if args.action == "new-key":
+        try:
+            path = webhook_secrets.add_key(settings_from(args))
+        except OSError as exc:
+            raise GatewayError(f"cannot write the webhook secret key file: {exc}") from None
+        print(f"added a new first key to {path}; restart the gateway (every key listed "
+              "decrypts, the first encrypts), then run `identity-gateway secrets rekey`")
         return 0
 
     async def rekey(gw: Gateway) -> int:
         count = await webhook_secrets.rekey(gw)
         print(f"re-encrypted {count} webhook secret(s) with the first key of "
-              f"{webhook_secrets.KEYS_VARIABLE}; the other keys can now be removed")
+              f"{webhook_secrets.origin(gw.settings)}; the other keys can now be removed")
         return 0
 
     return run(args, rekey)
@@ -64,9 +73,14 @@ def add_commands(sub: Any) -> None:
 
     keys = sub.add_parser("secrets", help="the keys webhook secrets are encrypted with")
     key_actions = keys.add_subparsers(dest="action", required=True)
-    key_actions.add_parser("new-key", help="print a new random key (for "
-                                           "IDENTITY_GATEWAY_SECRET_KEYS)")
+    new = common(key_actions.add_parser(
+        "new-key", help="print a new random key (for IDENTITY_GATEWAY_SECRET_KEYS), or with "
+                        "--add put it first in the key file"))
+    new.add_argument("--add", action="store_true",
+                     help="put the new key first in the key file (secret_keys_file), "
+                          "keeping the others after it, instead of printing it")
     common(key_actions.add_parser(
-        "rekey", help="re-encrypt every webhook secret with the first key of "
-                      "IDENTITY_GATEWAY_SECRET_KEYS (after putting a new key first)"))
+        "rekey", help="re-encrypt every webhook secret with the first key (of "
+                      "IDENTITY_GATEWAY_SECRET_KEYS, else of the key file), after putting a "
+                      "new key first"))
     keys.set_defaults(func=cmd_secrets)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from gateway.accounts import admins, providers
@@ -21,8 +22,9 @@ from gateway.store import providers as queries
 async def bootstrap(gw: Gateway) -> int:
     """First start: an admin token and a provider named `default`, shown once. (Any start:
     a database this process cannot write, or webhooks whose secrets no key can read, stop it
-    here, in one line.)"""
+    here, in one line; a start without a key makes the key file and says where, once.)"""
     await gw.store.check_writable()
+    key_file = await first_key(gw)
     await webhook_secrets.check_at_startup(gw)
     if not await providers.has_admin(gw):
         async with gw.store.read() as conn:
@@ -37,6 +39,7 @@ async def bootstrap(gw: Gateway) -> int:
             print(f"{label}: {value}")
         print(f"Admin token: {admin_token}")
         await first_account(gw)
+        made_key(key_file)
         sys.stdout.flush()
         return 0
     async with gw.store.read() as conn:
@@ -46,8 +49,29 @@ async def bootstrap(gw: Gateway) -> int:
     print("Secrets are shown only when created. To issue new ones: "
           "`identity-gateway provider rotate NAME`, `identity-gateway admin-token rotate`.")
     await first_account(gw)
+    made_key(key_file)
     sys.stdout.flush()
     return 0
+
+
+async def first_key(gw: Gateway) -> Path | None:
+    """The key file a start without a key makes; one line on standard error if it cannot
+    (the gateway runs on, refusing new webhooks until it has a key)."""
+    try:
+        return await webhook_secrets.first_key(gw)
+    except OSError as exc:
+        print(f"identity-gateway: warning: cannot create the webhook secret key file "
+              f"{gw.settings.secret_keys_file} ({exc.strerror or exc}): registering a webhook "
+              f"is refused until {webhook_secrets.KEYS_VARIABLE} or [gateway] secret_keys_file "
+              "gives a key (docs/deploy.md, 'Webhook secret keys')", file=sys.stderr)
+        return None
+
+
+def made_key(path: Path | None) -> None:
+    if path is not None:
+        print(f"Webhook secret key file: {path} (made now, readable by this account only; it "
+              "decrypts the webhook secrets in the database: back it up, apart from the "
+              "database)")
 
 
 async def first_account(gw: Gateway) -> None:
@@ -72,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock = listen(settings.host, settings.port)
     try:
         warn_unreachable(settings)
-        asyncio.run(with_gateway(args, bootstrap, migrate=settings.migrate))
+        asyncio.run(with_gateway(args, bootstrap, settings=settings))
         logs.configure(fmt, args.log_level)
         # uvicorn's own logging setup and access log give way to the gateway's (one format
         # for every line, the middleware's request line instead of uvicorn's).

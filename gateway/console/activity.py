@@ -1,18 +1,17 @@
-"""What the provider pages show of a provider's traffic: the live connection check (what
-arrived, in words) and the provisioning activity chart of the last 24 hours, an SVG drawn
-here (no script, no style attribute: the console's CSP allows neither) from the per-minute
-counts the admin API's activity endpoint reads."""
+"""What the provider pages show of a provider's traffic: how an answer is marked, and the
+provisioning activity chart of the last 24 hours, an SVG drawn here (no script, no style
+attribute: the console's CSP allows neither) from the per-minute counts the admin API's
+activity endpoint reads. (The connection check's words: gateway.accounts.connection.)"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
 from gateway.clock import parse_time
-from gateway.observability.middleware import SCIM_PREFIX, is_error
+from gateway.observability.middleware import is_error
 
 BUCKET_MINUTES = 15
 BUCKETS = 24 * 60 // BUCKET_MINUTES  # 96 bars
@@ -21,54 +20,6 @@ BAR, GAP, TOP, PLOT, LABELS, LEFT = 10, 2, 14, 110, 18, 0
 WIDTH = LEFT + BUCKETS * BAR
 HEIGHT = TOP + PLOT + LABELS
 
-REASONS = {
-    "no_credential": "no credential was sent",
-    "wrong_scheme": "the credential was of the wrong type (Basic where Bearer is expected, "
-                    "or the reverse)",
-    "unknown_credential": "the secret is not this provider's current one (mistyped, or "
-                          "from before a rotation)",
-    "expired_token": "the access token had expired",
-    "rate_limited": "refused for too many failed attempts",
-    "token_rate_limited": "refused for too many token requests",
-}
-FILTERED = re.compile(r"[?&]filter=([A-Za-z][\w.:$-]*)")
-KINDS = {"Users": ("user", "users"), "Groups": ("group", "groups")}
-DISCOVERY = ("/ServiceProviderConfig", "/Schemas", "/ResourceTypes")
-
-
-def describe(method: str, route: str, excerpt: str,
-             probes: Sequence[tuple[str, str]] = ()) -> str:
-    """A request in words: the IdP's own test when one of its ``probes`` (a regular
-    expression on the excerpt, and what it is) matches, else what the request asked."""
-    for pattern, text in probes:
-        if re.search(pattern, excerpt):
-            return text
-    below = route.removeprefix(SCIM_PREFIX)
-    parts = [part for part in below.split("/") if part]
-    if parts and parts[0] in KINDS:
-        one, many = KINDS[parts[0]]
-        if len(parts) == 1:
-            if method == "POST":
-                return f"Created a {one}"
-            found = FILTERED.search(excerpt)
-            if found:
-                return f"Looked up {many} by {found.group(1)}"
-            return f"Read a page of {many}"
-        if parts[1] == ".search":
-            return f"Searched {many}"
-        return {"GET": f"Read a {one}", "PUT": f"Replaced a {one}",
-                "PATCH": f"Changed a {one}", "DELETE": f"Deleted a {one}"}.get(
-                    method, f"Sent {method} about a {one}")
-    if below.startswith(DISCOVERY):
-        return "Read the gateway's SCIM configuration"
-    if below == "/Bulk":
-        return "Sent a bulk request"
-    if below == "/.search":
-        return "Searched users and groups"
-    if below.endswith("/token"):
-        return "Asked for an access token"
-    return f"Sent a {method} request"
-
 
 def outcome(method: str, status: int, refused: Sequence[int]) -> str:
     """How the console marks an answer: refused (its credential), error, or success (a
@@ -76,10 +27,6 @@ def outcome(method: str, status: int, refused: Sequence[int]) -> str:
     if status in refused:
         return "refused"
     return "error" if is_error(method, status) else "success"
-
-
-def reason_text(reason: str) -> str:
-    return REASONS.get(reason, reason.replace("_", " "))
 
 
 def buckets(series: list[dict], now: datetime) -> tuple[datetime, list[list[int]]]:

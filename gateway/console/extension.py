@@ -86,18 +86,16 @@ class ConsoleIdp(msgspec.Struct, frozen=True, kw_only=True):
     name ``plugin`` and one of its credential ``kinds`` ((kind, what the IdP calls it)).
     The result page shows each shown value under the name of the IdP field it is pasted
     into (``fields``: "SCIM base URL" or a credential line's label -> the IdP's field) and
-    the IdP's next ``steps``; ``{base_url}`` in a step is the provider's base URL. The
-    connection check names the requests the IdP's own test sends: ``probes`` are (a regular
-    expression searched in the request as shown, ``GET /Users?filter=userName eq "abc…"``,
-    what the request is). ``failure_limit`` (a FailureLimit) is the failure rate at which
-    the IdP acts against its connection: the console's overview warns before it is reached."""
+    the IdP's next ``steps``; ``{base_url}`` in a step is the provider's base URL.
+    ``failure_limit`` (a FailureLimit) is the failure rate at which the IdP acts against its
+    connection: the console's overview warns before it is reached. (The connection check
+    names the requests the IdP's own test sends from the ``request_probes`` hook.)"""
 
     plugin: str | None
     title: str
     kinds: Sequence[tuple[str, str]]
     fields: dict[str, str] = {}
     steps: Sequence[str] = ()
-    probes: Sequence[tuple[str, str]] = ()
     failure_limit: FailureLimit | None = None
 
 

@@ -113,8 +113,7 @@ async def provider_health(request: Request, gw: Gateway,
         arrived = state["request"]
         health: dict[str, Any] = {
             "provider": p, "idp": idp.title, "connection": state,
-            "described": traffic.describe(arrived["method"], arrived["route"],
-                                          arrived["request"], idp.probes) if arrived else "",
+            "described": arrived["described"] if arrived else "",
             "seen": seen_view(seen.get(p.id, {})),
             "owned": owned.get(p.id, {"User": 0, "Group": 0}),
             "errors_hour": hour.get(p.id, (0, 0))[1], "refused_hour": refused.get(p.id, 0),

@@ -159,13 +159,11 @@ async def connection_values(request: Request, gw: Gateway, provider: ProviderRow
     credentials were refused."""
     idp = idp_for(request, provider)
     found = await providers.connection(gw, provider)
-    arrived = found["request"]
-    described = traffic.describe(arrived["method"], arrived["route"], arrived["request"],
-                               idp.probes) if arrived else ""
-    refused = found["refused"] or {"reasons": {}}
-    return {"connection": found, "described": described,
+    refused = found["refused"] or {"reasons": {}, "explained": {}}
+    return {"connection": found,
+            "described": found["request"]["described"] if found["request"] else "",
             "idp_name": idp.title if idp.plugin else "the SCIM client",
-            "reasons": [(traffic.reason_text(r), n) for r, n in refused["reasons"].items()]}
+            "reasons": [(refused["explained"][r], n) for r, n in refused["reasons"].items()]}
 
 
 async def provider_connection(request: Request, gw: Gateway, session: Session) -> Response:

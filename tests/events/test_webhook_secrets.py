@@ -101,7 +101,7 @@ async def test_creating_a_webhook_without_a_key_is_refused_clearly(database):
 
 
 def test_serve_without_a_key_stops_with_one_clear_line(tmp_path):
-    database = str(tmp_path / "gw.db")
+    database = str(tmp_path / "data" / "gw.db")
     options = ["--database", database, "--config", os.devnull]
     subprocess.run([str(EXE), "migrate", *options], check=True, capture_output=True,
                    timeout=60)
@@ -109,8 +109,12 @@ def test_serve_without_a_key_stops_with_one_clear_line(tmp_path):
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, KEYS_VARIABLE: Fernet.generate_key().decode()})
     assert made.returncode == 0, made.stderr
+    # No key in the environment, and a home folder whose key file the start must not make:
+    # the database's webhooks were sealed with another key.
+    home = tmp_path / "home"
     proc = launch(["serve", "--migrate", "--port", str(free_port()), "--database", database,
-                   "--config", os.devnull], env={KEYS_VARIABLE: ""})
+                   "--config", os.devnull],
+                  env={KEYS_VARIABLE: "", "XDG_CONFIG_HOME": "", "HOME": str(home)})
     try:
         proc.wait(timeout=60)
     finally:
@@ -121,6 +125,7 @@ def test_serve_without_a_key_stops_with_one_clear_line(tmp_path):
     assert proc.returncode != 0
     assert KEYS_VARIABLE in output and "webhook" in output
     assert "Traceback" not in output
+    assert not home.exists()
 
 
 async def test_the_harness_key_is_stable_across_restarts(database):

@@ -1,4 +1,5 @@
-"""/admin/v1/providers (add, list, show, change, rotate, delete) and /admin/v1/plugins."""
+"""/admin/v1/providers (add, list, show, change, rotate, delete, activity, connection) and
+/admin/v1/plugins."""
 
 from __future__ import annotations
 
@@ -89,6 +90,16 @@ async def provider_activity(request: Request, gw: Gateway) -> Any:
     minutes = int_param(request, "minutes", activity.MAX_MINUTES, activity.MAX_MINUTES, 1)
     return {**await activity.summary(gw, found.id),
             "series": await activity.series(gw, found.id, minutes)}
+
+
+@admin_endpoint
+@documented(GET=Operation(summary="Whether a provider's IdP has reached the gateway with its "
+                                  "current credential: waiting, refused (how many, why) or "
+                                  "connected (with what)", response=schemas.Connection))
+async def provider_connection(request: Request, gw: Gateway) -> Any:
+    async with gw.store.read() as conn:
+        found = await providers.resolve(conn, request.path_params["id"])
+        return await providers.connection(gw, found, conn)
 
 
 @admin_endpoint

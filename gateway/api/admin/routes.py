@@ -31,6 +31,7 @@ def routes(extra: list[Route]) -> list[BaseRoute]:
               methods=["POST"]),
         Route("/providers/{id}/deactivation-guard/held", guard.guard_held, methods=["GET"]),
         Route("/providers/{id}/activity", providers.provider_activity, methods=["GET"]),
+        Route("/providers/{id}/connection", providers.provider_connection, methods=["GET"]),
         Route("/providers/{id}/custom-attributes", custom_attributes.attribute_list,
               methods=["GET", "POST"]),
         Route("/providers/{id}/custom-attributes/{path}", custom_attributes.attribute_one,

@@ -224,6 +224,46 @@ class DuplicateGroupName(msgspec.Struct, kw_only=True):
     groups: Annotated[list[NamedGroup], Meta(description="those groups, oldest first")]
 
 
+class ConnectionRequest(msgspec.Struct, kw_only=True):
+    at: Stamp
+    request: Annotated[str | None, Meta(description='e.g. GET /Users?filter=userName eq "ad…"')]
+    method: str | None
+    route: str | None
+    status: int | None
+    described: Annotated[str, Meta(description="the request in words: the IdP's own test "
+                                               "when its plugin names it, else what it "
+                                               "asked")]
+
+
+class ConnectionRefused(msgspec.Struct, kw_only=True):
+    count: Annotated[int, Meta(description="requests refused since the credential was "
+                                           "issued")]
+    reasons: Annotated[dict[str, int], Meta(description="how many per reason: no_credential, "
+                                                        "wrong_scheme, unknown_credential, "
+                                                        "expired_token, rate_limited, "
+                                                        "token_rate_limited")]
+    explained: Annotated[dict[str, str], Meta(description="each reason in words")]
+    at: Annotated[str, Meta(description="the last one (a minute, or an RFC 3339 time)")]
+
+
+class Connection(msgspec.Struct, kw_only=True):
+    """Whether the provider's IdP has reached the gateway with its current credential."""
+
+    provider_id: str
+    state: Annotated[str, Meta(description="waiting: nothing has arrived since the "
+                                           "credential was issued; refused: requests came "
+                                           "with a credential that was refused; connected: "
+                                           "a request authenticated")]
+    since: Annotated[str, Meta(description="when the current credential was issued (the "
+                                           "provider's creation or its last rotation)")]
+    request: Annotated[ConnectionRequest | None, Meta(
+        description="its last request since then (None: none)")]
+    success_at: Stamp | None
+    refused: ConnectionRefused | None
+    summary: Annotated[str, Meta(description="the state in one sentence, as the CLI prints "
+                                             "it")]
+
+
 class ProviderDetails(Provider, kw_only=True):
     owned: Annotated[dict[str, int], Meta(description="the users and groups it owns")]
     duplicate_group_names: Annotated[list[DuplicateGroupName], Meta(
@@ -236,6 +276,7 @@ class ProviderDetails(Provider, kw_only=True):
         description="its last request that failed (a 5xx, or a 4xx but a 404 on a read)")]
     requests_24h: int
     errors_24h: int
+    connection: Connection
 
 
 class ProviderWithCredentials(Provider, kw_only=True):

@@ -60,5 +60,10 @@ def provider_defaults(provider: Any) -> dict | None:
 
 
 @hookimpl
+def request_probes(provider: Any) -> list | None:
+    return console.PROBES if ours(provider) else None
+
+
+@hookimpl
 def console_pages() -> list:
     return console.console_items(NAME)

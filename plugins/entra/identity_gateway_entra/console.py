@@ -1,6 +1,7 @@
 """What the console's "Add provisioning provider" offers for Microsoft Entra ID: its two
-credential types, the Entra fields each value is pasted into, Entra's next steps, and when
-Entra puts the application in quarantine (the overview warns before it does)."""
+credential types, the Entra fields each value is pasted into, Entra's next steps, when
+Entra puts the application in quarantine (the overview warns before it does); and what
+Entra's Test Connection sends, which the connection state names."""
 
 from __future__ import annotations
 
@@ -42,13 +43,15 @@ def console_items(name: str) -> list:
             "Enter a notification email for failures, Save, review the mappings, then turn "
             "Provisioning Status On.",
         ],
-        # Test Connection looks up a user by its matching attribute (userName unless the
-        # admin chose another, such as emails[type eq "work"].value) with a value that does
-        # not exist; provisioning asks the same before it creates a user.
-        probes=[(r'^GET /Users\?filter=userName eq "',
-                 "A lookup of a user by userName: what Entra's Test Connection sends "
-                 "(and what it asks before creating a user)"),
-                (r'^GET /Users\?filter=[A-Za-z0-9:._]+(\[[^\]]*\]\.[A-Za-z]+)? eq "',
-                 "A lookup of a user by its matching attribute: what Entra's Test Connection "
-                 "sends (and what it asks before creating a user)")],
         failure_limit=QUARANTINE)]
+
+
+# Test Connection looks up a user by its matching attribute (userName unless the admin chose
+# another, such as emails[type eq "work"].value) with a value that does not exist;
+# provisioning asks the same before it creates a user.
+PROBES = [(r'^GET /Users\?filter=userName eq "',
+           "A lookup of a user by userName: what Entra's Test Connection sends (and what it "
+           "asks before creating a user)"),
+          (r'^GET /Users\?filter=[A-Za-z0-9:._]+(\[[^\]]*\]\.[A-Za-z]+)? eq "',
+           "A lookup of a user by its matching attribute: what Entra's Test Connection sends "
+           "(and what it asks before creating a user)")]

@@ -44,5 +44,10 @@ async def canonical_profile(provider: Any, resource: dict, profile: dict, gatewa
 
 
 @hookimpl
+def request_probes(provider: Any) -> list | None:
+    return console.PROBES if ours(provider) else None
+
+
+@hookimpl
 def console_pages() -> list:
     return console.console_items(NAME)

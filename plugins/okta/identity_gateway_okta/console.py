@@ -1,5 +1,6 @@
 """What the console's "Add provisioning provider" offers for Okta: API credentials (HTTP
-Basic, the only kind Okta sends), the Okta fields each value goes into, Okta's next steps."""
+Basic, the only kind Okta sends), the Okta fields each value goes into, Okta's next steps;
+and what Okta's Test API Credentials sends, which the connection state names."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def console_items(name: str) -> list:
             "when it arrives. Then Save.",
             "Under To App, enable Create Users, Update User Attributes and Deactivate Users; "
             "assign people and use Push Groups for the groups to map.",
-        ],
-        # Test API Credentials reads the first page of users, two at a time.
-        probes=[(r"^GET /Users\?(?=.*\bstartIndex=1\b)(?=.*\bcount=2\b)",
-                 "Okta's Test API Credentials: the first page of users")])]
+        ])]
+
+
+# Test API Credentials reads the first page of users, two at a time.
+PROBES = [(r"^GET /Users\?(?=.*\bstartIndex=1\b)(?=.*\bcount=2\b)",
+           "Okta's Test API Credentials: the first page of users")]
