@@ -185,3 +185,33 @@ def test_a_copy_button_works_from_the_keyboard_and_says_so(served, page):
     expect(page.locator("button.copy").first).to_have_text("Copied")
     expect(page.locator("#announce")).to_have_text("Copied to the clipboard")
     assert page.evaluate("() => navigator.clipboard.readText()") == served.scim_base
+
+
+def numbers_table(page: Any) -> list[int]:
+    """The requests and errors the activity chart's table of numbers adds up to."""
+    return page.evaluate("""() => [2, 3].map(column => [...document.querySelectorAll(
+      `#activity-numbers tbody td:nth-child(${column + 1})`)]
+      .reduce((sum, td) => sum + Number(td.textContent), 0))""")
+
+
+def test_the_activity_chart_has_its_numbers_as_text_a_keyboard_reaches(served, page):
+    client = served.scim()
+    for name in ("ann@example.com", "bob@example.com"):
+        new_user(served, name)
+    assert client.post("/Users", json={"schemas": [CORE], "userName": "ann@example.com"}
+                       ).status_code == 409
+    sign_in(page, served)
+    page.goto(f"{served.console_url}/providers/{served.provider_id}")
+    numbers = page.locator("#activity-numbers")
+    tab_to(page, "e => e.tagName === 'SUMMARY' && e.closest('#activity-numbers')", 60)
+    page.keyboard.press("Enter")
+    expect(numbers.locator("table")).to_be_visible()
+    assert numbers_table(page) == [3, 1]
+
+    # The chart refreshes while the page is open: the numbers follow, and stay open.
+    for _ in range(2):
+        assert client.get("/Users", params={"count": 1}).status_code == 200
+    expect(page.locator("#activity-summary")).to_contain_text("5 requests", timeout=30_000)
+    expect(numbers.locator("table")).to_be_visible()
+    assert numbers_table(page) == [5, 1]
+    assert page.errors == []

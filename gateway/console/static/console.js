@@ -79,8 +79,21 @@
   function same(node, html) {
     var parsed = document.createElement("template");
     parsed.innerHTML = html;
-    var squeeze = function (text) { return text.replace(/\s+/g, " ").replace(/> </g, "><").trim(); };
+    var squeeze = function (text) {
+      return text.replace(/ open=""/g, "").replace(/\s+/g, " ").replace(/> </g, "><").trim();
+    };
     return squeeze(parsed.innerHTML) === squeeze(node.innerHTML);
+  }
+
+  // New content keeps what the reader opened (a <details> with an id) open.
+  function replace(node, html) {
+    var open = Array.prototype.map.call(node.querySelectorAll("details[open][id]"),
+                                        function (d) { return d.id; });
+    node.innerHTML = html;
+    open.forEach(function (id) {
+      var found = document.getElementById(id);
+      if (found) found.open = true;
+    });
   }
 
   function poll(node) {
@@ -94,7 +107,7 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
           if (!data) return;
-          if (data.html !== undefined && !same(node, data.html)) node.innerHTML = data.html;
+          if (data.html !== undefined && !same(node, data.html)) replace(node, data.html);
           if (data.state !== undefined) node.setAttribute("data-state", data.state);
           if (data.rows) {
             var body = node.querySelector("tbody");
