@@ -12,6 +12,10 @@ STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
 CHROMIUM ?= /usr/bin/chromium
+# axe-core, the accessibility engine the console's browser tests run on every page: pinned,
+# from npm, into .venv/axe (tests/console/test_every_page.py reads it there).
+AXE_VERSION := 4.14.1
+AXE_STAMP := $(VENV)/axe/.installed-$(AXE_VERSION)
 
 .PHONY: run test test-fast check install bench soak fuzz constraints clean browser \
 	screenshots bench-console
@@ -22,7 +26,15 @@ $(STAMP): pyproject.toml $(PLUGINS) constraints.txt
 	$(PIP) -c constraints.txt $(EDITABLE)
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(AXE_STAMP)
+
+# Without npm or the registry the accessibility test skips with one line (like Chromium).
+$(AXE_STAMP): | $(STAMP)
+	@if ! command -v npm >/dev/null; then \
+		echo "npm is missing: the console's accessibility test will skip (make browser installs it)"; \
+	elif npm install --prefix $(VENV)/axe --no-save --no-audit --no-fund --loglevel=error \
+			axe-core@$(AXE_VERSION) >/dev/null; then touch $@; \
+	else echo "axe-core could not be installed: the console's accessibility test will skip"; fi
 
 # DATABASE is a SQLite file (its folder is created) or a postgresql:// URL.
 run: install
@@ -38,13 +50,19 @@ test: check browser
 	$(BIN)/python -m pytest -q
 
 # The console's browser tests drive Debian's Chromium (Playwright, a pinned test dependency,
-# comes with `install`). Installed with apt-get when missing and apt is usable; otherwise
-# those tests skip with one line (REQUIRE_BROWSER=1 makes that a failure).
+# comes with `install`) and run axe-core (npm). Chromium and npm are installed with apt-get
+# when missing and apt is usable; otherwise those tests skip with one line
+# (REQUIRE_BROWSER=1 makes that a failure).
 browser:
 	@test -x $(CHROMIUM) || ! command -v apt-get >/dev/null || \
 		{ apt-get install -y -q chromium >/dev/null 2>&1 || \
 		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
 		  echo "chromium could not be installed: the console's browser tests will skip"; }
+	@command -v npm >/dev/null || ! command -v apt-get >/dev/null || \
+		{ apt-get install -y -q npm >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q npm >/dev/null 2>&1; } || \
+		  echo "npm could not be installed: the console's accessibility test will skip"; }
+	@$(MAKE) -s --no-print-directory $(AXE_STAMP)
 
 # The screenshots docs/console.md shows, taken by the console's browser tests.
 screenshots: install browser

@@ -65,6 +65,20 @@ def clock(moment: datetime) -> str:
     return moment.strftime("%H:%M")
 
 
+def numbers(series: list[dict], now: datetime) -> list[dict]:
+    """The chart's bars that have requests, as text: what a screen reader or a keyboard
+    reaches (a bar's tooltip needs a mouse), oldest first."""
+    first, bars = buckets(series, now)
+    out = []
+    for index, (requests, errors) in enumerate(bars):
+        if requests:
+            start = first + timedelta(minutes=BUCKET_MINUTES * index)
+            out.append({"start": clock(start),
+                        "end": clock(start + timedelta(minutes=BUCKET_MINUTES)),
+                        "requests": requests, "errors": errors})
+    return out
+
+
 def chart(series: list[dict], now: datetime, chart_id: str = "activity") -> Markup:
     """The SVG: a bar per quarter hour (requests, and their errors in front), the highest
     bar's value at the top, a time label every 6 hours, and a <title> on each bar."""

@@ -187,6 +187,7 @@ async def chart_values(gw: Gateway, provider: ProviderRow) -> dict:
     busy = any(m["requests"] for m in series[-5:])
     return {"chart": traffic.chart(series, gw.clock.now()),
             "chart_summary": traffic.summary_text(traffic.totals(series)),
+            "chart_numbers": traffic.numbers(series, gw.clock.now()),
             "chart_every": CHART_BUSY_EVERY if busy else CHART_EVERY}
 
 

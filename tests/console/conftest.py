@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_helpers import CONFIG, Served
-from serving import free_port, read_lines, start, stop, wait_ready
+from console_helpers import Served, first_start, open_page
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -56,37 +55,14 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    config = tmp_path / "identity-gateway.toml"
-    config.write_text(CONFIG)
-    database, port = tmp_path / "gw.db", free_port()
-    proc = start(database, port, config)
-    try:
-        lines = read_lines(proc, 5)
-        values = dict(line.split(": ", 1) for line in lines if ": " in line)
-        assert set(values) >= {"SCIM base URL", "Bearer token", "Admin token", "Console URL",
-                               "Console password"}, lines
-        wait_ready(values["SCIM base URL"])
-        yield Served(url=f"http://127.0.0.1:{port}", scim_base=values["SCIM base URL"],
-                     bearer=values["Bearer token"], admin_token=values["Admin token"],
-                     console_url=values["Console URL"], password=values["Console password"],
-                     database=database, config=config, proc=proc)
-    finally:
-        stop(proc)
+    with first_start(tmp_path) as gateway:
+        yield gateway
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  permissions=["clipboard-read", "clipboard-write"])
-    context.set_default_timeout(20_000)
-    opened = context.new_page()
-    errors: list[str] = []
-    # Script errors and CSP violations (an answer's own status is not one of them).
-    opened.on("console", lambda m: errors.append(m.text) if m.type == "error"
-              and not m.text.startswith("Failed to load resource") else None)
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    opened.errors = errors
+    opened = open_page(browser)
     try:
         yield opened
     finally:
-        context.close()
+        opened.context.close()

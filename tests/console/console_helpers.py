@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from serving import EXE
+from serving import EXE, free_port, read_lines, start, stop, wait_ready
 
 CONFIG = """
 [gateway]
@@ -59,6 +61,44 @@ class Served:
         return subprocess.run([str(EXE), *args, "--database", str(self.database),
                                "--config", str(self.config)], capture_output=True,
                               text=True, input=stdin, timeout=120)
+
+
+@contextmanager
+def first_start(folder: Path) -> Iterator[Served]:
+    """`identity-gateway serve` started for the first time on a database in ``folder``, with
+    what it printed; stopped afterwards."""
+    config = folder / "identity-gateway.toml"
+    config.write_text(CONFIG)
+    database, port = folder / "gw.db", free_port()
+    proc = start(database, port, config)
+    try:
+        lines = read_lines(proc, 5)
+        values = dict(line.split(": ", 1) for line in lines if ": " in line)
+        assert set(values) >= {"SCIM base URL", "Bearer token", "Admin token", "Console URL",
+                               "Console password"}, lines
+        wait_ready(values["SCIM base URL"])
+        yield Served(url=f"http://127.0.0.1:{port}", scim_base=values["SCIM base URL"],
+                     bearer=values["Bearer token"], admin_token=values["Admin token"],
+                     console_url=values["Console URL"], password=values["Console password"],
+                     database=database, config=config, proc=proc)
+    finally:
+        stop(proc)
+
+
+def open_page(browser: Any, width: int = 1280, height: int = 900, **options: Any) -> Any:
+    """A page in a context of its own (close it with ``page.context.close()``), whose
+    ``errors`` collects script errors and CSP violations (an answer's own status is not
+    one of them). ``options`` go to the context: color_scheme, reduced_motion..."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  permissions=["clipboard-read", "clipboard-write"], **options)
+    context.set_default_timeout(20_000)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error"
+              and not m.text.startswith("Failed to load resource") else None)
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.errors = errors
+    return opened
 
 
 def sign_in(page: Any, served: Served, username: str = "admin",

@@ -3,6 +3,13 @@
 (function () {
   "use strict";
 
+  // One polite status line (base.html, #announce) for what changes without a page load, so
+  // that a screen reader says it too.
+  function announce(text) {
+    var line = document.getElementById("announce");
+    if (line) line.textContent = text;
+  }
+
   function copy(button) {
     var target = document.getElementById(button.getAttribute("data-copy"));
     if (!target) return;
@@ -10,6 +17,7 @@
     var done = function () {
       var before = button.textContent;
       button.textContent = "Copied";
+      announce("Copied to the clipboard");
       setTimeout(function () { button.textContent = before; }, 1500);
     };
     if (navigator.clipboard && window.isSecureContext) {
@@ -89,6 +97,28 @@
   //   {"html": "...", "state": "...", "done": bool} replaces the element's content,
   //   {"rows": "...", "after": N} prepends rows to the element's <tbody> (the sync log),
   //   {"every": ms} sets the delay before the next request.
+  // Content that did not change is left alone: a live region would say it again, and a
+  // reader would lose their place. Both sides go through the browser's own serializer.
+  function same(node, html) {
+    var parsed = document.createElement("template");
+    parsed.innerHTML = html;
+    var squeeze = function (text) {
+      return text.replace(/ open=""/g, "").replace(/\s+/g, " ").replace(/> </g, "><").trim();
+    };
+    return squeeze(parsed.innerHTML) === squeeze(node.innerHTML);
+  }
+
+  // New content keeps what the reader opened (a <details> with an id) open.
+  function replace(node, html) {
+    var open = Array.prototype.map.call(node.querySelectorAll("details[open][id]"),
+                                        function (d) { return d.id; });
+    node.innerHTML = html;
+    open.forEach(function (id) {
+      var found = document.getElementById(id);
+      if (found) found.open = true;
+    });
+  }
+
   function poll(node) {
     var url = node.getAttribute("data-poll");
     var every = parseInt(node.getAttribute("data-every") || "2000", 10);
@@ -100,13 +130,15 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
           if (!data) return;
-          if (data.html !== undefined) node.innerHTML = data.html;
+          if (data.html !== undefined && !same(node, data.html)) replace(node, data.html);
           if (data.state !== undefined) node.setAttribute("data-state", data.state);
           if (data.rows) {
             var body = node.querySelector("tbody");
             var holder = document.createElement("tbody");
             holder.innerHTML = data.rows;
+            var added = holder.children.length;
             while (holder.lastElementChild) body.insertBefore(holder.lastElementChild, body.firstElementChild);
+            if (added) announce(added === 1 ? "1 new entry" : added + " new entries");
           }
           if (data.after !== undefined) node.setAttribute("data-after", data.after);
           if (data.every) every = data.every;
