@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.accounts import auth_failures, scheduler
+from gateway.accounts.credentials import BuiltinAuth
 from gateway.api import probes, scim
 from gateway.api.admin.routes import routes as admin_routes
 from gateway.api.http import admin_error_response, error_response
@@ -52,8 +53,8 @@ async def all_migrations(gw: Gateway) -> list[Migration]:
 def build_gateway(settings: Settings, clock: Clock | None = None,
                   plugins: Iterable[object] | Mapping[str, object] = ()) -> Gateway:
     """Everything but the HTTP layer: used by the app and by the CLI."""
-    pm = make_plugin_manager(settings.plugins, plugins)
-    hooks = Hooks(pm)
+    pm = make_plugin_manager(settings.plugins, plugins, builtins={"builtin_auth": BuiltinAuth()})
+    hooks = Hooks(pm, trace=settings.trace_hooks)
     hooks.call_sync("gateway_config", config=settings.config)
     registry = default_registry()
     hooks.call_sync("register_schemas", registry=registry)

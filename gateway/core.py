@@ -40,7 +40,7 @@ class Gateway:
         self.settings = settings
         self.store = store
         self.pm = pm
-        self.hooks = Hooks(pm)
+        self.hooks = Hooks(pm, trace=settings.trace_hooks)
         self.registry = registry
         # Each provider's schema (the registry and its custom attributes), by schema tag.
         self.provider_schemas: dict[str, tuple[str, Registry]] = {}

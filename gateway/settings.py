@@ -27,7 +27,7 @@ PLUGIN_GROUP = "identity_gateway.plugins"
 CORE_SECTIONS = ("gateway", "plugins")
 # Environment variables that override [gateway] keys.
 ENVIRONMENT = {"DATABASE": "database", "HOST": "host", "PORT": "port",
-               "GATEWAY_BASE_URL": "base_url"}
+               "GATEWAY_BASE_URL": "base_url", "IDENTITY_GATEWAY_TRACE_HOOKS": "trace_hooks"}
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 KEYS_VARIABLE = "IDENTITY_GATEWAY_SECRET_KEYS"  # Fernet keys for webhook secrets, first new
 
@@ -108,6 +108,8 @@ class Settings(msgspec.Struct, kw_only=True):
     log_format: Literal["json", "text"] | None = None  # serve: json unless stdout is a terminal
     metrics_token: str | None = None  # bearer token for /metrics (or its sha256$ hash)
     activity_flush_interval: Seconds = 5.0  # seconds between writes of provider activity
+    # A log line for every call of a plugin's hook (docs/plugins.md, "Tracing hooks").
+    trace_hooks: bool = False
     config: dict = {}  # the whole parsed file, for plugins' own sections
     config_path: str | None = None  # the file it was read from (None: no config file)
 
@@ -121,7 +123,7 @@ GATEWAY_KEYS = tuple(f.name for f in msgspec.structs.fields(Settings)
                      if f.name not in ("plugins", "config", "config_path", "secret_keys"))
 # Keys given on the command line, as their flags.
 FLAGS = {"database": "--database", "host": "--host", "port": "--port", "migrate": "--migrate",
-         "log_format": "--log-format"}
+         "log_format": "--log-format", "trace_hooks": "--trace-hooks"}
 
 
 def read_config(chosen: str) -> dict:

@@ -36,11 +36,13 @@ def test_every_hook_is_documented_with_its_parameters():
     assert documented() == specs()
 
 
-def test_every_startup_hook_says_so_in_the_table():
-    startup = {name for name in specs() if getattr(getattr(hookspecs, name), "startup", False)}
+def test_every_direct_hook_says_so_in_the_table():
+    """A hook answered at once (not awaited) says "startup" or "directly" where it is
+    called."""
+    direct = {name for name in specs() if getattr(getattr(hookspecs, name), "direct", False)}
     marked = set()
     for line in (DOCS / "plugins.md").read_text().splitlines():
         match = ROW.match(line)
-        if match and "startup" in line.split("|")[2]:
+        if match and ("startup" in line.split("|")[2] or "directly" in line.split("|")[2]):
             marked.add(match.group(1))
-    assert marked == startup
+    assert marked == direct

@@ -18,8 +18,8 @@ def acme_plugin() -> types.ModuleType:
     acme = types.ModuleType("identity_gateway_acme")
 
     @hookimpl
-    def validate_resource(provider, resource_type, resource, gateway):
-        if getattr(provider, "plugin", None) != "acme" or resource_type != "User":
+    def validate_resource(resource_type, resource, gateway):
+        if resource_type != "User":  # scoped: called for acme's providers only
             return
         if gateway.plugin_config("acme").get("strict") and not resource.get("externalId"):
             raise ScimError(400, "ACME requires externalId on every user", "invalidValue")

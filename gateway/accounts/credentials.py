@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.hookspecs import hookimpl
+from gateway.hookspecs import every_provider, hookimpl
 from gateway.store.base import CredentialRow
 
 ADMIN = ""  # the provider_id of admin credentials
@@ -128,6 +128,7 @@ class BuiltinAuth:
         return ["bearer", "basic"]
 
     @hookimpl
+    @every_provider
     def issue_credential(self, provider: Any, kind: str, secret: str,
                          username: str | None) -> IssuedCredential | None:
         if kind == "bearer":
@@ -140,6 +141,7 @@ class BuiltinAuth:
         return None
 
     @hookimpl(trylast=True)
+    @every_provider
     def authenticate(self, request: Any, provider: Any, credentials: list) -> Principal | None:
         token = bearer_token(request)
         if token is not None:

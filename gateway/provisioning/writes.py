@@ -233,7 +233,7 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
         before = copy_data(row.data)
         scheduled = (row.state, row.deactivate_at)
         old_block = row.block_reason
-        if gw.hooks.impls("normalize_request"):  # what the plugins see as the current state
+        if gw.hooks.wanted("normalize_request", ctx.provider):  # the current state, for them
             body = await normalize(gw, ctx, rtype, operation, body,
                                    render(row, rtype, gw.base_url(pid)))
         if operation == "patch":
