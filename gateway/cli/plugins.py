@@ -6,14 +6,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gateway.app import create_app
 from gateway.cli.common import common, settings_from
 from gateway.hooks import Hooks, describe, make_plugin_manager
 from gateway.settings import load_settings
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """The plugins the config enables, with versions and hooks (no database needed)."""
-    loaded = describe(make_plugin_manager(settings_from(args).plugins))
+    """The plugins the config enables, with versions and hooks (no database needed), once
+    the app is built as `serve` builds it: a plugin whose config section its
+    `gateway_config` hook refuses, or whose startup hooks fail, stops the listing with the
+    same one line (and exit status) as it stops `serve`."""
+    app = create_app(settings_from(args), run_scheduler=False)
+    loaded = describe(app.state.gateway.pm)
     print("NAME\tVERSION\tHOOKS")
     for plugin in loaded:
         print(f"{plugin['name']}\t{plugin['version'] or '-'}\t{', '.join(plugin['hooks'])}")
