@@ -1,5 +1,5 @@
-"""`identity-gateway plugins` (what is loaded), and the commands that enabled plugins add
-to `identity-gateway` (the `cli_commands` hook)."""
+"""`identity-gateway plugins` (what is loaded), `plugin new` (gateway.cli.plugin_new), and
+the commands that enabled plugins add to `identity-gateway` (the `cli_commands` hook)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from gateway.app import create_app
+from gateway.cli import plugin_new
 from gateway.cli.common import common, settings_from
 from gateway.hooks import Hooks, describe, make_plugin_manager
 from gateway.settings import load_settings
@@ -31,6 +32,7 @@ def add_commands(sub: Any, argv: list[str] | None) -> None:
                                              "the hooks each implements")
     listing.add_argument("--config", help="config file (default identity-gateway.toml)")
     listing.set_defaults(func=cmd_plugins)
+    plugin_new.add_commands(sub)
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--config")
     known, _ = early.parse_known_args(argv)
