@@ -24,7 +24,7 @@ from gateway.console import auth as console_auth
 from gateway.console import routes as console
 from gateway.core import Gateway
 from gateway.errors import GatewayError
-from gateway.events import delivery, retention, webhook_secrets
+from gateway.events import retention, webhook_delivery, webhook_secrets
 from gateway.hooks import Hooks, describe, make_plugin_manager
 from gateway.observability import activity
 from gateway.observability.middleware import Observe, request_info
@@ -149,7 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                              ", ".join(plugin["hooks"]))
                 if run_scheduler:
                     tasks.start_soon(scheduler.scheduler, gw)
-                tasks.start_soon(delivery.run, gw)
+                tasks.start_soon(webhook_delivery.run, gw)
                 tasks.start_soon(retention.run, gw)
                 tasks.start_soon(auth_failures.run, gw)
                 tasks.start_soon(activity.run, gw)

@@ -20,7 +20,7 @@ from gateway.accounts.password_checks import PasswordChecks
 from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
 from gateway.context import RequestContext
-from gateway.events import record as records
+from gateway.events import synclog_write as records
 from gateway.hooks import Hooks
 from gateway.observability.activity import ActivityBuffer
 from gateway.observability.health import Heartbeats

@@ -16,7 +16,7 @@ import msgspec
 from gateway.accounts import custom_attributes, guard, lifecycle
 from gateway.context import RequestContext
 from gateway.events.payload import event_data
-from gateway.events.record import committed, emit, log_failure, log_unchanged, record
+from gateway.events.synclog_write import committed, emit, log_failure, log_unchanged, record
 from gateway.ids import new_id
 from gateway.provisioning import group_names
 from gateway.provisioning.members import apply_member_changes, check_members, take_members
