@@ -59,15 +59,15 @@ class Gateway:
 
     # The public surface for plugins (documented in docs/plugins.md). --------------------
 
-    def plugin_config(self, name: str) -> dict:
+    def plugin_config(self, name: str) -> dict[str, Any]:
         """A plugin's own section of the config file (``[name]``), or {} when it has none."""
         section = self.settings.config.get(name)
         return dict(section) if isinstance(section, dict) else {}
 
     async def record(self, conn: Conn, *, actor: str, provider_id: str | None,
                      event_type: str, resource_type: str, resource_id: str, operation: str,
-                     data: dict, before: Any = None, after: Any = None,
-                     reason: str | None = None) -> dict:
+                     data: dict[str, Any], before: Any = None, after: Any = None,
+                     reason: str | None = None) -> dict[str, Any]:
         """Write a sync-log entry and an outbox event through ``conn`` (the caller's
         transaction) and return the event. For plugins that change what they own."""
         ctx = RequestContext(provider=None, provider_id=provider_id, actor=actor)
@@ -77,7 +77,8 @@ class Gateway:
                                     data=data, reason=reason)
 
     async def user_action(self, user_id: str, action: str, actor: str = "admin",
-                          reason: str | None = None, conn: Conn | None = None) -> dict | None:
+                          reason: str | None = None, conn: Conn | None = None
+                          ) -> dict[str, Any] | None:
         """block / unblock / deactivate / reactivate a user now, in its own transaction (or
         in the caller's, given ``conn``); returns the admin view of the user, or None when
         there is no such user. Raises ``gateway.plugin.ActionRefused`` (409) for a
@@ -93,7 +94,8 @@ class Gateway:
         ``parse_path``, ``path_values`` and the evaluators to reach custom attributes."""
         return (await custom_attributes.registry_of(self, provider, conn)).types[name]
 
-    async def user_view(self, user_id: str, conn: Conn | None = None) -> dict | None:
+    async def user_view(self, user_id: str, conn: Conn | None = None
+                        ) -> dict[str, Any] | None:
         """The admin view of a user (state, source, profile, plugin fields)."""
         return await users.user_view(self, user_id, conn)
 

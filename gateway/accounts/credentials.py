@@ -27,6 +27,7 @@ import secrets
 from typing import Any
 
 import msgspec
+from starlette.requests import HTTPConnection
 
 from gateway.hookspecs import every_provider, hookimpl
 from gateway.store.base import CredentialRow
@@ -89,7 +90,7 @@ def presented(request: Any) -> Presented:
     return Presented(scheme)
 
 
-def bearer_token(request: Any) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
