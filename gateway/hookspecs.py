@@ -116,7 +116,7 @@ def gateway_config(config: dict[str, Any]) -> None:
 @hookspec
 @direct
 def register_schemas(registry: Registry) -> None:
-    """Startup. Called once with the app's ``gateway.scim.schema.Registry``.
+    """Startup. Called once with the app's schema registry (``gateway.plugin.Registry``).
 
     Add schema extensions with ``registry.extend("User", schema)``; they appear in /Schemas and
     /ResourceTypes and are accepted, stored, filtered and returned like the built-in ones.
