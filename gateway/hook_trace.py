@@ -17,6 +17,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.requests import Request
+
+from gateway.store.base import ProviderRow
+
 log = logging.getLogger("identity_gateway.hooks")
 
 # Parameters whose text is a word of the gateway's own vocabulary: shown as they are.
@@ -36,12 +40,10 @@ def summary(name: str, value: Any) -> Any:
         return {"keys": keys + ([f"... {more} more"] if more > 0 else [])}
     if isinstance(value, list | tuple | set | frozenset):
         return f"{type(value).__name__} of {len(value)}"
-    provider_id = getattr(value, "id", None)
-    if hasattr(value, "plugin") and hasattr(value, "auth_kind"):
-        return f"provider {provider_id} ({getattr(value, 'plugin', None) or 'no plugin'})"
-    scope = getattr(value, "scope", None)
-    if isinstance(scope, dict) and scope.get("type") == "http":
-        return f"request {scope.get('method')} {scope.get('path')}"
+    if isinstance(value, ProviderRow):
+        return f"provider {value.id} ({value.plugin or 'no plugin'})"
+    if isinstance(value, Request):
+        return f"request {value.method} {value.url.path}"
     return type(value).__name__
 
 
