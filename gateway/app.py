@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.accounts import auth_failures, scheduler, sso
+from gateway.accounts.credentials import BuiltinAuth
 from gateway.api import probes, scim
 from gateway.api.admin.routes import routes as admin_routes
 from gateway.api.http import admin_error_response, error_response
@@ -23,7 +24,7 @@ from gateway.console import auth as console_auth
 from gateway.console import routes as console
 from gateway.core import Gateway
 from gateway.errors import GatewayError
-from gateway.events import delivery, retention, webhook_secrets
+from gateway.events import retention, webhook_delivery, webhook_secrets
 from gateway.hooks import Hooks, describe, make_plugin_manager
 from gateway.observability import activity
 from gateway.observability.middleware import Observe, request_info
@@ -52,8 +53,8 @@ async def all_migrations(gw: Gateway) -> list[Migration]:
 def build_gateway(settings: Settings, clock: Clock | None = None,
                   plugins: Iterable[object] | Mapping[str, object] = ()) -> Gateway:
     """Everything but the HTTP layer: used by the app and by the CLI."""
-    pm = make_plugin_manager(settings.plugins, plugins)
-    hooks = Hooks(pm)
+    pm = make_plugin_manager(settings.plugins, plugins, builtins={"builtin_auth": BuiltinAuth()})
+    hooks = Hooks(pm, trace=settings.trace_hooks)
     hooks.call_sync("gateway_config", config=settings.config)
     registry = default_registry()
     hooks.call_sync("register_schemas", registry=registry)
@@ -148,7 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                              ", ".join(plugin["hooks"]))
                 if run_scheduler:
                     tasks.start_soon(scheduler.scheduler, gw)
-                tasks.start_soon(delivery.run, gw)
+                tasks.start_soon(webhook_delivery.run, gw)
                 tasks.start_soon(retention.run, gw)
                 tasks.start_soon(auth_failures.run, gw)
                 tasks.start_soon(activity.run, gw)

@@ -21,7 +21,7 @@ from gateway.accounts.password_checks import PasswordChecks
 from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
 from gateway.context import RequestContext
-from gateway.events import record as records
+from gateway.events import synclog_write as records
 from gateway.hooks import Hooks
 from gateway.observability.activity import ActivityBuffer
 from gateway.observability.health import Heartbeats
@@ -41,7 +41,7 @@ class Gateway:
         self.settings = settings
         self.store = store
         self.pm = pm
-        self.hooks = Hooks(pm)
+        self.hooks = Hooks(pm, trace=settings.trace_hooks)
         self.registry = registry
         # Each provider's schema (the registry and its custom attributes), by schema tag.
         self.provider_schemas: dict[str, tuple[str, Registry]] = {}
@@ -61,15 +61,15 @@ class Gateway:
 
     # The public surface for plugins (documented in docs/plugins.md). --------------------
 
-    def plugin_config(self, name: str) -> dict:
+    def plugin_config(self, name: str) -> dict[str, Any]:
         """A plugin's own section of the config file (``[name]``), or {} when it has none."""
         section = self.settings.config.get(name)
         return dict(section) if isinstance(section, dict) else {}
 
     async def record(self, conn: Conn, *, actor: str, provider_id: str | None,
                      event_type: str, resource_type: str, resource_id: str, operation: str,
-                     data: dict, before: Any = None, after: Any = None,
-                     reason: str | None = None) -> dict:
+                     data: dict[str, Any], before: Any = None, after: Any = None,
+                     reason: str | None = None) -> dict[str, Any]:
         """Write a sync-log entry and an outbox event through ``conn`` (the caller's
         transaction) and return the event. For plugins that change what they own."""
         ctx = RequestContext(provider=None, provider_id=provider_id, actor=actor)
@@ -79,7 +79,8 @@ class Gateway:
                                     data=data, reason=reason)
 
     async def user_action(self, user_id: str, action: str, actor: str = "admin",
-                          reason: str | None = None, conn: Conn | None = None) -> dict | None:
+                          reason: str | None = None, conn: Conn | None = None
+                          ) -> dict[str, Any] | None:
         """block / unblock / deactivate / reactivate a user now, in its own transaction (or
         in the caller's, given ``conn``); returns the admin view of the user, or None when
         there is no such user. Raises ``gateway.plugin.ActionRefused`` (409) for a
@@ -95,7 +96,8 @@ class Gateway:
         ``parse_path``, ``path_values`` and the evaluators to reach custom attributes."""
         return (await custom_attributes.registry_of(self, provider, conn)).types[name]
 
-    async def user_view(self, user_id: str, conn: Conn | None = None) -> dict | None:
+    async def user_view(self, user_id: str, conn: Conn | None = None
+                        ) -> dict[str, Any] | None:
         """The admin view of a user (state, source, profile, plugin fields)."""
         return await users.user_view(self, user_id, conn)
 

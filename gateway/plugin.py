@@ -36,19 +36,39 @@ from gateway.console.extension import (
 )
 from gateway.core import Gateway
 from gateway.errors import Conflict, GatewayError, NotFound, did_you_mean
-from gateway.hookspecs import hookimpl
+from gateway.hookspecs import (
+    Answer,
+    CommonOptions,
+    ConsoleItem,
+    GatewayCommand,
+    Subcommands,
+    every_provider,
+    hookimpl,
+    own_providers,
+)
 from gateway.ids import new_id
 from gateway.params import INT64_MAX, parse_int
 from gateway.profile import FIELDS as PROFILE_FIELDS
 from gateway.scim.ast import AttrPath, lookup
-from gateway.scim.errors import ScimError
+from gateway.scim.errors import ERROR_SCHEMA, ScimError
 from gateway.scim.evaluate import element_matches, resource_values
 from gateway.scim.path import PatchPath, parse_path, path_values
 from gateway.scim.schema import (
+    BULK_REQUEST,
+    BULK_RESPONSE,
     ENTERPRISE_SCHEMA,
+    GROUP_SCHEMA,
     GROUP_TYPE,
+    LIST_RESPONSE,
+    PATCH_OP,
+    RESOURCE_TYPE_SCHEMA,
+    SCHEMA_SCHEMA,
+    SEARCH_REQUEST,
+    SPC_SCHEMA,
+    USER_SCHEMA,
     USER_TYPE,
     Attribute,
+    Registry,
     ResourceType,
     Schema,
 )
@@ -65,8 +85,8 @@ from gateway.store.base import (
 )
 
 __all__ = [
-    # hooks and the running gateway
-    "hookimpl", "Gateway", "ConfigError",
+    # hooks and the running gateway; which providers a hook sees; what a hook may return
+    "hookimpl", "Gateway", "ConfigError", "every_provider", "own_providers", "Answer",
     # refusals
     "GatewayError", "NotFound", "Conflict", "ScimError", "ActionRefused", "did_you_mean",
     # credentials (authenticate / issue_credential hooks)
@@ -79,8 +99,12 @@ __all__ = [
     # tables of your own (migrations hook) and SQL on both stores
     "Migration", "migrations_in", "Conn", "IntegrityError", "json_column", "keyset_page",
     "new_id",
-    # schemas, attribute paths and filters
-    "Attribute", "Schema", "ResourceType", "USER_TYPE", "GROUP_TYPE", "ENTERPRISE_SCHEMA",
+    # schemas (register_schemas), attribute paths and filters
+    "Attribute", "Schema", "ResourceType", "Registry", "USER_TYPE", "GROUP_TYPE",
+    # every schema URN the core serves (each a str)
+    "USER_SCHEMA", "GROUP_SCHEMA", "ENTERPRISE_SCHEMA", "PATCH_OP", "LIST_RESPONSE",
+    "SEARCH_REQUEST", "BULK_REQUEST", "BULK_RESPONSE", "ERROR_SCHEMA", "SCHEMA_SCHEMA",
+    "RESOURCE_TYPE_SCHEMA", "SPC_SCHEMA",
     "AttrPath", "PatchPath", "parse_path", "path_values", "lookup", "resource_values",
     "element_matches",
     # admin routes (extra_routes / provider_routes hooks)
@@ -92,7 +116,10 @@ __all__ = [
     "Operation", "documented",
     # settings
     "parse_duration",
+    # commands (cli_commands)
+    "Subcommands", "CommonOptions", "GatewayCommand",
     # the web console (console_pages hook)
-    "ConsolePage", "ConsolePanel", "ConsoleIdp", "ConsoleUserFilter", "FailureLimit",
-    "console_page", "console_fragment", "console_form", "console_actor", "console_redirect",
+    "ConsolePage", "ConsolePanel", "ConsoleIdp", "ConsoleUserFilter", "ConsoleItem",
+    "FailureLimit", "console_page", "console_fragment", "console_form", "console_actor",
+    "console_redirect",
 ]

@@ -27,7 +27,7 @@ PLUGIN_GROUP = "identity_gateway.plugins"
 CORE_SECTIONS = ("gateway", "plugins", "console")
 # Environment variables that override [gateway] keys.
 ENVIRONMENT = {"DATABASE": "database", "HOST": "host", "PORT": "port",
-               "GATEWAY_BASE_URL": "base_url"}
+               "GATEWAY_BASE_URL": "base_url", "IDENTITY_GATEWAY_TRACE_HOOKS": "trace_hooks"}
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 KEYS_VARIABLE = "IDENTITY_GATEWAY_SECRET_KEYS"  # Fernet keys for webhook secrets, first new
 SSO_SECRET_VARIABLE = "IDENTITY_GATEWAY_SSO_CLIENT_SECRET"  # the console's OIDC client secret
@@ -141,6 +141,8 @@ class Settings(msgspec.Struct, kw_only=True):
     metrics_token: str | None = None  # bearer token for /metrics (or its sha256$ hash)
     activity_flush_interval: Seconds = 5.0  # seconds between writes of provider activity
     console_sso: SsoSettings | None = None  # [console.sso]; None: from the Settings page
+    # A log line for every call of a plugin's hook (docs/plugins.md, "Tracing hooks").
+    trace_hooks: bool = False
     config: dict = {}  # the whole parsed file, for plugins' own sections
     config_path: str | None = None  # the file it was read from (None: no config file)
 
@@ -155,7 +157,7 @@ GATEWAY_KEYS = tuple(f.name for f in msgspec.structs.fields(Settings)
                                      "console_sso"))
 # Keys given on the command line, as their flags.
 FLAGS = {"database": "--database", "host": "--host", "port": "--port", "migrate": "--migrate",
-         "log_format": "--log-format"}
+         "log_format": "--log-format", "trace_hooks": "--trace-hooks"}
 
 
 def read_config(chosen: str) -> dict:

@@ -65,10 +65,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(args: list[str], env: dict | None = None) -> subprocess.Popen:
-    """`identity-gateway ARGS...` with its output read on a thread (see read_lines)."""
+def launch(args: list[str], env: dict | None = None,
+           command: list[str] | None = None) -> subprocess.Popen:
+    """`identity-gateway ARGS...` with its output read on a thread (see read_lines);
+    `command` runs another installation of it instead."""
     proc = subprocess.Popen(
-        [str(EXE), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [*(command or [str(EXE)]), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     _readers[proc.pid] = LineReader(proc)

@@ -4,11 +4,14 @@ import pytest
 
 from gateway.hooks import PluginError, make_plugin_manager
 from gateway.plugin import (
+    PATCH_OP,
     IssuedCredential,
     Principal,
     ScimError,
+    every_provider,
     hash_secret,
     hookimpl,
+    own_providers,
     verify_secret,
 )
 from gateway.testing import running
@@ -25,6 +28,7 @@ class Recorder:
         self.committed = []
 
     @hookimpl
+    @every_provider
     def normalize_request(self, resource_type, operation, body):
         if resource_type == "User" and isinstance(body, dict) and "nick" in body:
             body = dict(body)
@@ -33,6 +37,7 @@ class Recorder:
         return None
 
     @hookimpl
+    @every_provider
     def validate_resource(self, resource_type, resource):
         if resource.get("title") == "forbidden":
             raise ScimError(400, "title 'forbidden' is not allowed here", "invalidValue")
@@ -85,6 +90,7 @@ class TokenAuth:
     """A plugin credential check: authenticate is an ordinary hook."""
 
     @hookimpl
+    @every_provider
     def authenticate(self, request, provider, credentials):
         if request.headers.get("x-test-key") == "let-me-in":
             return Principal(provider.id, "test", "test")
@@ -108,6 +114,7 @@ class AsyncKind:
         return ["async-key"]
 
     @hookimpl
+    @every_provider
     async def issue_credential(self, provider, kind, secret, username, gateway):
         if kind != "async-key":
             return None
@@ -115,6 +122,7 @@ class AsyncKind:
         return IssuedCredential("async-key", hash_secret(secret), None, [("Key", secret)])
 
     @hookimpl
+    @every_provider
     async def authenticate(self, request, provider, credentials):
         key = request.headers.get("x-key", "")
         for cred in credentials:
@@ -160,7 +168,7 @@ class AsyncStartup:
 @pytest.mark.parametrize("plugin,words", [
     (NewStyleWrapper(), "wrapper"),
     (OldStyleWrapper(), "wrapper"),
-    (AsyncStartup(), "startup hook"),
+    (AsyncStartup(), "answered directly"),
 ])
 def test_implementations_the_gateway_would_not_run_are_refused(plugin, words):
     with pytest.raises(PluginError) as refused:
@@ -216,3 +224,96 @@ async def test_firstresult_hooks_stop_at_the_first_answer(tmp_path):
         answer = await gateway.gw.hooks.call("lifecycle_decision", provider=None, user={},
                                              change="due", conn=None, gateway=gateway.gw)
         assert answer is keep
+
+
+class Dialect:
+    """A third-party IdP plugin's hooks, written without a check of `provider.plugin`."""
+
+    def __init__(self):
+        self.seen = []
+        self.policy = []
+
+    @hookimpl
+    def normalize_request(self, provider, body):
+        self.seen.append(("normalize_request", provider and provider.name))
+        return {**body, "title": "from acme"} if isinstance(body, dict) else None
+
+    @hookimpl
+    def validate_resource(self, provider, resource):
+        self.seen.append(("validate_resource", provider and provider.name))
+
+    @hookimpl
+    def canonical_profile(self, provider):
+        self.seen.append(("canonical_profile", provider and provider.name))
+        return {"department": "acme"}
+
+    @hookimpl
+    @own_providers
+    def lifecycle_decision(self, provider, change):
+        self.policy.append((provider and provider.name, change))
+
+
+async def test_scoped_hooks_see_only_their_own_providers(database):
+    acme = Dialect()
+    async with running(database, plugins={"acme": acme}) as gateway:
+        ours = await gateway.provider("ours", plugin="acme")
+        other = await gateway.provider("other")
+        for idp, name in ((ours, "a@example.com"), (other, "b@example.com")):
+            r = await gateway.scim(idp, "POST", "/Users", user_body(name))
+            assert r.status_code == 201, r.text
+            await gateway.scim(idp, "PATCH", f"/Users/{r.json()['id']}", {
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": "active", "value": False}]})
+        local = await gateway.admin_api("POST", "/users", {"userName": "c@example.com"})
+        assert local.status_code == 201, local.text
+        titles = {u["userName"]: u.get("title") for u in
+                  (await gateway.scim(ours, "GET", "/Users")).json()["Resources"]
+                  + (await gateway.scim(other, "GET", "/Users")).json()["Resources"]}
+    assert titles == {"a@example.com": "from acme", "b@example.com": None}
+    assert {name for _, name in acme.seen} == {"ours"}
+    assert {hook for hook, _ in acme.seen} == {"normalize_request", "validate_resource",
+                                               "canonical_profile"}
+    assert acme.policy == [("ours", "deactivate")]
+
+
+class Everywhere:
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    @every_provider
+    def validate_resource(self, provider, resource):
+        self.seen.append(provider and provider.name)
+
+
+async def test_every_provider_sees_every_provider_and_local_users(database):
+    watcher = Everywhere()
+    async with running(database, plugins={"watcher": watcher}) as gateway:
+        for name in ("one", "two"):
+            idp = await gateway.provider(name)
+            r = await gateway.scim(idp, "POST", "/Users", user_body(f"{name}@example.com"))
+            assert r.status_code == 201
+        local = await gateway.admin_api("POST", "/users", {"userName": "c@example.com"})
+        assert local.status_code == 201, local.text
+    assert watcher.seen == ["one", "two", None]
+
+
+class Unnamed:
+    @hookimpl
+    def normalize_request(self, body):
+        return body
+
+
+class OwnWithoutProvider:
+    @hookimpl
+    @own_providers
+    def after_change(self, event):
+        return None
+
+
+def test_scope_declarations_that_cannot_work_are_refused():
+    with pytest.raises(PluginError, match="normalize_request.*registered without a name"):
+        make_plugin_manager(extra=[Unnamed()])
+    make_plugin_manager(extra={"named": Unnamed()})  # a provider can name this one
+    with pytest.raises(PluginError, match="own_providers on a hook without a provider"):
+        make_plugin_manager(extra={"x": OwnWithoutProvider()})

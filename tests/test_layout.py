@@ -1,5 +1,6 @@
-"""The shape of the code a newcomer relies on: no import cycles in the core, plugins that
-import only the public surface, and a core that never names a plugin.
+"""The shape of the code a newcomer relies on: the layer order docs/architecture.md draws,
+no import cycles in the core, plugins that import only the public surface, and a core that
+never names a plugin.
 
 The import graph is read from the source (the `import` statements that run, so not those
 under `if TYPE_CHECKING:`, which only feed the type checker): a cycle here is one Python
@@ -9,16 +10,19 @@ would meet at run time, whichever module is imported first.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
+
+from gateway.testing import assert_public_imports, runtime_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "gateway"
 PLUGINS = sorted(p for p in (ROOT / "plugins").glob("*/identity_gateway_*")
                  if p.is_dir() and p.suffix != ".egg-info")
 PLUGIN_NAMES = ("entra", "okta", "legal_hold", "org_mapping")
-PUBLIC = {"gateway.plugin"}  # what a plugin may import; its tests may also use gateway.testing
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
 
 def module_name(path: Path, base: Path) -> str:
@@ -26,26 +30,6 @@ def module_name(path: Path, base: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
-
-
-def runtime_imports(tree: ast.AST) -> list[tuple[ast.stmt, str, list[str]]]:
-    """(statement, module, names) of every import that runs, at any depth."""
-    found: list[tuple[ast.stmt, str, list[str]]] = []
-
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                for other in child.orelse:
-                    visit(other)
-                continue
-            if isinstance(child, ast.Import):
-                found.extend((child, alias.name, []) for alias in child.names)
-            elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
-                found.append((child, child.module, [a.name for a in child.names]))
-            visit(child)
-
-    visit(tree)
-    return found
 
 
 def core_graph() -> dict[str, set[str]]:
@@ -117,14 +101,54 @@ def test_imports_inside_functions_say_why():
     assert unexplained == []
 
 
+def layers() -> list[list[str]]:
+    """The numbered list under "Layers, from the bottom" in docs/architecture.md: each
+    layer's modules and packages, as module names (`scim/` -> gateway.scim)."""
+    text = ARCHITECTURE.read_text()
+    section = text[text.index("Layers, from the bottom"):]
+    found = []
+    for line in section.splitlines()[2:]:
+        if not re.match(r"\d+\. ", line):
+            if found and not line.startswith("   "):
+                break
+            continue
+        names = re.findall(r"`([\w.]+)/?`", line.split(":")[0])
+        found.append([f"gateway.{name}" for name in names])
+    return found
+
+
+def layer_of(module: str, order: list[list[str]]) -> int | None:
+    if module == "gateway":
+        return 0
+    for number, members in enumerate(order):
+        if any(module == m or module.startswith(m + ".") for m in members):
+            return number
+    return None
+
+
+def test_every_import_follows_the_layer_order():
+    order = layers()
+    assert len(order) >= 8 and ["gateway.core"] in order, order
+    graph = core_graph()
+    unplaced = sorted(m for m in graph if layer_of(m, order) is None)
+    assert unplaced == [], "modules docs/architecture.md places in no layer"
+    upward = [f"{module} (layer {layer_of(module, order)}) imports {target} "
+              f"(layer {layer_of(target, order)})"
+              for module, targets in sorted(graph.items()) for target in sorted(targets)
+              if (layer_of(target, order) or 0) > (layer_of(module, order) or 0)]
+    assert upward == []
+
+
+def test_the_layer_check_finds_an_upward_import():
+    order = [["gateway.errors"], ["gateway.events"], ["gateway.accounts"]]
+    assert layer_of("gateway.events.payload", order) == 1
+    assert layer_of("gateway.accounts.lifecycle", order) == 2
+    assert layer_of("gateway.nowhere", order) is None
+
+
 @pytest.mark.parametrize("package", PLUGINS, ids=lambda p: p.name)
 def test_bundled_plugins_import_only_the_public_surface(package):
-    used = set()
-    for path in package.rglob("*.py"):
-        for _, target, _ in runtime_imports(ast.parse(path.read_text())):
-            if target == "gateway" or target.startswith("gateway."):
-                used.add(target)
-    assert used and used <= PUBLIC, sorted(used - PUBLIC)
+    assert_public_imports(package)
 
 
 def test_the_public_surface_exports_what_it_imports():

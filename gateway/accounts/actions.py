@@ -13,7 +13,7 @@ from gateway.accounts.users import owner, provider_state, view
 from gateway.context import RequestContext
 from gateway.errors import Conflict
 from gateway.events.payload import event_data
-from gateway.events.record import committed, record
+from gateway.events.synclog_write import committed, record
 from gateway.store import resources
 from gateway.store.base import Conn, ResourceRow
 from gateway.store.providers import get_provider

@@ -24,7 +24,7 @@ from gateway.accounts import sign_in_limits
 from gateway.accounts.password_checks import Busy
 from gateway.context import admin_context
 from gateway.errors import GatewayError
-from gateway.events.record import log_entry
+from gateway.events.synclog_write import log_entry
 from gateway.store import admins as queries
 from gateway.store.admins import LOCAL, AdminRow
 

@@ -27,8 +27,9 @@ import secrets
 from typing import Any
 
 import msgspec
+from starlette.requests import HTTPConnection
 
-from gateway.hookspecs import hookimpl
+from gateway.hookspecs import every_provider, hookimpl
 from gateway.store.base import CredentialRow
 
 ADMIN = ""  # the provider_id of admin credentials
@@ -89,7 +90,7 @@ def presented(request: Any) -> Presented:
     return Presented(scheme)
 
 
-def bearer_token(request: Any) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -128,6 +129,7 @@ class BuiltinAuth:
         return ["bearer", "basic"]
 
     @hookimpl
+    @every_provider
     def issue_credential(self, provider: Any, kind: str, secret: str,
                          username: str | None) -> IssuedCredential | None:
         if kind == "bearer":
@@ -140,6 +142,7 @@ class BuiltinAuth:
         return None
 
     @hookimpl(trylast=True)
+    @every_provider
     def authenticate(self, request: Any, provider: Any, credentials: list) -> Principal | None:
         token = bearer_token(request)
         if token is not None:

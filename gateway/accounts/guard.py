@@ -27,7 +27,7 @@ from gateway.clock import format_time, parse_duration
 from gateway.context import RequestContext
 from gateway.errors import Conflict, GatewayError
 from gateway.events.payload import event_data
-from gateway.events.record import committed, emit, record
+from gateway.events.synclog_write import committed, emit, record
 from gateway.params import INT64_MAX
 from gateway.scim.resource import copy_data
 from gateway.store import guard as queries

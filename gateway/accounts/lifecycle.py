@@ -23,18 +23,20 @@ import msgspec
 
 from gateway.clock import format_time, parse_duration
 from gateway.errors import GatewayError
+from gateway.states import ACTIVE as ACTIVE
+from gateway.states import BLOCKED as BLOCKED
+from gateway.states import DEACTIVATED as DEACTIVATED
+from gateway.states import HELD as HELD
+from gateway.states import PENDING as PENDING
+from gateway.states import STATES as STATES
+from gateway.states import can_sign_in as can_sign_in
+from gateway.states import is_blocked as is_blocked
 from gateway.store import lifecycle as queries
 from gateway.store.base import Conn, ResourceRow
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
-ACTIVE = "active"
-PENDING = "pending_deactivation"
-DEACTIVATED = "deactivated"
-BLOCKED = "blocked"
-HELD = "deactivation_held"
-STATES = (ACTIVE, PENDING, DEACTIVATED, BLOCKED, HELD)
 DEFAULT_DELAY = "15m"
 ADMIN_BLOCK = "admin_block"
 PENDING_BLOCK = "deactivation_pending"  # blocked during the deactivation delay
@@ -68,14 +70,6 @@ def blocks_during_delay(provider: Any) -> bool:
 def deactivates(decision: Decision) -> bool:
     """The decision takes the user out of use, now or after the delay (the guard's concern)."""
     return decision.action in ("deactivate", "schedule")
-
-
-def is_blocked(state: str, block_reason: str | None) -> bool:
-    return state == BLOCKED or block_reason is not None
-
-
-def can_sign_in(state: str, block_reason: str | None) -> bool:
-    return state in (ACTIVE, PENDING) and block_reason is None
 
 
 def hook_user(row: ResourceRow, data: dict | None = None) -> dict:

@@ -13,7 +13,7 @@ from gateway.accounts.lifecycle import DEFAULT_DELAY
 from gateway.clock import parse_duration
 from gateway.context import admin_context
 from gateway.errors import GatewayError, did_you_mean
-from gateway.events.record import log_entry
+from gateway.events.synclog_write import log_entry
 from gateway.observability import activity
 from gateway.store import custom_attributes as custom_queries
 from gateway.store import guard as guard_queries

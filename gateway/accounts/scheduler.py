@@ -19,7 +19,7 @@ from gateway.accounts.lifecycle import (
 )
 from gateway.context import RequestContext
 from gateway.events.payload import event_data
-from gateway.events.record import committed, emit, record
+from gateway.events.synclog_write import committed, emit, record
 from gateway.store import resources
 from gateway.store.base import StoreUnavailable
 from gateway.store.lifecycle import claim_next

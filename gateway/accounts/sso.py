@@ -26,7 +26,7 @@ from gateway.accounts import admins, oidc
 from gateway.clock import format_time
 from gateway.context import admin_context
 from gateway.errors import GatewayError
-from gateway.events.record import log_entry
+from gateway.events.synclog_write import log_entry
 from gateway.settings import ConfigError, SsoSettings, read_sso
 from gateway.store import admins as queries
 from gateway.store import sso as states

@@ -18,7 +18,7 @@ from gateway.api.auth import authenticate_provider
 from gateway.api.http import ScimResponse, error_response, read_json
 from gateway.context import RequestContext
 from gateway.errors import GatewayError
-from gateway.events.record import log_failure
+from gateway.events.synclog_write import log_failure
 from gateway.observability.middleware import request_info
 from gateway.provisioning import bulk, reads, root_search, writes
 from gateway.scim.errors import ScimError

@@ -1,6 +1,6 @@
 """The `identity-gateway` command: serve | migrate | provider | admin-token | admin | user |
-synclog | synclog-export | events | webhook | auth-failures | secrets, and the commands
-enabled plugins add."""
+synclog | synclog-export | events | webhook | auth-failures | secrets | plugins | plugin new,
+and the commands enabled plugins add."""
 
 from __future__ import annotations
 

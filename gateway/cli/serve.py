@@ -90,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # lazy: only serve needs the server; every other command starts faster
 
     settings = settings_from(args, migrate=args.migrate or None,
-                             log_format=args.log_format)
+                             log_format=args.log_format, trace_hooks=args.trace_hooks or None)
     fmt = settings.log_format or logs.default_format(sys.stdout)
     app = create_app(settings)
     sock = listen(settings.host, settings.port)
@@ -192,6 +192,9 @@ def add_commands(sub: Any) -> None:
     serve.add_argument("--log-format", choices=logs.FORMATS,
                        help="json (one object per line) or text (config log_format; default: "
                             "json unless standard output is a terminal)")
+    serve.add_argument("--trace-hooks", action="store_true",
+                       help="log every call of a plugin's hook: its plugin, its arguments "
+                            "summarised, its duration (env IDENTITY_GATEWAY_TRACE_HOOKS=1)")
     serve.set_defaults(func=cmd_serve)
 
     common(sub.add_parser("migrate", help="apply database migrations")).set_defaults(

@@ -15,7 +15,7 @@ from gateway.accounts.sessions import Session
 from gateway.console.render import console_of
 from gateway.errors import NotFound
 from gateway.events import synclog
-from gateway.events.record import UNCHANGED
+from gateway.events.synclog_write import UNCHANGED
 from gateway.params import parse_int
 from gateway.store import console as reads
 from gateway.store import providers as queries

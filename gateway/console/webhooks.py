@@ -13,7 +13,7 @@ from gateway.accounts.sessions import Session
 from gateway.console.auth import form_of, redirect
 from gateway.console.render import console_of
 from gateway.errors import GatewayError
-from gateway.events import delivery, webhooks
+from gateway.events import webhook_delivery, webhooks
 from gateway.params import parse_int
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ async def webhook_redeliver(request: Request, gw: Gateway, session: Session) -> 
 
 async def webhook_test(request: Request, gw: Gateway, session: Session) -> Response:
     wid = request.path_params["id"]
-    problem = await delivery.send_test(gw, wid)
+    problem = await webhook_delivery.send_test(gw, wid)
     message = "Test event delivered: the receiver answered 2xx" if problem is None \
         else f"Test event not delivered: {problem}"
     return redirect(gw, f"/webhooks/{wid}", message)

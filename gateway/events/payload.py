@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gateway.accounts.lifecycle import is_blocked
 from gateway.profile import profile_of
 from gateway.scim.custom import extension_data
+from gateway.states import is_blocked
 from gateway.store.base import Conn, ResourceRow
 
 if TYPE_CHECKING:

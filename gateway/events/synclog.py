@@ -1,4 +1,4 @@
-"""Reading and exporting the sync log (written by gateway.events.record)."""
+"""Reading and exporting the sync log (written by gateway.events.synclog_write)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import msgspec
 
 from gateway.clock import format_time, parse_time
 from gateway.errors import GatewayError
-from gateway.events.record import UNCHANGED
+from gateway.events.synclog_write import UNCHANGED
 from gateway.store import synclog as queries
 from gateway.store.base import json_column, seq_cursor
 

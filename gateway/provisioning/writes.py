@@ -7,8 +7,9 @@ in one transaction; a refused write is logged as a failure and changes nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import msgspec
@@ -16,7 +17,7 @@ import msgspec
 from gateway.accounts import custom_attributes, guard, lifecycle
 from gateway.context import RequestContext
 from gateway.events.payload import event_data
-from gateway.events.record import committed, emit, log_failure, log_unchanged, record
+from gateway.events.synclog_write import committed, emit, log_failure, log_unchanged, record
 from gateway.ids import new_id
 from gateway.provisioning import group_names
 from gateway.provisioning.members import apply_member_changes, check_members, take_members
@@ -38,6 +39,8 @@ from gateway.store.resources import LOCAL
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
+
+T = TypeVar("T")
 
 
 def owner(ctx: RequestContext) -> str:
@@ -97,12 +100,19 @@ async def _local_name(conn: Conn, pid: str, data: dict, old_key: str | None) -> 
         and await resources.find_by_name(conn, LOCAL, name) is not None
 
 
-async def create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
+async def logged(gw: Gateway, ctx: RequestContext, operation: str, rtype: ResourceType,
+                 rid: str | None, attempted: Any, write: Awaitable[T]) -> T:
+    """The write's answer; a refusal is also written to the sync log, in a transaction of its
+    own (the write's rolled back)."""
     try:
-        return await _create(gw, ctx, rtype, body)
+        return await write
     except ScimError as error:
-        await log_refusal(gw, ctx, "create", rtype, None, error, body)
+        await log_refusal(gw, ctx, operation, rtype, rid, error, attempted)
         raise
+
+
+async def create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
+    return await logged(gw, ctx, "create", rtype, None, body, _create(gw, ctx, rtype, body))
 
 
 async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: Any) -> dict:
@@ -199,20 +209,14 @@ async def load(conn: Conn, pid: str, rtype: ResourceType, rid: str) -> ResourceR
 
 async def replace(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str, body: Any,
                   if_match: str | None = None) -> dict:
-    try:
-        return await _update(gw, ctx, rtype, rid, "replace", body, if_match)
-    except ScimError as error:
-        await log_refusal(gw, ctx, "replace", rtype, rid, error, body)
-        raise
+    return await logged(gw, ctx, "replace", rtype, rid, body,
+                        _update(gw, ctx, rtype, rid, "replace", body, if_match))
 
 
 async def patch(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str, body: Any,
                 if_match: str | None = None) -> dict:
-    try:
-        return await _update(gw, ctx, rtype, rid, "patch", body, if_match)
-    except ScimError as error:
-        await log_refusal(gw, ctx, "patch", rtype, rid, error, body)
-        raise
+    return await logged(gw, ctx, "patch", rtype, rid, body,
+                        _update(gw, ctx, rtype, rid, "patch", body, if_match))
 
 
 def _immutable(rtype: ResourceType, old: dict, new: dict) -> None:
@@ -226,82 +230,117 @@ async def _update(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: st
                   operation: str, body: Any, if_match: str | None) -> dict:
     pid = owner(ctx)
     undeclared = custom_attributes.policy(gw, ctx.provider)
-    received = body
     async with gw.store.write() as conn:
         row = await load(conn, pid, rtype, rid)
         check_version(row, if_match)
         before = copy_data(row.data)
         scheduled = (row.state, row.deactivate_at)
         old_block = row.block_reason
-        if gw.hooks.impls("normalize_request"):  # what the plugins see as the current state
-            body = await normalize(gw, ctx, rtype, operation, body,
-                                   render(row, rtype, gw.base_url(pid)))
-        if operation == "patch":
-            result = await patched(gw, row, rtype, body, undeclared)
-            new_data, changes = result.data, result.member_changes
-        else:
-            new_data = canonical_resource(body, rtype, gw.settings.max_attribute_values,
-                                          undeclared)
-            listed = take_members(new_data, rtype)
-            changes = [MemberChange(action="replace", ids=tuple(listed or ()))] \
-                if rtype.name == "Group" else []
-            _immutable(rtype, before, new_data)
-        require(new_data, rtype)
-        await validate(gw, ctx, rtype, new_data, operation)
-        if rtype.name == "User" and await _local_name(conn, pid, new_data, row.name_key):
-            raise await _conflict(conn, pid, new_data)
-        await custom_attributes.tally(gw, conn, pid, rtype.name, undeclared)
-        if rtype.name == "Group":
-            await group_names.claim(gw, conn, ctx, new_data, rid, row.display_key)
+        new_data, changes = await _read_update(gw, ctx, rtype, row, operation, body, before,
+                                               undeclared)
+        await _check_update(gw, conn, ctx, rtype, row, new_data, operation, undeclared)
         added, removed = await apply_member_changes(conn, pid, rid, changes)
         change = Change(f"{rtype.name.lower()}.updated")
         if rtype.name == "User":
             change = await _active_change(gw, conn, ctx, row, before, new_data)
-        event_type, reason = change.event_type, change.reason
-        if new_data == before and not added and not removed and event_type.endswith(".updated"):
+        if new_data == before and not added and not removed and \
+                change.event_type.endswith(".updated"):
             await log_unchanged(gw, conn, ctx, operation=operation, resource_type=rtype.name,
-                                resource_id=rid, received=received,
+                                resource_id=rid, received=body,
                                 detail=custom_attributes.note(undeclared))
             return await _respond(conn, gw, rtype, row, pid, operation)
-        row.data = new_data
-        row.external_id, row.name_key, row.display_key = resources.keys_for(rtype.name, new_data)
-        row.version += 1
-        row.last_modified = gw.clock.stamp()
-        try:
-            await resources.update(conn, row, row.version - 1)
-        except IntegrityError:
-            raise await _conflict(conn, pid, new_data) from None
-        if (row.state, row.deactivate_at) != scheduled:
-            await lifecycle.schedule_row(conn, row, reason)
-        written = list(change.alerts)
-        if new_data != before or event_type != f"{rtype.name.lower()}.updated":
-            written.append(await record(
-                gw, conn, ctx, operation=operation, event_type=event_type,
-                resource_type=rtype.name, resource_id=rid,
-                before=before if rtype.name == "Group" else
-                {"state": _state(before), **_blocked(old_block), **before},
-                after=new_data if rtype.name == "Group" else
-                {"state": row.state, **_blocked(row.block_reason), **new_data},
-                data=await event_data(gw, ctx.provider, row, before,
-                                      {"reason": reason} if reason else None, conn=conn),
-                reason=reason, detail=custom_attributes.note(undeclared),
-            ))
-        if change.also:
-            written.append(await emit(
-                gw, conn, ctx, change.also[0], resource_type="User", resource_id=rid,
-                data=await event_data(gw, ctx.provider, row, before, {"reason": change.also[1]},
-                                      conn=conn)))
-        for kind, ids in (("members_added", added), ("members_removed", removed)):
-            if ids:
-                written.append(await record(
-                    gw, conn, ctx, operation=operation, event_type=f"group.{kind}",
-                    resource_type="Group", resource_id=rid, before=None,
-                    after={kind: sorted(ids)},
-                    data=await event_data(gw, ctx.provider, row, row.data, {kind: sorted(ids)}),
-                ))
+        await _write_update(gw, conn, rtype, row, pid, new_data, scheduled, change.reason)
+        written = await _update_events(gw, conn, ctx, rtype, operation, row, before, old_block,
+                                       change, added, removed, undeclared)
         response = await _respond(conn, gw, rtype, row, pid, operation)
     await committed(gw, written)
     return response
+
+
+async def _read_update(gw: Gateway, ctx: RequestContext, rtype: ResourceType,
+                       row: ResourceRow, operation: str, body: Any, before: dict,
+                       undeclared: Undeclared | None) -> tuple[dict, list[MemberChange]]:
+    """The body, normalized by the plugins, as the resource's new data and its membership
+    changes."""
+    if gw.hooks.wanted("normalize_request", ctx.provider):  # the current state, for them
+        body = await normalize(gw, ctx, rtype, operation, body,
+                               render(row, rtype, gw.base_url(owner(ctx))))
+    if operation == "patch":
+        result = await patched(gw, row, rtype, body, undeclared)
+        return result.data, result.member_changes
+    new_data = canonical_resource(body, rtype, gw.settings.max_attribute_values, undeclared)
+    listed = take_members(new_data, rtype)
+    changes = [MemberChange(action="replace", ids=tuple(listed or ()))] \
+        if rtype.name == "Group" else []
+    _immutable(rtype, before, new_data)
+    return new_data, changes
+
+
+async def _check_update(gw: Gateway, conn: Conn, ctx: RequestContext, rtype: ResourceType,
+                        row: ResourceRow, new_data: dict, operation: str,
+                        undeclared: Undeclared | None) -> None:
+    """Everything that may refuse the new data before it is written."""
+    pid = owner(ctx)
+    require(new_data, rtype)
+    await validate(gw, ctx, rtype, new_data, operation)
+    if rtype.name == "User" and await _local_name(conn, pid, new_data, row.name_key):
+        raise await _conflict(conn, pid, new_data)
+    await custom_attributes.tally(gw, conn, pid, rtype.name, undeclared)
+    if rtype.name == "Group":
+        await group_names.claim(gw, conn, ctx, new_data, row.id, row.display_key)
+
+
+async def _write_update(gw: Gateway, conn: Conn, rtype: ResourceType, row: ResourceRow,
+                        pid: str, new_data: dict, scheduled: tuple[str, str | None],
+                        reason: str | None) -> None:
+    """The row with its new data and version, and its lifecycle schedule when it moved."""
+    row.data = new_data
+    row.external_id, row.name_key, row.display_key = resources.keys_for(rtype.name, new_data)
+    row.version += 1
+    row.last_modified = gw.clock.stamp()
+    try:
+        await resources.update(conn, row, row.version - 1)
+    except IntegrityError:
+        raise await _conflict(conn, pid, new_data) from None
+    if (row.state, row.deactivate_at) != scheduled:
+        await lifecycle.schedule_row(conn, row, reason)
+
+
+async def _update_events(gw: Gateway, conn: Conn, ctx: RequestContext, rtype: ResourceType,
+                         operation: str, row: ResourceRow, before: dict,
+                         old_block: str | None, change: Change, added: set[str],
+                         removed: set[str], undeclared: Undeclared | None) -> list[dict]:
+    """The update's sync-log entries and events: the change itself, a block it brought or
+    lifted, the guard's alerts, the members added and removed."""
+    rid, new_data = row.id, row.data
+    event_type, reason = change.event_type, change.reason
+    written = list(change.alerts)
+    if new_data != before or event_type != f"{rtype.name.lower()}.updated":
+        written.append(await record(
+            gw, conn, ctx, operation=operation, event_type=event_type,
+            resource_type=rtype.name, resource_id=rid,
+            before=before if rtype.name == "Group" else
+            {"state": _state(before), **_blocked(old_block), **before},
+            after=new_data if rtype.name == "Group" else
+            {"state": row.state, **_blocked(row.block_reason), **new_data},
+            data=await event_data(gw, ctx.provider, row, before,
+                                  {"reason": reason} if reason else None, conn=conn),
+            reason=reason, detail=custom_attributes.note(undeclared),
+        ))
+    if change.also:
+        written.append(await emit(
+            gw, conn, ctx, change.also[0], resource_type="User", resource_id=rid,
+            data=await event_data(gw, ctx.provider, row, before, {"reason": change.also[1]},
+                                  conn=conn)))
+    for kind, ids in (("members_added", added), ("members_removed", removed)):
+        if ids:
+            written.append(await record(
+                gw, conn, ctx, operation=operation, event_type=f"group.{kind}",
+                resource_type="Group", resource_id=rid, before=None,
+                after={kind: sorted(ids)},
+                data=await event_data(gw, ctx.provider, row, row.data, {kind: sorted(ids)}),
+            ))
+    return written
 
 
 # A PATCH past these sizes is applied on a worker thread: the event loop keeps answering
@@ -401,11 +440,7 @@ async def _active_change(gw: Gateway, conn: Conn, ctx: RequestContext, row: Reso
 
 async def delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,
                  if_match: str | None = None) -> None:
-    try:
-        await _delete(gw, ctx, rtype, rid, if_match)
-    except ScimError as error:
-        await log_refusal(gw, ctx, "delete", rtype, rid, error)
-        raise
+    await logged(gw, ctx, "delete", rtype, rid, None, _delete(gw, ctx, rtype, rid, if_match))
 
 
 async def _delete(gw: Gateway, ctx: RequestContext, rtype: ResourceType, rid: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.errors import GatewayError
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -29,16 +31,16 @@ class ScimError(GatewayError):
         super().__init__(detail, status, headers=headers)
         self.scim_type = scim_type
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return error_body(self)
 
     def __repr__(self) -> str:
         return f"ScimError({self.status}, {self.detail!r}, {self.scim_type!r})"
 
 
-def error_body(error: GatewayError) -> dict:
+def error_body(error: GatewayError) -> dict[str, Any]:
     """The SCIM error body of any refusal (a ScimError adds its scimType)."""
-    body: dict = {"schemas": [ERROR_SCHEMA], "status": str(error.status),
+    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(error.status),
                   "detail": error.detail}
     scim_type = getattr(error, "scim_type", None)
     if scim_type:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
@@ -46,9 +48,9 @@ class Conn(Protocol):
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict | None: ...
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None: ...
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
     async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
 
@@ -115,7 +117,7 @@ class ProviderRow(msgspec.Struct, kw_only=True):
     name: str
     plugin: str | None
     auth_kind: str
-    settings: dict
+    settings: dict[str, Any]
     created_at: str
     # Changes whenever the provider's custom attributes do (gateway.accounts.custom).
     schema_tag: str = ""
@@ -161,7 +163,8 @@ def json_column(value: Any) -> Any:
     return value
 
 
-def keyset_page(rows: list[dict], limit: int, key: str, view: Any = None) -> dict:
+def keyset_page(rows: list[dict[str, Any]], limit: int, key: str,
+                view: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
     """The admin API's page shape from `limit + 1` rows read in `key` order:
     ``{"items": [...], "next_cursor": <key of the last item> or None}``. ``view`` turns a
     row into an item (default: the row itself)."""
@@ -184,7 +187,7 @@ def seq_cursor(cursor: str | None) -> int | None:
                            f"'{cursor[:40]}'") from None
 
 
-def migrations_in(folder: Any, component: str) -> list[Migration]:
+def migrations_in(folder: Traversable | Path, component: str) -> list[Migration]:
     """The numbered `NNNN_name.sql` files of a folder (a Traversable or Path), in order.
 
     Plugins call it with their own package's folder:

@@ -56,16 +56,10 @@ async def in_parallel(gateway, idp, ids: list[str], body: dict, method: str = "P
     return answers
 
 
-async def admin(gateway, method: str, path: str, body=None, status: int = 200, **kw) -> dict:
-    r = await gateway.admin_api(method, path, body, **kw)
-    assert r.status_code == status, r.text
-    return r.json() if r.content else {}
-
-
 async def feed(gateway) -> list[dict]:
     items, after = [], 0
     while True:
-        page = await admin(gateway, "GET", "/events", params={"after": after, "limit": 1000})
+        page = await gateway.admin_json("GET", "/events", params={"after": after, "limit": 1000})
         if not page["items"]:
             return items
         items += page["items"]
@@ -86,11 +80,11 @@ async def test_an_entra_burst_trips_once_holds_the_rest_and_release_and_discard(
                            webhook_allow_networks=LOOPBACK) as gateway:
             idp = await gateway.provider("Entra", plugin="entra")
             ids = await bulk_users(gateway, idp, 5000)
-            await admin(gateway, "POST", "/webhooks", {
+            await gateway.admin_json("POST", "/webhooks", {
                 "url": receiver.url, "secret": SECRET,
                 "events": ["provider.deactivation_guard_tripped"]}, 201)
             path = f"/providers/{idp.id}/deactivation-guard"
-            assert await admin(gateway, "GET", path) == {
+            assert await gateway.admin_json("GET", path) == {
                 "provider": idp.id, "state": "armed", "held": 0,
                 "threshold": {"users": 25, "percent": 10}, "window": "60m",
                 "tripped_at": None, "recent": 0, "trips": 0, "last_trip": None}
@@ -103,7 +97,7 @@ async def test_an_entra_burst_trips_once_holds_the_rest_and_release_and_discard(
             assert counted == {"active/None": 4000,
                                "pending_deactivation/deactivation_pending": 500,
                                "deactivation_held/deactivation_held": 500}
-            tripped = await admin(gateway, "GET", path)
+            tripped = await gateway.admin_json("GET", path)
             assert (tripped["state"], tripped["held"], tripped["trips"]) == ("tripped", 500, 1)
             assert tripped["tripped_at"] == "2026-01-01T00:00:00.000000Z"
             assert tripped["last_trip"]["deactivations_in_window"] == 501
@@ -111,10 +105,10 @@ async def test_an_entra_burst_trips_once_holds_the_rest_and_release_and_discard(
             async with gateway.gw.store.read() as conn:
                 scheduled = await conn.fetchval("SELECT count(*) FROM lifecycle")
             assert scheduled == 500  # held deactivations are not scheduled
-            held = await admin(gateway, "GET", f"{path}/held", params={"limit": 1000})
+            held = await gateway.admin_json("GET", f"{path}/held", params={"limit": 1000})
             assert len(held["items"]) == 500 and held["next_cursor"] is None
             one = held["items"][0]["user"]
-            user = await admin(gateway, "GET", f"/users/{one}")
+            user = await gateway.admin_json("GET", f"/users/{one}")
             assert (user["state"], user["blocked"], user["block_reason"], user["can_sign_in"]) \
                 == ("deactivation_held", True, "deactivation_held", False)
             # The IdP still reads the user as it left it.
@@ -134,20 +128,20 @@ async def test_an_entra_burst_trips_once_holds_the_rest_and_release_and_discard(
             assert tripped["last_trip"]["last_held"] in {h["user"] for h in held["items"]}
             got = await receiver.wait_for(1)
             assert [e["seq"] for e in got] == [alerts[0]["seq"]]
-            log = await admin(gateway, "GET", "/sync-log",
+            log = await gateway.admin_json("GET", "/sync-log",
                               params={"operation": "deactivation_guard_trip"})
             assert len(log["items"]) == 1 and log["items"][0]["reason"] == "mass_deactivation"
 
             # Release: each held deactivation proceeds with the provider's delay.
             gateway.clock.advance(minutes=5)
-            released = await admin(gateway, "POST", f"{path}/release")
+            released = await gateway.admin_json("POST", f"{path}/release")
             assert released["released"] == 500 and released["guard"]["state"] == "armed"
             assert released["guard"]["held"] == 0 and released["guard"]["recent"] == 0
             assert await states(gateway, ids) == {
                 "active/None": 4000, "pending_deactivation/deactivation_pending": 1000}
-            user = await admin(gateway, "GET", f"/users/{one}")
+            user = await gateway.admin_json("GET", f"/users/{one}")
             assert user["deactivate_at"] == "2026-01-01T00:20:00.000000Z"
-            again = await admin(gateway, "POST", f"{path}/release", status=409)
+            again = await gateway.admin_json("POST", f"{path}/release", status=409)
             assert "not tripped" in again["detail"]
 
             # A second burst against the 4,000 still active: 10% of them pass, then discard.
@@ -156,9 +150,9 @@ async def test_an_entra_burst_trips_once_holds_the_rest_and_release_and_discard(
             assert await states(gateway, ids) == {
                 "active/None": 3500, "pending_deactivation/deactivation_pending": 1400,
                 "deactivation_held/deactivation_held": 100}
-            assert (await admin(gateway, "GET", path))["trips"] == 2
-            held = await admin(gateway, "GET", f"{path}/held", params={"limit": 1000})
-            discarded = await admin(gateway, "POST", f"{path}/discard")
+            assert (await gateway.admin_json("GET", path))["trips"] == 2
+            held = await gateway.admin_json("GET", f"{path}/held", params={"limit": 1000})
+            discarded = await gateway.admin_json("POST", f"{path}/discard")
             assert discarded["discarded"] == 100 and discarded["guard"]["state"] == "armed"
             assert await states(gateway, ids) == {
                 "active/None": 3600, "pending_deactivation/deactivation_pending": 1400}
@@ -169,9 +163,9 @@ async def test_an_entra_burst_trips_once_holds_the_rest_and_release_and_discard(
             back = held["items"][0]["user"]
             r = await gateway.scim(idp, "PATCH", f"/Users/{back}", ENTRA_DISABLE)
             assert r.status_code == 200
-            assert (await admin(gateway, "GET", f"/users/{back}"))["state"] == \
+            assert (await gateway.admin_json("GET", f"/users/{back}"))["state"] == \
                 "pending_deactivation"
-            assert (await admin(gateway, "GET", path))["recent"] == 1
+            assert (await gateway.admin_json("GET", path))["recent"] == 1
 
             kinds = [e["type"] for e in await feed(gateway)]
             assert kinds.count("provider.deactivation_guard_tripped") == 2
@@ -184,7 +178,7 @@ async def test_an_entra_burst_trips_once_holds_the_rest_and_release_and_discard(
 
 async def small_guard(gateway, idp, users: int = 2) -> str:
     path = f"/providers/{idp.id}/deactivation-guard"
-    await admin(gateway, "PATCH", path, {"threshold": {"users": users, "percent": 0}})
+    await gateway.admin_json("PATCH", path, {"threshold": {"users": users, "percent": 0}})
     return path
 
 
@@ -206,33 +200,33 @@ async def test_guard_settings_are_checked_and_change_nothing_when_refused(gatewa
         ({"window": "0s"}, "window"), ({"window": "31d"}, "window"),
         ({"enabled": "no"}, "enabled"), ({"colour": "red"}, "unknown"),
     ]:
-        refused = await admin(gateway, "PATCH", path, body, status=400)
+        refused = await gateway.admin_json("PATCH", path, body, status=400)
         assert refused["status"] == 400 and words in refused["detail"], body
-    assert (await admin(gateway, "GET", path))["threshold"] == {"users": 25, "percent": 10}
-    changed = await admin(gateway, "PATCH", path, {"threshold": {"percent": 2.5},
+    assert (await gateway.admin_json("GET", path))["threshold"] == {"users": 25, "percent": 10}
+    changed = await gateway.admin_json("PATCH", path, {"threshold": {"percent": 2.5},
                                                    "window": "2h"})
     assert changed["threshold"] == {"users": 25, "percent": 2.5} and changed["window"] == "2h"
-    off = await admin(gateway, "PATCH", path, {"enabled": False})
+    off = await gateway.admin_json("PATCH", path, {"enabled": False})
     assert off["state"] == "off"
-    assert (await admin(gateway, "GET", path))["state"] == "off"
-    await admin(gateway, "GET", "/providers/nope/deactivation-guard", status=404)
-    await admin(gateway, "PATCH", "/providers/nope/deactivation-guard", {}, status=404)
-    await admin(gateway, "POST", "/providers/nope/deactivation-guard/release", status=404)
-    by_name = await admin(gateway, "GET", f"/providers/{idp.name}/deactivation-guard")
+    assert (await gateway.admin_json("GET", path))["state"] == "off"
+    await gateway.admin_json("GET", "/providers/nope/deactivation-guard", status=404)
+    await gateway.admin_json("PATCH", "/providers/nope/deactivation-guard", {}, status=404)
+    await gateway.admin_json("POST", "/providers/nope/deactivation-guard/release", status=404)
+    by_name = await gateway.admin_json("GET", f"/providers/{idp.name}/deactivation-guard")
     assert by_name["provider"] == idp.id
-    log = await admin(gateway, "GET", "/sync-log",
+    log = await gateway.admin_json("GET", "/sync-log",
                       params={"operation": "deactivation_guard_update"})
     assert [e["after"]["state"] for e in log["items"]] == ["off", "armed"]
 
 
 async def test_a_guard_turned_off_holds_nothing(gateway, idp):
     path = await small_guard(gateway, idp, users=0)
-    await admin(gateway, "PATCH", path, {"enabled": False})
+    await gateway.admin_json("PATCH", path, {"enabled": False})
     ids = await new_users(gateway, idp, 5)
     await in_parallel(gateway, idp, ids, active(False))
-    assert {(await admin(gateway, "GET", f"/users/{u}"))["state"] for u in ids} == \
+    assert {(await gateway.admin_json("GET", f"/users/{u}"))["state"] for u in ids} == \
         {"pending_deactivation"}
-    on = await admin(gateway, "PATCH", path, {"enabled": True})
+    on = await gateway.admin_json("PATCH", path, {"enabled": True})
     assert (on["state"], on["recent"]) == ("armed", 0)  # the window starts empty
 
 
@@ -240,10 +234,10 @@ async def test_a_tripped_guard_cannot_be_turned_off(gateway, idp):
     path = await small_guard(gateway, idp, users=0)
     [uid] = await new_users(gateway, idp, 1)
     await gateway.scim(idp, "PATCH", f"/Users/{uid}", active(False))
-    assert (await admin(gateway, "GET", path))["state"] == "tripped"
-    refused = await admin(gateway, "PATCH", path, {"enabled": False}, status=409)
+    assert (await gateway.admin_json("GET", path))["state"] == "tripped"
+    refused = await gateway.admin_json("PATCH", path, {"enabled": False}, status=409)
     assert "release or discard" in refused["detail"]
-    changed = await admin(gateway, "PATCH", path, {"threshold": {"users": 50}})
+    changed = await gateway.admin_json("PATCH", path, {"threshold": {"users": 50}})
     assert changed["state"] == "tripped"  # a new threshold does not end the trip
 
 
@@ -252,17 +246,17 @@ async def test_a_reactivation_during_the_hold_cancels_its_held_deactivation(gate
     ids = await new_users(gateway, idp, 5)
     for uid in ids:
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", active(False))
-    assert (await admin(gateway, "GET", path))["held"] == 3
+    assert (await gateway.admin_json("GET", path))["held"] == 3
     r = await gateway.scim(idp, "PATCH", f"/Users/{ids[4]}", active(True))
     assert r.status_code == 200
-    user = await admin(gateway, "GET", f"/users/{ids[4]}")
+    user = await gateway.admin_json("GET", f"/users/{ids[4]}")
     assert (user["state"], user["blocked"]) == ("active", False)
     types = [e["type"] for e in await feed(gateway) if e["resource_id"] == ids[4]]
     assert types[-1] == "user.unblocked"
-    assert (await admin(gateway, "GET", path))["held"] == 2
-    released = await admin(gateway, "POST", f"{path}/release")
+    assert (await gateway.admin_json("GET", path))["held"] == 2
+    released = await gateway.admin_json("POST", f"{path}/release")
     assert released["released"] == 2
-    assert (await admin(gateway, "GET", f"/users/{ids[4]}"))["state"] == "active"
+    assert (await gateway.admin_json("GET", f"/users/{ids[4]}"))["state"] == "active"
 
 
 async def test_a_held_delete_is_undone_with_its_groups_by_discard(gateway, idp):
@@ -275,23 +269,23 @@ async def test_a_held_delete_is_undone_with_its_groups_by_discard(gateway, idp):
     await gateway.scim(idp, "DELETE", f"/Users/{first}")  # counted, scheduled
     assert (await gateway.scim(idp, "DELETE", f"/Users/{uid}")).status_code == 204  # held
     assert (await gateway.scim(idp, "GET", f"/Users/{uid}")).status_code == 404
-    user = await admin(gateway, "GET", f"/users/{uid}")
+    user = await gateway.admin_json("GET", f"/users/{uid}")
     assert (user["state"], user["provider_state"]) == ("deactivation_held", "deleted")
     members = (await gateway.scim(idp, "GET", f"/Groups/{gid}")).json().get("members", [])
     assert members == []
-    held = await admin(gateway, "GET", f"{path}/held")
+    held = await gateway.admin_json("GET", f"{path}/held")
     assert [(h["user"], h["change"]) for h in held["items"]] == [(uid, "delete")]
 
-    discarded = await admin(gateway, "POST", f"{path}/discard")
+    discarded = await gateway.admin_json("POST", f"{path}/discard")
     assert discarded["discarded"] == 1
-    user = await admin(gateway, "GET", f"/users/{uid}")
+    user = await gateway.admin_json("GET", f"/users/{uid}")
     assert (user["state"], user["provider_state"], user["can_sign_in"]) == \
         ("active", "active", True)
     assert (await gateway.scim(idp, "GET", f"/Users/{uid}")).status_code == 200
     members = (await gateway.scim(idp, "GET", f"/Groups/{gid}")).json()["members"]
     assert [m["value"] for m in members] == [uid]
-    assert (await admin(gateway, "GET", f"/users/{first}"))["state"] == "pending_deactivation"
-    log = await admin(gateway, "GET", "/sync-log", params={"user": uid})
+    assert (await gateway.admin_json("GET", f"/users/{first}"))["state"] == "pending_deactivation"
+    log = await gateway.admin_json("GET", "/sync-log", params={"user": uid})
     assert log["items"][0]["operation"] == "deactivation_guard_discard"
     assert log["items"][0]["reason"] == "deactivation_guard_discarded"
 
@@ -301,18 +295,18 @@ async def test_admin_actions_on_a_held_user(gateway, idp):
     a, b, c = await new_users(gateway, idp, 3)
     for uid in (a, b, c):
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", active(False))
-    assert (await admin(gateway, "GET", path))["held"] == 3
-    refused = await admin(gateway, "POST", f"/users/{a}/unblock", status=409)
+    assert (await gateway.admin_json("GET", path))["held"] == 3
+    refused = await gateway.admin_json("POST", f"/users/{a}/unblock", status=409)
     assert "deactivation-guard/release" in refused["detail"]
-    await admin(gateway, "POST", f"/users/{a}/reactivate", status=409)
-    blocked = await admin(gateway, "POST", f"/users/{a}/block")
+    await gateway.admin_json("POST", f"/users/{a}/reactivate", status=409)
+    blocked = await gateway.admin_json("POST", f"/users/{a}/block")
     assert (blocked["state"], blocked["block_reason"]) == ("blocked", "admin_block")
-    gone = await admin(gateway, "POST", f"/users/{b}/deactivate")
+    gone = await gateway.admin_json("POST", f"/users/{b}/deactivate")
     assert gone["state"] == "deactivated"
-    assert (await admin(gateway, "GET", path))["held"] == 1
-    assert (await admin(gateway, "POST", f"{path}/release"))["released"] == 1
-    assert (await admin(gateway, "GET", f"/users/{a}"))["state"] == "blocked"  # admin's block
-    assert (await admin(gateway, "GET", f"/users/{c}"))["state"] == "pending_deactivation"
+    assert (await gateway.admin_json("GET", path))["held"] == 1
+    assert (await gateway.admin_json("POST", f"{path}/release"))["released"] == 1
+    assert (await gateway.admin_json("GET", f"/users/{a}"))["state"] == "blocked"  # admin's block
+    assert (await gateway.admin_json("GET", f"/users/{c}"))["state"] == "pending_deactivation"
 
 
 async def test_with_no_delay_a_released_deactivation_takes_effect_at_once(gateway):
@@ -320,17 +314,17 @@ async def test_with_no_delay_a_released_deactivation_takes_effect_at_once(gatewa
     path = await small_guard(gateway, idp, users=1)
     a, b = await new_users(gateway, idp, 2)
     await gateway.scim(idp, "PATCH", f"/Users/{a}", active(False))
-    assert (await admin(gateway, "GET", f"/users/{a}"))["state"] == "deactivated"
+    assert (await gateway.admin_json("GET", f"/users/{a}"))["state"] == "deactivated"
     await gateway.scim(idp, "PATCH", f"/Users/{b}", active(False))
-    assert (await admin(gateway, "GET", f"/users/{b}"))["state"] == "deactivation_held"
-    await admin(gateway, "POST", f"{path}/release")
-    user = await admin(gateway, "GET", f"/users/{b}")
+    assert (await gateway.admin_json("GET", f"/users/{b}"))["state"] == "deactivation_held"
+    await gateway.admin_json("POST", f"{path}/release")
+    user = await gateway.admin_json("GET", f"/users/{b}")
     assert (user["state"], user["cold_storage"]) == ("deactivated", True)
 
 
 async def test_the_window_slides_and_a_flapping_user_counts_once(gateway, idp):
     path = f"/providers/{idp.id}/deactivation-guard"
-    await admin(gateway, "PATCH", path, {"threshold": {"users": 3, "percent": 0},
+    await gateway.admin_json("PATCH", path, {"threshold": {"users": 3, "percent": 0},
                                          "window": "10m"})
     ids = await new_users(gateway, idp, 6)
     for _ in range(3):  # one user off and on again: one user in the window
@@ -338,25 +332,25 @@ async def test_the_window_slides_and_a_flapping_user_counts_once(gateway, idp):
         await gateway.scim(idp, "PATCH", f"/Users/{ids[0]}", active(True))
     for uid in ids[1:3]:
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", active(False))
-    assert (await admin(gateway, "GET", path))["recent"] == 3
+    assert (await gateway.admin_json("GET", path))["recent"] == 3
     gateway.clock.advance(minutes=16)  # those leave the window
-    assert (await admin(gateway, "GET", path))["recent"] == 0
+    assert (await gateway.admin_json("GET", path))["recent"] == 0
     for uid in ids[3:6]:
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", active(False))
-    guard_now = await admin(gateway, "GET", path)
+    guard_now = await gateway.admin_json("GET", path)
     assert (guard_now["state"], guard_now["recent"]) == ("armed", 3)
     assert await scheduler.run_due(gateway.gw) == 2  # the first two came due meanwhile
 
 
 async def test_the_percentage_needs_the_absolute_threshold_too(gateway, idp):
     path = f"/providers/{idp.id}/deactivation-guard"
-    await admin(gateway, "PATCH", path, {"threshold": {"users": 3}})
+    await gateway.admin_json("PATCH", path, {"threshold": {"users": 3}})
     ids = await new_users(gateway, idp, 5)  # 3 of 5 is 60%, but not more than 3 users
     for uid in ids[:3]:
         await gateway.scim(idp, "PATCH", f"/Users/{uid}", active(False))
-    assert (await admin(gateway, "GET", path))["state"] == "armed"
+    assert (await gateway.admin_json("GET", path))["state"] == "armed"
     await gateway.scim(idp, "PATCH", f"/Users/{ids[3]}", active(False))
-    assert (await admin(gateway, "GET", path))["state"] == "tripped"
+    assert (await gateway.admin_json("GET", path))["state"] == "tripped"
 
 
 class HoldsByItself:
@@ -373,7 +367,7 @@ async def test_only_the_guard_holds_a_deactivation(database):
         [uid] = await new_users(gateway, idp, 1)
         r = await gateway.scim(idp, "PATCH", f"/Users/{uid}", active(False))
         assert r.status_code == 500  # refused whole: no held user without a held row
-        user = await admin(gateway, "GET", f"/users/{uid}")
+        user = await gateway.admin_json("GET", f"/users/{uid}")
         assert (user["state"], user["blocked"]) == ("active", False)
-        assert (await admin(gateway, "GET", f"/providers/{idp.id}/deactivation-guard"))[
+        assert (await gateway.admin_json("GET", f"/providers/{idp.id}/deactivation-guard"))[
             "held"] == 0

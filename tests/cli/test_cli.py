@@ -5,12 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.testing import cli
+
 EXE = str(Path(sys.executable).parent / "identity-gateway")
-
-
-def cli(*args: str, database: Path | str) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args, "--database", str(database), "--config", "/dev/null"],
-                          capture_output=True, text=True, timeout=60)
 
 
 def test_provider_add_list_rotate(database):

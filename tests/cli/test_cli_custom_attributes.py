@@ -2,20 +2,11 @@
 database the server uses, and `provider set --undeclared-attributes`."""
 
 import asyncio
-import subprocess
-import sys
-from pathlib import Path
 
-from gateway.testing import Provider, running
+from gateway.testing import Provider, cli, running
 from gateway.testing import scim_user as user_body
 
-EXE = str(Path(sys.executable).parent / "identity-gateway")
 OKTA = "urn:ietf:params:scim:schemas:custom:Space"
-
-
-def cli(*args: str, database: str) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args, "--database", database, "--config", "/dev/null"],
-                          capture_output=True, text=True, timeout=60)
 
 
 def push(database: str, provider: Provider, name: str, custom: dict) -> int:

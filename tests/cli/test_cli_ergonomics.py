@@ -16,14 +16,9 @@ from serving import EXE
 
 from gateway import __version__
 from gateway.cli.main import parser
-from gateway.testing import running, scim_user
+from gateway.testing import cli, running, scim_user
 
 pytestmark = pytest.mark.anyio
-
-
-def cli(*args: str, database: Path, config: str = os.devnull) -> subprocess.CompletedProcess:
-    return subprocess.run([str(EXE), *args, "--database", str(database), "--config", config],
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture

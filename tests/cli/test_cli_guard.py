@@ -3,21 +3,12 @@ the server uses, and `provider set --block-during-delay`."""
 
 import asyncio
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-from gateway.testing import Provider, running
+from gateway.testing import Provider, cli, running
 from gateway.testing import scim_user as user_body
 
-EXE = str(Path(sys.executable).parent / "identity-gateway")
 OFF = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
        "Operations": [{"op": "replace", "path": "active", "value": False}]}
-
-
-def cli(*args: str, database: str) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args, "--database", database, "--config", "/dev/null"],
-                          capture_output=True, text=True, timeout=60)
 
 
 def deactivate(database: str, provider: Provider, count: int, prefix: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,16 +10,11 @@ import anyio
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway.testing import running
+from gateway.testing import cli, running
 
 pytestmark = pytest.mark.anyio
 
 EXE = Path(sys.executable).parent / "identity-gateway"
-
-
-def cli(*args: str, database: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(EXE), *args, "--database", database, "--config", os.devnull],
-                          capture_output=True, text=True, timeout=60)
 
 
 async def test_auth_failures_by_provider(database):

@@ -1,16 +1,8 @@
 """`identity-gateway user ...` acts on the same database as the admin API."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-EXE = str(Path(sys.executable).parent / "identity-gateway")
-
-
-def cli(*args: str, database: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args, "--database", str(database), "--config", "/dev/null"],
-                          capture_output=True, text=True, timeout=60)
+from gateway.testing import cli
 
 
 def test_user_commands(tmp_path):

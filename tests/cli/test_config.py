@@ -57,7 +57,7 @@ SSO = ("[console.sso]\nissuer = 'https://idp.example.com'\nclient_id = 'gw'\n"
                                         "did you mean 'enabled'"]),
     ("[plugins]\nenabled = ['okta', 'nosuch']\n", ["plugin 'nosuch'", "not installed"]),
     ("[plugins]\nenabled = ['org_mapping']\n[org_mapping]\nroles = [{description = 'x'}]\n",
-     ["[org_mapping] roles"]),
+     ["plugin 'org_mapping'", "[org_mapping] roles"]),
     ("[gateway\nport = 1\n", ["not valid TOML"]),
     ("[console]\nsoo = {}\n", ["unknown key 'soo' in [console]", "did you mean 'sso'"]),
     (SSO + "admin_value = ['g']\n", ["unknown key 'admin_value' in [console.sso]",
@@ -72,12 +72,15 @@ SSO = ("[console.sso]\nissuer = 'https://idp.example.com'\nclient_id = 'gw'\n"
     (SSO + "admin_values = ['g']\nonly = true\n", ["[console.sso] break_glass", "is empty"]),
 ])
 def test_a_bad_config_file_stops_serve_before_anything_is_printed(tmp_path, toml, words):
+    """And `identity-gateway plugins` refuses it with the same line: what it lists is what
+    serve would run."""
     config = tmp_path / "gateway.toml"
     config.write_text(toml)
     flags = [] if "port =" in toml else ["--port", str(free_port())]
     flags += [] if "database =" in toml else ["--database", str(tmp_path / "gw.db")]
     done = run("serve", *flags, config=str(config), cwd=tmp_path)
     line = one_line_error(done, *words)
+    assert one_line_error(run("plugins", config=str(config), cwd=tmp_path), *words) == line
     if "sections" not in line and "TOML" not in line and "installed" not in line \
             and "roles" not in line:
         assert str(config) in line  # the file is named

@@ -5,26 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import anyio
 import pytest
 
 from gateway.events import retention, synclog
-from gateway.testing import running
+from gateway.testing import cli, running
 from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 
-EXE = str(Path(sys.executable).parent / "identity-gateway")
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def cli(*args: str, database: str) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args, "--database", database, "--config", "/dev/null"],
-                          capture_output=True, text=True, timeout=60)
 
 
 async def test_why_was_this_user_deactivated(gateway, idp):

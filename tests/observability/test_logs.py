@@ -12,6 +12,7 @@ import time
 
 import httpx
 import oidc_provider as idp
+import pytest
 from serving import LINE, free_port, read_lines, rest_of_output, start, stop, wait_ready
 
 from gateway.observability import logs
@@ -82,15 +83,19 @@ def basic(user: str, password: str) -> dict:
     return {"Authorization": f"Basic {pair}"}
 
 
-def test_no_credential_reaches_the_log(tmp_path, iam_server, monkeypatch):
+@pytest.mark.parametrize("trace", [False, True], ids=["plain", "trace-hooks"])
+def test_no_credential_reaches_the_log(tmp_path, iam_server, monkeypatch, trace):
+    """Not in the request lines, nor in the hook trace (every hook call, its arguments
+    summarised: a secret by its length at most)."""
     port = free_port()
     # The console signs in with a real OpenID provider, its client secret in the environment.
     client = idp.register(iam_server, f"http://127.0.0.1:{port}/console/sso/callback")
     sso = idp.settings(iam_server, client)
     monkeypatch.setenv("IDENTITY_GATEWAY_SSO_CLIENT_SECRET", sso.pop("client_secret"))
-    person = idp.user(iam_server, "logged", client.admins)
+    person = idp.user(iam_server, f"logged-{'t' if trace else 'p'}", client.admins)
     (tmp_path / "gateway.toml").write_text(CONFIG + idp.toml(sso))
-    proc = start(tmp_path / "gw.db", port, tmp_path / "gateway.toml", "--log-level", "info")
+    proc = start(tmp_path / "gw.db", port, tmp_path / "gateway.toml", "--log-level", "info",
+                 *(["--trace-hooks"] if trace else []))
     secrets: list[str] = []
     try:
         first = dict(line.split(": ", 1) for line in read_lines(proc, 5))  # the first start
@@ -154,6 +159,22 @@ def test_no_credential_reaches_the_log(tmp_path, iam_server, monkeypatch):
     assert not any(r["logger"] == "uvicorn.access" for r in records)
     for secret in secrets:
         assert secret and not [line for line in lines if secret in line], secret
+    traced = {(r["hook"], r["plugin"]) for r in records if r["logger"] == "identity_gateway.hooks"}
+    if trace:
+        assert {("issue_credential", "entra"), ("issue_credential", "builtin_auth"),
+                ("authenticate", "entra"), ("authenticate", "builtin_auth"),
+                ("validate_resource", "okta"),
+                ("canonical_profile", "okta")} <= traced, traced
+        calls = [r for r in records if r["logger"] == "identity_gateway.hooks"]
+        assert all(r["ms"] >= 0 and isinstance(r["arguments"], dict) for r in calls)
+        issued = next(r for r in calls if r["hook"] == "issue_credential")
+        assert issued["arguments"]["secret"].startswith("str (") and issued["arguments"]["kind"]
+        # Scoped: Entra's hooks saw Entra's provider only, Okta's Okta's.
+        for r in calls:
+            if r["plugin"] in ("entra", "okta") and "provider" in r["arguments"]:
+                assert r["arguments"]["provider"].endswith(f"({r['plugin']})"), r
+    else:
+        assert not traced
     # The scrape of the running process saw the same traffic.
     created_line = (f'gateway_provisioning_outcomes_total{{outcome="created",'
                     f'provider="{okta["id"]}",resource_type="User"}} 1.0')

@@ -10,19 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from serving import free_port, read_lines, start, stop, wait_ready
 
-from gateway.testing import running
+from gateway.testing import cli, running
 from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
 
-EXE = str(Path(sys.executable).parent / "identity-gateway")
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -164,33 +162,28 @@ async def test_groups_that_share_a_name_keep_working_once_the_rule_is_on(databas
             "groups": [{"id": g["id"], "displayName": g["displayName"]} for g in ops]}]
 
 
-def cli(database: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args, "--database", database, "--config", "/dev/null"],
-                          capture_output=True, text=True, timeout=60)
-
-
 async def test_the_cli_turns_the_rule_on_and_off_and_shows_duplicates(database):
     async with running(database) as gateway:
         idp = await gateway.provider("idp")
         await create(gateway, idp, "Finance")
         await create(gateway, idp, "FINANCE")
 
-    on = cli(database, "provider", "set", "idp", "--unique-group-names", "on")
+    on = cli("provider", "set", "idp", "--unique-group-names", "on", database=database)
     assert on.returncode == 0, on.stderr
     assert json.loads(on.stdout)["unique_group_names"] is True
-    shown = cli(database, "provider", "show", "idp")
+    shown = cli("provider", "show", "idp", database=database)
     assert shown.returncode == 0, shown.stderr
     details = json.loads(shown.stdout)
     assert details["unique_group_names"] is True
     assert [(d["name"], d["count"]) for d in details["duplicate_group_names"]] == [
         ("Finance", 2)]
-    off = cli(database, "provider", "set", "idp", "--unique-group-names", "off")
+    off = cli("provider", "set", "idp", "--unique-group-names", "off", database=database)
     assert json.loads(off.stdout)["unique_group_names"] is False
-    added = cli(database, "provider", "add", "strict", "--unique-group-names", "on")
+    added = cli("provider", "add", "strict", "--unique-group-names", "on", database=database)
     assert added.returncode == 0, added.stderr
-    strict = json.loads(cli(database, "provider", "show", "strict").stdout)
+    strict = json.loads(cli("provider", "show", "strict", database=database).stdout)
     assert strict["unique_group_names"] is True
-    wrong = cli(database, "provider", "set", "idp", "--unique-group-names", "maybe")
+    wrong = cli("provider", "set", "idp", "--unique-group-names", "maybe", database=database)
     assert wrong.returncode == 2 and "unique-group-names" in wrong.stderr
 
 

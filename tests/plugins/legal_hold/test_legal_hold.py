@@ -4,14 +4,13 @@ release deactivates it when its provider wants it inactive."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.accounts import scheduler
 from gateway.clock import FakeClock
-from gateway.testing import Harness, running
+from gateway.testing import Harness, cli, running
 from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
@@ -199,39 +198,35 @@ async def test_a_hold_survives_a_restart(database):
         assert await state(gateway, uid) == "blocked"
 
 
-EXE = str(Path(sys.executable).parent / "identity-gateway")
-
-
 def test_cli_places_lists_and_releases_holds(tmp_path):
     db, config = tmp_path / "gw.db", tmp_path / "gw.toml"
     config.write_text('[plugins]\nenabled = ["legal_hold"]\n')
 
-    def cli(*args: str, conf: Path = config) -> subprocess.CompletedProcess:
-        return subprocess.run([EXE, *args, "--database", str(db), "--config", str(conf)],
-                              capture_output=True, text=True, timeout=60)
+    def run(*args: str, conf: Path = config) -> subprocess.CompletedProcess[str]:
+        return cli(*args, database=db, config=conf)
 
-    assert cli("migrate").returncode == 0
+    assert run("migrate").returncode == 0
     body = tmp_path / "user.json"
     body.write_text('{"userName": "ops@example.com"}')
-    created = cli("user", "create", str(body))
+    created = run("user", "create", str(body))
     assert created.returncode == 0, created.stderr
     uid = next(line.split('"')[3] for line in created.stdout.splitlines()
                if line.strip().startswith('"id"'))
-    placed = cli("legal-hold", "place", uid, "--matter", "Audit 2026", "--by", "legal")
+    placed = run("legal-hold", "place", uid, "--matter", "Audit 2026", "--by", "legal")
     assert placed.returncode == 0, placed.stderr
     assert '"matter": "Audit 2026"' in placed.stdout
-    listed = cli("legal-hold", "list")
+    listed = run("legal-hold", "list")
     assert uid in listed.stdout and "Audit 2026" in listed.stdout and "legal" in listed.stdout
-    shown = cli("user", "show", uid)
+    shown = run("user", "show", uid)
     assert '"legal_hold": {' in shown.stdout
-    blocked = cli("user", "deactivate", uid)
+    blocked = run("user", "deactivate", uid)
     assert blocked.returncode == 0 and "\tblocked" in blocked.stdout
-    assert cli("legal-hold", "release", uid).returncode == 0
-    assert cli("legal-hold", "list").stdout == ""
-    assert cli("legal-hold", "release", uid).returncode == 2
+    assert run("legal-hold", "release", uid).returncode == 0
+    assert run("legal-hold", "list").stdout == ""
+    assert run("legal-hold", "release", uid).returncode == 2
     none = tmp_path / "none.toml"
     none.write_text("")
-    assert cli("legal-hold", "list", conf=none).returncode == 2  # no such command
+    assert run("legal-hold", "list", conf=none).returncode == 2  # no such command
 
 
 async def test_postgres_migration_keeps_one_active_hold_per_user():

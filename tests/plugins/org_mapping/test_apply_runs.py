@@ -9,13 +9,6 @@ from identity_gateway_org_mapping import placement, store
 pytestmark = pytest.mark.anyio
 
 
-async def admin(gateway, method, path, body=None, status=200):
-    r = await gateway.client.request(method, "/admin/v1" + path, json=body,
-                                     headers=gateway.admin)
-    assert r.status_code == status, r.text
-    return r.json()
-
-
 async def run_of(gateway, pid):
     async with gateway.gw.store.read() as conn:
         return await store.apply_run(conn, pid)
@@ -28,11 +21,11 @@ async def test_the_run_reports_its_counts_and_a_second_start_is_refused(database
         for name in ("ada", "grace", "linus"):
             r = await gateway.scim(idp, "POST", "/Users", scim_user(f"{name}@example.com"))
             assert r.status_code == 201, r.text
-        await admin(gateway, "POST", "/organizations", {"name": "Contoso"}, 201)
-        await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+        await gateway.admin_json("POST", "/organizations", {"name": "Contoso"}, 201)
+        await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                     {"method": "single", "organization": "Contoso"})
 
-        report = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+        report = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
         assert report["users"] == 3 and report["organization_changed"] == 3
         run = await run_of(gateway, idp.id)
         assert {k: run[k] for k in ("state", "total", "done", "changed",
@@ -46,14 +39,14 @@ async def test_the_run_reports_its_counts_and_a_second_start_is_refused(database
         # A run the console started holds the provider until it ends.
         held = await placement.start_run(gateway.gw, idp.id, "console:admin")
         assert held["state"] == "running" and held["total"] == 3 and held["done"] == 0
-        refused = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings",
+        refused = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings",
                               status=409)
         assert "already being applied" in refused["detail"], refused
         assert "console:admin" in refused["detail"]
         with pytest.raises(Exception, match="already being applied"):
             await placement.start_run(gateway.gw, idp.id, "console:someone")
         # Another provider is not held.
-        assert (await admin(gateway, "POST",
+        assert (await gateway.admin_json("POST",
                             f"/providers/{other.id}/apply-mappings"))["users"] == 0
 
         again = await placement.apply_all(gateway.gw, idp.id, held)
@@ -61,12 +54,12 @@ async def test_the_run_reports_its_counts_and_a_second_start_is_refused(database
         run = await run_of(gateway, idp.id)
         assert (run["run_id"], run["state"], run["done"], run["actor"]) == (
             held["run_id"], "done", 3, "console:admin")
-        await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+        await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
 
         # A run that stopped making progress (the app stopped mid-run) is taken over.
         stuck = await placement.start_run(gateway.gw, idp.id, "console:admin")
-        await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings", status=409)
+        await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings", status=409)
         gateway.gw.clock.advance(minutes=6)
-        await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+        await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
         run = await run_of(gateway, idp.id)
         assert run["run_id"] != stuck["run_id"] and run["state"] == "done"

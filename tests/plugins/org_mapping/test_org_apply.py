@@ -15,13 +15,6 @@ USERS = 10_000
 CONFIG = {"org_mapping": {"roles": ["editor", "viewer", "billing"]}}
 
 
-async def admin(gateway, method, path, body=None, status=200):
-    r = await gateway.client.request(method, "/admin/v1" + path, json=body,
-                                     headers=gateway.admin)
-    assert r.status_code == status, r.text
-    return r.json()
-
-
 async def bulk_users(gateway, pid: str, groups: dict[str, int]) -> list[str]:
     """Setup only: users and memberships written straight to the store (user i is in each
     group whose number divides i), as an IdP would have provisioned them long ago."""
@@ -57,34 +50,34 @@ async def test_apply_mappings_over_ten_thousand_users(database):
         mapped = in_eng + in_ops - in_both
 
         # Provisioned before any mapping: all land in the provider's default organization.
-        first = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+        first = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
         assert first == {"provider": idp.id, "users": USERS, "changed": USERS,
                          "organization_changed": USERS, "roles_changed": 0,
                          "watchlists_changed": 0}
 
-        await admin(gateway, "POST", "/organizations", {"name": "Engineering"}, 201)
-        await admin(gateway, "POST", "/organizations", {"name": "Operations"}, 201)
-        await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", {
+        await gateway.admin_json("POST", "/organizations", {"name": "Engineering"}, 201)
+        await gateway.admin_json("POST", "/organizations", {"name": "Operations"}, 201)
+        await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping", {
             "method": "scim_groups", "groups": [
                 {"group": eng, "organization": "Engineering", "priority": 1},
                 {"group": ops, "organization": "Operations", "priority": 2}]})
-        await admin(gateway, "PUT", f"/providers/{idp.id}/role-mapping", {"mappings": [
+        await gateway.admin_json("PUT", f"/providers/{idp.id}/role-mapping", {"mappings": [
             {"group": eng, "roles": ["editor"]}, {"group": ops, "roles": ["viewer"]}]})
-        second = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+        second = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
         assert second == {"provider": idp.id, "users": USERS, "changed": mapped,
                           "organization_changed": mapped, "roles_changed": mapped,
                           "watchlists_changed": 0}
 
         # The mapping changes: users in both groups now go to Engineering.
-        await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", {
+        await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping", {
             "method": "scim_groups", "groups": [
                 {"group": eng, "organization": "Engineering", "priority": 3},
                 {"group": ops, "organization": "Operations", "priority": 2}]})
-        third = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+        third = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
         assert third == {"provider": idp.id, "users": USERS, "changed": in_both,
                          "organization_changed": in_both, "roles_changed": 0,
                          "watchlists_changed": 0}
-        again = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+        again = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
         assert again["users"] == USERS and again["changed"] == 0
 
         both, eng_only, ops_only, neither = ids[0], ids[2], ids[5], ids[1]
@@ -92,7 +85,7 @@ async def test_apply_mappings_over_ten_thousand_users(database):
                     eng_only: ("Engineering", ["editor"]),
                     ops_only: ("Operations", ["viewer"]), neither: ("idp", [])}
         for uid, place in expected.items():
-            view = await admin(gateway, "GET", f"/users/{uid}")
+            view = await gateway.admin_json("GET", f"/users/{uid}")
             assert (view["organization"], view["roles"]) == place
         async with gateway.gw.store.read() as conn:
             moves = await conn.fetchval(

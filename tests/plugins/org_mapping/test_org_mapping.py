@@ -25,13 +25,6 @@ async def gateway(database):
         yield harness
 
 
-async def admin(gateway, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-    r = await gateway.client.request(method, "/admin/v1" + path, json=body,
-                                     headers=gateway.admin)
-    assert r.status_code == status, r.text
-    return r.json() if r.content else None
-
-
 async def new_user(gateway, idp, name: str, **extra: Any) -> str:
     r = await gateway.scim(idp, "POST", "/Users", user_body(name, **extra))
     assert r.status_code == 201, r.text
@@ -57,16 +50,16 @@ async def members(gateway, idp, gid: str, op: str, uid: str) -> None:
 
 
 async def place(gateway, uid: str) -> tuple:
-    view = await admin(gateway, "GET", f"/users/{uid}")
+    view = await gateway.admin_json("GET", f"/users/{uid}")
     return view["organization"], view["roles"]
 
 
 async def org(gateway, name: str, **body: Any) -> dict:
-    return await admin(gateway, "POST", "/organizations", {"name": name, **body}, 201)
+    return await gateway.admin_json("POST", "/organizations", {"name": name, **body}, 201)
 
 
 async def events(gateway, kind: str, uid: str) -> list:
-    feed = await admin(gateway, "GET", "/events?limit=1000")
+    feed = await gateway.admin_json("GET", "/events?limit=1000")
     return [e for e in feed["items"] if e["type"] == kind and e["resource_id"] == uid]
 
 
@@ -96,42 +89,42 @@ async def test_organizations_create_list_rename_nest(gateway):
     assert acme["default_roles"] == ["member"] and acme["parent"] is None
     sales = await org(gateway, "Sales", parent="Acme")
     assert sales["parent"] == {"id": acme["id"], "name": "Acme"}
-    await admin(gateway, "POST", "/organizations", {"name": "acme"}, 409)
-    await admin(gateway, "POST", "/organizations", {"name": "X", "parent": "Nope"}, 400)
-    await admin(gateway, "POST", "/organizations", {"name": "X", "default_roles": ["root"]},
+    await gateway.admin_json("POST", "/organizations", {"name": "acme"}, 409)
+    await gateway.admin_json("POST", "/organizations", {"name": "X", "parent": "Nope"}, 400)
+    await gateway.admin_json("POST", "/organizations", {"name": "X", "default_roles": ["root"]},
                 400)
-    await admin(gateway, "POST", "/organizations", {"name": "  "}, 400)
-    renamed = await admin(gateway, "PATCH", f"/organizations/{sales['id']}",
+    await gateway.admin_json("POST", "/organizations", {"name": "  "}, 400)
+    renamed = await gateway.admin_json("PATCH", f"/organizations/{sales['id']}",
                           {"name": "Sales EMEA", "default_roles": ["viewer", "Member"]})
     assert renamed["name"] == "Sales EMEA"
     assert renamed["default_roles"] == ["member", "viewer"]
     # Nesting: no cycles, and null moves an organization to the top.
-    r = await admin(gateway, "PATCH", f"/organizations/{acme['id']}",
+    r = await gateway.admin_json("PATCH", f"/organizations/{acme['id']}",
                     {"parent": "Sales EMEA"}, 400)
     assert "inside" in r["detail"]
-    await admin(gateway, "PATCH", f"/organizations/{acme['id']}", {"parent": acme["id"]}, 400)
-    top = await admin(gateway, "PATCH", f"/organizations/{sales['id']}", {"parent": None})
+    await gateway.admin_json("PATCH", f"/organizations/{acme['id']}", {"parent": acme["id"]}, 400)
+    top = await gateway.admin_json("PATCH", f"/organizations/{sales['id']}", {"parent": None})
     assert top["parent"] is None
-    await admin(gateway, "PATCH", "/organizations/missing", {"name": "Y"}, 404)
-    await admin(gateway, "PATCH", f"/organizations/{acme['id']}", {"colour": "red"}, 400)
-    listed = await admin(gateway, "GET", "/organizations?limit=1")
+    await gateway.admin_json("PATCH", "/organizations/missing", {"name": "Y"}, 404)
+    await gateway.admin_json("PATCH", f"/organizations/{acme['id']}", {"colour": "red"}, 400)
+    listed = await gateway.admin_json("GET", "/organizations?limit=1")
     assert [o["name"] for o in listed["items"]] == ["Acme"]
-    rest = await admin(gateway, "GET", f"/organizations?cursor={listed['next_cursor']}")
+    rest = await gateway.admin_json("GET", f"/organizations?cursor={listed['next_cursor']}")
     assert [o["name"] for o in rest["items"]] == ["Sales EMEA"]
-    assert (await admin(gateway, "GET", f"/organizations/{acme['id']}"))["name"] == "Acme"
+    assert (await gateway.admin_json("GET", f"/organizations/{acme['id']}"))["name"] == "Acme"
 
 
 async def test_roles_catalogue_from_config_and_admin_api(gateway):
-    listed = (await admin(gateway, "GET", "/roles"))["items"]
+    listed = (await gateway.admin_json("GET", "/roles"))["items"]
     assert {r["name"]: r["source"] for r in listed} == {
         "member": "config", "viewer": "config", "editor": "config", "billing": "config"}
-    added = await admin(gateway, "POST", "/roles",
+    added = await gateway.admin_json("POST", "/roles",
                         {"name": "auditor", "description": "Reads the audit log"}, 201)
     assert added == {"name": "auditor", "description": "Reads the audit log",
                      "source": "admin"}
-    await admin(gateway, "POST", "/roles", {"name": "Member"}, 409)
-    await admin(gateway, "POST", "/roles", {"name": ""}, 400)
-    names = [r["name"] for r in (await admin(gateway, "GET", "/roles"))["items"]]
+    await gateway.admin_json("POST", "/roles", {"name": "Member"}, 409)
+    await gateway.admin_json("POST", "/roles", {"name": ""}, 400)
+    names = [r["name"] for r in (await gateway.admin_json("GET", "/roles"))["items"]]
     assert "auditor" in names
     made = await org(gateway, "Audit", default_roles=["AUDITOR"])
     assert made["default_roles"] == ["auditor"]
@@ -149,19 +142,19 @@ async def test_bad_config_roles_stop_startup(database):
 async def test_users_before_any_mapping_land_in_the_providers_default(gateway, idp):
     uid = await new_user(gateway, idp, "a@example.com")
     assert await place(gateway, uid) == ("idp", [])
-    mapping = await admin(gateway, "GET", f"/providers/{idp.id}/org-mapping")
+    mapping = await gateway.admin_json("GET", f"/providers/{idp.id}/org-mapping")
     assert mapping == {"provider": idp.id, "method": None, "default_organization": "idp"}
-    orgs = (await admin(gateway, "GET", "/organizations"))["items"]
+    orgs = (await gateway.admin_json("GET", "/organizations"))["items"]
     assert [o["name"] for o in orgs] == ["idp"]
     # The default organization's default roles are what unmapped users get.
-    await admin(gateway, "PATCH", f"/organizations/{orgs[0]['id']}",
+    await gateway.admin_json("PATCH", f"/organizations/{orgs[0]['id']}",
                 {"default_roles": ["viewer"]})
-    report = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    report = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert report == {"provider": idp.id, "users": 1, "changed": 1,
                       "organization_changed": 0, "roles_changed": 1, "watchlists_changed": 0}
     assert await place(gateway, uid) == ("idp", ["viewer"])
-    await admin(gateway, "GET", "/providers/nope/org-mapping", status=404)
-    await admin(gateway, "POST", "/providers/nope/apply-mappings", status=404)
+    await gateway.admin_json("GET", "/providers/nope/org-mapping", status=404)
+    await gateway.admin_json("POST", "/providers/nope/apply-mappings", status=404)
 
 
 async def test_local_users_are_not_placed(gateway):
@@ -176,14 +169,14 @@ async def test_local_users_are_not_placed(gateway):
 async def test_single_method_and_apply(gateway, idp):
     early = await new_user(gateway, idp, "early@example.com")
     await org(gateway, "Acme", default_roles=["member"])
-    refused = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+    refused = await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                           {"method": "single", "organization": "Nope"}, 400)
     assert "Nope" in refused["detail"]
-    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                 {"method": "single", "organization": "Acme", "attribute": "x"}, 400)
-    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", {"method": "magic"}, 400)
-    assert (await admin(gateway, "GET", f"/providers/{idp.id}/org-mapping"))["method"] is None
-    got = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping", {"method": "magic"}, 400)
+    assert (await gateway.admin_json("GET", f"/providers/{idp.id}/org-mapping"))["method"] is None
+    got = await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                       {"method": "single", "organization": "acme"})
     assert got == {"provider": idp.id, "method": "single", "organization": "Acme",
                    "default_organization": "idp"}
@@ -191,23 +184,23 @@ async def test_single_method_and_apply(gateway, idp):
     assert await place(gateway, early) == ("idp", [])
     late = await new_user(gateway, idp, "late@example.com")
     assert await place(gateway, late) == ("Acme", ["member"])
-    report = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    report = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert report["users"] == 2 and report["organization_changed"] == 1
     assert report["roles_changed"] == 1 and report["changed"] == 1
     assert await place(gateway, early) == ("Acme", ["member"])
-    again = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    again = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert again["changed"] == 0
 
 
 # attribute ------------------------------------------------------------------------------
 
 async def test_attribute_method_with_our_org_name(gateway, idp):
-    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                 {"method": "attribute", "attribute": f"{ORG_URN}:orgName"})
     uid = await new_user(gateway, idp, "a@example.com", **{ORG_URN: {"orgName": "Research"}})
     assert await place(gateway, uid) == ("Research", [])
     assert "Research" in [o["name"] for o in
-                          (await admin(gateway, "GET", "/organizations"))["items"]]
+                          (await gateway.admin_json("GET", "/organizations"))["items"]]
     # An existing organization is matched case-insensitively, not created twice.
     r = await gateway.scim(idp, "PATCH", f"/Users/{uid}", {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -227,7 +220,7 @@ async def test_attribute_method_with_our_org_name(gateway, idp):
 
 async def test_attribute_method_with_any_attribute(gateway, idp):
     await org(gateway, "Fallback", default_roles=["viewer"])
-    got = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+    got = await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                       {"method": "attribute", "attribute": f"{ENTERPRISE}:department",
                        "default_organization": "Fallback"})
     assert got["default_organization"] == "Fallback"
@@ -239,15 +232,15 @@ async def test_attribute_method_with_any_attribute(gateway, idp):
                                {"type": "work", "region": "Ontario", "primary": True}]}
     for n, path in enumerate(("addresses[primary eq true].region",
                               "addresses.^[primary==true].region")):
-        got = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+        got = await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                           {"method": "attribute", "attribute": path})
         assert got["attribute"] == "addresses[primary eq true].region"
         rid = await new_user(gateway, idp, f"r{n}@example.com", **addresses)
         assert (await place(gateway, rid))[0] == "Ontario"
     for bad in ("nosuch", "addresses", "addresses[primary eq].region", "", 5):
-        await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+        await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                     {"method": "attribute", "attribute": bad}, 400)
-    assert (await admin(gateway, "GET", f"/providers/{idp.id}/org-mapping"))["attribute"] \
+    assert (await gateway.admin_json("GET", f"/providers/{idp.id}/org-mapping"))["attribute"] \
         == "addresses[primary eq true].region"
 
 
@@ -258,11 +251,11 @@ async def test_attribute_method_with_a_custom_attribute_entra_sends(gateway, idp
     ext = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
     path = f"{ext}:businessUnit"
     mapping = {"method": "attribute", "attribute": path}
-    refused = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", mapping, 400)
+    refused = await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping", mapping, 400)
     assert path in refused["detail"]  # undeclared: nothing to read it by yet
-    await admin(gateway, "POST", f"/providers/{idp.id}/custom-attributes",
+    await gateway.admin_json("POST", f"/providers/{idp.id}/custom-attributes",
                 {"schema": ext, "name": "businessUnit"}, 201)
-    got = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", mapping)
+    got = await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping", mapping)
     assert got["attribute"] == path
     uid = await new_user(gateway, idp, "bu@example.com", **{ext: {"businessUnit": "Retail"}})
     assert await place(gateway, uid) == ("Retail", [])
@@ -273,7 +266,7 @@ async def test_attribute_method_with_a_custom_attribute_entra_sends(gateway, idp
     assert await place(gateway, uid) == ("Wholesale", [])
     # Another provider has no such attribute: its mapping cannot name it.
     other = await gateway.provider("other")
-    await admin(gateway, "PUT", f"/providers/{other.id}/org-mapping", mapping, 400)
+    await gateway.admin_json("PUT", f"/providers/{other.id}/org-mapping", mapping, 400)
 
 
 # scim_groups ----------------------------------------------------------------------------
@@ -296,12 +289,12 @@ async def test_scim_groups_priority_and_moving_between_groups(gateway, idp):
         [{"group": eng, "organization": "Engineering", "priority": 1},
          {"group": eng, "organization": "Operations", "priority": 2}],
     ):
-        await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+        await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                     {"method": "scim_groups", "groups": broken}, 400)
-    got = await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", body)
+    got = await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping", body)
     assert [(g["display"], g["organization"], g["priority"]) for g in got["groups"]] == [
         ("ops", "Operations", 20), ("eng", "Engineering", 10)]
-    await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert await place(gateway, uid) == ("Engineering", ["editor"])
     await members(gateway, idp, ops, "add", uid)  # in both: the higher priority wins
     assert await place(gateway, uid) == ("Operations", ["viewer"])
@@ -321,7 +314,7 @@ async def test_scim_groups_priority_and_moving_between_groups(gateway, idp):
         "Operations": [{"op": "replace", "path": "displayName", "value": "operations"}]})
     assert r.status_code in (200, 204), r.text
     assert await place(gateway, uid) == ("Operations", ["viewer"])
-    got = await admin(gateway, "GET", f"/providers/{idp.id}/org-mapping")
+    got = await gateway.admin_json("GET", f"/providers/{idp.id}/org-mapping")
     assert got["groups"][0]["display"] == "operations"
 
 
@@ -329,26 +322,26 @@ async def test_group_of_another_provider_cannot_be_mapped(gateway, idp):
     other = await gateway.provider("other")
     theirs = await new_group(gateway, other, "theirs")
     await org(gateway, "Acme")
-    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", {
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping", {
         "method": "scim_groups",
         "groups": [{"group": theirs, "organization": "Acme", "priority": 1}]}, 400)
-    await admin(gateway, "PUT", f"/providers/{idp.id}/role-mapping",
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/role-mapping",
                 {"mappings": [{"group": theirs, "roles": ["viewer"]}]}, 400)
 
 
 # Roles ----------------------------------------------------------------------------------
 
 async def test_role_mapping_rules_and_unmapped_groups(gateway, idp):
-    status = await admin(gateway, "GET", f"/providers/{idp.id}/role-mapping")
+    status = await gateway.admin_json("GET", f"/providers/{idp.id}/role-mapping")
     assert status["status"] == "No SCIM groups exist yet" and status["mappings"] == []
     await org(gateway, "Acme", default_roles=["member"])
-    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                 {"method": "single", "organization": "Acme"})
     uid = await new_user(gateway, idp, "a@example.com")
     writers = await new_group(gateway, idp, "writers", (uid,))
     payers = await new_group(gateway, idp, "payers")
     await new_group(gateway, idp, "lurkers")
-    status = await admin(gateway, "GET", f"/providers/{idp.id}/role-mapping")
+    status = await gateway.admin_json("GET", f"/providers/{idp.id}/role-mapping")
     assert status["status"] == "3 of 3 SCIM groups are not mapped"
     assert sorted(g["displayName"] for g in status["unmapped_groups"]) == [
         "lurkers", "payers", "writers"]
@@ -357,8 +350,8 @@ async def test_role_mapping_rules_and_unmapped_groups(gateway, idp):
                    {"mappings": [{"group": "missing", "roles": ["viewer"]}]},
                    {"mappings": {"group": writers}},
                    {"groups": []}):
-        await admin(gateway, "PUT", f"/providers/{idp.id}/role-mapping", broken, 400)
-    got = await admin(gateway, "PUT", f"/providers/{idp.id}/role-mapping", {"mappings": [
+        await gateway.admin_json("PUT", f"/providers/{idp.id}/role-mapping", broken, 400)
+    got = await gateway.admin_json("PUT", f"/providers/{idp.id}/role-mapping", {"mappings": [
         {"group": writers, "roles": ["editor", "viewer"]},
         {"group": payers, "roles": ["billing", "viewer"]}]})
     assert got["status"] == "1 of 3 SCIM groups are not mapped"
@@ -366,7 +359,7 @@ async def test_role_mapping_rules_and_unmapped_groups(gateway, idp):
     assert {m["display"]: m["roles"] for m in got["mappings"]} == {
         "writers": ["editor", "viewer"], "payers": ["billing", "viewer"]}
     assert await place(gateway, uid) == ("Acme", ["member"])  # until applied
-    await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert await place(gateway, uid) == ("Acme", ["editor", "viewer"])
     await members(gateway, idp, payers, "add", uid)  # the union of its groups' roles
     assert await place(gateway, uid) == ("Acme", ["billing", "editor", "viewer"])
@@ -374,13 +367,13 @@ async def test_role_mapping_rules_and_unmapped_groups(gateway, idp):
     assert await place(gateway, uid) == ("Acme", ["billing", "viewer"])
     await members(gateway, idp, payers, "remove", uid)  # no mapped group: org defaults
     assert await place(gateway, uid) == ("Acme", ["member"])
-    page = await admin(gateway, "GET",
+    page = await gateway.admin_json("GET",
                        f"/providers/{idp.id}/role-mapping/unmapped-groups?limit=5")
     assert [g["displayName"] for g in page["items"]] == ["lurkers"]
     lurkers = page["items"][0]["id"]
-    await admin(gateway, "PUT", f"/providers/{idp.id}/role-mapping", {"mappings": [
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/role-mapping", {"mappings": [
         {"group": g, "roles": ["viewer"]} for g in (writers, payers, lurkers)]})
-    done = await admin(gateway, "GET", f"/providers/{idp.id}/role-mapping")
+    done = await gateway.admin_json("GET", f"/providers/{idp.id}/role-mapping")
     assert done["status"] == "All SCIM groups are mapped" and done["unmapped_groups"] == []
     changes = await events(gateway, "user.roles_changed", uid)
     assert changes[-1]["data"]["before"] == {"roles": ["billing", "viewer"]}
@@ -393,22 +386,22 @@ async def test_mapped_group_deleted(gateway, idp):
     uid = await new_user(gateway, idp, "a@example.com")
     eng = await new_group(gateway, idp, "eng", (uid,))
     fin = await new_group(gateway, idp, "fin", (uid,))
-    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping", {
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping", {
         "method": "scim_groups", "groups": [
             {"group": eng, "organization": "Engineering", "priority": 1},
             {"group": fin, "organization": "Finance", "priority": 2}]})
-    await admin(gateway, "PUT", f"/providers/{idp.id}/role-mapping", {"mappings": [
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/role-mapping", {"mappings": [
         {"group": fin, "roles": ["billing", "viewer"]}]})
-    await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert await place(gateway, uid) == ("Finance", ["billing", "viewer"])
     r = await gateway.scim(idp, "DELETE", f"/Groups/{fin}")
     assert r.status_code == 204
     assert await place(gateway, uid) == ("Engineering", ["editor"])
-    mapping = await admin(gateway, "GET", f"/providers/{idp.id}/org-mapping")
+    mapping = await gateway.admin_json("GET", f"/providers/{idp.id}/org-mapping")
     assert [g["group"] for g in mapping["groups"]] == [eng]
-    roles = await admin(gateway, "GET", f"/providers/{idp.id}/role-mapping")
+    roles = await gateway.admin_json("GET", f"/providers/{idp.id}/role-mapping")
     assert roles["mappings"] == [] and roles["status"] == "1 of 1 SCIM groups are not mapped"
-    log = await admin(gateway, "GET", f"/sync-log?user={fin}")
+    log = await gateway.admin_json("GET", f"/sync-log?user={fin}")
     assert "map" in [e["operation"] for e in log["items"]]
     r = await gateway.scim(idp, "DELETE", f"/Groups/{eng}")
     assert await place(gateway, uid) == ("idp", [])
@@ -417,9 +410,9 @@ async def test_mapped_group_deleted(gateway, idp):
 async def test_changes_are_logged_with_before_and_after(gateway, idp):
     await org(gateway, "Acme", default_roles=["member"])
     uid = await new_user(gateway, idp, "a@example.com")
-    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                 {"method": "single", "organization": "Acme"})
-    await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     moved = (await events(gateway, "user.organization_changed", uid))[-1]
     assert moved["provider"] == idp.id
     assert moved["data"]["before"]["organization"] == "idp"
@@ -427,23 +420,23 @@ async def test_changes_are_logged_with_before_and_after(gateway, idp):
     granted = (await events(gateway, "user.roles_changed", uid))[-1]
     assert granted["data"]["before"] == {"roles": []}
     assert granted["data"]["after"] == {"roles": ["member"]}
-    log = (await admin(gateway, "GET", f"/sync-log?user={uid}&operation=map"))["items"]
+    log = (await gateway.admin_json("GET", f"/sync-log?user={uid}&operation=map"))["items"]
     assert [(e["actor"], e["reason"]) for e in log[:2]] == [
         ("org_mapping", "apply_mappings"), ("org_mapping", "apply_mappings")]
     assert {"organization": "Acme"}.items() <= next(
         e for e in log if e["after"].get("organization"))["after"].items()
     # A rename shows in the user view at once; it is not a move.
-    acme = (await admin(gateway, "GET", "/organizations"))["items"][0]
-    await admin(gateway, "PATCH", f"/organizations/{acme['id']}", {"name": "Acme Corp"})
+    acme = (await gateway.admin_json("GET", "/organizations"))["items"][0]
+    await gateway.admin_json("PATCH", f"/organizations/{acme['id']}", {"name": "Acme Corp"})
     assert await place(gateway, uid) == ("Acme Corp", ["member"])
     assert len(await events(gateway, "user.organization_changed", uid)) == 2
 
 
 async def test_changes_that_place_nobody_differently_record_nothing(gateway, idp):
     await org(gateway, "Acme", default_roles=["member"])
-    await admin(gateway, "PUT", f"/providers/{idp.id}/org-mapping",
+    await gateway.admin_json("PUT", f"/providers/{idp.id}/org-mapping",
                 {"method": "single", "organization": "Acme"})
-    log = await admin(gateway, "GET", f"/sync-log?provider={idp.id}&operation=update")
+    log = await gateway.admin_json("GET", f"/sync-log?provider={idp.id}&operation=update")
     mapped = next(e for e in log["items"] if e["resource_type"] == "Provider")
     assert mapped["before"]["method"] is None and mapped["after"]["method"] == "single"
     uid = await new_user(gateway, idp, "a@example.com")

@@ -2,7 +2,6 @@
 watchlists, users following their groups' membership and apply-mappings, and what is
 recorded."""
 
-from typing import Any
 
 import pytest
 
@@ -24,12 +23,6 @@ CONFIG = {"org_mapping": {"watchlists": [
 async def gateway(database):
     async with running(database, enabled=["org_mapping"], config=CONFIG) as harness:
         yield harness
-
-
-async def admin(gateway, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-    r = await gateway.admin_api(method, path, body)
-    assert r.status_code == status, r.text
-    return r.json() if r.content else None
 
 
 async def new_user(gateway, idp, name: str) -> str:
@@ -56,36 +49,36 @@ async def membership(gateway, idp, gid: str, op: str, uid: str) -> None:
 
 
 async def watching(gateway, uid: str) -> list[str]:
-    return (await admin(gateway, "GET", f"/users/{uid}"))["watchlists"]
+    return (await gateway.admin_json("GET", f"/users/{uid}"))["watchlists"]
 
 
 async def changes(gateway, uid: str) -> list[dict]:
-    feed = await admin(gateway, "GET", "/events?limit=1000")
+    feed = await gateway.admin_json("GET", "/events?limit=1000")
     return [e for e in feed["items"]
             if e["type"] == "user.watchlists_changed" and e["resource_id"] == uid]
 
 
 async def map_groups(gateway, idp, mapping: dict[str, list[str]]) -> dict:
-    return await admin(gateway, "PUT", f"/providers/{idp.id}/watchlist-mapping", {
+    return await gateway.admin_json("PUT", f"/providers/{idp.id}/watchlist-mapping", {
         "mappings": [{"group": g, "watchlists": names} for g, names in mapping.items()]})
 
 
 async def test_the_watchlist_catalogue_from_config_and_admin_api(gateway):
-    listed = (await admin(gateway, "GET", "/watchlists"))["items"]
+    listed = (await gateway.admin_json("GET", "/watchlists"))["items"]
     assert listed == [
         {"name": "Departing", "description": "", "source": "config"},
         {"name": "Privileged", "description": "Admins of production systems",
          "source": "config"}]
-    added = await admin(gateway, "POST", "/watchlists",
+    added = await gateway.admin_json("POST", "/watchlists",
                         {"name": "Contractors", "description": "External staff"}, 201)
     assert added == {"name": "Contractors", "description": "External staff",
                      "source": "admin"}
-    await admin(gateway, "POST", "/watchlists", {"name": "privileged"}, 409)
-    await admin(gateway, "POST", "/watchlists", {"name": " "}, 400)
-    await admin(gateway, "POST", "/watchlists", {"name": "X", "description": 3}, 400)
-    names = [w["name"] for w in (await admin(gateway, "GET", "/watchlists"))["items"]]
+    await gateway.admin_json("POST", "/watchlists", {"name": "privileged"}, 409)
+    await gateway.admin_json("POST", "/watchlists", {"name": " "}, 400)
+    await gateway.admin_json("POST", "/watchlists", {"name": "X", "description": 3}, 400)
+    names = [w["name"] for w in (await gateway.admin_json("GET", "/watchlists"))["items"]]
     assert names == ["Contractors", "Departing", "Privileged"]
-    created = await admin(gateway, "GET", "/events?limit=1000")
+    created = await gateway.admin_json("GET", "/events?limit=1000")
     assert [e["type"] for e in created["items"]] == ["watchlist.created"]
 
 
@@ -101,7 +94,7 @@ async def test_the_mapping_is_checked_and_a_refusal_changes_nothing(gateway, idp
     other = await gateway.provider("other")
     theirs = await new_group(gateway, other, "Theirs")
     path = f"/providers/{idp.id}/watchlist-mapping"
-    assert await admin(gateway, "GET", path) == {"provider": idp.id, "mappings": []}
+    assert await gateway.admin_json("GET", path) == {"provider": idp.id, "mappings": []}
     for body, words in [
         ({"mappings": [{"group": admins, "watchlists": ["Unknown"]}]}, "unknown watchlist"),
         ({"mappings": [{"group": admins, "watchlists": []}]}, "at least one"),
@@ -113,15 +106,15 @@ async def test_the_mapping_is_checked_and_a_refusal_changes_nothing(gateway, idp
         ({"mappings": [{"group": admins, "roles": ["x"]}]}, "unknown field"),
         ({"mappings": {}}, "mappings"), ({}, "mappings"),
     ]:
-        refused = await admin(gateway, "PUT", path, body, 400)
+        refused = await gateway.admin_json("PUT", path, body, 400)
         assert refused["status"] == 400 and words in refused["detail"], body
-    assert (await admin(gateway, "GET", path))["mappings"] == []
-    await admin(gateway, "PUT", "/providers/nope/watchlist-mapping", {"mappings": []}, 404)
+    assert (await gateway.admin_json("GET", path))["mappings"] == []
+    await gateway.admin_json("PUT", "/providers/nope/watchlist-mapping", {"mappings": []}, 404)
     done = await map_groups(gateway, idp, {admins: ["privileged", "Departing"]})
     assert done["mappings"] == [{"group": admins, "display": "Admins",
                                  "watchlists": ["Departing", "Privileged"]}]
-    assert (await admin(gateway, "GET", path)) == done
-    log = await admin(gateway, "GET", f"/sync-log?provider={idp.id}&operation=update")
+    assert (await gateway.admin_json("GET", path)) == done
+    log = await gateway.admin_json("GET", f"/sync-log?provider={idp.id}&operation=update")
     assert log["items"][0]["after"] == done["mappings"]
 
 
@@ -149,7 +142,7 @@ async def test_watchlists_follow_group_membership(gateway, idp):
         ({"watchlists": ["Privileged"]}, {"watchlists": ["Departing", "Privileged"]}),
         ({"watchlists": ["Departing", "Privileged"]}, {"watchlists": []}),
     ]
-    log = await admin(gateway, "GET", f"/sync-log?user={uid}&operation=map")
+    log = await gateway.admin_json("GET", f"/sync-log?user={uid}&operation=map")
     entries = [e for e in log["items"] if "watchlists" in (e["after"] or {})]
     assert len(entries) == 3 and {e["actor"] for e in entries} == {"org_mapping"}
     assert entries[-1]["reason"] == "group.members_added"
@@ -161,7 +154,7 @@ async def test_a_whole_group_replace_and_a_deleted_group(gateway, idp):
     b = await new_user(gateway, idp, "b@example.com")
     admins = await new_group(gateway, idp, "Admins", (a,))
     await map_groups(gateway, idp, {admins: ["Privileged"]})
-    await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert await watching(gateway, a) == ["Privileged"]
     r = await gateway.scim(idp, "PUT", f"/Groups/{admins}", {
         "schemas": [GROUP], "displayName": "Admins", "members": [{"value": b}]})
@@ -169,9 +162,9 @@ async def test_a_whole_group_replace_and_a_deleted_group(gateway, idp):
     assert (await watching(gateway, a), await watching(gateway, b)) == ([], ["Privileged"])
     assert (await gateway.scim(idp, "DELETE", f"/Groups/{admins}")).status_code == 204
     assert await watching(gateway, b) == []
-    mapping = await admin(gateway, "GET", f"/providers/{idp.id}/watchlist-mapping")
+    mapping = await gateway.admin_json("GET", f"/providers/{idp.id}/watchlist-mapping")
     assert mapping["mappings"] == []
-    feed = await admin(gateway, "GET", "/events?limit=1000")
+    feed = await gateway.admin_json("GET", "/events?limit=1000")
     removed = [e for e in feed["items"] if e["type"] == "mapping.group_removed"]
     assert removed[-1]["data"]["watchlists"] == ["Privileged"]
 
@@ -182,13 +175,13 @@ async def test_apply_mappings_puts_existing_members_on_their_watchlists(gateway,
     leavers = await new_group(gateway, idp, "Leavers", tuple(ids[1:3]))
     assert [await watching(gateway, uid) for uid in ids] == [[], [], [], []]
     await map_groups(gateway, idp, {admins: ["Privileged"], leavers: ["Departing"]})
-    report = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    report = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert report["users"] == 4 and report["watchlists_changed"] == 3
     assert [await watching(gateway, uid) for uid in ids] == [
         ["Privileged"], ["Departing", "Privileged"], ["Departing"], []]
-    again = await admin(gateway, "POST", f"/providers/{idp.id}/apply-mappings")
+    again = await gateway.admin_json("POST", f"/providers/{idp.id}/apply-mappings")
     assert again["watchlists_changed"] == 0 and again["changed"] == 0
-    log = await admin(gateway, "GET", f"/sync-log?user={ids[1]}&operation=map")
+    log = await gateway.admin_json("GET", f"/sync-log?user={ids[1]}&operation=map")
     assert [e["reason"] for e in log["items"]
             if "watchlists" in (e["after"] or {})] == ["apply_mappings"]
 
@@ -201,7 +194,7 @@ async def test_user_events_carry_the_watchlists(gateway, idp):
     r = await gateway.scim(idp, "PATCH", f"/Users/{uid}", {"schemas": [PATCH], "Operations": [
         {"op": "replace", "path": "title", "value": "Boss"}]})
     assert r.status_code == 200
-    feed = await admin(gateway, "GET", "/events?limit=1000")
+    feed = await gateway.admin_json("GET", "/events?limit=1000")
     user_events = [e for e in feed["items"] if e["resource_id"] == uid]
     assert user_events[0]["type"] == "user.created"
     assert user_events[0]["data"]["user"]["watchlists"] == []
@@ -209,5 +202,5 @@ async def test_user_events_carry_the_watchlists(gateway, idp):
     assert updated["type"] == "user.updated"
     assert updated["data"]["user"]["watchlists"] == ["Privileged"]
     assert updated["data"]["user"]["organization"] == "idp"  # the provider's default
-    view = await admin(gateway, "GET", f"/users/{uid}")
+    view = await gateway.admin_json("GET", f"/users/{uid}")
     assert view["watchlists"] == ["Privileged"]
