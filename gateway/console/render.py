@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from gateway.clock import parse_time
+from gateway.console import words
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -66,6 +67,9 @@ class Console:
                                  lstrip_blocks=True, undefined=jinja2.StrictUndefined)
         env.filters["when"] = when
         env.filters["pretty"] = pretty
+        env.filters["actor"] = words.actor  # {{ e.actor|actor(provider_names) }}
+        env.filters["operation"] = words.operation
+        env.filters["words"] = words.value
         self.templates = Jinja2Templates(env=env)
         self.nav = [*CORE_NAV, *nav, *TAIL_NAV]
         self.panels = panels

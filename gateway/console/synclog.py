@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from gateway.accounts.sessions import Session
+from gateway.console.diff import diff
 from gateway.console.render import console_of
 from gateway.errors import NotFound
 from gateway.events import synclog
@@ -34,28 +34,6 @@ OUTCOMES = (("success", "success"), ("error", "error"), ("unchanged", "unchanged
 def filters_of(request: Request) -> dict[str, Any]:
     params = request.query_params
     return {name: (params.get(name) or "").strip() or None for name in synclog.FILTERS}
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    """Every leaf of a JSON value by its path (``emails[0].value``), as JSON text."""
-    out: dict[str, str] = {}
-    if isinstance(value, dict) and value:
-        for key in sorted(value):
-            out.update(flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(value, list) and value:
-        for i, item in enumerate(value):
-            out.update(flatten(item, f"{prefix}[{i}]"))
-    elif value is not None or prefix:
-        out[prefix or "(value)"] = msgspec.json.encode(value).decode()
-    return out
-
-
-def diff(before: Any, after: Any) -> list[dict]:
-    """The paths of before and after side by side, the changed ones marked."""
-    old, new = flatten(before), flatten(after)
-    return [{"path": path, "before": old.get(path), "after": new.get(path),
-             "changed": old.get(path) != new.get(path)}
-            for path in sorted(old.keys() | new.keys())]
 
 
 async def sync_log_page(request: Request, gw: Gateway, session: Session) -> Response:
@@ -98,9 +76,8 @@ async def sync_log_entry(request: Request, gw: Gateway, session: Session) -> Res
     if row is None:
         raise NotFound(f"There is no sync-log entry {seq}")
     entry = synclog.entry_view(row)
-    rows = diff(json_column(row["before"]), json_column(row["after"]))
-    if entry["outcome"] == UNCHANGED:  # what was received, which the resource already had
-        rows = [{**r, "changed": False} for r in rows]
+    rows = diff(json_column(row["before"]), json_column(row["after"]),
+                received=entry["outcome"] == UNCHANGED)
     return console_of(request).page(request, "sync_log_entry.html", {
         "entry": entry, "provider": provider, "diff": rows})
 
