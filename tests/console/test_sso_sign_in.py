@@ -176,3 +176,23 @@ def test_the_settings_page_test_sign_in_shows_the_claims(serve, page, iam_server
     expect(page.locator("#sso-test pre")).to_contain_text('"preferred_username": "dora"')
     expect(page.locator("header .who")).to_have_text("admin admin")  # still the admin
     assert "dora" not in served.cli("admin", "list").stdout  # nobody was signed in
+
+
+def test_a_replayed_callback_is_refused_in_the_browser(serve, page, iam_server):
+    """The provider's answer that signed someone in once, opened again after sign-out (the
+    browser's history, a shared link): refused, and nobody is signed in."""
+    made, section = canaille(iam_server)
+    served = serve(section)
+    idp.user(iam_server, "erin", made[0].admins)
+    landed: list[str] = []
+    page.on("request", lambda r: landed.append(r.url) if "/sso/callback" in r.url else None)
+    page.goto(served.console_url)
+    page.click("text=Sign in with Canaille")
+    at_the_provider(page, "erin")
+    page.wait_for_url(re.compile(r".*/console/$"))
+    expect(page.locator("header .who")).to_have_text("erin admin")
+    page.click("text=Sign out")
+    page.goto(landed[0])
+    expect(page.locator("[role=alert]")).to_contain_text("used already")
+    page.goto(f"{served.console_url}/users")
+    assert "/console/sign-in" in page.url
