@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_helpers import Served, first_start, open_page, sign_in
+from console_helpers import Served, first_start, open_page, shot, sign_in
 from playwright.sync_api import expect
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -111,6 +111,7 @@ def test_the_history_is_a_timeline_with_what_changed(browser, zoned, site):
     created = entries.filter(has_text="created by Okta production (IdP)")
     expect(created).to_have_count(1)
     expect(page.locator("#history a[href$='/sync-log?user=" + ids["ada"] + "']")).to_have_count(1)
+    shot(page, "user-history")
 
     # A change made in the console is the admin's, in words.
     page.goto(f"{served.console_url}/users/{ids['bob']}")
