@@ -25,8 +25,11 @@ OPERATIONS = {
     "deactivation_guard_release": "held deactivation released",
     "deactivation_guard_discard": "held deactivation discarded",
     "deactivation_guard_update": "guard settings changed",
-    "legal_hold_place": "legal hold placed", "legal_hold_release": "legal hold released",
 }
+# The last word of any other operation (a plugin's `<thing>_<verb>`) as done.
+VERBS = {"place": "placed", "release": "released", "discard": "discarded", "add": "added",
+         "remove": "removed", "apply": "applied", "set": "set", "change": "changed",
+         "update": "changed", "create": "created", "delete": "deleted", "rename": "renamed"}
 # Actors that are the gateway itself or one of its runs rather than a person or an IdP.
 SYSTEM_ACTORS = {"scheduler": "gateway scheduler", "deactivation_guard": "deactivation guard",
                  "admin": "admin (API)", "sso": "single sign-on"}
@@ -39,7 +42,10 @@ CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 def operation(value: str | None) -> str:
     if not value:
         return EMPTY
-    return OPERATIONS.get(value, value.replace("_", " "))
+    if value in OPERATIONS:
+        return OPERATIONS[value]
+    *thing, verb = value.split("_")
+    return " ".join([*thing, VERBS.get(verb, verb)])
 
 
 def actor(value: str | None, provider_names: Mapping[str, str] | None = None) -> str:

@@ -49,3 +49,4 @@ def test_actors_in_words():
     assert words.actor("org_mapping") == "org_mapping apply"
     assert words.actor("scheduler") == "gateway scheduler"
     assert words.operation("block") == "blocked"
+    assert words.operation("legal_hold_release") == "legal hold released"
