@@ -198,5 +198,6 @@ def test_the_held_users_of_a_tripped_guard_are_named(tmp_path: Path, browser, pa
         page.goto(f"{served.console_url}/providers/{pid}/guard")
         held = page.locator("#guard-held-users tbody tr")
         expect(held.first).to_contain_text(re.compile(r"held\d@example\.com Held Person \d"))
+        expect(held.first).to_contain_text("deactivated by the IdP")
         for uid in people:
             assert uid not in main_text(page)
