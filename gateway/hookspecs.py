@@ -360,9 +360,11 @@ def cli_commands(subparsers: Subcommands, common: CommonOptions) -> None:
 def console_pages() -> list[ConsoleItem] | None:
     """Startup. What your plugin adds to the web console under ``/console``: a list of
     ``gateway.plugin.ConsolePage`` (a page, listed in the navigation when it has a title),
-    ``ConsolePanel`` (a block on the user or the provider page), ``ConsoleIdp`` (an
-    identity provider "Add provisioning provider" offers, with its credential types, field
-    names and next steps) and ``ConsoleUserFilter`` (a filter of the user list).
+    ``ConsolePanel`` (a block on the user or the provider page; ``shows`` names the keys of
+    your ``user_view`` that it shows in words, which the user page's Application section
+    then leaves out), ``ConsoleIdp`` (an identity provider "Add provisioning provider"
+    offers, with its credential types, field names and next steps) and
+    ``ConsoleUserFilter`` (a filter of the user list).
 
     Pages get the console's checks before your endpoint runs: a signed-in account, and for
     a change a valid CSRF token and an account that may change things (not an auditor).

@@ -12,7 +12,7 @@ from gateway.accounts.sessions import Session
 from gateway.console.render import console_of
 from gateway.events import feed
 from gateway.params import parse_int
-from gateway.store import outbox
+from gateway.store import names, outbox
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
@@ -29,8 +29,12 @@ async def event_feed(request: Request, gw: Gateway, session: Session) -> Respons
     start = max(0, before - 1 - PAGE)
     page = await feed.events_after(gw, start, PAGE)
     items = [e for e in reversed(page["items"]) if e["seq"] < before]
+    async with gw.store.read() as conn:
+        found = await names.resource_names(conn, [e.get("resource_id") for e in items])
     return console_of(request).page(request, "events.html", {
-        "items": items, "older": start if start > 0 else None, "newest": newest})
+        "items": [{**e, "name": names.name_of(found.get(e.get("resource_id") or ""))}
+                  for e in items],
+        "older": start if start > 0 else None, "newest": newest})
 
 
 def routes(page: Any) -> list[BaseRoute]:

@@ -46,13 +46,16 @@ class ConsolePanel(msgspec.Struct, frozen=True, kw_only=True):
     On the provider page it is in the ``section`` it names: "overview", "settings" (the
     default), "attributes", "mappings", "guard" or "credential" (PROVIDER_SECTIONS); the
     Mappings section is listed only when a panel is in it. ``render`` gets the request of
-    that section's page, its query parameters included."""
+    that section's page, its query parameters included. ``shows`` names the keys of the
+    admin view (a ``user_view`` hook's) that a user-page panel shows in its own words: the
+    page's Application section, which lists every other key, leaves them out."""
 
     on: str
     title: str
     render: Callable[[Request, dict], Awaitable[Any]]
     templates: str | Path | None = None
     section: str = "settings"
+    shows: tuple[str, ...] = ()
 
 
 class FailureLimit(msgspec.Struct, frozen=True, kw_only=True):

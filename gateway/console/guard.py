@@ -17,8 +17,8 @@ from gateway.accounts.sessions import Session
 from gateway.console.auth import form_of, redirect
 from gateway.errors import GatewayError
 from gateway.params import INT64_MAX, ParamError, parse_int
+from gateway.store import names
 from gateway.store import providers as queries
-from gateway.store import resources
 from gateway.store.base import ProviderRow
 
 if TYPE_CHECKING:
@@ -44,10 +44,10 @@ async def card(gw: Gateway, provider: ProviderRow) -> dict:
     held = await guard.held_list(gw, provider.id, None, HELD_SHOWN)
     async with gw.store.read() as conn:
         view = await guard.view(gw, conn, provider.id)
-        users = []
-        for item in held["items"]:
-            row = await resources.get_any(conn, item["user"])
-            users.append({**item, "name": row.data.get("userName") if row else None})
+        found = await names.resource_names(conn, [item["user"] for item in held["items"]])
+    users = [{**item, "name": names.name_of(found.get(item["user"])),
+              "display": (found.get(item["user"]) or {}).get("display_name")}
+             for item in held["items"]]
     banner = [{"id": provider.id, "name": provider.name, "held": view["held"]}] \
         if view["state"] == guard.TRIPPED else []
     return {"guard": view, "held_users": users, "tripped": banner}

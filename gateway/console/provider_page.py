@@ -69,7 +69,9 @@ async def overview_values(request: Request, gw: Gateway, provider: ProviderRow) 
     health = (await overview.provider_health(request, gw, [provider]))[provider.id]
     async with gw.store.read() as conn:
         last = await reads.last_entry(conn, provider.id)
-    return {"health": health, "last": last, **await connection_values(request, gw, provider),
+        found = await queries.list_providers(conn)
+    return {"health": health, "last": last, "provider_names": {p.id: p.name for p in found},
+            **await connection_values(request, gw, provider),
             **await chart_values(gw, provider)}
 
 

@@ -100,7 +100,8 @@ async def provider_list(request: Request, gw: Gateway, session: Session) -> Resp
         rows.append({"provider": p, "idp": idp.title, "kind": kind_label(idp, p.auth_kind),
                      **about[p.id]})
     return console_of(request).page(request, "providers.html", {
-        "rows": rows, "tripped": await guard.tripped(gw)})
+        "rows": rows, "tripped": await guard.tripped(gw),
+        "provider_names": {p.id: p.name for p in found}})
 
 
 def choice(idp_list: list[ConsoleIdp], form: Any) -> tuple[ConsoleIdp, str]:

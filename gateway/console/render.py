@@ -3,6 +3,7 @@ and the page and fragment renderers that core and plugin pages share."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -43,14 +44,32 @@ CORE_NAV = (
 TAIL_NAV = (NavItem("/settings", "Settings"),)
 
 
-def when(value: Any) -> str:
-    """A stored time as the console shows it: to the second, in UTC."""
+def when(value: Any, now: datetime | None = None) -> Markup | str:
+    """A stored time as the console shows it: a <time> with the moment to the second in UTC
+    and how long ago it is ("3 minutes ago"); console.js rewrites the moment into the
+    browser's time zone and keeps the relative part current."""
     if not value:
         return ""
     try:
-        return parse_time(str(value)).strftime("%Y-%m-%d %H:%M:%S UTC")
+        moment = parse_time(str(value))
     except ValueError:
         return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    stamp = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    ago = words.relative(moment, now or datetime.now(UTC))
+    return Markup('<time datetime="{0}" data-when><span class="when-at">{1}</span>'
+                  ' <span class="when-ago">({2})</span></time>').format(
+        stamp, moment.strftime("%Y-%m-%d %H:%M:%S UTC"), ago)
+
+
+@jinja2.pass_context
+def actor(context: Any, value: str | None, provider_names: dict | None = None) -> str:
+    """Who did something, in words; providers by the names the page has
+    (`provider_names` given here or in the page's values)."""
+    return words.actor(value, provider_names if provider_names is not None
+                       else context.get("provider_names"))
 
 
 def pretty(value: Any) -> str:
@@ -67,9 +86,10 @@ class Console:
                                  lstrip_blocks=True, undefined=jinja2.StrictUndefined)
         env.filters["when"] = when
         env.filters["pretty"] = pretty
-        env.filters["actor"] = words.actor  # {{ e.actor|actor(provider_names) }}
+        env.filters["actor"] = actor  # {{ e.actor|actor }}, or |actor(provider_names)
         env.filters["operation"] = words.operation
-        env.filters["words"] = words.value
+        env.filters["words"] = lambda given: words.value(given, time=when)
+        env.filters["label"] = words.label
         self.templates = Jinja2Templates(env=env)
         self.nav = [*CORE_NAV, *nav, *TAIL_NAV]
         self.panels = panels

@@ -16,18 +16,21 @@ from gateway.accounts.sessions import Session
 from gateway.accounts.users import view
 from gateway.console.auth import form_of, redirect
 from gateway.console.custom_attributes import user_attributes
+from gateway.console.diff import diff
 from gateway.console.render import console_of
 from gateway.errors import GatewayError, NotFound
 from gateway.events import synclog
+from gateway.events.synclog_write import UNCHANGED
 from gateway.provisioning.local import create_local
 from gateway.store import console as reads
+from gateway.store import names, resources
 from gateway.store import providers as queries
-from gateway.store import resources
 
 if TYPE_CHECKING:
     from gateway.core import Gateway
 
 PAGE = 50
+HISTORY = 20  # timeline entries per page of a user's history
 STATES = (lifecycle.ACTIVE, lifecycle.PENDING, lifecycle.HELD, lifecycle.BLOCKED,
           lifecycle.DEACTIVATED)
 # The admin view's own keys; anything else in it was added by a plugin (user_view hook).
@@ -107,27 +110,48 @@ async def user_list(request: Request, gw: Gateway, session: Session) -> Response
 
 async def user_page(request: Request, gw: Gateway, session: Session) -> Response:
     uid = request.path_params["id"]
+    console = console_of(request)
     async with gw.store.read() as conn:
         row = await resources.get_any(conn, uid)
         if row is None or row.type != "User":
             raise NotFound(f"There is no user '{uid}'")
         user = await view(gw, conn, row)
         groups = await reads.groups_of(conn, uid)
-        provider = await queries.get_provider(conn, row.provider_id) if row.provider_id \
-            else None
-    log = await synclog.query(gw, limit=10, user=uid)
-    panels = []
-    for panel in console_of(request).panels_on("user"):
+        found = await queries.list_providers(conn)
+        manager = user["profile"].get("manager_id")
+        managers = await names.resource_names(conn, [manager] if manager else [])
+    provider = next((p for p in found if p.id == row.provider_id), None)
+    older = request.query_params.get("history") or None
+    log = await synclog.query(gw, limit=HISTORY, user=uid, cursor=older)
+    panels, shown = [], set()
+    for panel in console.panels_on("user"):
         markup = await panel.render(request, user)
         if markup:
             panels.append({"title": panel.title, "markup": markup})
-    added = {k: v for k, v in user.items() if k not in CORE_KEYS}
-    return console_of(request).page(request, "user.html", {
-        "user": user, "raw": row.data, "groups": groups, "provider": provider,
+            shown.update(panel.shows)
+    added = {k: v for k, v in user.items() if k not in CORE_KEYS and k not in shown}
+    return console.page(request, "user.html", {
+        "user": user, "raw": row.data, "provider": provider,
+        "groups": [{"id": g["id"], "name": g["display_name"] or g["display_key"] or g["id"]}
+                   for g in groups],
+        "manager": managers.get(manager) if manager else None,
         "custom": await user_attributes(gw, provider, row.data),
-        "added": added, "panels": panels, "log": log["items"], "block": block_text(user),
+        "added": added, "panels": panels, "block": block_text(user),
+        "history": [timeline_entry(e) for e in log["items"]],
+        "older": f"/console/users/{uid}?history={log['next_cursor']}#history"
+        if log["next_cursor"] else None,
+        "provider_names": {p.id: p.name for p in found},
         "actions": [(a, ACTION_LABELS[a]) for a in available_actions(user)],
     })
+
+
+def timeline_entry(entry: dict) -> dict:
+    """A sync-log entry as the user's history shows it: the entry, and its changed
+    attributes (what was received, for a write that changed nothing)."""
+    received = entry["outcome"] == UNCHANGED
+    has_data = entry["before"] is not None or entry["after"] is not None
+    return {**entry, "rows": diff(entry["before"], entry["after"], received=received)
+            if has_data else []}
 
 
 async def user_action(request: Request, gw: Gateway, session: Session) -> Response:

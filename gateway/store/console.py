@@ -4,6 +4,7 @@ the newest sync-log entries. Shared by both stores; each is an index scan."""
 from __future__ import annotations
 
 from gateway.store.base import Conn
+from gateway.store.names import data_field
 
 
 async def owned_counts(conn: Conn) -> dict[str, dict[str, int]]:
@@ -29,11 +30,13 @@ async def newest_seq(conn: Conn) -> int:
 
 
 async def groups_of(conn: Conn, user_id: str) -> list[dict]:
-    """The groups a user is a direct member of: id and displayName."""
+    """The groups a user is a direct member of: id and displayName (as the IdP spelled it,
+    not the lower-cased key)."""
     return await conn.fetchall(
-        "SELECT g.id, g.provider_id, g.display_key FROM members m JOIN resources g"
-        " ON g.id = m.group_id WHERE m.member_id = ? AND g.hidden = 0 ORDER BY g.display_key",
-        (user_id,))
+        f"SELECT g.id, g.provider_id, g.display_key,"
+        f" {data_field(conn, 'displayName', 'g.data')} AS display_name"
+        " FROM members m JOIN resources g ON g.id = m.group_id"
+        " WHERE m.member_id = ? AND g.hidden = 0 ORDER BY g.display_key", (user_id,))
 
 
 async def log_entry(conn: Conn, seq: int) -> dict | None:

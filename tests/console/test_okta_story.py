@@ -130,7 +130,7 @@ def test_okta_story(served, page):
     page.click("button:has-text('Apply org and role settings')")
     expect(page.locator("#apply-status")).to_contain_text(
         re.compile(r"^Org and role settings applied to 3 users"))
-    expect(page.locator("#apply-when")).to_contain_text("Applied by console:admin")
+    expect(page.locator("#apply-when")).to_contain_text("Applied by admin admin (console)")
 
     # Find a user and see its organization and roles.
     page.click("nav >> text=Users")

@@ -86,7 +86,8 @@ def test_hostile_attribute_values_render_as_text(served, page):
     page.goto(f"{served.console_url}/users")
     assert "<script>alert(1)</script>@example.com" in page.locator("#users").inner_text()
     page.goto(f"{served.console_url}/users/{uid}")
-    expect(page.locator("h1")).to_have_text("<script>alert(1)</script>@example.com")
+    expect(page.locator("h1")).to_have_text(f"<script>alert(1)</script>@example.com {XSS}")
+    expect(page.locator("h1 .subtitle")).to_have_text(XSS)  # the display name, as text
     assert "<script>window.owned=1</script>" in page.locator("#raw").inner_text()
     page.goto(f"{served.console_url}/sync-log?user={uid}")
     created = page.locator("#sync-log tbody tr").filter(

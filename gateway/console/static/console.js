@@ -93,6 +93,52 @@
   }
   Array.prototype.forEach.call(document.querySelectorAll("select[data-reveal]"), reveal);
 
+  // Times (render.py's `when`): the server writes the moment in UTC and how long ago it
+  // was; here the moment is said in the browser's own time zone, and "3 minutes ago" kept
+  // true while the page stays open.
+  var UNITS = [["year", 365 * 86400], ["month", 30 * 86400], ["day", 86400],
+               ["hour", 3600], ["minute", 60]];
+  function relative(then) {
+    var seconds = (Date.now() - then) / 1000;
+    if (Math.abs(seconds) < 60) return "just now";
+    for (var i = 0; i < UNITS.length; i++) {
+      var count = Math.floor(Math.abs(seconds) / UNITS[i][1]);
+      if (count) {
+        var text = count + " " + UNITS[i][0] + (count === 1 ? "" : "s");
+        return seconds > 0 ? text + " ago" : "in " + text;
+      }
+    }
+    return "just now";
+  }
+  var local = null;
+  try {
+    local = new Intl.DateTimeFormat("en-CA", {
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      second: "2-digit", hourCycle: "h23", timeZoneName: "short"});
+  } catch (e) { /* an old browser: the times stay in UTC */ }
+  function absolute(then) {
+    var part = {};
+    local.formatToParts(then).forEach(function (p) { part[p.type] = p.value; });
+    return part.year + "-" + part.month + "-" + part.day + " " + part.hour + ":" +
+      part.minute + ":" + part.second + " " + part.timeZoneName;
+  }
+  function write(node, text) {
+    if (node && node.textContent !== text) node.textContent = text;
+  }
+  // `later`: the refresh while the page stays open, which leaves live regions alone (a
+  // screen reader would say each minute that passes).
+  function times(root, later) {
+    Array.prototype.forEach.call(root.querySelectorAll("time[data-when]"), function (node) {
+      var then = new Date(node.getAttribute("datetime"));
+      if (isNaN(then.getTime())) return;
+      if (later && node.closest("[aria-live], [role=status]")) return;
+      if (local) write(node.querySelector(".when-at"), absolute(then));
+      write(node.querySelector(".when-ago"), "(" + relative(then) + ")");
+    });
+  }
+  times(document);
+  setInterval(function () { times(document, true); }, 30000);
+
   // Elements with data-poll="URL" ask URL for JSON every few seconds:
   //   {"html": "...", "state": "...", "done": bool} replaces the element's content,
   //   {"rows": "...", "after": N} prepends rows to the element's <tbody> (the sync log),
@@ -102,8 +148,10 @@
   function same(node, html) {
     var parsed = document.createElement("template");
     parsed.innerHTML = html;
+    // A time counts by its moment: the words around it are rewritten here (see times).
     var squeeze = function (text) {
-      return text.replace(/ open=""/g, "").replace(/\s+/g, " ").replace(/> </g, "><").trim();
+      return text.replace(/<time([^>]*)>[\s\S]*?<\/time>/g, "<time$1></time>")
+        .replace(/ open=""/g, "").replace(/\s+/g, " ").replace(/> </g, "><").trim();
     };
     return squeeze(parsed.innerHTML) === squeeze(node.innerHTML);
   }
@@ -113,6 +161,7 @@
     var open = Array.prototype.map.call(node.querySelectorAll("details[open][id]"),
                                         function (d) { return d.id; });
     node.innerHTML = html;
+    times(node);
     open.forEach(function (id) {
       var found = document.getElementById(id);
       if (found) found.open = true;
@@ -137,6 +186,7 @@
             var holder = document.createElement("tbody");
             holder.innerHTML = data.rows;
             var added = holder.children.length;
+            times(holder);
             while (holder.lastElementChild) body.insertBefore(holder.lastElementChild, body.firstElementChild);
             if (added) announce(added === 1 ? "1 new entry" : added + " new entries");
           }

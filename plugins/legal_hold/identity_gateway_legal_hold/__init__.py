@@ -52,7 +52,9 @@ def event_types() -> list:
 
 @hookimpl
 def user_columns() -> list:
-    return [UserColumn("legal hold", lambda view: "legal_hold" if view.get("legal_hold") else "")]
+    # The hold's matter: what the admin searches the list for.
+    return [UserColumn("legal hold",
+                       lambda view: (view.get("legal_hold") or {}).get("matter") or "")]
 
 
 @hookimpl

@@ -83,5 +83,6 @@ def console_items() -> list:
         ConsolePage(path="/legal-holds/place", endpoint=place, methods=("POST",)),
         ConsolePage(path="/legal-holds/{user_id}/release", endpoint=release,
                     methods=("POST",)),
-        ConsolePanel(on="user", title="Legal hold", render=user_panel, templates=TEMPLATES),
+        ConsolePanel(on="user", title="Legal hold", render=user_panel, templates=TEMPLATES,
+                     shows=("legal_hold",)),
     ]

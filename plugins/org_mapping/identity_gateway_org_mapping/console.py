@@ -315,7 +315,8 @@ def run_values(gw: Any, run: dict | None) -> dict:
     """What the provider page says about its last apply: `running` (the page polls while
     it is), the sentence of the status line, and when and by whom."""
     if run is None:
-        return {"running": False, "run_text": "", "run_when": ""}
+        return {"running": False, "run_text": "", "run_by": None, "run_at": None,
+                "run_finished": False}
     counts = (f"{run['organization_changed']:,} changed organization, "
               f"{run['roles_changed']:,} changed roles, "
               f"{run['watchlists_changed']:,} changed watchlists")
@@ -325,15 +326,15 @@ def run_values(gw: Any, run: dict | None) -> dict:
         text = (f"Applying org and role settings: {progress} (changed: "
                 f"{run['organization_changed']:,} organization, {run['roles_changed']:,} "
                 f"roles, {run['watchlists_changed']:,} watchlists)")
-        when = f"Started by {run['actor']} at {run['started_at']}"
     elif run["state"] == "done":
         text = f"Org and role settings applied to {run['done']:,} users: {counts}"
-        when = f"Applied by {run['actor']}, finished at {run['finished_at']}"
     else:
         reason = run["error"] or "the gateway stopped during the run; apply again"
         text = f"Applying org and role settings stopped after {progress}: {reason}"
-        when = f"Started by {run['actor']} at {run['started_at']}"
-    return {"running": running, "run_text": text, "run_when": when}
+    finished = run["state"] == "done" and not running
+    return {"running": running, "run_text": text, "run_by": run["actor"],
+            "run_finished": finished,
+            "run_at": run["finished_at"] if finished else run["started_at"]}
 
 
 def background(request: Request) -> set:
