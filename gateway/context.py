@@ -18,6 +18,9 @@ class RequestContext(msgspec.Struct, kw_only=True):
     method: str | None = None
     path: str | None = None
     traceparent: str | None = None  # W3C trace context passed on to the events it causes
+    # The batch its sync-log entries belong to: one SCIM Bulk request, one release or discard
+    # of held deactivations, one plugin's run. The console lists a batch as one row.
+    batch: str | None = None
 
 
 def admin_context(actor: str = "admin", provider_id: str | None = None) -> RequestContext:
