@@ -27,6 +27,7 @@ import msgspec
 
 from gateway.accounts.custom_attributes import registry_of
 from gateway.context import RequestContext
+from gateway.ids import new_id
 from gateway.provisioning import writes
 from gateway.scim.errors import ScimError
 from gateway.scim.schema import BULK_REQUEST, BULK_RESPONSE, Registry, ResourceType
@@ -216,6 +217,7 @@ def unresolved(op: Operation, ids: dict[str, str], failed: set[str],
 
 async def run(gw: Gateway, ctx: RequestContext, body: Any) -> dict:
     ops, fail_on = parse_request(body, gw.settings.bulk_max_operations)
+    ctx = msgspec.structs.replace(ctx, batch=new_id())  # the request's entries, one batch
     declared = {op.bulk_id for op in ops if op.bulk_id is not None}
     ids: dict[str, str] = {}
     failed: set[str] = set()
