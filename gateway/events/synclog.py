@@ -59,9 +59,10 @@ def checked(filters: dict[str, Any]) -> dict[str, Any]:
     for name in NAMES:
         given = out[name]
         if given is not None:
-            out[name] = str(given).strip() or None
-            if out[name] and len(out[name]) > MAX_NAME:
+            text = str(given).strip()
+            if len(text) > MAX_NAME:
                 raise FilterError(f"'{name}' is at most {MAX_NAME} characters")
+            out[name] = text or None
     if out["outcome"]:
         out["outcome"] = outcomes(str(out["outcome"]))
     for name in ("since", "until"):

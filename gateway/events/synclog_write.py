@@ -54,7 +54,7 @@ async def subject_of(conn: Conn, resource_type: str | None, resource_id: str | N
     for doc in (after, before):
         if isinstance(doc, dict) and isinstance(doc.get(key), str):
             return str(doc[key])[:NAME_LIMIT]
-    if not resource_id:
+    if not resource_id or "\x00" in resource_id:
         return None
     found = await synclog.subject(conn, resource_id)
     return found[:NAME_LIMIT] if found else None
@@ -76,7 +76,8 @@ async def log_entry(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: 
         detail = detail if detail is None or len(detail) <= limit else detail[:limit] + "…"
     await synclog.insert(conn, {
         "subject": await subject_of(conn, resource_type, resource_id, before, after),
-        "batch": ctx.batch, "at": gw.clock.stamp(), "provider_id": provider_id(ctx), "actor": ctx.actor,
+        "batch": ctx.batch, "at": gw.clock.stamp(), "provider_id": provider_id(ctx),
+        "actor": ctx.actor,
         "request_id": ctx.request_id, "method": ctx.method, "path": _kept(ctx.path),
         "resource_type": resource_type, "resource_id": _kept(resource_id),
         "operation": operation, "before": dump(before, secrets), "after": after_text,
