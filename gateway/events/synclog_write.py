@@ -46,15 +46,14 @@ NAMED_BY = {"User": "userName", "Group": "displayName"}
 async def subject_of(conn: Conn, resource_type: str | None, resource_id: str | None,
                      before: Any, after: Any) -> str | None:
     """The name of what an entry is about, as it is now (a user's userName, a group's
-    displayName): from what the entry records when it holds the name (most writes), else
-    one lookup by primary key (a lifecycle step, a plugin's change)."""
-    key = NAMED_BY.get(resource_type or "")
-    if key is None:
-        return None
+    displayName; another kind's `name`, such as a plugin's organization): from what the
+    entry records when it holds the name (most writes), else, for a user or a group, one
+    lookup by primary key (a lifecycle step, a plugin's change)."""
+    key = NAMED_BY.get(resource_type or "", "name")
     for doc in (after, before):
         if isinstance(doc, dict) and isinstance(doc.get(key), str):
             return str(doc[key])[:NAME_LIMIT]
-    if not resource_id or "\x00" in resource_id:
+    if key == "name" or not resource_id or "\x00" in resource_id:
         return None
     found = await synclog.subject(conn, resource_id)
     return found[:NAME_LIMIT] if found else None
