@@ -20,7 +20,7 @@ from gateway.accounts.oidc import Issuer
 from gateway.accounts.password_checks import PasswordChecks
 from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
-from gateway.context import RequestContext
+from gateway.context import RequestContext, current_batch
 from gateway.events import synclog_write as records
 from gateway.hooks import Hooks
 from gateway.ids import new_id
@@ -75,8 +75,11 @@ class Gateway:
         """Write a sync-log entry and an outbox event through ``conn`` (the caller's
         transaction) and return the event. For plugins that change what they own.
         ``batch`` (from ``new_batch()``, the same for every entry of one run of the
-        plugin, across transactions) lists the run's entries as one row in the console."""
-        ctx = RequestContext(provider=None, provider_id=provider_id, actor=actor, batch=batch)
+        plugin, across transactions) lists the run's entries as one row in the console;
+        without it, an entry written while a batch is in progress (a hook reacting to a
+        Bulk request's changes) joins that batch."""
+        ctx = RequestContext(provider=None, provider_id=provider_id, actor=actor,
+                             batch=batch or current_batch())
         return await records.record(self, conn, ctx, operation=operation,
                                     event_type=event_type, resource_type=resource_type,
                                     resource_id=resource_id, before=before, after=after,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.accounts import lifecycle, providers
 from gateway.clock import format_time, parse_duration
-from gateway.context import RequestContext
+from gateway.context import RequestContext, in_batch
 from gateway.errors import Conflict, GatewayError
 from gateway.events.payload import event_data
 from gateway.events.synclog_write import committed, emit, record
@@ -333,7 +333,9 @@ async def end_trip(gw: Gateway, id_or_name: str, how: str, actor: str) -> dict:
         async with gw.store.write() as conn:
             ids = await queries.held_ids(conn, provider.id, guard["trips"], BATCH)
             for rid in ids:
-                written = await step(gw, conn, provider, rid, context(provider, actor, batch))
+                with in_batch(batch):  # and what hooks record meanwhile
+                    written = await step(gw, conn, provider, rid,
+                                         context(provider, actor, batch))
                 if written:
                     done += 1
                     events += written

@@ -100,7 +100,7 @@ async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
     """Newest first, paged by cursor (the seq of the last entry of the previous page);
     `total` adds how many entries match in all. `grouped`: a batch is one item (its newest
     matching entry) with `batch_entries` and `batch_errors`, the matching entries it
-    stands for; `named`: each item has `names`, what its resource is called now (None when
+    stands for, and `batch_first`, the first of them (what started it, by whom); `named`: each item has `names`, what its resource is called now (None when
     it is gone). `after`: only entries newer than that seq."""
     wanted = checked(filters)
     before = seq_cursor(cursor)
@@ -112,6 +112,8 @@ async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
         shown = rows[:limit]
         sizes = await queries.batches(conn, wanted, sorted(
             {r["batch"] for r in shown if r.get("batch")})) if grouped else {}
+        firsts = {row["batch"]: row for row in await queries.by_seq(conn, sorted(
+            size["first_seq"] for size in sizes.values() if size["entries"] > 1))}
         found = await queries.names(conn, sorted(
             {r["resource_id"] for r in shown if r["resource_id"]
              and r["resource_type"] in ("User", "Group")})) if named else {}
@@ -121,6 +123,9 @@ async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
             size = sizes.get(item.get("batch") or "", {})
             item["batch_entries"] = size.get("entries", 1)
             item["batch_errors"] = size.get("errors", int(item["outcome"] == "error"))
+            first = firsts.get(item.get("batch") or "")
+            if first is not None:
+                item["batch_first"] = entry_view(first)
         if named:
             item["names"] = found.get(item["resource_id"] or "")
     more = len(rows) > limit

@@ -149,6 +149,13 @@ async def batches(conn: Conn, filters: dict[str, Any], ids: list[str]) -> dict[s
                          "first_seq": int(r["first_seq"])} for r in rows}
 
 
+async def by_seq(conn: Conn, seqs: list[int]) -> list[dict]:
+    if not seqs:
+        return []
+    return await conn.fetchall(f"SELECT * FROM sync_log WHERE seq IN"
+                               f" ({', '.join('?' for _ in seqs)})", seqs)
+
+
 async def names(conn: Conn, ids: list[str]) -> dict[str, dict]:
     """What the resources of a page are called now: userName or displayName, and a user's
     display name (displayName, else name.formatted)."""
