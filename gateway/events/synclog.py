@@ -100,12 +100,14 @@ async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
     """Newest first, paged by cursor (the seq of the last entry of the previous page);
     `total` adds how many entries match in all. `grouped`: a batch is one item (its newest
     matching entry) with `batch_entries` and `batch_errors`, the matching entries it
-    stands for, and `batch_first`, the first of them (what started it, by whom); `named`: each item has `names`, what its resource is called now (None when
+    stands for, and `batch_first`, the first of them (what started it, by whom); `named`:
+    each item has `names`, what its resource is called now (None when
     it is gone). `after`: only entries newer than that seq."""
     wanted = checked(filters)
     before = seq_cursor(cursor)
     limit = max(1, limit)
-    grouped = grouped and not wanted["batch"]
+    # A batch is opened, or entries about one user or group are asked for: each entry.
+    grouped = grouped and not any(wanted[k] for k in ("batch", "user", "who", "group"))
     async with gw.store.read() as conn:
         rows = await queries.newest(conn, wanted, before, limit + 1, grouped, after)
         count = await queries.count(conn, wanted) if total else None

@@ -74,8 +74,10 @@ async def test_a_batch_is_one_item_that_opens_to_its_entries(database):
         idp = await gateway.provider("idp")
         await gateway.scim(idp, "POST", "/Users", user_body("before@example.com"))
         r = await gateway.scim(idp, "POST", "/Bulk", {"schemas": [BULK], "Operations": [
-            {"method": "POST", "path": "/Users", "bulkId": f"u{i}",
-             "data": user_body(f"bulk{i}@example.com")} for i in range(30)]})
+            {"method": "POST", "path": "/Users", "bulkId": "again",  # 409: taken
+             "data": user_body("before@example.com")}, *(
+                {"method": "POST", "path": "/Users", "bulkId": f"u{i}",
+                 "data": user_body(f"bulk{i}@example.com")} for i in range(30))]})
         assert r.status_code == 200
         await gateway.scim(idp, "POST", "/Users", user_body("after@example.com"))
         await gateway.scim(idp, "POST", "/Users", user_body("bulk0@example.com"))  # 409
@@ -85,7 +87,8 @@ async def test_a_batch_is_one_item_that_opens_to_its_entries(database):
         assert [i["subject"] for i in page["items"]] == \
             ["bulk0@example.com", "after@example.com", "bulk29@example.com"]
         batch = page["items"][2]
-        assert (batch["batch_entries"], batch["batch_errors"]) == (30, 0)
+        assert (batch["batch_entries"], batch["batch_errors"]) == (31, 1)
+        assert batch["batch_first"]["subject"] == "before@example.com"
         assert page["items"][0]["batch_entries"] == 1  # not in a batch
         rest = await synclog.query(gw, limit=3, grouped=True, cursor=page["next_cursor"])
         assert [i["subject"] for i in rest["items"]] == ["before@example.com"]
@@ -93,17 +96,23 @@ async def test_a_batch_is_one_item_that_opens_to_its_entries(database):
 
         opened = await synclog.query(gw, limit=100, grouped=True, batch=batch["batch"])
         assert [i["subject"] for i in opened["items"]] == \
-            [f"bulk{i}@example.com" for i in reversed(range(30))]
+            [f"bulk{i}@example.com" for i in reversed(range(30))] + ["before@example.com"]
         assert "batch_entries" not in opened["items"][0]
 
         # Within a filter, a batch counts its matching entries only.
+        ok = await synclog.query(gw, grouped=True, outcome="success")
+        assert [(i["subject"], i["batch_entries"], i["batch_errors"]) for i in ok["items"]] \
+            == [("after@example.com", 1, 0), ("bulk29@example.com", 30, 0),
+                ("before@example.com", 1, 0)]
+        # Entries about one user are each listed, with the batch they belong to.
         one = await synclog.query(gw, grouped=True, who="bulk7@example.com")
-        assert [(i["subject"], i["batch_entries"]) for i in one["items"]] == \
-            [("bulk7@example.com", 1)]
+        assert [(i["subject"], i["batch"]) for i in one["items"]] == \
+            [("bulk7@example.com", batch["batch"])]
+        assert "batch_entries" not in one["items"][0]
         # Following the log: the batch comes once, counting all of its entries.
         later = await synclog.entries_after(gw, page["items"][2]["seq"] - 2, grouped=True)
         assert [(i["subject"], i["batch_entries"]) for i in later] == [
-            ("bulk29@example.com", 30), ("after@example.com", 1),
+            ("bulk29@example.com", 31), ("after@example.com", 1),
             ("bulk0@example.com", 1)]
 
 

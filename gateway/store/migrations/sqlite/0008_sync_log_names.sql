@@ -6,4 +6,8 @@
 ALTER TABLE sync_log ADD COLUMN subject TEXT;
 ALTER TABLE sync_log ADD COLUMN batch TEXT;
 CREATE INDEX sync_log_subject ON sync_log (lower(subject), seq);
-CREATE INDEX sync_log_batch ON sync_log (batch, seq, outcome) WHERE batch IS NOT NULL;
+-- A list of batches skips the entries of a batch but its newest on these indexes alone.
+CREATE INDEX sync_log_batch ON sync_log (batch, seq, provider_id, outcome)
+    WHERE batch IS NOT NULL;
+DROP INDEX sync_log_provider;
+CREATE INDEX sync_log_provider ON sync_log (provider_id, seq, batch);
