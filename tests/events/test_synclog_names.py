@@ -123,3 +123,26 @@ async def test_filters_refuse_what_they_cannot_mean(database):
                 await synclog.query(gateway.gw, **given)
         r = await gateway.admin_api("GET", "/sync-log", params={"who": "nobody"})
         assert r.status_code == 200 and r.json()["items"] == []
+
+
+async def test_a_guard_release_is_one_batch(database):
+    async with running(database) as gateway:
+        idp = await gateway.provider("idp")
+        path = f"/providers/{idp.id}/deactivation-guard"
+        await gateway.admin_json("PATCH", path, {"threshold": {"users": 1, "percent": 0}})
+        ids = [(await gateway.scim(idp, "POST", "/Users", user_body(f"g{i}@example.com")))
+               .json()["id"] for i in range(5)]
+        for uid in ids:
+            await gateway.scim(idp, "PATCH", f"/Users/{uid}", {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": False}]})
+        released = await gateway.admin_json("POST", f"{path}/release")
+        assert released["released"] == 4  # the first went through; the rest were held
+
+        top = (await synclog.query(gateway.gw, limit=1, grouped=True))["items"][0]
+        assert top["operation"] == "deactivation_guard_release"
+        assert top["batch_entries"] == 5  # each user's release and the summary
+        assert top["batch_first"]["subject"] == "g1@example.com"
+        opened = await synclog.query(gateway.gw, batch=top["batch"])
+        assert [i["subject"] for i in opened["items"]] == \
+            [None, *(f"g{i}@example.com" for i in (4, 3, 2, 1))]
