@@ -65,6 +65,8 @@ def test_a_bulk_request_and_an_apply_run_are_one_row_each(served: Served, page: 
     assert f"One batch: {USERS} entries" in page.locator(".batch-note").inner_text()
     opened = rows(page)
     assert len(opened) == 50
+    # Its entries, each a row of its own: none takes another's place when new ones come.
+    assert page.locator("#sync-log tr[data-batch]").count() == 0
     assert {r[1] for r in opened} == {"mapping changed apply mappings"}
     assert opened[0][0].split()[0] == f"user{USERS - 1:03d}@example.com"
     page.click(".pager a")

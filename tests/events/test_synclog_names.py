@@ -4,10 +4,12 @@ batch (a Bulk request, a plugin's run) as one item of a page that opens to its e
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gateway.events import synclog
-from gateway.testing import running
+from gateway.testing import cli, running
 from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
@@ -67,6 +69,16 @@ async def test_names_find_their_entries_and_no_others(database):
         assert len(both["items"]) == 1
         assert both["items"][0]["names"]["display_name"] == "Alice S."
         assert (await synclog.query(gw, who="alice", provider=other.id))["items"] == []
+
+        # The admin API and the CLI take the same filters, a provider by its name.
+        api = await gateway.admin_json("GET", "/sync-log", params={
+            "who": "Alice.Smith@corp.example", "provider": "Okta production"})
+        assert [(i["subject"], i["operation"]) for i in api["items"]] == subjects(by_email)
+        out = cli("synclog", "--group", "Engineering", "--actor", "Okta production",
+                  "--format", "json", database=database)
+        assert out.returncode == 0, out.stderr
+        assert [json.loads(line)["subject"] for line in out.stdout.splitlines()] == \
+            ["Engineering"]
 
 
 async def test_a_batch_is_one_item_that_opens_to_its_entries(database):
