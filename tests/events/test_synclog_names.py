@@ -102,6 +102,10 @@ async def test_a_batch_is_one_item_that_opens_to_its_entries(database):
         assert (batch["batch_entries"], batch["batch_errors"]) == (31, 1)
         assert batch["batch_first"]["subject"] == "before@example.com"
         assert page["items"][0]["batch_entries"] == 1  # not in a batch
+        same = await synclog.query(gw, limit=3, grouped=True, provider=idp.id,
+                                   operation="create")
+        assert [(i["seq"], i["batch_entries"]) for i in same["items"]] == \
+            [(i["seq"], i["batch_entries"]) for i in page["items"]]
         rest = await synclog.query(gw, limit=3, grouped=True, cursor=page["next_cursor"])
         assert [i["subject"] for i in rest["items"]] == ["before@example.com"]
         assert rest["next_cursor"] is None
