@@ -1,20 +1,28 @@
-"""`make bench-console`: the console's pages at 10,000 users on SQLite.
+"""`make bench-console`: the console's pages at 10,000 users and 100,000 sync-log entries
+on SQLite.
 
-Starts `identity-gateway serve` on a fresh database, provisions the users (and a few
-groups) through SCIM /Bulk, signs in to the console, then asks each page REPEAT times in
-a row and prints the median and 95th percentile in milliseconds. The target: every page
-under 100 ms.
+Starts `identity-gateway serve` on a fresh database, provisions the users through SCIM
+/Bulk (each request one batch of the sync log) and a few groups, fills the sync log up to
+LOG_ENTRIES with users' single changes (written straight to the database, as months of an
+IdP's updates would have), then applies the organization mapping to every user (one
+batch of 10,000 entries at the top of the log). It signs in to the console, asks each page
+REPEAT times in a row and prints the median and 95th percentile in milliseconds. The
+target: every page under 100 ms.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -24,6 +32,8 @@ from bench.__main__ import free_port, printed_values, wait_http
 BIN = Path(sys.executable).parent
 USERS = int(os.environ.get("BENCH_CONSOLE_USERS", "10000"))
 REPEAT = int(os.environ.get("BENCH_CONSOLE_REPEAT", "50"))
+LOG_ENTRIES = int(os.environ.get("BENCH_CONSOLE_LOG", "100000"))
+GROUPS = 20
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 
@@ -34,15 +44,72 @@ def provision(base: str, token: str) -> str:
     with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
         for start in range(0, USERS, 1000):
             ops = [{"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": {
-                "schemas": [CORE], "userName": f"user{i:05d}@example.com",
+                "schemas": [CORE], "userName": f"user{i:05d}",
                 "name": {"givenName": f"Given{i}", "familyName": f"Family{i}"},
-                "emails": [{"value": f"user{i:05d}@example.com", "type": "work",
-                            "primary": True}]}}
+                "emails": [{"value": email(i), "type": "work", "primary": True}]}}
                    for i in range(start, min(start + 1000, USERS))]
             r = client.post("/Bulk", json={"schemas": [BULK], "Operations": ops})
             r.raise_for_status()
             first = first or r.json()["Operations"][0]["location"].rsplit("/", 1)[1]
+        for g in range(GROUPS):
+            members = [{"value": first}] if g == 7 else []
+            client.post("/Groups", json={"displayName": f"Group {g:02d}",
+                                         "members": members}).raise_for_status()
     return first
+
+
+def email(i: int) -> str:
+    return f"given{i}.family{i}@example.com"
+
+
+def fill_log(database: Path, pid: str) -> None:
+    """Users' single changes, written straight to the sync log up to LOG_ENTRIES (less the
+    ten thousand the apply run adds), each with its user's id and name."""
+    db = sqlite3.connect(database, timeout=60)
+    try:
+        users = db.execute("SELECT id, json_extract(data, '$.userName') FROM resources"
+                           " WHERE type = 'User'").fetchall()
+        have = db.execute("SELECT count(*) FROM sync_log").fetchone()[0]
+        wanted = max(0, LOG_ENTRIES - USERS - have)
+        rng = random.Random(7)
+        start = datetime.now(UTC) - timedelta(seconds=wanted)
+        rows = []
+        for n in range(wanted):
+            uid, name = users[rng.randrange(len(users))]
+            title = json.dumps({"title": f"Title {n}"})
+            rows.append((name, None, (start + timedelta(seconds=n)).isoformat(
+                timespec="microseconds")[:26] + "Z", pid, f"provider:{pid}", f"req-{n}",
+                "PATCH", f"/scim/v2/{pid}/Users/{uid}", "User", uid, "patch",
+                json.dumps({"title": f"Title {n - 1}"}), title, "success", None, None, None))
+        db.executemany(
+            "INSERT INTO sync_log (subject, batch, at, provider_id, actor, request_id, method,"
+            " path, resource_type, resource_id, operation, before, after, outcome, status,"
+            " detail, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows)
+        db.commit()
+    finally:
+        db.close()
+
+
+def log_facts(database: Path) -> dict[str, object]:
+    db = sqlite3.connect(database, timeout=60)
+    try:
+        return {
+            "entries": db.execute("SELECT count(*) FROM sync_log").fetchone()[0],
+            "batch": db.execute("SELECT batch FROM sync_log WHERE batch IS NOT NULL"
+                                " ORDER BY seq DESC LIMIT 1").fetchone()[0],
+            "entry": db.execute("SELECT max(seq) FROM sync_log WHERE operation = 'patch'"
+                                ).fetchone()[0]}
+    finally:
+        db.close()
+
+
+def apply_mapping(client: httpx.Client, pid: str) -> None:
+    """Every user into one organization: a batch of 10,000 entries, the newest in the log."""
+    client.post("/organizations", json={"name": "Engineering"}).raise_for_status()
+    client.put(f"/providers/{pid}/org-mapping", json={
+        "method": "single", "organization": "Engineering"}).raise_for_status()
+    client.post(f"/providers/{pid}/apply-mappings").raise_for_status()
 
 
 def main() -> int:
@@ -62,6 +129,13 @@ def main() -> int:
         uid = provision(values["SCIM base URL"], values["Bearer token"])
         print(f"provisioned {USERS} users in {time.monotonic() - started:.1f}s")
         pid = values["SCIM base URL"].rsplit("/", 1)[1]
+        started = time.monotonic()
+        fill_log(folder / "gw.db", pid)
+        admin = httpx.Client(base_url=f"{url}/admin/v1", timeout=600, headers={
+            "Authorization": f"Bearer {values['Admin token']}"})
+        apply_mapping(admin, pid)
+        facts = log_facts(folder / "gw.db")
+        print(f"sync log: {facts['entries']} entries in {time.monotonic() - started:.1f}s")
         client = httpx.Client(base_url=url, timeout=60)
         form = client.get("/console/sign-in").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
@@ -75,8 +149,15 @@ def main() -> int:
             "users": "/console/users", "users_search": "/console/users?q=family4242",
             "users_provider_state": f"/console/users?provider={pid}&state=active",
             "user": f"/console/users/{uid}", "sync_log": "/console/sync-log",
-            "sync_log_user": f"/console/sync-log?user={uid}", "sync_log_entry":
-            "/console/sync-log/2", "events": "/console/events",
+            "sync_log_user": f"/console/sync-log?user={uid}",
+            "sync_log_user_name": "/console/sync-log?who=user04242",
+            "sync_log_email": f"/console/sync-log?who={email(4242)}",
+            "sync_log_group": "/console/sync-log?group=group+07",
+            "sync_log_provider": f"/console/sync-log?provider={pid}",
+            "sync_log_batch": f"/console/sync-log?batch={facts['batch']}",
+            "sync_log_entry": f"/console/sync-log/{facts['entry']}",
+            "sync_log_page_2": "/console/sync-log?cursor=" + str(int(facts["entry"]) - 500),
+            "events": "/console/events",
             "organizations": "/console/organizations",
             "users_search_many": "/console/users?q=example.com",
             "users_blocked": "/console/users?blocked=true",

@@ -20,9 +20,10 @@ from gateway.accounts.oidc import Issuer
 from gateway.accounts.password_checks import PasswordChecks
 from gateway.accounts.throttle import Throttle
 from gateway.clock import Clock, format_time
-from gateway.context import RequestContext
+from gateway.context import RequestContext, current_batch
 from gateway.events import synclog_write as records
 from gateway.hooks import Hooks
+from gateway.ids import new_id
 from gateway.observability.activity import ActivityBuffer
 from gateway.observability.health import Heartbeats
 from gateway.observability.metrics import Metrics
@@ -69,14 +70,24 @@ class Gateway:
     async def record(self, conn: Conn, *, actor: str, provider_id: str | None,
                      event_type: str, resource_type: str, resource_id: str, operation: str,
                      data: dict[str, Any], before: Any = None, after: Any = None,
-                     reason: str | None = None) -> dict[str, Any]:
+                     reason: str | None = None, batch: str | None = None
+                     ) -> dict[str, Any]:
         """Write a sync-log entry and an outbox event through ``conn`` (the caller's
-        transaction) and return the event. For plugins that change what they own."""
-        ctx = RequestContext(provider=None, provider_id=provider_id, actor=actor)
+        transaction) and return the event. For plugins that change what they own.
+        ``batch`` (from ``new_batch()``, the same for every entry of one run of the
+        plugin, across transactions) lists the run's entries as one row in the console;
+        without it, an entry written while a batch is in progress (a hook reacting to a
+        Bulk request's changes) joins that batch."""
+        ctx = RequestContext(provider=None, provider_id=provider_id, actor=actor,
+                             batch=batch or current_batch())
         return await records.record(self, conn, ctx, operation=operation,
                                     event_type=event_type, resource_type=resource_type,
                                     resource_id=resource_id, before=before, after=after,
                                     data=data, reason=reason)
+
+    def new_batch(self) -> str:
+        """A new batch id for ``record(batch=...)``: one per run of a plugin's job."""
+        return new_id()
 
     async def user_action(self, user_id: str, action: str, actor: str = "admin",
                           reason: str | None = None, conn: Conn | None = None

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.accounts import lifecycle, providers
 from gateway.clock import format_time, parse_duration
-from gateway.context import RequestContext
+from gateway.context import RequestContext, in_batch
 from gateway.errors import Conflict, GatewayError
 from gateway.events.payload import event_data
 from gateway.events.synclog_write import committed, emit, record
+from gateway.ids import new_id
 from gateway.params import INT64_MAX
 from gateway.scim.resource import copy_data
 from gateway.store import guard as queries
@@ -115,8 +116,8 @@ async def drop(conn: Conn, row: ResourceRow) -> None:
         await queries.claim_held(conn, row.id)
 
 
-def context(provider: Any, actor: str = ACTOR) -> RequestContext:
-    return RequestContext(provider=provider, actor=actor)
+def context(provider: Any, actor: str = ACTOR, batch: str | None = None) -> RequestContext:
+    return RequestContext(provider=provider, actor=actor, batch=batch)
 
 
 async def raise_alert(gw: Gateway, conn: Conn, provider: ProviderRow, guard: dict, trip: int,
@@ -325,13 +326,16 @@ async def end_trip(gw: Gateway, id_or_name: str, how: str, actor: str) -> dict:
             await queries.rearm(conn, provider.id, format_time(now))
         await queries.ending(conn, provider.id, lease(gw))
     step = release_one if how == "release" else discard_one
+    batch = new_id()  # the entries of this release or discard, listed as one
     done = 0
     while True:
         events: list[dict] = []
         async with gw.store.write() as conn:
             ids = await queries.held_ids(conn, provider.id, guard["trips"], BATCH)
             for rid in ids:
-                written = await step(gw, conn, provider, rid, actor)
+                with in_batch(batch):  # and what hooks record meanwhile
+                    written = await step(gw, conn, provider, rid,
+                                         context(provider, actor, batch))
                 if written:
                     done += 1
                     events += written
@@ -344,7 +348,7 @@ async def end_trip(gw: Gateway, id_or_name: str, how: str, actor: str) -> dict:
         await queries.ending(conn, provider.id, None)
         after = await view(gw, conn, provider.id)
         event = await record(
-            gw, conn, context(provider, actor), operation=f"deactivation_guard_{how}",
+            gw, conn, context(provider, actor, batch), operation=f"deactivation_guard_{how}",
             event_type=f"provider.deactivation_guard_{counted}", resource_type="Provider",
             resource_id=provider.id, before={"state": state_of(guard)},
             after={"state": after["state"], counted: done},
@@ -376,7 +380,7 @@ async def save(gw: Gateway, conn: Conn, row: ResourceRow) -> None:
 
 
 async def release_one(gw: Gateway, conn: Conn, provider: ProviderRow, rid: str,
-                      actor: str) -> list[dict]:
+                      ctx: RequestContext) -> list[dict]:
     claimed = await claim(conn, rid)
     if claimed is None:
         return []
@@ -388,7 +392,6 @@ async def release_one(gw: Gateway, conn: Conn, provider: ProviderRow, rid: str,
         gw, row, decision, block=lifecycle.blocks_during_delay(provider))
     await save(gw, conn, row)
     await lifecycle.schedule_row(conn, row, decision.reason)
-    ctx = context(provider, actor)
     written = [await record(
         gw, conn, ctx, operation="deactivation_guard_release", event_type=event_type,
         resource_type="User", resource_id=rid, before=marks, after=lifecycle.marks(row),
@@ -405,7 +408,7 @@ async def release_one(gw: Gateway, conn: Conn, provider: ProviderRow, rid: str,
 
 
 async def discard_one(gw: Gateway, conn: Conn, provider: ProviderRow, rid: str,
-                      actor: str) -> list[dict]:
+                      ctx: RequestContext) -> list[dict]:
     """The held change is undone: the user is active, `active` reads true to the IdP again
     and a deleted user is visible to it again, back in the groups the delete took it out
     of, so that the provider's next deactivation of it is a change like any other."""
@@ -421,7 +424,6 @@ async def discard_one(gw: Gateway, conn: Conn, provider: ProviderRow, rid: str,
     row.state, row.block_reason, row.deactivate_at, row.hidden = \
         lifecycle.ACTIVE, None, None, False
     await save(gw, conn, row)
-    ctx = context(provider, actor)
     written = [await record(
         gw, conn, ctx, operation="deactivation_guard_discard", event_type="user.unblocked",
         resource_type="User", resource_id=rid,

@@ -28,7 +28,8 @@ LOG_HEADERS = ["SEQ", "AT", "PROVIDER", "ACTOR", "OPERATION", "RESOURCE", "OUTCO
 
 
 def entry_row(item: dict) -> list:
-    resource = f"{item['resource_type'] or ''} {item['resource_id'] or ''}".strip()
+    resource = " ".join(str(part) for part in (item["resource_type"], item.get("subject"),
+                                               item["resource_id"]) if part)
     detail = f"{item['status']} {item['detail']}" if item["outcome"] == "error" else ""
     if item.get("reason"):
         detail = f"{detail} ({item['reason']})".strip()
@@ -148,6 +149,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 FILTER_HELP = {
     "provider": "only this provider's entries (its name or id)",
     "user": "only entries about this user or group (its id)",
+    "who": "only entries about the user with this userName or email address",
+    "group": "only entries about the group with this displayName",
+    "actor": "only changes made by this actor: an admin's name, a provider's name, a "
+             "plugin's name, or as stored (console:alice)",
+    "batch": "only the entries of this batch (a Bulk request, a guard release, a plugin's "
+             "run)",
     "operation": "create, replace, patch, delete, lifecycle, block, ...",
     "outcome": "success, error or unchanged (a write that changed nothing), or several "
                "separated by commas",

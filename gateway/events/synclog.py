@@ -21,13 +21,19 @@ if TYPE_CHECKING:
 
 _json = msgspec.json
 
-FILTERS = ("provider", "user", "operation", "outcome", "since", "until")
+# `user` is a resource's id (a user's history); `who` a user's userName or email address,
+# `group` a group's displayName, `actor` who made the change (as stored, an admin's or a
+# provider's name); `batch` the entries of one batch (a Bulk request, a guard release...).
+FILTERS = ("provider", "user", "who", "group", "actor", "operation", "outcome", "since",
+           "until", "batch")
+NAMES = ("who", "group", "actor")
+MAX_NAME = 256  # characters of a name filter
 OUTCOMES = ("success", "error", UNCHANGED)
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 EXPORT_PAGE = 500
 CSV_COLUMNS = ("seq", "at", "provider", "actor", "request_id", "method", "path",
-               "resource_type", "resource_id", "operation", "outcome", "status", "reason",
-               "detail", "before", "after")
+               "resource_type", "resource_id", "subject", "operation", "outcome", "status",
+               "reason", "detail", "before", "after", "batch")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -50,6 +56,13 @@ def checked(filters: dict[str, Any]) -> dict[str, Any]:
     for name, given in out.items():
         if isinstance(given, str) and "\x00" in given:  # refused alike on both stores
             raise FilterError(f"'{name}' may not contain the NUL character (\\u0000)")
+    for name in NAMES:
+        given = out[name]
+        if given is not None:
+            text = str(given).strip()
+            if len(text) > MAX_NAME:
+                raise FilterError(f"'{name}' is at most {MAX_NAME} characters")
+            out[name] = text or None
     if out["outcome"]:
         out["outcome"] = outcomes(str(out["outcome"]))
     for name in ("since", "until"):
@@ -82,16 +95,41 @@ def moment(text: str, name: str) -> str:
 
 
 async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
-                total: bool = False, **filters: Any) -> dict:
+                total: bool = False, grouped: bool = False, named: bool = False,
+                after: int | None = None, **filters: Any) -> dict:
     """Newest first, paged by cursor (the seq of the last entry of the previous page);
-    `total` adds how many entries match in all."""
+    `total` adds how many entries match in all. `grouped`: a batch is one item (its newest
+    matching entry) with `batch_entries` and `batch_errors`, the matching entries it
+    stands for, and `batch_first`, the first of them (what started it, by whom); `named`:
+    each item has `names`, what its resource is called now (None when
+    it is gone). `after`: only entries newer than that seq."""
     wanted = checked(filters)
     before = seq_cursor(cursor)
     limit = max(1, limit)
+    # A batch is opened, or entries about one user or group are asked for: each entry.
+    grouped = grouped and not any(wanted[k] for k in ("batch", "user", "who", "group"))
     async with gw.store.read() as conn:
-        rows = await queries.newest(conn, wanted, before, limit + 1)
+        rows = await queries.newest(conn, wanted, before, limit + 1, grouped, after)
         count = await queries.count(conn, wanted) if total else None
+        shown = rows[:limit]
+        sizes = await queries.batches(conn, wanted, sorted(
+            {r["batch"] for r in shown if r.get("batch")})) if grouped else {}
+        firsts = {row["batch"]: row for row in await queries.by_seq(conn, sorted(
+            size["first_seq"] for size in sizes.values() if size["entries"] > 1))}
+        found = await queries.names(conn, sorted(
+            {r["resource_id"] for r in shown if r["resource_id"]
+             and r["resource_type"] in ("User", "Group")})) if named else {}
     items = [entry_view(row) for row in rows[:limit]]
+    for item in items:
+        if grouped:
+            size = sizes.get(item.get("batch") or "", {})
+            item["batch_entries"] = size.get("entries", 1)
+            item["batch_errors"] = size.get("errors", int(item["outcome"] == "error"))
+            first = firsts.get(item.get("batch") or "")
+            if first is not None:
+                item["batch_first"] = entry_view(first)
+        if named:
+            item["names"] = found.get(item["resource_id"] or "")
     more = len(rows) > limit
     page: dict = {"items": items, "next_cursor": str(items[-1]["seq"]) if more else None}
     if count is not None:
@@ -99,10 +137,12 @@ async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
     return page
 
 
-async def entries_after(gw: Gateway, after: int, **filters: Any) -> list[dict]:
-    """Entries newer than seq `after`, oldest first (for following the log)."""
-    page = await query(gw, limit=1000, **filters)
-    return [item for item in reversed(page["items"]) if item["seq"] > after]
+async def entries_after(gw: Gateway, after: int, *, grouped: bool = False,
+                        named: bool = False, **filters: Any) -> list[dict]:
+    """Entries newer than seq `after`, oldest first (for following the log); `grouped`, a
+    batch with new entries as one item that counts all of them, old ones too."""
+    page = await query(gw, limit=1000, grouped=grouped, named=named, after=after, **filters)
+    return list(reversed(page["items"]))
 
 
 async def export_entries(gw: Gateway, **filters: Any) -> AsyncIterator[dict]:

@@ -40,6 +40,28 @@ def provider_id(ctx: RequestContext) -> str | None:
     return getattr(ctx.provider, "id", None) or ctx.provider_id
 
 
+NAMED_BY = {"User": "userName", "Group": "displayName"}
+
+
+async def subject_of(conn: Conn, resource_type: str | None, resource_id: str | None,
+                     before: Any, after: Any) -> str | None:
+    """The name of what an entry is about, as it is now (a user's userName, a group's
+    displayName; another kind's `name`, such as a plugin's organization): from what the
+    entry records when it holds the name (most writes), else, for a user or a group, one
+    lookup by primary key (a lifecycle step, a plugin's change)."""
+    key = NAMED_BY.get(resource_type or "", "name")
+    for doc in (after, before):
+        if isinstance(doc, dict) and isinstance(doc.get(key), str):
+            return str(doc[key])[:NAME_LIMIT]
+    if key == "name" or not resource_id or "\x00" in resource_id:
+        return None
+    found = await synclog.subject(conn, resource_id)
+    return found[:NAME_LIMIT] if found else None
+
+
+NAME_LIMIT = 256  # characters of a name an entry keeps
+
+
 async def log_entry(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: str,
                     resource_type: str | None, resource_id: str | None,
                     before: Any = None, after: Any = None, outcome: str = "success",
@@ -52,7 +74,9 @@ async def log_entry(gw: Gateway, conn: Conn, ctx: RequestContext, *, operation: 
         after_text = excerpt(after_text, limit)
         detail = detail if detail is None or len(detail) <= limit else detail[:limit] + "…"
     await synclog.insert(conn, {
-        "at": gw.clock.stamp(), "provider_id": provider_id(ctx), "actor": ctx.actor,
+        "subject": await subject_of(conn, resource_type, resource_id, before, after),
+        "batch": ctx.batch, "at": gw.clock.stamp(), "provider_id": provider_id(ctx),
+        "actor": ctx.actor,
         "request_id": ctx.request_id, "method": ctx.method, "path": _kept(ctx.path),
         "resource_type": resource_type, "resource_id": _kept(resource_id),
         "operation": operation, "before": dump(before, secrets), "after": after_text,

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from gateway.accounts.custom_attributes import registry_of
-from gateway.context import RequestContext
+from gateway.context import RequestContext, in_batch
+from gateway.ids import new_id
 from gateway.provisioning import writes
 from gateway.scim.errors import ScimError
 from gateway.scim.schema import BULK_REQUEST, BULK_RESPONSE, Registry, ResourceType
@@ -215,7 +216,16 @@ def unresolved(op: Operation, ids: dict[str, str], failed: set[str],
 
 
 async def run(gw: Gateway, ctx: RequestContext, body: Any) -> dict:
+    """The BulkResponse. The request's sync-log entries, and those hooks record meanwhile,
+    are one batch."""
     ops, fail_on = parse_request(body, gw.settings.bulk_max_operations)
+    ctx = msgspec.structs.replace(ctx, batch=new_id())
+    with in_batch(ctx.batch):
+        return await run_all(gw, ctx, ops, fail_on)
+
+
+async def run_all(gw: Gateway, ctx: RequestContext, ops: list[Operation],
+                  fail_on: int | None) -> dict:
     declared = {op.bulk_id for op in ops if op.bulk_id is not None}
     ids: dict[str, str] = {}
     failed: set[str] = set()

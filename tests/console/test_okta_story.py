@@ -146,7 +146,8 @@ def test_okta_story(served, page):
 
     # Its sync-log entry and the diff.
     page.click("text=The whole sync log of this user")
-    entries = page.locator("#sync-log tbody tr", has_text="map").locator("td:first-child a")
+    entries = page.locator("#sync-log tbody tr", has_text="mapping changed").locator(
+        "td:nth-child(2) a")
     links = [entries.nth(i).get_attribute("href") for i in range(entries.count())]
     diffs = []
     for link in links:  # placed at creation; moved and given roles by the apply

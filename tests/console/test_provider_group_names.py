@@ -63,9 +63,10 @@ def test_the_sync_log_shows_and_hides_unchanged_pushes(served, page):
     rows = page.locator("#sync-log tbody tr")
     unchanged = rows.filter(has_text="unchanged")
     expect(unchanged).to_have_count(1)
-    expect(unchanged).to_contain_text("replace")
+    expect(unchanged).to_contain_text("replaced")
+    expect(unchanged).to_contain_text("grace@example.com")
     shown = rows.count()  # with the org_mapping plugin's placement of the new user
-    unchanged.locator("td:first-child a").click()
+    unchanged.locator("td:nth-child(2) a").click()
     expect(page.locator("h2")).to_have_text("What was received")
     expect(page.locator("#diff")).to_contain_text("Buyer")
 

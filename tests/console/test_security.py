@@ -91,8 +91,9 @@ def test_hostile_attribute_values_render_as_text(served, page):
     assert "<script>window.owned=1</script>" in page.locator("#raw").inner_text()
     page.goto(f"{served.console_url}/sync-log?user={uid}")
     created = page.locator("#sync-log tbody tr").filter(
-        has=page.locator("td:nth-child(4)", has_text=re.compile("^create$")))
-    created.locator("a").first.click()
+        has=page.locator("td:nth-child(2)", has_text=re.compile("^created")))
+    assert "<script>alert(1)</script>@example.com" in created.locator("td").first.inner_text()
+    created.locator("td:nth-child(2) a").first.click()
     assert "onerror" in page.locator("#diff").inner_text()
     assert page.evaluate("window.owned") is None
     assert page.locator("main b, main img, main script").count() == 0

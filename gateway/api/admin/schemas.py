@@ -133,12 +133,18 @@ class UserQuery(PageQuery, kw_only=True):
 
 OUTCOME = ("success, error or unchanged (a PUT or PATCH that changed nothing), or several "
            "separated by commas: success,error leaves out the unchanged ones")
+ACTOR = ("who made the change: an admin's name (console or API), a provider's name or id "
+         "(its IdP's requests), a plugin's name, or as stored (console:alice)")
 
 
 class SyncLogQuery(PageQuery, kw_only=True):
     total: Annotated[Flag, Meta(description="true: count every match (`total`)")] = None
     provider: str | None = None
     user: str | None = None
+    who: Annotated[str | None, Meta(description="a user's userName or email address")] = None
+    group: Annotated[str | None, Meta(description="a group's displayName")] = None
+    actor: Annotated[str | None, Meta(description=ACTOR)] = None
+    batch: Annotated[str | None, Meta(description="one batch's entries")] = None
     operation: str | None = None
     outcome: Annotated[str | None, Meta(description=OUTCOME)] = None
     since: Annotated[str | None, Meta(description="RFC 3339 time or date, inclusive")] = None
@@ -149,6 +155,10 @@ class ExportQuery(msgspec.Struct, kw_only=True):
     format: Annotated[str, Meta(description="jsonl or csv")] = "jsonl"
     provider: str | None = None
     user: str | None = None
+    who: Annotated[str | None, Meta(description="a user's userName or email address")] = None
+    group: Annotated[str | None, Meta(description="a group's displayName")] = None
+    actor: Annotated[str | None, Meta(description=ACTOR)] = None
+    batch: Annotated[str | None, Meta(description="one batch's entries")] = None
     operation: str | None = None
     outcome: Annotated[str | None, Meta(description=OUTCOME)] = None
     since: str | None = None
@@ -398,6 +408,8 @@ class UserViewPage(msgspec.Struct, kw_only=True):
 
 class SyncLogEntry(msgspec.Struct, kw_only=True):
     seq: int
+    subject: str | None  # the userName or displayName when the entry was written
+    batch: str | None  # a Bulk request, a guard release or discard, a plugin's run
     at: Stamp
     provider: str | None
     actor: str

@@ -141,7 +141,8 @@
 
   // Elements with data-poll="URL" ask URL for JSON every few seconds:
   //   {"html": "...", "state": "...", "done": bool} replaces the element's content,
-  //   {"rows": "...", "after": N} prepends rows to the element's <tbody> (the sync log),
+  //   {"rows": "...", "after": N} prepends rows to the element's <tbody> (the sync log; a
+  //   row with the data-batch of one shown replaces it),
   //   {"every": ms} sets the delay before the next request.
   // Content that did not change is left alone: a live region would say it again, and a
   // reader would lose their place. Both sides go through the browser's own serializer.
@@ -187,7 +188,16 @@
             holder.innerHTML = data.rows;
             var added = holder.children.length;
             times(holder);
+            var rows = Array.prototype.slice.call(holder.children);
             while (holder.lastElementChild) body.insertBefore(holder.lastElementChild, body.firstElementChild);
+            // A batch that grew comes again as one row: it takes the place of the one shown.
+            rows.forEach(function (row) {
+              var batch = row.getAttribute("data-batch");
+              if (!batch) return;
+              Array.prototype.forEach.call(body.querySelectorAll("tr[data-batch]"), function (other) {
+                if (rows.indexOf(other) < 0 && other.getAttribute("data-batch") === batch) other.remove();
+              });
+            });
             if (added) announce(added === 1 ? "1 new entry" : added + " new entries");
           }
           if (data.after !== undefined) node.setAttribute("data-after", data.after);

@@ -65,8 +65,9 @@ class Mapper:
     """Places the users of one provider within one transaction; caches what it looks up."""
 
     def __init__(self, gw: Any, conn: Any, mapping: Mapping, reason: str,
-                 rtype: ResourceType) -> None:
+                 rtype: ResourceType, batch: str | None = None) -> None:
         self.gw, self.conn, self.mapping, self.reason = gw, conn, mapping, reason
+        self.batch = batch  # the run's entries are listed as one in the sync log
         self.rtype = rtype  # the provider's, with its custom attributes
         self.path = attribute.parse(mapping.attribute, self.rtype)[1] \
             if mapping.method == "attribute" else None
@@ -184,7 +185,7 @@ class Mapper:
             self.conn, actor=ACTOR, provider_id=self.mapping.provider_id,
             event_type=event_type, resource_type="User", resource_id=uid, operation="map",
             data={"id": uid, "before": before, "after": after}, before=before, after=after,
-            reason=self.reason)
+            reason=self.reason, batch=self.batch)
 
     def report(self) -> dict:
         return {"users": self.users, "changed": self.changed,
@@ -195,9 +196,11 @@ class Mapper:
 
 async def place_ids(gw: Any, conn: Any, mapping: Mapping, ids: list[str],
                     reason: str) -> None:
-    """Re-place these users (ids that are not visible users of the provider are skipped)."""
+    """Re-place these users (ids that are not visible users of the provider are skipped);
+    the changes of several are one batch."""
     mapper = Mapper(gw, conn, mapping, reason,
-                    await gw.resource_type(mapping.provider_id, "User", conn))
+                    await gw.resource_type(mapping.provider_id, "User", conn),
+                    gw.new_batch() if len(ids) > 1 else None)
     for part in store.chunks(ids):
         await mapper.apply(await store.users_by_id(conn, mapping.provider_id, part))
 
@@ -254,7 +257,7 @@ async def apply_all(gw: Any, pid: str, run: dict | None = None,
                     return None
                 users = await store.user_page(conn, pid, after, PAGE)
                 mapper = Mapper(gw, conn, mapping, "apply_mappings",
-                                await gw.resource_type(pid, "User", conn))
+                                await gw.resource_type(pid, "User", conn), batch=run_id)
                 await mapper.apply(users)
                 report = mapper.report()
                 now = gw.clock.stamp()
