@@ -1,6 +1,6 @@
-"""HTTP connections as ``serve`` runs them: uvicorn's h11 protocol with deadlines for a
-request's headers and body, a bound on the size of its headers, and limits on open
-connections that no one client address can use up.
+"""HTTP connections as ``serve`` runs them: uvicorn's httptools protocol (llhttp, on uvloop)
+with deadlines for a request's headers and body, a bound on the size of its headers, and
+limits on open connections that no one client address can use up.
 
 uvicorn closes a connection that stays idle between requests (``timeout_keep_alive``), but
 once a client has sent a byte of a request it waits for the rest for ever: a client that
@@ -18,9 +18,13 @@ back:
 
 A request line and headers larger than ``max_header_bytes`` are answered 431 and the
 connection closed, however the bytes are spread over reads, and for a request pipelined
-behind another too. (h11 refuses only a head still incomplete past its size; one that
-arrives whole in a read is parsed whatever its size.) A client answered 408 or 431 may
-still be sending: the connection is half-closed so that the answer is not lost to a reset.
+behind another too (after the answers to the requests before it). llhttp bounds no head: the
+bytes are counted here, from where each head starts to the blank line that ends it, and the
+parser is fed a head at a time (and a body of known length at a time), so that a head
+pipelined behind another request is counted from its own first byte (behind a chunked body,
+from the next read: the read before it is bounded anyway). A client answered 408
+or 431 may still be sending: the connection is half-closed so that the answer is not lost to
+a reset.
 
 Connections are counted by client address (the socket's peer, an IPv6 /64 as one), so that
 one address cannot take every place:
@@ -44,8 +48,7 @@ import re
 from collections.abc import Hashable
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.accounts.throttle import client_key
 
@@ -55,8 +58,9 @@ BUSY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n"
         b"content-length: 21\r\nconnection: close\r\n\r\ntoo many connections\n")
 TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
              b"content-length: 26\r\nconnection: close\r\n\r\nrequest headers too large\n")
-BLANK_LINE = re.compile(b"\n\r?\n")  # where h11 ends a request's head
+BLANK_LINE = re.compile(b"\n\r?\n")  # where a request's head ends
 LINGER = 2.0  # seconds a refused client may go on sending before the connection is closed
+UNKNOWN = -1  # the length of a body still to come when it is chunked
 
 
 class Peer:
@@ -75,7 +79,7 @@ class Peers:
 
     def __init__(self) -> None:
         self.by_key: dict[Hashable, Peer] = {}
-        self.waiting: dict[GuardedH11Protocol, None] = {}  # oldest first
+        self.waiting: dict[GuardedProtocol, None] = {}  # oldest first
 
     def join(self, key: Hashable) -> Peer:
         peer = self.by_key.get(key)
@@ -89,15 +93,15 @@ class Peers:
         if not peer.open:
             del self.by_key[key]
 
-    def start_waiting(self, conn: GuardedH11Protocol) -> None:
+    def start_waiting(self, conn: GuardedProtocol) -> None:
         self.waiting[conn] = None
         conn.peer.waiting += 1
 
-    def stop_waiting(self, conn: GuardedH11Protocol) -> None:
+    def stop_waiting(self, conn: GuardedProtocol) -> None:
         del self.waiting[conn]
         conn.peer.waiting -= 1
 
-    def making_room(self, newcomer: Peer) -> GuardedH11Protocol | None:
+    def making_room(self, newcomer: Peer) -> GuardedProtocol | None:
         """The connection to close for a newcomer when every place is taken: the one waiting
         longest for headers of the address holding the most, if it holds more."""
         busiest = max((p for p in self.by_key.values() if p.waiting), key=lambda p: p.open,
@@ -108,7 +112,7 @@ class Peers:
                      if conn.peer is busiest and not conn.transport.is_closing()), None)
 
 
-class GuardedH11Protocol(H11Protocol):
+class GuardedProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     body_timeout = 60.0
     max_header_bytes = 16 * 1024
@@ -120,7 +124,11 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(*args, **kwargs)
         self.deadline: asyncio.TimerHandle | None = None
         self.waiting_for: str | None = None  # "headers", "body" or None
-        self.head = 0  # bytes received while waiting for headers
+        self.in_body = False  # the parser is between a head's end and its message's end
+        self.body_left = 0  # bytes of that body still to come, or UNKNOWN
+        self.head = 0  # bytes of the head being received so far
+        self.head_tail = b""  # its last bytes: a blank line may straddle two reads
+        self.refusal: bytes | None = None  # an answer waiting for the ones before it
         self.lingering = False  # answered and half-closed: what still comes is dropped
         self.key: Hashable = ""
         self.peer = Peer()
@@ -149,52 +157,93 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.lingering:
-            return
-        if self.waiting_for == "headers":
-            self.head += len(data)
-            # While h11 waits for a head it keeps every byte of it: with `data`, the head so far.
-            if self.head > self.max_header_bytes and not self.fits(
-                    self.conn.trailing_data[0] + data[:self.max_header_bytes + 1]):
-                self.refuse(TOO_LARGE, linger=True)
+        """Feed the parser a head, or a body of known length, at a time, so that each head
+        is counted from its own first byte."""
+        while data and not self.lingering and self.refusal is None:
+            if not self.in_body:
+                end = self.head_end(data)
+                if end is None:
+                    self.refuse_when_answered(TOO_LARGE)
+                    break
+            else:  # a chunked body is fed to the end of the read: its end is not known here
+                end = self.body_left if self.body_left > 0 else len(data)
+            piece, data = data[:end], data[end:]
+            super().data_received(piece)
+            if self.transport.is_closing():
                 return
-        super().data_received(data)
         self.track()
 
-    def fits(self, head: bytes) -> bool:
-        """Whether the request head that `head` begins ends within max_header_bytes, or
-        still may."""
-        limit = self.max_header_bytes
-        return len(head) <= limit or BLANK_LINE.search(head, 0, limit) is not None
+    def head_end(self, data: bytes) -> int | None:
+        """How much of `data` belongs to the head being received: up to its blank line, or
+        all of it; None when the head goes past max_header_bytes."""
+        room = self.max_header_bytes - self.head
+        tail = self.head_tail
+        found = BLANK_LINE.search(tail + data[:room])
+        if found is not None:
+            self.head, self.head_tail = 0, b""
+            return found.end() - len(tail)
+        if len(data) > room:
+            return None
+        self.head += len(data)
+        self.head_tail = (tail + data)[-2:]
+        return len(data)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        self.in_body = True
+        self.body_left = self.content_length()
+
+    def content_length(self) -> int:
+        """The body still to come, as its headers give it (llhttp has checked them)."""
+        length = 0
+        for name, value in self.headers:
+            if name == b"transfer-encoding":
+                return UNKNOWN
+            if name == b"content-length":
+                length = int(value)
+        return length
+
+    def on_body(self, body: bytes) -> None:
+        if self.body_left != UNKNOWN:
+            self.body_left -= len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self.in_body = False
+        self.body_left = 0
+        super().on_message_complete()
+
+    def answering(self) -> bool:
+        """Whether a request of this connection is being answered or waits its turn."""
+        return bool(self.pipeline) or (
+            self.cycle is not None and not self.cycle.response_complete)
+
+    def refuse_when_answered(self, answer: bytes) -> None:
+        """Refuse at once, or after the answers to the requests before this one (uvicorn
+        stops reading while it answers them)."""
+        if self.answering():
+            self.refusal = answer
+            self.flow.pause_reading()
+            self.arm(None)
+        else:
+            self.refuse(answer, linger=True)
 
     def on_response_complete(self) -> None:
-        pipelined = self.pipelined()
-        if not self.fits(pipelined):
-            self.refuse(TOO_LARGE, linger=True)
+        if self.refusal is not None and not self.pipeline:
+            if not self.transport.is_closing():
+                self.refuse(self.refusal, linger=True)
             return
         super().on_response_complete()  # may start on a pipelined request
         self.track()
-        if self.waiting_for == "headers":  # the start of the next head is already here
-            self.head = len(pipelined)
-
-    def pipelined(self) -> bytes:
-        """What the client sent after the request just answered. uvicorn stops reading once
-        a request is whole, so it waits in h11's buffer and the next head is parsed from
-        there, not in data_received."""
-        if (self.conn.their_state is h11.DONE and self.flow.read_paused
-                and not self.transport.is_closing()):
-            return self.conn.trailing_data[0]
-        return b""
 
     def track(self) -> None:
         """Arm the deadline that fits where the request is now."""
-        state = self.conn.their_state
-        if state is h11.IDLE and self.conn.our_state is h11.IDLE:
-            if self.waiting_for != "headers":
-                self.arm("headers")
-        elif state is h11.SEND_BODY:
+        if self.in_body:
             if self.waiting_for != "body":
                 self.arm("body")
+        elif not self.answering() and self.refusal is None:
+            if self.waiting_for != "headers":
+                self.arm("headers")
         elif self.waiting_for is not None:
             self.arm(None)
 
@@ -209,7 +258,6 @@ class GuardedH11Protocol(H11Protocol):
             return
         self.waiting_for = what
         if what == "headers":
-            self.head = 0
             self.peers.start_waiting(self)
         seconds = self.header_timeout if what == "headers" else self.body_timeout
         self.deadline = self.loop.call_later(seconds, self.expire)
@@ -249,11 +297,11 @@ class GuardedH11Protocol(H11Protocol):
 
 def protocol_for(header_timeout: float, body_timeout: float, max_header_bytes: int,
                  max_connections: int,
-                 max_connections_per_client: int | None) -> type[GuardedH11Protocol]:
+                 max_connections_per_client: int | None) -> type[GuardedProtocol]:
     """The protocol class uvicorn runs (``http=``), with the settings' limits (an address's
     share is half the connections unless set) and a table of peers of its own."""
     per_client = max_connections_per_client or max(1, max_connections // 2)
-    return type("ConfiguredH11Protocol", (GuardedH11Protocol,), {
+    return type("ConfiguredProtocol", (GuardedProtocol,), {
         "header_timeout": header_timeout, "body_timeout": body_timeout,
         "max_header_bytes": max_header_bytes, "max_connections": max_connections,
         "max_connections_per_client": per_client, "peers": Peers()})

@@ -142,17 +142,16 @@ def warn_unreachable(settings: Settings) -> None:
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options from ``[gateway]``: deadlines, the header size, the connection
-    limits, how long a SIGTERM waits for requests in flight, and which proxies may name the
-    client address."""
+    """uvicorn's options from ``[gateway]``: the stack (httptools on uvloop, with the
+    gateway's guards: deadlines, the header size, the connection limits), how long a SIGTERM
+    waits for requests in flight, and which proxies may name the client address."""
     from gateway.api.connections import protocol_for  # lazy: it imports uvicorn, like serve
 
     return {
         "http": protocol_for(settings.header_timeout, settings.body_timeout,
                              settings.max_header_bytes, settings.max_connections,
                              settings.max_connections_per_client),
-        # h11's own bound on a head still incomplete: the same as the gateway's
-        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "loop": "uvloop",
         # No WebSocket routes; an upgraded connection would also leave the count of its
         # client address behind.
         "ws": "none",
