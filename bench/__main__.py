@@ -28,6 +28,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.compare import compare, compare_table
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ORDER = ["initial_sync", "get_by_id", "lookup_username", "lookup_externalid", "create_user",
@@ -100,8 +102,7 @@ def printed_values(proc: subprocess.Popen) -> dict[str, str]:
 
 def start_floor(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+        [sys.executable, "-m", "bench.floor", "--port", str(port)], cwd=ROOT)
     wait_http(f"http://127.0.0.1:{port}/floor")
     return proc
 
@@ -231,9 +232,7 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
         stop(gateway)
         stop(floor)
     report["logging"] = logging_cost(scale, work, store, database, base, token)
-    report.update({"machine": f"{platform.machine()} {os.cpu_count()} cores, "
-                              f"Python {platform.python_version()}",
-                   "store": store, "scale": scale})
+    report.update({"machine": machine(), "store": store, "scale": scale})
     return report
 
 
@@ -312,6 +311,12 @@ def main() -> int:
         print(f"wrote {out}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
+        side_by_side = run_compare(scale, stores, Path(tmp))
+        if os.environ.get("BENCH_COMPARE_ONLY") == "1":
+            out.write_text(json.dumps({"compare": side_by_side, "scale": scale,
+                                       "machine": machine()}, indent=2) + "\n")
+            print(f"wrote {out}")
+            return 0
         for store in stores:
             if store == "postgres" and not (postgres_reachable() and _has_postgres_store()):
                 print("postgres: skipped (no PostgreSQL store or server reachable)")
@@ -322,12 +327,35 @@ def main() -> int:
                 report["scale_ratios"]["durable_vs_normal"] = durability(scale, Path(tmp))
             print(table(report))
             results.append(report)
-    primary = results[0]
+    primary = {"compare": side_by_side, **results[0]}
     if len(results) > 1:
         primary = {**primary, "other_stores": results[1:]}
+    print(compare_table(side_by_side))
     out.write_text(json.dumps(primary, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
+
+
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def run_compare(scale: str, stores: list[str], work: Path) -> dict:
+    """The gateway beside its peers (bench/compare.py); PostgreSQL in a schema of its own."""
+    with_pg = "postgres" in stores and postgres_reachable() and _has_postgres_store()
+    schema = f"bench_compare_{os.getpid()}"
+    if with_pg:
+        pg_schema("CREATE", schema)
+    print(f"== side by side, {scale} scale", file=sys.stderr)
+    try:
+        report = compare(work, scale, stores, f"{PG_URL}?search_path={schema}" if with_pg
+                         else None)
+    finally:
+        if with_pg:
+            pg_schema("DROP", schema)
+    report["machine"] = machine()
+    print(compare_table(report))
+    return report
 
 
 def _has_postgres_store() -> bool:
