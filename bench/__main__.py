@@ -1,5 +1,11 @@
-"""`make bench`: start the gateway on a fresh database and the floor endpoint, drive both from
-a separate load process, print a table and write bench/results.json.
+"""`make bench`: the gateway beside its peers (bench/compare.py: req/s and server CPU per
+request, one interleaved run), then, with BENCH_SUITE=all, the gateway's own scenarios: start
+it on a fresh database and the floor endpoint, drive both from a separate load process, print
+a table and write bench/results.json.
+
+BENCH_SUITE: `compare` (the default: the side-by-side table alone, a few minutes), `all`
+(both; the default with BENCH_SCALE=large), `own` (the gateway's own scenarios alone).
+BENCH_PEERS=0 leaves scim2-server and BoxyHQ out of the side-by-side run.
 
 BENCH_SCALE=large runs 100,000 users and a 100,000-member group, then fills the store to
 1,000,000 users to compare lookup latency. BENCH_STORE=postgres (or a postgresql:// URL in
@@ -149,14 +155,15 @@ def fill_sqlite(database: str, provider_id: str, start: int, stop_at: int) -> No
 
 
 def table(report: dict) -> str:
-    rows = [f"{'scenario':<22} {'req/s':>9} {'x floor':>8} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'errors':>6}"]
-    rows.append(f"{'floor (bare Starlette)':<22} {report['floor_rps']:>9} {1.0:>8}")
+    rows = [f"{'scenario':<22} {'req/s':>9} {'us CPU':>8} {'x floor':>8} {'p50 ms':>8} "
+            f"{'p99 ms':>8} {'errors':>6}"]
+    rows.append(f"{'floor (bare Starlette)':<22} {report['floor_rps']:>9} {'':>8} {1.0:>8}")
     for name in ORDER:
         s = report["scenarios"].get(name)
         if s:
-            rows.append(f"{name:<22} {s['rps']:>9} {s['ratio_to_floor']:>8} {s['p50_ms']:>8} "
-                        f"{s['p99_ms']:>8} {s['errors']:>6}")
+            rows.append(f"{name:<22} {s['rps']:>9} {s.get('cpu_us_per_request', '-'):>8} "
+                        f"{s['ratio_to_floor']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} "
+                        f"{s['errors']:>6}")
     sync = report["scenarios"]["initial_sync"]
     rows.append(f"initial sync of {sync['users']} users: {sync['seconds']} s")
     peaks = {name: s["wal_peak_mb"] for name, s in report["scenarios"].items()
@@ -217,7 +224,7 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
         common = ["--port", str(port), "--floor-port", str(floor_port),
                   "--base-path", f"/scim/v2/{provider_id}",
                   # one argument: a token may start with "-", which argparse reads as a flag
-                  f"--token={token}", "--scale", scale]
+                  f"--token={token}", "--scale", scale, "--pid", str(gateway.pid)]
         wal = ["--wal", f"{database}-wal"] if store == "sqlite" else []
         report = load([*common, *wal], work / f"{store}.json")
         if scale == "large" and store == "sqlite":
@@ -310,9 +317,10 @@ def main() -> int:
         out.write_text(json.dumps(writes, indent=2) + "\n")
         print(f"wrote {out}")
         return 0
+    suite = os.environ.get("BENCH_SUITE") or ("all" if scale == "large" else "compare")
     with tempfile.TemporaryDirectory() as tmp:
-        side_by_side = run_compare(scale, stores, Path(tmp))
-        if os.environ.get("BENCH_COMPARE_ONLY") == "1":
+        side_by_side = run_compare(scale, stores, Path(tmp)) if suite != "own" else None
+        if suite == "compare":
             out.write_text(json.dumps({"compare": side_by_side, "scale": scale,
                                        "machine": machine()}, indent=2) + "\n")
             print(f"wrote {out}")
@@ -330,7 +338,8 @@ def main() -> int:
     primary = {"compare": side_by_side, **results[0]}
     if len(results) > 1:
         primary = {**primary, "other_stores": results[1:]}
-    print(compare_table(side_by_side))
+    if side_by_side is not None:
+        print(compare_table(side_by_side))
     out.write_text(json.dumps(primary, indent=2) + "\n")
     print(f"wrote {out}")
     return 0

@@ -105,38 +105,41 @@ def start_scim2(port: int) -> Server | None:
     return Server("scim2-server", proc, port, "/v2", token)
 
 
-def start_boxyhq(port: int) -> Server | None:
-    """BoxyHQ's directory sync, if npm installed it; its first lines give base and token."""
+def start_boxyhq(port: int, work: Path) -> Server | None:
+    """BoxyHQ's directory sync, if npm installed it. Its output goes to a file, as the
+    gateway's log does (it logs a line per event: no webhook is set); its first lines give
+    the base URL and the token."""
     modules = PEERS / "npm" / "node_modules"
     if not (modules / "@boxyhq" / "saml-jackson").exists():
         print("BoxyHQ: skipped (not installed: make bench installs it when npm is there)",
               file=sys.stderr)
         return None
-    proc = subprocess.Popen(["node", str(ROOT / "bench" / "peers" / "boxyhq.js"), str(port)],
-                            stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "NODE_PATH": str(modules)})
-    values = read_values(proc, "Bearer token", timeout=180)
+    log = work / "boxyhq.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["node", str(ROOT / "bench" / "peers" / "boxyhq.js"), str(port)],
+            stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "NODE_PATH": str(modules), "DO_NOT_TRACK": "1"})
+    values = read_values(proc, log, "Bearer token", timeout=180)
     if values is None:
-        print("BoxyHQ: skipped (it did not start)", file=sys.stderr)
+        print(f"BoxyHQ: skipped (it did not start: {log.read_text()[-500:]})", file=sys.stderr)
         proc.kill()
         return None
     base = values["SCIM base URL"].split(f":{port}", 1)[1]
     return Server("BoxyHQ in memory", proc, port, base, values["Bearer token"])
 
 
-def read_values(proc: subprocess.Popen, last: str, timeout: float) -> dict[str, str] | None:
-    """The `Key: value` lines a server prints on start, up to `last`."""
-    assert proc.stdout is not None
-    values: dict[str, str] = {}
+def read_values(proc: subprocess.Popen, log: Path, last: str,
+                timeout: float) -> dict[str, str] | None:
+    """The `Key: value` lines a server wrote to `log` on start, once `last` is there."""
     deadline = time.monotonic() + timeout
-    while last not in values and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            return None
-        if ": " in line:
-            key, value = line.rstrip("\n").split(": ", 1)
-            values[key] = value
-    return values if last in values else None
+    while time.monotonic() < deadline and proc.poll() is None:
+        values = dict(line.split(": ", 1) for line in log.read_text().splitlines()
+                      if ": " in line)
+        if last in values:
+            return values
+        time.sleep(0.2)
+    return None
 
 
 def start_gateway(name: str, database: str, work: Path) -> Server:
@@ -347,7 +350,7 @@ async def measure(server: Server, name: str, size: dict, round_: int) -> dict:
     summary = result.summary()
     summary["cpu_us_per_request"] = round(used / summary["requests"] * 1e6, 1) \
         if summary["requests"] else None
-    if name == "add_100_members":
+    if name == "add_100_members":  # BoxyHQ lists no members in a group, by design
         summary["group_members"] = await members_of(server)
         summary["members_sent"] = len(server.members)
     return summary
@@ -459,8 +462,7 @@ def compare(work: Path, scale: str, stores: list[str], pg_database: str | None) 
         if "postgres" in stores and pg_database:
             servers.append(start_gateway("gateway PostgreSQL", pg_database, work))
         if peers_wanted():
-            for start in (start_scim2, start_boxyhq):
-                peer = start(free_port())
+            for peer in (start_scim2(free_port()), start_boxyhq(free_port(), work)):
                 if peer is not None:
                     servers.append(peer)
         report = run_all(servers, scale, floor_server)
