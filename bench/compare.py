@@ -284,6 +284,10 @@ async def members_of(server: Server) -> int:
     conn = Connection("127.0.0.1", server.port, server.auth)
     await conn.open()
     try:
+        if server.name.startswith("BoxyHQ"):  # its GET of a group lists no members
+            status, raw = await conn.request("GET", f"/bench/groups/{server.group}/members")
+            assert status == 200, (server.name, status, raw[:300])
+            return msgspec.json.decode(raw)["members"]
         status, raw = await conn.request("GET", f"{server.base}/Groups/{server.group}")
         assert status == 200, (server.name, status, raw[:300])
         return len(msgspec.json.decode(raw).get("members") or [])
@@ -350,7 +354,7 @@ async def measure(server: Server, name: str, size: dict, round_: int) -> dict:
     summary = result.summary()
     summary["cpu_us_per_request"] = round(used / summary["requests"] * 1e6, 1) \
         if summary["requests"] else None
-    if name == "add_100_members":  # BoxyHQ lists no members in a group, by design
+    if name == "add_100_members":
         summary["group_members"] = await members_of(server)
         summary["members_sent"] = len(server.members)
     return summary

@@ -30,6 +30,16 @@ async function main() {
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       const url = new URL(req.url, base);
+      // Not SCIM: a group's member count, which BoxyHQ's GET of a group never lists, so
+      // that the bench can check the members it added are there.
+      const counted = url.pathname.match(/^\/bench\/groups\/([^/]+)\/members$/);
+      if (counted) {
+        dsync.groups.setTenantAndProduct(directory.tenant, directory.product);
+        const { data } = await dsync.groups.getGroupMembers({ groupId: counted[1] });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ members: (data || []).length }));
+        return;
+      }
       if (!url.pathname.startsWith(prefix)) {
         res.writeHead(404).end();
         return;
