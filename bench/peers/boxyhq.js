@@ -16,7 +16,9 @@ async function main() {
     externalUrl: base,
     samlPath: '/api/oauth/saml',
     scimPath: '/api/scim/v2.0',
-    db: { engine: 'mem' },
+    // pageLimit: its store caps every page at 50 unless told otherwise, and a page of 100
+    // must hold 100, as on every other server here
+    db: { engine: 'mem', pageLimit: 1000 },
     noAnalytics: true,
   });
   const { data: directory, error } = await dsync.directories.create({
@@ -35,7 +37,8 @@ async function main() {
       const counted = url.pathname.match(/^\/bench\/groups\/([^/]+)\/members$/);
       if (counted) {
         dsync.groups.setTenantAndProduct(directory.tenant, directory.product);
-        const { data } = await dsync.groups.getGroupMembers({ groupId: counted[1] });
+        const { data } = await dsync.groups.getGroupMembers({
+          groupId: counted[1], pageOffset: 0, pageLimit: 1000000 });
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ members: (data || []).length }));
         return;
