@@ -401,7 +401,7 @@ def run_all(servers: list[Server], scale: str, floor_server: Server | None = Non
 
 
 def rate(rps: float) -> str:
-    return f"{rps:,.1f}" if rps >= 10 else f"{rps:.2g}" if rps >= 0.01 else f"{rps:.1g}"
+    return f"{rps:,.1f}" if rps >= 10 else f"{rps:.3g}"
 
 
 def compare_table(report: dict) -> str:

@@ -10,6 +10,7 @@ const jackson = require('@boxyhq/saml-jackson');
 
 const port = Number(process.argv[2] || 8090);
 const base = `http://127.0.0.1:${port}`;
+const PAGE_LIMIT = 1000;
 
 async function main() {
   const { directorySyncController: dsync } = await jackson.controllers({
@@ -18,7 +19,7 @@ async function main() {
     scimPath: '/api/scim/v2.0',
     // pageLimit: its store caps every page at 50 unless told otherwise, and a page of 100
     // must hold 100, as on every other server here
-    db: { engine: 'mem', pageLimit: 1000 },
+    db: { engine: 'mem', pageLimit: PAGE_LIMIT },
     noAnalytics: true,
   });
   const { data: directory, error } = await dsync.directories.create({
@@ -37,10 +38,15 @@ async function main() {
       const counted = url.pathname.match(/^\/bench\/groups\/([^/]+)\/members$/);
       if (counted) {
         dsync.groups.setTenantAndProduct(directory.tenant, directory.product);
-        const { data } = await dsync.groups.getGroupMembers({
-          groupId: counted[1], pageOffset: 0, pageLimit: 1000000 });
+        let members = 0;
+        for (;;) {  // in pages: its store caps each at db.pageLimit
+          const { data } = await dsync.groups.getGroupMembers({
+            groupId: counted[1], pageOffset: members, pageLimit: PAGE_LIMIT });
+          members += (data || []).length;
+          if (!data || data.length < PAGE_LIMIT) break;
+        }
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ members: (data || []).length }));
+        res.end(JSON.stringify({ members }));
         return;
       }
       if (!url.pathname.startsWith(prefix)) {
