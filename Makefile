@@ -18,7 +18,7 @@ AXE_VERSION := 4.14.1
 AXE_STAMP := $(VENV)/axe/.installed-$(AXE_VERSION)
 
 .PHONY: run test test-fast check install bench soak fuzz constraints clean browser \
-	screenshots bench-console
+	screenshots bench-console peers
 
 # The exact versions tested (constraints.txt), the project and its plugins as editables.
 $(STAMP): pyproject.toml $(PLUGINS) constraints.txt
@@ -72,7 +72,32 @@ screenshots: install browser
 test-fast: install
 	$(BIN)/python -m pytest -q -k "not postgres"
 
-bench: install
+# The SCIM servers make bench runs beside the gateway, pinned, in a venv and an npm prefix of
+# their own under .venv/peers: python-scim's scim2-server (bench/peers/requirements.txt) and
+# BoxyHQ's directory sync (bench/peers/package-lock.json; without npm it is left out).
+# BENCH_PEERS=0 installs and runs neither. docs/performance.md says what is measured.
+PEERS := $(VENV)/peers
+PEERS_PY := $(PEERS)/py/.installed
+PEERS_NPM := $(PEERS)/npm/.installed
+
+$(PEERS_PY): bench/peers/requirements.txt
+	test -x $(PEERS)/py/bin/python || $(PYTHON) -m venv $(PEERS)/py
+	$(PEERS)/py/bin/python -m pip install -q --disable-pip-version-check \
+		-r bench/peers/requirements.txt
+	touch $@
+
+$(PEERS_NPM): bench/peers/package.json bench/peers/package-lock.json
+	@if ! command -v npm >/dev/null; then echo "npm is missing: make bench leaves BoxyHQ out"; \
+	else mkdir -p $(PEERS)/npm && cp bench/peers/package.json bench/peers/package-lock.json \
+			$(PEERS)/npm/ && \
+		npm ci --prefix $(PEERS)/npm --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null && \
+		touch $@ || echo "BoxyHQ could not be installed: make bench leaves it out"; fi
+
+peers: $(PEERS_PY) $(PEERS_NPM)
+
+# The gateway beside its peers (req/s and server CPU per request), then the gateway's own
+# scenarios; BENCH_SCALE=smoke is a quick run, BENCH_SCALE=large the scale scenarios.
+bench: install $(if $(filter 0,$(BENCH_PEERS)),,peers)
 	$(BIN)/python -m bench
 
 # Both fuzz suites as in make test but far longer, from a random FUZZ_SEED (printed, to

@@ -1,5 +1,11 @@
-"""`make bench`: start the gateway on a fresh database and the floor endpoint, drive both from
-a separate load process, print a table and write bench/results.json.
+"""`make bench`: the gateway beside its peers (bench/compare.py: req/s and server CPU per
+request, one interleaved run), then, with BENCH_SUITE=all, the gateway's own scenarios: start
+it on a fresh database and the floor endpoint, drive both from a separate load process, print
+a table and write bench/results.json.
+
+BENCH_SUITE: `compare` (the default: the side-by-side table alone, a few minutes), `all`
+(both; the default with BENCH_SCALE=large), `own` (the gateway's own scenarios alone).
+BENCH_PEERS=0 leaves scim2-server and BoxyHQ out of the side-by-side run.
 
 BENCH_SCALE=large runs 100,000 users and a 100,000-member group, then fills the store to
 1,000,000 users to compare lookup latency. BENCH_STORE=postgres (or a postgresql:// URL in
@@ -27,6 +33,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from bench.compare import compare, compare_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -100,8 +108,7 @@ def printed_values(proc: subprocess.Popen) -> dict[str, str]:
 
 def start_floor(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+        [sys.executable, "-m", "bench.floor", "--port", str(port)], cwd=ROOT)
     wait_http(f"http://127.0.0.1:{port}/floor")
     return proc
 
@@ -148,14 +155,15 @@ def fill_sqlite(database: str, provider_id: str, start: int, stop_at: int) -> No
 
 
 def table(report: dict) -> str:
-    rows = [f"{'scenario':<22} {'req/s':>9} {'x floor':>8} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'errors':>6}"]
-    rows.append(f"{'floor (bare Starlette)':<22} {report['floor_rps']:>9} {1.0:>8}")
+    rows = [f"{'scenario':<22} {'req/s':>9} {'us CPU':>8} {'x floor':>8} {'p50 ms':>8} "
+            f"{'p99 ms':>8} {'errors':>6}"]
+    rows.append(f"{'floor (bare Starlette)':<22} {report['floor_rps']:>9} {'':>8} {1.0:>8}")
     for name in ORDER:
         s = report["scenarios"].get(name)
         if s:
-            rows.append(f"{name:<22} {s['rps']:>9} {s['ratio_to_floor']:>8} {s['p50_ms']:>8} "
-                        f"{s['p99_ms']:>8} {s['errors']:>6}")
+            rows.append(f"{name:<22} {s['rps']:>9} {s.get('cpu_us_per_request', '-'):>8} "
+                        f"{s['ratio_to_floor']:>8} {s['p50_ms']:>8} {s['p99_ms']:>8} "
+                        f"{s['errors']:>6}")
     sync = report["scenarios"]["initial_sync"]
     rows.append(f"initial sync of {sync['users']} users: {sync['seconds']} s")
     peaks = {name: s["wal_peak_mb"] for name, s in report["scenarios"].items()
@@ -216,7 +224,7 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
         common = ["--port", str(port), "--floor-port", str(floor_port),
                   "--base-path", f"/scim/v2/{provider_id}",
                   # one argument: a token may start with "-", which argparse reads as a flag
-                  f"--token={token}", "--scale", scale]
+                  f"--token={token}", "--scale", scale, "--pid", str(gateway.pid)]
         wal = ["--wal", f"{database}-wal"] if store == "sqlite" else []
         report = load([*common, *wal], work / f"{store}.json")
         if scale == "large" and store == "sqlite":
@@ -231,9 +239,7 @@ def measure(store: str, scale: str, work: Path, database: str) -> dict:
         stop(gateway)
         stop(floor)
     report["logging"] = logging_cost(scale, work, store, database, base, token)
-    report.update({"machine": f"{platform.machine()} {os.cpu_count()} cores, "
-                              f"Python {platform.python_version()}",
-                   "store": store, "scale": scale})
+    report.update({"machine": machine(), "store": store, "scale": scale})
     return report
 
 
@@ -311,7 +317,14 @@ def main() -> int:
         out.write_text(json.dumps(writes, indent=2) + "\n")
         print(f"wrote {out}")
         return 0
+    suite = os.environ.get("BENCH_SUITE") or ("all" if scale == "large" else "compare")
     with tempfile.TemporaryDirectory() as tmp:
+        side_by_side = run_compare(scale, stores, Path(tmp)) if suite != "own" else None
+        if suite == "compare":
+            out.write_text(json.dumps({"compare": side_by_side, "scale": scale,
+                                       "machine": machine()}, indent=2) + "\n")
+            print(f"wrote {out}")
+            return 0
         for store in stores:
             if store == "postgres" and not (postgres_reachable() and _has_postgres_store()):
                 print("postgres: skipped (no PostgreSQL store or server reachable)")
@@ -322,12 +335,36 @@ def main() -> int:
                 report["scale_ratios"]["durable_vs_normal"] = durability(scale, Path(tmp))
             print(table(report))
             results.append(report)
-    primary = results[0]
+    primary = {"compare": side_by_side, **results[0]}
     if len(results) > 1:
         primary = {**primary, "other_stores": results[1:]}
+    if side_by_side is not None:
+        print(compare_table(side_by_side))
     out.write_text(json.dumps(primary, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
+
+
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def run_compare(scale: str, stores: list[str], work: Path) -> dict:
+    """The gateway beside its peers (bench/compare.py); PostgreSQL in a schema of its own."""
+    with_pg = "postgres" in stores and postgres_reachable() and _has_postgres_store()
+    schema = f"bench_compare_{os.getpid()}"
+    if with_pg:
+        pg_schema("CREATE", schema)
+    print(f"== side by side, {scale} scale", file=sys.stderr)
+    try:
+        report = compare(work, scale, stores, f"{PG_URL}?search_path={schema}" if with_pg
+                         else None)
+    finally:
+        if with_pg:
+            pg_schema("DROP", schema)
+    report["machine"] = machine()
+    print(compare_table(report))
+    return report
 
 
 def _has_postgres_store() -> bool:

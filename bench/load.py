@@ -20,6 +20,7 @@ from urllib.parse import quote
 import msgspec
 
 from bench.client import Connection, Result, run, single
+from bench.cpu import tree_cpu_seconds
 
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -109,21 +110,32 @@ class Bench:
         self.rng = random.Random(7)
         self.report: dict = {"scenarios": {}, "scale_ratios": {}, "notes": {}}
         self.wal = FilePeak(args.wal) if args.wal else None
+        self.cpu_used = 0.0  # the gateway's CPU seconds in the scenario's runs so far
 
     async def go(self, steps, ok=lambda s: s < 400, concurrency: int | None = None,
                  port: int | None = None, auth: str | None = "default") -> Result:
-        return await run("127.0.0.1", port or self.args.port,
-                         self.auth if auth == "default" else auth, steps,
-                         concurrency or self.args.concurrency, self.scale["time"] * 10, ok)
+        gateway = self.args.pid if port in (None, self.args.port) else None
+        began = tree_cpu_seconds(gateway) if gateway else 0.0
+        result = await run("127.0.0.1", port or self.args.port,
+                           self.auth if auth == "default" else auth, steps,
+                           concurrency or self.args.concurrency, self.scale["time"] * 10, ok)
+        if gateway:
+            self.cpu_used += tree_cpu_seconds(gateway) - began
+        return result
 
     def keep(self, name: str, result: Result) -> dict:
         summary = result.summary()
+        if self.args.pid and summary["requests"]:
+            summary["cpu_us_per_request"] = round(self.cpu_used / summary["requests"] * 1e6, 1)
+        self.cpu_used = 0.0
         if self.wal is not None:
             peak = self.wal.take()  # the reads since the last one do not grow it
             if name in WRITES:
                 summary["wal_peak_mb"] = peak
         self.report["scenarios"][name] = summary
-        print(f"  {name:<22} {summary['rps']:>9} req/s  p50 {summary['p50_ms']:>8} ms  "
+        print(f"  {name:<22} {summary['rps']:>9} req/s  "
+              f"{summary.get('cpu_us_per_request', '-'):>9} us CPU  "
+              f"p50 {summary['p50_ms']:>8} ms  "
               f"p99 {summary['p99_ms']:>8} ms  errors {summary['errors']}"
               + (f"  WAL peak {summary['wal_peak_mb']} MB" if "wal_peak_mb" in summary else ""),
               file=sys.stderr)
@@ -132,6 +144,7 @@ class Bench:
     async def floor(self) -> None:
         """The floor, measured before, between and after the scenarios: a shared machine's
         speed drifts over a run, and the median of the three is what the ratios use."""
+        self.cpu_used = 0.0
         n = self.scale["sample"] * 3
         steps = [partial(single, method="GET", path="/floor") for _ in range(n)]
         await self.go(steps[:1000], port=self.args.floor_port, auth=None)  # warm-up
@@ -380,7 +393,8 @@ def main() -> int:
                         default="all")
     parser.add_argument("--quiet-port", type=int, help="phase logging: the gateway with its "
                         "request log off")
-    parser.add_argument("--pid", type=int, help="phase logging: the process id of --port")
+    parser.add_argument("--pid", type=int, help="the process id of --port, whose CPU time "
+                        "(with its children's) each scenario reports per request")
     parser.add_argument("--quiet-pid", type=int, help="... and of --quiet-port")
     parser.add_argument("--wal", help="SQLite: the WAL file, whose peak size each write "
                         "scenario reports")

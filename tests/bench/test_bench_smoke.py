@@ -13,10 +13,10 @@ SCENARIOS = {"initial_sync", "get_by_id", "lookup_username", "lookup_externalid"
 
 def test_bench_runs_at_smoke_scale(tmp_path):
     out = tmp_path / "results.json"
-    env = {**os.environ, "BENCH_SCALE": "smoke", "BENCH_STORE": "sqlite",
-           "BENCH_OUT": str(out)}
+    env = {**os.environ, "BENCH_SCALE": "smoke", "BENCH_STORE": "sqlite", "BENCH_SUITE": "all",
+           "BENCH_PEERS": "0", "BENCH_OUT": str(out)}
     done = subprocess.run([sys.executable, "-m", "bench"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["store"] == "sqlite" and report["scale"] == "smoke"
@@ -35,3 +35,26 @@ def test_bench_runs_at_smoke_scale(tmp_path):
     cost = report["logging"]  # GET-by-id with the JSON request log on and off
     assert cost["log_on"]["errors"] == 0 and cost["log_off"]["errors"] == 0
     assert cost["ratio_on_to_off"] > 0
+    for name, scenario in report["scenarios"].items():  # the gateway's own CPU, from /proc
+        if name != "initial_sync" or scenario["requests"]:
+            assert scenario["cpu_us_per_request"] > 0, name
+    assert_side_by_side(report["compare"])
+    assert "page of 100" in done.stdout and "us CPU" in done.stdout
+
+
+def assert_side_by_side(compare: dict) -> None:
+    """The issue's rows on the gateway (peers left out: BENCH_PEERS=0), each with req/s and
+    server CPU per request, the group really filled, /healthz probed during the writes."""
+    assert compare["servers"] == ["gateway SQLite"]
+    assert set(compare["scenarios"]) == {"post_user", "lookup_username", "get_by_id",
+                                         "patch_user", "page_100", "add_100_members",
+                                         "remove_100_members"}
+    for name, cells in compare["scenarios"].items():
+        cell = cells["gateway SQLite"]
+        assert cell["errors"] == 0 and cell["rps"] > 0, name
+        assert cell["cpu_us_per_request"] > 0, name
+    added = compare["scenarios"]["add_100_members"]["gateway SQLite"]
+    assert added["group_members"] == added["members_sent"] > 0
+    assert compare["floor"]["rps"] > 0 and compare["stack"]["http"] in ("h11", "httptools")
+    probe = compare["healthz_during_writes"]["gateway SQLite"]
+    assert probe["probes"] > 0 and probe["failures"] == 0
