@@ -116,7 +116,13 @@ def main() -> int:
                       "request_log": not args.no_log, **summary}, indent=2))
     for scen in wanted:
         this, other = summary["this"][scen], summary["other"][scen]
+        # Each round's two sides ran minutes apart at most: their ratio drifts less than
+        # either side does with the neighbours' load.
+        ratio = statistics.median(
+            (t["cpu_us"] or 0) / (o["cpu_us"] or 1)
+            for t, o in zip(runs["this"][scen], runs["other"][scen], strict=True))
         print(f"{scen:<6} CPU us/request other {other['cpu_us']:>7} this {this['cpu_us']:>7}"
+              f" (this/other by round, median {ratio:.3f})"
               f"   req/s other {other['rps']:>8} this {this['rps']:>8}")
     return 0
 
