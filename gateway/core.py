@@ -16,6 +16,7 @@ import pluggy
 
 from gateway.accounts import actions, custom_attributes, users
 from gateway.accounts.auth_failures import Tally
+from gateway.accounts.credentials import CheckedCredentials
 from gateway.accounts.oidc import Issuer
 from gateway.accounts.password_checks import PasswordChecks
 from gateway.accounts.throttle import Throttle
@@ -49,6 +50,7 @@ class Gateway:
         self.clock = clock
         self.throttle = Throttle(settings)  # limits on failed auth and token requests
         self.auth_failures = Tally()  # failure counts not yet written
+        self.checked_credentials = CheckedCredentials()  # lookups that let requests in
         self.metrics = Metrics()  # this app's own registry
         self.activity = ActivityBuffer()  # per-provider activity not yet flushed
         self.heartbeats = Heartbeats()  # the background loops' last passes

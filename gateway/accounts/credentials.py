@@ -30,7 +30,8 @@ import msgspec
 from starlette.requests import HTTPConnection
 
 from gateway.hookspecs import every_provider, hookimpl
-from gateway.store.base import CredentialRow
+from gateway.store import providers as queries
+from gateway.store.base import Conn, CredentialRow, ProviderRow
 
 ADMIN = ""  # the provider_id of admin credentials
 
@@ -159,3 +160,42 @@ class BuiltinAuth:
                     found = Principal(cred.provider_id, cred.id, cred.kind)
             return found
         return None
+
+
+Lookup = tuple[ProviderRow | None, list[CredentialRow]]
+REMEMBERED = 4096  # credential checks a process keeps at most (then it starts over)
+
+
+class CheckedCredentials:
+    """The credential lookups that let a request in, kept per process so that the next
+    request with the same provider and secret reads one counter row instead of the join.
+
+    The counter (``credential_version``) moves with every change of a provider or a
+    credential, by triggers in the store, whichever process or replica makes it: every
+    request reads it, and a change empties what was kept, so a rotated or revoked
+    credential is refused at the next request everywhere, as without the cache. What is
+    kept is the rows, not the verdict: expiry is still compared with the clock and the
+    ``authenticate`` hooks still check each request. Only lookups that ended in success are
+    kept, so a refusal costs the same query for an unknown id as for a known one.
+    """
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._kept: dict[tuple[str, str], Lookup] = {}
+
+    async def lookup(self, conn: Conn, provider_id: str, secret_hash: str
+                     ) -> tuple[int, Lookup | None]:
+        """The counter now, and the lookup kept for this provider and secret under it."""
+        version = await queries.credential_version(conn)
+        if version != self._version:
+            self._kept.clear()
+            self._version = version
+        return version, self._kept.get((provider_id, secret_hash))
+
+    def keep(self, version: int, provider_id: str, secret_hash: str, found: Lookup) -> None:
+        """Remember a lookup that let a request in, read under counter ``version``."""
+        if version != self._version:
+            return
+        if len(self._kept) >= REMEMBERED:
+            self._kept.clear()
+        self._kept[(provider_id, secret_hash)] = found

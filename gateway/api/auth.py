@@ -5,7 +5,9 @@ unknown provider id as for a known one: the same detail and both challenges (Bea
 Basic, two WWW-Authenticate values), and the same work before it (one indexed query by the
 hash of the presented secret, the authenticate hooks called with no matching credential,
 the failure counted under the id the URL named, the request recorded in the provider
-activity of an existing one or in a stand-in that is never written).
+activity of an existing one or in a stand-in that is never written). Only a lookup that let
+a request in is remembered (accounts.credentials.CheckedCredentials), and only while no
+provider or credential changed anywhere: a refusal always costs the query.
 What went wrong is counted for the admin (gateway.accounts.auth_failures), and a client that
 keeps failing is slowed down with 429 (gateway.accounts.throttle). The credential is checked
 before any limit but the client's own: a valid one is never refused because of others'
@@ -93,9 +95,11 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
     pid = request.path_params.get("provider", "")
     client = client_of(request)
     offered = presented(request)
+    secret_hash = hash_secret(offered.secret)
     async with gw.store.lookup() as conn:
-        provider, matches = await queries.credential_lookup(conn, pid,
-                                                            hash_secret(offered.secret))
+        version, kept = await gw.checked_credentials.lookup(conn, pid, secret_hash)
+        provider, matches = kept if kept is not None else \
+            await queries.credential_lookup(conn, pid, secret_hash)
     now = gw.clock.stamp()
     info, counted_as, held = request_info(request.scope), UNKNOWN, NO_CREDENTIALS
     if provider is not None:  # it exists: its metrics count its requests, failures included
@@ -112,6 +116,8 @@ async def authenticate_provider(request: Request, gw: Gateway) -> ProviderRow:
                           reason_for(offered, provider, held, now))
         raise Unauthorized(DETAIL)
     request.state.principal = principal
+    if kept is None:
+        gw.checked_credentials.keep(version, pid, secret_hash, (provider, matches))
     return provider
 
 

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.observability.activity import UNNAMED
+from gateway.observability.logs import json_lines_to, line_time
 from gateway.observability.tracing import Trace, trace_for
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ SCIM_PREFIX = "/scim/v2/{provider}"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 QUIET = frozenset({"/healthz", "/readyz", "/metrics"})  # probes: logged only when they fail
 MAX_AGENT = 256
+LINE = "%s %s %d %.1fms"  # the request line's message
 access = logging.getLogger("identity_gateway.access")
 
 
@@ -174,9 +176,15 @@ def log_request(scope: Scope, info: RequestInfo, method: str, route: str, status
     if info.trace.parent_id is not None:  # the caller traces: name both spans
         fields["span_id"] = info.trace.span_id
         fields["parent_span_id"] = info.trace.parent_id
+    json_lines = json_lines_to(access)
+    if json_lines is not None:  # the line the JSON formatter would write, without a record
+        json_lines.add_json({"level": "INFO", "logger": access.name,
+                             "message": LINE % (method, route, status, ms),
+                             **fields, "time": line_time()})
+        return
     # The record is made here, not through access.info(..., extra=...): on every request,
     # the checks that call makes on each extra field cost more than the fields themselves.
-    record = logging.LogRecord(access.name, logging.INFO, "", 0, "%s %s %d %.1fms",
+    record = logging.LogRecord(access.name, logging.INFO, "", 0, LINE,
                                (method, route, status, ms), None)
     record.__dict__.update(fields)
     access.handle(record)

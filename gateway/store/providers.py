@@ -135,6 +135,12 @@ async def credential_lookup(conn: Conn, provider_id: str, secret_hash: str
     return (provider if head is not None and head["named"] else None), own
 
 
+async def credential_version(conn: Conn) -> int:
+    """The counter every change of a provider or a credential moves (triggers of migration
+    0008): what a process's remembered credential checks are valid for."""
+    return int(await conn.fetchval("SELECT n FROM credential_version WHERE id = 1"))
+
+
 async def prune_expired(conn: Conn, provider_id: str, kind: str, before: str,
                         limit: int) -> int:
     """Delete up to ``limit`` of the provider's credentials of ``kind`` that expired or were

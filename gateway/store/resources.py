@@ -165,45 +165,51 @@ def chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
         yield items[start:start + size]
 
 
+def _ids(conn: Conn, ids: list[str]) -> tuple[str, Any]:
+    """A list of ids as one parameter and the rows it stands for, so that a statement over
+    100 members is one statement of one text whatever their number: a JSON array read by
+    json_each on SQLite, a text[] unnested on PostgreSQL."""
+    if conn.dialect == "sqlite":
+        return "SELECT value FROM json_each(?)", msgspec.json.encode(ids).decode()
+    return "SELECT unnest(CAST(? AS text[]))", ids
+
+
 async def current_members(conn: Conn, group_id: str, ids: list[str]) -> set[str]:
-    """Which of ids are members of the group now (one query per 500 ids)."""
-    found: set[str] = set()
-    for chunk in chunks(ids):
-        marks = ", ".join("?" for _ in chunk)
-        rows = await conn.fetchall(
-            f"SELECT member_id FROM members WHERE group_id = ? AND member_id IN ({marks})",
-            [group_id, *chunk],
-        )
-        found.update(row["member_id"] for row in rows)
-    return found
+    """Which of ids are members of the group now, in one query."""
+    rows, param = _ids(conn, ids)
+    found = await conn.fetchall(
+        f"SELECT member_id FROM members WHERE group_id = ? AND member_id IN ({rows})",
+        [group_id, param])
+    return {row["member_id"] for row in found}
 
 
 async def add_members(conn: Conn, provider_id: str, group_id: str, ids: list[str]) -> list[str]:
     """Insert membership rows; return the ids that were not members before.
 
-    The cost follows the ids named: a lookup of those ids and one batched insert.
+    The cost follows the ids named: a lookup of those ids and one insert of them all.
     """
     wanted = list(dict.fromkeys(ids))
     present = await current_members(conn, group_id, wanted)
     fresh = [mid for mid in wanted if mid not in present]
     if fresh:
-        await conn.executemany(
-            "INSERT INTO members (provider_id, group_id, member_id) VALUES (?, ?, ?)",
-            [(provider_id, group_id, mid) for mid in fresh],
-        )
+        rows, param = _ids(conn, fresh)
+        await conn.execute(
+            "INSERT INTO members (provider_id, group_id, member_id)"
+            f" SELECT CAST(? AS TEXT), CAST(? AS TEXT), m.* FROM ({rows}) m",
+            [provider_id, group_id, param])
     return fresh
 
 
 async def remove_members(conn: Conn, group_id: str, ids: list[str]) -> list[str]:
-    """Delete membership rows; return the ids that were members."""
+    """Delete membership rows, in one statement; return the ids that were members."""
     wanted = list(dict.fromkeys(ids))
     present = await current_members(conn, group_id, wanted)
     gone = [mid for mid in wanted if mid in present]
     if gone:
-        await conn.executemany(
-            "DELETE FROM members WHERE group_id = ? AND member_id = ?",
-            [(group_id, mid) for mid in gone],
-        )
+        rows, param = _ids(conn, gone)
+        await conn.execute(
+            f"DELETE FROM members WHERE group_id = ? AND member_id IN ({rows})",
+            [group_id, param])
     return gone
 
 

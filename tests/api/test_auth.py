@@ -2,6 +2,7 @@
 
 import pytest
 
+from gateway.testing import running
 from gateway.testing import scim_user as user_body
 
 pytestmark = pytest.mark.anyio
@@ -51,6 +52,30 @@ async def test_rotation_refuses_the_old_token_at_once(gateway, idp):
     assert (await gateway.client.get(f"{idp.base}/Users", headers=idp.headers)).status_code == 401
     fresh = {"Authorization": f"Bearer {new}"}
     assert (await gateway.client.get(f"{idp.base}/Users", headers=fresh)).status_code == 200
+
+
+async def test_a_token_let_in_before_is_refused_once_another_process_rotated_it(
+        database, gateway, idp):
+    """Each process remembers the credentials that let requests in; a rotation made by
+    another process (a worker, a replica) still refuses the old token at the next request."""
+    get_users = f"{idp.base}/Users"
+    for _ in range(2):  # the second request is answered from what the first remembered
+        assert (await gateway.client.get(get_users, headers=idp.headers)).status_code == 200
+    async with running(database) as other:
+        r = await other.client.post(f"/admin/v1/providers/{idp.id}/rotate", headers=other.admin)
+        assert r.status_code == 200
+        fresh = {"Authorization": f"Bearer {r.json()['credentials']['Bearer token']}"}
+    assert (await gateway.client.get(get_users, headers=idp.headers)).status_code == 401
+    assert (await gateway.client.get(get_users, headers=fresh)).status_code == 200
+
+
+async def test_a_revoked_token_is_refused_at_its_next_request(gateway, idp):
+    get_users = f"{idp.base}/Users"
+    assert (await gateway.client.get(get_users, headers=idp.headers)).status_code == 200
+    async with gateway.app.state.gateway.store.write() as conn:
+        await conn.execute("UPDATE credentials SET revoked_at = ? WHERE provider_id = ?",
+                           ("2000-01-01T00:00:00Z", idp.id))
+    assert (await gateway.client.get(get_users, headers=idp.headers)).status_code == 401
 
 
 async def test_basic_credentials(gateway):

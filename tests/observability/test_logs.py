@@ -16,6 +16,8 @@ import pytest
 from serving import LINE, free_port, read_lines, rest_of_output, start, stop, wait_ready
 
 from gateway.observability import logs
+from gateway.observability.middleware import RequestInfo, log_request
+from gateway.observability.tracing import trace_for
 
 CONFIG = '[plugins]\nenabled = ["entra", "okta"]\n'
 OKTA_PASSWORD = "Okta-User-Pa55word-7d1f"  # a user's password, as Okta may push it
@@ -66,6 +68,28 @@ def test_a_json_line_has_the_record_and_its_fields():
     assert first["level"] == "INFO" and first["logger"] == "identity_gateway.test"
     assert first["time"].endswith("Z") or "+00:00" in first["time"]
     assert second["level"] == "ERROR" and "ValueError: boom" in second["error"]
+
+
+def test_the_request_line_is_the_line_the_json_formatter_writes():
+    """The request line skips the LogRecord and the formatter when only the JSON handler
+    would see it; what it writes is what they would have, field for field, in order."""
+    out = io.StringIO()
+    logs.configure("json", "info", out)
+    info = RequestInfo("req-1", trace_for("00-" + "a" * 32 + "-" + "b" * 16 + "-01", "c" * 16))
+    info.provider_id = "p1"
+    line = ({"client": ("10.0.0.1", 5)}, info, "PATCH", "/scim/v2/{provider}/Users/{id}",
+            200, 321, 0.00456, "Okta SCIM Client 1.0.0")
+    try:
+        log_request(*line)  # directly
+        logging.getLogger().handlers[0].addFilter(logging.Filter())  # now through a record
+        log_request(*line)
+    finally:
+        close_handlers()
+    direct, recorded = (json.loads(text) for text in out.getvalue().splitlines())
+    assert direct.pop("time").endswith("Z") and recorded.pop("time").endswith("Z")
+    assert list(direct.items()) == list(recorded.items())
+    assert direct["message"] == "PATCH /scim/v2/{provider}/Users/{id} 200 4.6ms"
+    assert direct["parent_span_id"] == "b" * 16
 
 
 def test_text_is_for_people():
