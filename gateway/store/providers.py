@@ -137,7 +137,7 @@ async def credential_lookup(conn: Conn, provider_id: str, secret_hash: str
 
 async def credential_version(conn: Conn) -> int:
     """The counter every change of a provider or a credential moves (triggers of migration
-    0008): what a process's remembered credential checks are valid for."""
+    0009): what a process's remembered credential checks are valid for."""
     return int(await conn.fetchval("SELECT n FROM credential_version WHERE id = 1"))
 
 
