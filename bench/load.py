@@ -418,3 +418,20 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+async def create_users(port: int, base: str, auth: str, numbers: range, connections: int = 16,
+                       seconds: float = 600) -> tuple[Result, list[str]]:
+    """POST Entra's body for each user number, over `connections` connections: the run's
+    result and the ids of the users created."""
+    ids: list[str] = []
+
+    async def create(i: int, conn: Connection) -> list[int]:
+        status, raw = await conn.request("POST", f"{base}/Users", entra_user(i))
+        if status == 201:
+            ids.append(msgspec.json.decode(raw)["id"])
+        return [status]
+
+    done = await run("127.0.0.1", port, auth, [partial(create, i) for i in numbers],
+                     connections, seconds, lambda s: s < 400)
+    return done, ids

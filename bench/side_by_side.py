@@ -25,23 +25,13 @@ from pathlib import Path
 
 from bench.__main__ import first_start, free_port, start_gateway, stop
 from bench.client import run, single
-from bench.load import PATCH_OP, FilePeak, cpu_seconds, entra_user
+from bench.load import PATCH_OP, FilePeak, cpu_seconds, create_users
 
 
 async def drive(port: int, base: str, token: str, first: int, count: int) -> dict:
     """`count` creates from user `first` on, then a PATCH of each: req/s of each."""
     auth = f"Bearer {token}"
-    ids: list[str] = []
-
-    async def create(i: int, conn) -> list[int]:
-        status, raw = await conn.request("POST", f"{base}/Users", entra_user(i))
-        if status == 201:
-            ids.append(json.loads(raw)["id"])
-        return [status]
-
-    created = await run("127.0.0.1", port, auth, [partial(create, i) for i in
-                                                  range(first, first + count)], 16, 600,
-                        lambda s: s < 400)
+    created, ids = await create_users(port, base, auth, range(first, first + count))
     body = {"schemas": [PATCH_OP], "Operations": [
         {"op": "Replace", "path": "title", "value": "Title"}]}
     patched = await run("127.0.0.1", port, auth, [

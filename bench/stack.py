@@ -27,12 +27,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from functools import partial
 from pathlib import Path
 
 from bench.__main__ import ROOT, first_start, free_port, start_gateway, stop, wait_http
-from bench.client import run
-from bench.load import cpu_seconds, entra_user, lookup_path, user_name
+from bench.cpu import tree_cpu_seconds
+from bench.load import create_users, entra_user, lookup_path, user_name
 
 USERS = 1000  # created on each gateway side before the rounds: what GET and lookups pick
 CONNECTIONS = 16
@@ -40,18 +39,6 @@ FLOOR_STACKS = {
     "h11+asyncio": ["--http", "h11", "--loop", "asyncio"],
     "httptools+uvloop": ["--http", "httptools", "--loop", "uvloop"],
 }
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and of its live descendants (granian serves from a child)."""
-    total = cpu_seconds(pid) or 0.0
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            children = task.read_text().split()
-        except OSError:
-            continue
-        total += sum(tree_cpu(int(child)) for child in children)
-    return total
 
 
 def start_floor(stack: str, port: int, granian: str | None) -> subprocess.Popen:
@@ -103,18 +90,9 @@ def wrk(port: int, script: Path, seconds: int) -> dict:
             "socket_errors": errors.group(1) if errors else ""}
 
 
-async def create_users(port: int, base: str, token: str) -> list[str]:
-    ids: list[str] = []
-
-    async def create(i: int, conn) -> list[int]:
-        status, raw = await conn.request("POST", f"{base}/Users", entra_user(i))
-        if status == 201:
-            ids.append(json.loads(raw)["id"])
-        return [status]
-
-    await run("127.0.0.1", port, f"Bearer {token}",
-              [partial(create, i) for i in range(USERS)], CONNECTIONS, 300, lambda s: s < 400)
-    return ids
+async def created_ids(port: int, base: str, token: str) -> list[str]:
+    return (await create_users(port, base, f"Bearer {token}", range(USERS), CONNECTIONS,
+                               300))[1]
 
 
 class Side:
@@ -124,9 +102,9 @@ class Side:
         self.proc, self.port, self.scripts = proc, port, scripts
 
     def measure(self, scenario: str, seconds: int) -> dict:
-        before = tree_cpu(self.proc.pid)
+        before = tree_cpu_seconds(self.proc.pid)
         result = wrk(self.port, self.scripts[scenario], seconds)
-        used = tree_cpu(self.proc.pid) - before
+        used = tree_cpu_seconds(self.proc.pid) - before
         result["cpu_us_per_request"] = round(used / max(1, result["requests"]) * 1e6, 1)
         return result
 
@@ -136,7 +114,7 @@ def gateway_side(name: str, work: Path, env: dict[str, str], round_count: int) -
     proc = start_gateway(str(work / f"{name}.db"), port, log, env=env)
     url, token = first_start(log)
     base = url.split(f":{port}", 1)[1]
-    ids = asyncio.run(create_users(port, base, token))
+    ids = asyncio.run(created_ids(port, base, token))
     headers = {"Authorization": f"Bearer {token}"}
     posting = {**headers, "Content-Type": "application/scim+json"}
     scripts = {}
