@@ -52,9 +52,11 @@ def served_on(database: str, tmp_path: Path) -> Iterator[Served]:
         yield served
 
 
-def browser(served: Served, address: str = "127.0.0.1") -> httpx.Client:
-    return httpx.Client(base_url=served.url, timeout=120,
-                        transport=httpx.HTTPTransport(local_address=address))
+def browser(served: Served, address: str = "127.0.0.1", keep_alive: bool = True
+            ) -> httpx.Client:
+    limits = httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0)
+    return httpx.Client(base_url=served.url, timeout=120, limits=limits,
+                        transport=httpx.HTTPTransport(local_address=address, limits=limits))
 
 
 def open_form(client: httpx.Client) -> str:
@@ -81,7 +83,10 @@ def burst(served: Served, attempts: list[tuple[str, str, str]]) -> list[httpx.Re
     gate = threading.Barrier(len(attempts))
 
     def attempt(address: str, name: str, password: str) -> httpx.Response:
-        with browser(served, address) as client:
+        # A connection of its own for each request: waiting at the gate can outlast the
+        # server's keep-alive (5 s) on a slow host, and a POST sent as the server closes
+        # an idle connection is lost without an answer, as in any browser.
+        with browser(served, address, keep_alive=False) as client:
             token = open_form(client)
             gate.wait()
             return post(client, token, name, password)
