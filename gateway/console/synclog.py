@@ -22,6 +22,7 @@ from gateway.events.synclog_write import UNCHANGED
 from gateway.params import parse_int
 from gateway.store import admins as admin_queries
 from gateway.store import console as reads
+from gateway.store import names
 from gateway.store import providers as queries
 from gateway.store import synclog as log_queries
 from gateway.store.base import json_column
@@ -104,7 +105,7 @@ async def sync_log_entry(request: Request, gw: Gateway, session: Session) -> Res
             raise NotFound(f"There is no sync-log entry {seq}")
         provider = await queries.get_provider(conn, row["provider_id"]) \
             if row["provider_id"] else None
-        named = await log_queries.names(conn, [row["resource_id"]]) \
+        named = await names.resource_names(conn, [row["resource_id"]]) \
             if row["resource_type"] in ("User", "Group") and row["resource_id"] else {}
         batch_size = await log_queries.count(conn, synclog.checked(
             {"batch": row["batch"]})) if row["batch"] else None

@@ -13,6 +13,7 @@ import msgspec
 from gateway.clock import format_time, parse_time
 from gateway.errors import GatewayError
 from gateway.events.synclog_write import UNCHANGED
+from gateway.store import names
 from gateway.store import synclog as queries
 from gateway.store.base import json_column, seq_cursor
 
@@ -116,9 +117,9 @@ async def query(gw: Gateway, *, cursor: str | None = None, limit: int = 100,
             {r["batch"] for r in shown if r.get("batch")})) if grouped else {}
         firsts = {row["batch"]: row for row in await queries.by_seq(conn, sorted(
             size["first_seq"] for size in sizes.values() if size["entries"] > 1))}
-        found = await queries.names(conn, sorted(
-            {r["resource_id"] for r in shown if r["resource_id"]
-             and r["resource_type"] in ("User", "Group")})) if named else {}
+        found = await names.resource_names(conn, {
+            r["resource_id"] for r in shown if r["resource_id"]
+            and r["resource_type"] in ("User", "Group")}) if named else {}
     items = [entry_view(row) for row in rows[:limit]]
     for item in items:
         if grouped:

@@ -9,7 +9,7 @@ import msgspec
 
 from gateway.context import RequestContext
 from gateway.events.scrub import clean, dump, secrets_of
-from gateway.store import outbox, synclog
+from gateway.store import names, outbox, synclog
 from gateway.store.base import Conn
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ async def subject_of(conn: Conn, resource_type: str | None, resource_id: str | N
             return str(doc[key])[:NAME_LIMIT]
     if key == "name" or not resource_id or "\x00" in resource_id:
         return None
-    found = await synclog.subject(conn, resource_id)
+    found = names.name_of((await names.resource_names(conn, [resource_id])).get(resource_id))
     return found[:NAME_LIMIT] if found else None
 
 

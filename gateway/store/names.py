@@ -17,16 +17,25 @@ def data_field(conn: Conn, name: str, column: str = "data") -> str:
     return f"json_extract({column}, '$.{name}')"
 
 
+def formatted_name(conn: Conn) -> str:
+    """A user's name.formatted, as SQL."""
+    if conn.dialect == "postgres":
+        return "(data->'name'->>'formatted')"
+    return "json_extract(data, '$.name.formatted')"
+
+
 async def resource_names(conn: Conn, ids: Collection[str]) -> dict[str, dict]:
-    """{id: {"type", "provider_id", "user_name", "display_name"}} of the users and groups
-    among ``ids`` (hidden ones included: the history of a deleted user keeps its name)."""
+    """{id: {"type", "provider_id", "hidden", "user_name", "display_name", "formatted"}} of
+    the users and groups among ``ids`` (hidden ones included: the history of a deleted user
+    keeps its name)."""
     wanted = sorted({i for i in ids if i})
     out: dict[str, dict] = {}
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start:start + CHUNK]
         rows = await conn.fetchall(
-            f"SELECT id, type, provider_id, {data_field(conn, 'userName')} AS user_name,"
-            f" {data_field(conn, 'displayName')} AS display_name FROM resources"
+            f"SELECT id, type, provider_id, hidden, {data_field(conn, 'userName')} AS user_name,"
+            f" {data_field(conn, 'displayName')} AS display_name,"
+            f" {formatted_name(conn)} AS formatted FROM resources"
             f" WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
         out.update({row["id"]: dict(row) for row in rows})
     return out

@@ -28,18 +28,6 @@ async def insert(conn: Conn, entry: dict[str, Any]) -> None:
     await conn.execute(_INSERT, [entry[c] for c in COLUMNS])
 
 
-async def subject(conn: Conn, resource_id: str) -> str | None:
-    """A user's userName or a group's displayName, by the resource's primary key."""
-    if conn.dialect == "postgres":
-        sql = ("SELECT CASE WHEN type = 'User' THEN data->>'userName'"
-               " ELSE data->>'displayName' END FROM resources WHERE id = ?")
-    else:
-        sql = ("SELECT CASE WHEN type = 'User' THEN json_extract(data, '$.userName')"
-               " ELSE json_extract(data, '$.displayName') END FROM resources WHERE id = ?")
-    found = await conn.fetchval(sql, (resource_id,))
-    return found if isinstance(found, str) else None
-
-
 def where(filters: dict[str, Any], dialect: str, alias: str = "s") -> Terms:
     """WHERE terms for checked filters on `sync_log {alias}`: equality on EQUALS, `outcome`
     one of a list, `since` / `until` as stored times (inclusive / exclusive), and the
@@ -176,24 +164,6 @@ async def by_seq(conn: Conn, seqs: list[int]) -> list[dict]:
         return []
     return await conn.fetchall(f"SELECT * FROM sync_log WHERE seq IN"
                                f" ({', '.join('?' for _ in seqs)})", seqs)
-
-
-async def names(conn: Conn, ids: list[str]) -> dict[str, dict]:
-    """What the resources of a page are called now: userName or displayName, and a user's
-    display name (displayName, else name.formatted)."""
-    if not ids:
-        return {}
-    if conn.dialect == "postgres":
-        fields = ("data->>'userName' AS user_name, data->>'displayName' AS display_name,"
-                  " data->'name'->>'formatted' AS formatted")
-    else:
-        fields = ("json_extract(data, '$.userName') AS user_name,"
-                  " json_extract(data, '$.displayName') AS display_name,"
-                  " json_extract(data, '$.name.formatted') AS formatted")
-    rows = await conn.fetchall(
-        f"SELECT id, type, hidden, {fields} FROM resources"
-        f" WHERE id IN ({', '.join('?' for _ in ids)})", ids)
-    return {r["id"]: r for r in rows}
 
 
 async def count(conn: Conn, filters: dict[str, Any]) -> int:
