@@ -58,7 +58,8 @@ def build_gateway(settings: Settings, clock: Clock | None = None,
     hooks.call_sync("gateway_config", config=settings.config)
     registry = default_registry()
     hooks.call_sync("register_schemas", registry=registry)
-    store = open_store(settings.database, settings.sqlite_synchronous)
+    store = open_store(settings.database, settings.sqlite_synchronous,
+                       shared=(settings.workers or 1) > 1)
     return Gateway(settings, store, pm, registry, clock or Clock())
 
 

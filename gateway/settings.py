@@ -27,7 +27,8 @@ PLUGIN_GROUP = "identity_gateway.plugins"
 CORE_SECTIONS = ("gateway", "plugins", "console")
 # Environment variables that override [gateway] keys.
 ENVIRONMENT = {"DATABASE": "database", "HOST": "host", "PORT": "port",
-               "GATEWAY_BASE_URL": "base_url", "IDENTITY_GATEWAY_TRACE_HOOKS": "trace_hooks"}
+               "GATEWAY_BASE_URL": "base_url", "IDENTITY_GATEWAY_TRACE_HOOKS": "trace_hooks",
+               "IDENTITY_GATEWAY_WORKERS": "workers"}
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 KEYS_VARIABLE = "IDENTITY_GATEWAY_SECRET_KEYS"  # Fernet keys for webhook secrets, first new
 SSO_SECRET_VARIABLE = "IDENTITY_GATEWAY_SSO_CLIENT_SECRET"  # the console's OIDC client secret
@@ -77,6 +78,9 @@ class Settings(msgspec.Struct, kw_only=True):
     sqlite_synchronous: Literal["full", "normal"] = "full"
     host: str = "127.0.0.1"
     port: Port = 8080
+    # serve's worker processes on one socket; None: one per core the process may run on.
+    # The per-process limits below are shared out among them (see per_worker).
+    workers: Annotated[int, Meta(ge=1, le=256)] | None = None
     base_url: str | None = None  # public URL the IdPs use; default http://host:port
     migrate: bool = False  # apply pending migrations at startup
     plugins: list[str] = []  # entry-point names of enabled plugins
@@ -147,6 +151,11 @@ class Settings(msgspec.Struct, kw_only=True):
     config_path: str | None = None  # the file it was read from (None: no config file)
 
     @property
+    def process_count(self) -> int:
+        """The worker processes serve runs: `workers`, or one per core it may run on."""
+        return self.workers or available_cores()
+
+    @property
     def public_url(self) -> str:
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
@@ -157,7 +166,13 @@ GATEWAY_KEYS = tuple(f.name for f in msgspec.structs.fields(Settings)
                                      "console_sso"))
 # Keys given on the command line, as their flags.
 FLAGS = {"database": "--database", "host": "--host", "port": "--port", "migrate": "--migrate",
-         "log_format": "--log-format", "trace_hooks": "--trace-hooks"}
+         "log_format": "--log-format", "trace_hooks": "--trace-hooks", "workers": "--workers"}
+# Limits each process enforces in its own memory: with N worker processes on one host each
+# enforces its share, so that together they never let through more than the setting says.
+PER_PROCESS = ("max_connections", "max_connections_per_client", "auth_failures_per_client",
+               "auth_failures_per_network", "auth_failures_per_provider",
+               "token_requests_per_client", "token_requests_per_provider",
+               "console_password_checks", "webhook_concurrency")
 
 
 def read_config(chosen: str) -> dict:
@@ -449,3 +464,23 @@ def check_database(database: str, source: dict[str, str]) -> None:
     if sep and scheme.lower() not in POSTGRES_SCHEMES:
         raise ConfigError(f"{where}: unsupported database URL scheme '{scheme}://': give a "
                           "SQLite file path or a postgresql:// URL")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def per_worker(settings: Settings, workers: int) -> Settings:
+    """The settings one of `workers` processes enforces: each per-process limit
+    (PER_PROCESS) divided among them, rounded down but at least 1, so that the host as a
+    whole stays within the configured value (a limit set below the number of workers lets
+    each one through once)."""
+    if workers <= 1:
+        return settings
+    shares = {key: max(1, value // workers) for key in PER_PROCESS
+              if (value := getattr(settings, key)) is not None}
+    return msgspec.structs.replace(settings, workers=workers, **shares)

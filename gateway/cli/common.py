@@ -38,7 +38,7 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
                              database=getattr(args, "database", None),
                              host=getattr(args, "host", None), port=getattr(args, "port", None),
                              **extra)
-    if settings.config_path is None:
+    if settings.config_path is None and getattr(args, "worker_socket", None) is None:
         print(f"identity-gateway: no config file (no {DEFAULT_CONFIG} here, no --config): "
               f"using the defaults and database {settings.database}", file=sys.stderr)
     return settings

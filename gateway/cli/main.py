@@ -36,6 +36,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser(argv).parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # serve's workers run it again
     try:
         if getattr(args, "gateway_command", None):
             return cmd_gateway(args)

@@ -12,10 +12,11 @@ from typing import Any
 from gateway.accounts import admins, providers
 from gateway.app import all_migrations, build_gateway, create_app
 from gateway.cli.common import common, settings_from, with_gateway
+from gateway.cli.workers import Supervisor, die_with_supervisor
 from gateway.core import Gateway
 from gateway.events import webhook_secrets
 from gateway.observability import logs
-from gateway.settings import ConfigError, Settings
+from gateway.settings import ConfigError, Settings, per_worker
 from gateway.store import providers as queries
 
 
@@ -86,30 +87,56 @@ async def first_account(gw: Gateway) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Check everything that can fail before the first start prints its one-time secrets:
     the config, the plugins (and their config sections), the listening socket; then open
-    the store (migrations), bootstrap, and serve on the socket already bound."""
-    import uvicorn  # lazy: only serve needs the server; every other command starts faster
-
+    the store (migrations), bootstrap, and serve on the socket already bound: in this
+    process with one worker, else in worker processes this one watches."""
     settings = settings_from(args, migrate=args.migrate or None,
-                             log_format=args.log_format, trace_hooks=args.trace_hooks or None)
+                             log_format=args.log_format, trace_hooks=args.trace_hooks or None,
+                             workers=args.workers)
     fmt = settings.log_format or logs.default_format(sys.stdout)
-    app = create_app(settings)
+    if args.worker_socket is not None:
+        return serve_worker(args, settings, fmt)
+    workers = settings.process_count
+    app = create_app(per_worker(settings, workers))  # with workers, only checked here
     sock = listen(settings.host, settings.port)
     try:
         warn_unreachable(settings)
         asyncio.run(with_gateway(args, bootstrap, settings=settings))
         logs.configure(fmt, args.log_level)
-        # uvicorn's own logging setup and access log give way to the gateway's (one format
-        # for every line, the middleware's request line instead of uvicorn's).
-        server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, workers=1,
-                                               log_config=None, access_log=False,
-                                               **server_options(settings)))
-        try:
-            server.run(sockets=[sock])
-        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down for
-            pass
+        if workers > 1:
+            return Supervisor(sock, workers, args.argv, settings.shutdown_timeout).run()
+        run_server(app, sock, settings, args.log_level)
     finally:
         sock.close()
     return 0
+
+
+def serve_worker(args: argparse.Namespace, settings: Settings, fmt: str) -> int:
+    """One of serve's worker processes, on the socket its serve bound and handed down."""
+    die_with_supervisor()
+    shared = per_worker(settings, settings.process_count)
+    app = create_app(shared)
+    logs.configure(fmt, args.log_level)
+    sock = socket.socket(fileno=args.worker_socket)
+    try:
+        run_server(app, sock, shared, args.log_level)
+    finally:
+        sock.close()
+    return 0
+
+
+def run_server(app: Any, sock: socket.socket, settings: Settings, log_level: str) -> None:
+    """uvicorn on a socket already bound. Its own logging setup and access log give way to
+    the gateway's (one format for every line, the middleware's request line instead of
+    uvicorn's)."""
+    import uvicorn  # lazy: only serve needs the server; every other command starts faster
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, workers=1,
+                                           log_config=None, access_log=False,
+                                           **server_options(settings)))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down for
+        pass
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -185,6 +212,10 @@ def add_commands(sub: Any) -> None:
     serve.add_argument("--port", type=int, help="port to listen on (env PORT; default 8080)")
     serve.add_argument("--migrate", action="store_true",
                        help="apply pending database migrations before starting")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes answering on the port (env "
+                            "IDENTITY_GATEWAY_WORKERS, config workers; default: one per core)")
+    serve.add_argument("--worker-socket", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--log-level", default="info",
                        help="log level: critical, error, warning, info (a line per request), "
                             "debug")

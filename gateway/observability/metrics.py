@@ -2,15 +2,24 @@
 global one, so two apps in one process never share a counter.
 
 Counters and histograms count what this process saw (each replica exposes its own; sum them
-across replicas). What lives in the database (pending deactivations, blocked users, the
-webhook backlog) is read from it at scrape time and exposed as gauges: every replica
-reports the same value, so take their max, not their sum. Labels are bounded: provider,
-webhook and resource type ids and route templates, never a user id or a raw path.
+across replicas). Under `serve --workers N` they count what the whole serve saw: each worker
+writes its values to files in the folder PROMETHEUS_MULTIPROC_DIR names (prometheus-client's
+multiprocess mode, which reads that variable when it is imported: serve sets it for its
+workers), and a scrape, whichever worker answers it, adds up every worker's files, those of
+workers that have since exited included, so that counters never go back. The process's
+own metrics (CPU, memory, garbage collection) are left out then: they would describe only
+the worker that happened to answer.
+
+What lives in the database (pending deactivations, blocked users, the webhook backlog) is
+read from it at scrape time and exposed as gauges: every replica reports the same value, so
+take their max, not their sum. Labels are bounded: provider, webhook and resource type ids
+and route templates, never a user id or a raw path.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,6 +34,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from gateway.clock import parse_time
@@ -81,9 +91,15 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
-        GCCollector(registry=registry)
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        # What a scrape reads: this registry, or every worker's files (module docstring).
+        self.exposed = CollectorRegistry() if shared else registry
+        if shared:
+            MultiProcessCollector(self.exposed, shared)
+        else:
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+            GCCollector(registry=registry)
         self.scim_requests = Counter(
             "gateway_scim_requests", "SCIM requests by provider, resource type, operation "
             "and status class", ["provider", "resource_type", "operation", "status"],
@@ -123,7 +139,7 @@ class Metrics:
             "gateway_activity_flushes", "Flushes of the per-provider activity record by "
             "outcome", ["outcome"], registry=registry)
         self.database = DatabaseGauges()
-        registry.register(self.database)
+        self.exposed.register(self.database)
         # Labelled children by their label values (all bounded, see the module docstring).
         self._scim: dict[tuple, tuple[Any, Any]] = {}
         self._http: dict[tuple, tuple[Any, Any]] = {}
@@ -241,7 +257,7 @@ class Metrics:
         """The registry in the format the scraper asked for (Prometheus text by default,
         OpenMetrics when its Accept header says so), and its content type."""
         encode, content_type = choose_encoder(accept or "")
-        return encode(self.registry), content_type
+        return encode(self.exposed), content_type
 
 
 def oldest_undelivered(row: dict[str, Any], newest: int) -> int | None:

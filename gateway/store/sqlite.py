@@ -22,6 +22,15 @@ the disk works. ``synchronous="normal"`` (the ``sqlite_synchronous`` setting) fs
 checkpoints and commits inline: a crash of the process loses nothing, a crash of the machine
 can lose the last commits.
 
+Several processes (``serve --workers N``) share one file: each keeps its own group commit,
+and a batch takes the write turn across processes first, with an ``flock`` on the file
+``<database>-lock`` waited for on a worker thread (``shared=True``). The kernel wakes the
+process that waits when the turn is given back, so a process with writes queued cannot keep
+the turn from another by polling faster, and SQLite's own lock then never makes a writer
+wait. A process killed while it holds the turn gives it back with its file descriptors;
+its transaction, never committed, is rolled back by SQLite. Other clients of the file (the
+CLI's short commands) still take SQLite's lock as before.
+
 Availability: an error that says the database cannot be read or written now (disk full,
 read-only, I/O error, cannot open, held by another process past BUSY_TIMEOUT) is raised as
 StoreUnavailable (503 with Retry-After, logged once by the store's Outage); any other is a
@@ -39,6 +48,7 @@ reader or writer is using it.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sqlite3
 import time
@@ -220,15 +230,35 @@ async def _begin(db: sqlite3.Connection) -> None:
         delay = min(delay * 2, 0.05)
 
 
+class _Turn:
+    """The write turn across the processes that share the file: an exclusive flock on
+    ``<database>-lock``, held from a batch's BEGIN to its COMMIT or ROLLBACK."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def take(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def give_back(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 class SqliteStore:
     dialect = "sqlite"
 
-    def __init__(self, path: str, synchronous: str = "full") -> None:
+    def __init__(self, path: str, synchronous: str = "full", shared: bool = False) -> None:
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"sqlite_synchronous must be one of {', '.join(SYNCHRONOUS)}, "
                              f"not {synchronous!r}")
         self.url = path
         self.synchronous = synchronous
+        self.shared = shared and path != ":memory:"  # other serve workers write the file too
+        self._turn: _Turn | None = None
+        self._holds_turn = False
         self._writer: aiosqlite.Connection | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._free: list[aiosqlite.Connection] = []
@@ -301,6 +331,8 @@ class SqliteStore:
                                           synchronous=self.synchronous)
         self._inline_writer = _inline_connection(self.url, read_only=False,
                                                  synchronous=self.synchronous)
+        if self.shared:
+            self._turn = _Turn(self.url + "-lock")
         self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoints())
 
     async def _checkpoints(self) -> None:
@@ -336,7 +368,7 @@ class SqliteStore:
             db = self._inline_writer
             if db is None:
                 return -1
-            return await anyio.to_thread.run_sync(_restart, db)
+            return await anyio.to_thread.run_sync(_restart, db, self._turn)
 
     def _wal_size(self) -> int:
         try:
@@ -356,6 +388,9 @@ class SqliteStore:
             if inline is not None:
                 inline.close()
         self._inline = self._inline_writer = None
+        if self._turn is not None:
+            self._turn.close()  # gives the turn back too, should this process hold it
+            self._turn = None
         for db in self._readers:
             await db.close()
         if self._writer is not None:
@@ -425,13 +460,15 @@ class SqliteStore:
         assert db is not None, "store is not open"
         async with self._write_lock:
             try:
-                await _begin(db)
+                await self._begin(db)
                 version = db.execute("PRAGMA user_version").fetchone()["user_version"]
                 db.execute(f"PRAGMA user_version={int(version)}")
                 db.execute("COMMIT")
+                self._give_back()
             except sqlite3.Error as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
+                self._give_back()
                 raise StoreUnavailable(f"the SQLite database '{self.url}' cannot be written "
                                        f"by this process: {exc}{self._hint(exc)}") from None
 
@@ -452,7 +489,7 @@ class SqliteStore:
             batch = self._batch
             if batch is None:
                 try:
-                    await _begin(db)
+                    await self._begin(db)
                 except sqlite3.Error as exc:
                     self.check(exc)
                     raise
@@ -473,6 +510,26 @@ class SqliteStore:
             batch.writes += 1
             await self._ended(batch)
         await asyncio.shield(batch.done)
+
+    async def _begin(self, db: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, after taking the write turn from the other processes that share
+        the file (shared=True). Shielded: a write cancelled while it waits still takes the
+        turn, and gives it back with the batch it opened."""
+        if self._turn is not None and not self._holds_turn:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._turn.take)
+            self._holds_turn = True
+        try:
+            await _begin(db)
+        except BaseException:
+            self._give_back()
+            raise
+
+    def _give_back(self) -> None:
+        """The batch's transaction has ended: the other processes may write."""
+        if self._holds_turn and self._turn is not None:
+            self._holds_turn = False
+            self._turn.give_back()
 
     async def _ended(self, batch: _Batch) -> None:
         """A write has left the batch (the write lock is held): commit now if the batch is
@@ -570,9 +627,11 @@ class SqliteStore:
                 failure = self._unavailable(str(failure), failure.sqlite_errorname)
             if not isinstance(failure, StoreUnavailable):
                 failure = RuntimeError(f"the write was not stored: {failure}")
+            self._give_back()
             batch.done.set_exception(failure)
             batch.done.exception()  # a batch nobody waits for any more is not an error
         else:
+            self._give_back()
             batch.done.set_result(None)
 
     async def pending(self, migrations: list[Migration]) -> list[Migration]:
@@ -613,13 +672,19 @@ class SqliteStore:
         return applied
 
 
-def _restart(db: sqlite3.Connection) -> int:
-    """RESTART checkpoint on the writer (whose busy timeout is otherwise 0, for the loop)."""
+def _restart(db: sqlite3.Connection, turn: _Turn | None) -> int:
+    """RESTART checkpoint on the writer (whose busy timeout is otherwise 0, for the loop),
+    holding the write turn when other processes share the file: their writers would
+    otherwise keep it from ever finding the log unused."""
+    if turn is not None:
+        turn.take()
     db.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT * 1000)}")
     try:
         done = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
     finally:
         db.execute("PRAGMA busy_timeout=0")
+        if turn is not None:
+            turn.give_back()
     return -1 if done["busy"] else done["log"]
 
 
