@@ -149,6 +149,7 @@ class Settings(msgspec.Struct, kw_only=True):
     trace_hooks: bool = False
     config: dict = {}  # the whole parsed file, for plugins' own sections
     config_path: str | None = None  # the file it was read from (None: no config file)
+    limits_file: str | None = None  # serve's workers: the buckets they share (set by serve)
 
     @property
     def process_count(self) -> int:
@@ -163,16 +164,16 @@ class Settings(msgspec.Struct, kw_only=True):
 # Keys of [gateway]: everything but what comes from elsewhere.
 GATEWAY_KEYS = tuple(f.name for f in msgspec.structs.fields(Settings)
                      if f.name not in ("plugins", "config", "config_path", "secret_keys",
-                                     "console_sso"))
+                                     "console_sso", "limits_file"))
 # Keys given on the command line, as their flags.
 FLAGS = {"database": "--database", "host": "--host", "port": "--port", "migrate": "--migrate",
          "log_format": "--log-format", "trace_hooks": "--trace-hooks", "workers": "--workers"}
-# Limits each process enforces in its own memory: with N worker processes on one host each
-# enforces its share, so that together they never let through more than the setting says.
-PER_PROCESS = ("max_connections", "max_connections_per_client", "auth_failures_per_client",
-               "auth_failures_per_network", "auth_failures_per_provider",
-               "token_requests_per_client", "token_requests_per_provider",
-               "console_password_checks", "webhook_concurrency")
+# Bounds each process keeps on what it holds itself (connections, argon2 checks and their
+# memory, deliveries in flight): with N worker processes on one host each keeps its share,
+# so that together they never hold more than the setting says. (The limits on failed
+# authentication and token requests are shared by the workers instead: limits_file.)
+PER_PROCESS = ("max_connections", "max_connections_per_client", "console_password_checks",
+               "webhook_concurrency")
 
 
 def read_config(chosen: str) -> dict:
@@ -474,13 +475,14 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def per_worker(settings: Settings, workers: int) -> Settings:
-    """The settings one of `workers` processes enforces: each per-process limit
-    (PER_PROCESS) divided among them, rounded down but at least 1, so that the host as a
-    whole stays within the configured value (a limit set below the number of workers lets
-    each one through once)."""
+def per_worker(settings: Settings, workers: int, limits_file: str | None = None) -> Settings:
+    """The settings one of `workers` processes runs with: each bound in PER_PROCESS divided
+    among them, rounded down but at least 1, so that the host as a whole stays within the
+    configured value (a bound set below the number of workers lets each hold one), and the
+    file of the limits they share."""
     if workers <= 1:
         return settings
     shares = {key: max(1, value // workers) for key in PER_PROCESS
               if (value := getattr(settings, key)) is not None}
-    return msgspec.structs.replace(settings, workers=workers, **shares)
+    return msgspec.structs.replace(settings, workers=workers, limits_file=limits_file,
+                                   **shares)

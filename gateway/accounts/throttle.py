@@ -19,7 +19,9 @@ cannot make every /64 a fresh client: their failures share the network's limit.
 
 The buckets live in this process's memory and each decision is one synchronous call (no
 await between reading a bucket and taking from it), so concurrent requests cannot both
-spend the last token. With N replicas a client can reach each limit once per replica; the
+spend the last token. The worker processes of one `serve --workers N` share theirs instead,
+in a file each maps (gateway.accounts.shared_limits, under a lock): the limits hold for the
+host. With N replicas a client can reach each limit once per replica; the
 counts stay out of the database so that a flood of failures costs no writes (the admin's
 per-minute failure counts are written in batches, gateway.accounts.auth_failures). Bucket
 tables are bounded (least recently used keys are forgotten past MAX_KEYS), so a flood from
@@ -36,10 +38,13 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, NamedTuple
 
+from gateway.accounts.shared_limits import BucketFile, SharedLimiter
+
 if TYPE_CHECKING:
     from gateway.settings import Settings
 
 MAX_KEYS = 10_000
+LIMITERS = 5  # Throttle's limiters: the tables of a shared file
 NETWORK_V4, CLIENT_V6, NETWORK_V6 = 24, 64, 48  # prefix lengths
 
 
@@ -77,6 +82,13 @@ class Limiter:
         self.take(key, now)
         return wait
 
+    def take_if_free(self, key: Hashable, now: float) -> float:
+        """Take a token only when there is one: 0 when taken, else the seconds to wait."""
+        wait = self.wait(key, now)
+        if not wait:
+            self.take(key, now)
+        return wait
+
 
 class Client(NamedTuple):
     """Who a request is counted as: ``address`` (an IPv4 address, an IPv6 /64) and the
@@ -112,17 +124,28 @@ def retry_after(wait: float) -> int:
     return max(1, math.ceil(wait))
 
 
+def make_shared(path: str) -> None:
+    """The file serve's workers share their buckets in (Throttle with limits_file)."""
+    BucketFile.create(path, LIMITERS)
+
+
 class Throttle:
     """The gateway's limits (``[gateway]`` auth_failures_per_client, ..._per_network,
     ..._per_provider, token_requests_per_client, ..._per_provider). ``target`` is what a
     request named: the provider id of its URL (known or not), or the admin API."""
 
     def __init__(self, settings: Settings) -> None:
-        self.client_failures = Limiter(settings.auth_failures_per_client)
-        self.network_failures = Limiter(settings.auth_failures_per_network)
-        self.target_failures = Limiter(settings.auth_failures_per_provider)
-        self.client_tokens = Limiter(settings.token_requests_per_client)
-        self.provider_tokens = Limiter(settings.token_requests_per_provider)
+        limits = (settings.auth_failures_per_client, settings.auth_failures_per_network,
+                  settings.auth_failures_per_provider, settings.token_requests_per_client,
+                  settings.token_requests_per_provider)
+        limiters: list[Limiter | SharedLimiter]
+        if settings.limits_file:  # serve's workers: one set of buckets for all of them
+            shared = BucketFile(settings.limits_file, LIMITERS)
+            limiters = [SharedLimiter(shared, i, limit) for i, limit in enumerate(limits)]
+        else:
+            limiters = [Limiter(limit) for limit in limits]
+        (self.client_failures, self.network_failures, self.target_failures,
+         self.client_tokens, self.provider_tokens) = limiters
 
     def own_wait(self, client: Client) -> float:
         """Seconds this client must wait because of its own failures (0: go)."""
@@ -139,17 +162,9 @@ class Throttle:
     def token_request(self, client: Client) -> float:
         """Count a token request from the client, whatever its outcome; seconds to wait when
         it is over its limit (0: go)."""
-        now = time.monotonic()
-        wait = self.client_tokens.wait(client.address, now)
-        if not wait:
-            self.client_tokens.take(client.address, now)
-        return wait
+        return self.client_tokens.take_if_free(client.address, time.monotonic())
 
     def token_issue(self, provider_id: str) -> float:
         """Count a token about to be issued to the provider's authenticated client; seconds
         to wait when the provider is over its limit (0: issue it)."""
-        now = time.monotonic()
-        wait = self.provider_tokens.wait(provider_id, now)
-        if not wait:
-            self.provider_tokens.take(provider_id, now)
-        return wait
+        return self.provider_tokens.take_if_free(provider_id, time.monotonic())

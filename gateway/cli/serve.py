@@ -113,7 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def serve_worker(args: argparse.Namespace, settings: Settings, fmt: str) -> int:
     """One of serve's worker processes, on the socket its serve bound and handed down."""
     die_with_supervisor()
-    shared = per_worker(settings, settings.process_count)
+    shared = per_worker(settings, settings.process_count, str(Path(args.worker_dir) / "limits"))
     app = create_app(shared)
     logs.configure(fmt, args.log_level)
     sock = socket.socket(fileno=args.worker_socket)
@@ -216,6 +216,7 @@ def add_commands(sub: Any) -> None:
                        help="worker processes answering on the port (env "
                             "IDENTITY_GATEWAY_WORKERS, config workers; default: one per core)")
     serve.add_argument("--worker-socket", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-dir", help=argparse.SUPPRESS)
     serve.add_argument("--log-level", default="info",
                        help="log level: critical, error, warning, info (a line per request), "
                             "debug")

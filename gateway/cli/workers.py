@@ -9,6 +9,9 @@ each new connection to one of them. The first process only watches:
 - a worker that exits while serve runs (killed, crashed) is replaced, and its requests in
   flight fail as they would on a replica's crash; one that keeps failing at start stops
   serve, with its output above saying why;
+- what the workers share lives in a folder of their own under the system's temporary
+  folder, removed when serve ends: prometheus-client's metric files and the buckets of the
+  limits on failed authentication (gateway.accounts.shared_limits);
 - SIGTERM or SIGINT is passed on to every worker, which finishes its requests in flight
   (`shutdown_timeout`) before it exits; those still running after that are killed;
 - a worker dies with it (the kernel sends it SIGKILL when its parent ends, however it
@@ -36,11 +39,13 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from gateway.accounts import throttle
+
 log = logging.getLogger("identity_gateway.workers")
 
 SUPERVISOR = "IDENTITY_GATEWAY_SUPERVISOR"  # the pid a worker dies with
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client when it is imported
-METRICS_PREFIX = "identity-gateway-metrics-"
+RUN_PREFIX = "identity-gateway-"
 QUICK_EXIT = 10.0  # seconds: a worker that exits sooner after its start failed to start
 QUICK_EXITS = 3  # such failures in a row that stop serve
 STOP_MARGIN = 5.0  # seconds past shutdown_timeout before the workers still running are killed
@@ -60,11 +65,15 @@ class Supervisor:
         self.started: dict[int, float] = {}
         self.quick_exits = 0
         self.stopping = False
-        self.metrics_dir = metrics_dir()
+        self.run_dir = run_dir()
+        self.metrics_dir = str(self.run_dir / "metrics")
+        os.mkdir(self.metrics_dir, 0o700)
+        throttle.make_shared(str(self.run_dir / "limits"))
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "gateway.cli.main", *self.argv,
-                "--workers", str(self.count), "--worker-socket", str(self.sock.fileno())]
+                "--workers", str(self.count), "--worker-socket", str(self.sock.fileno()),
+                "--worker-dir", str(self.run_dir)]
 
     def start(self, slot: int) -> None:
         env = {**os.environ, SUPERVISOR: str(os.getpid()), METRICS_DIR: self.metrics_dir}
@@ -86,7 +95,7 @@ class Supervisor:
             self._stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+            shutil.rmtree(self.run_dir, ignore_errors=True)
         return status
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
@@ -128,15 +137,26 @@ class Supervisor:
                 proc.wait()
 
 
-def metrics_dir() -> str:
-    """A new folder for the workers' metric files, named after this process; those of serve
-    processes no longer running (killed before they could clean up) are removed first."""
+def run_dir() -> Path:
+    """A new owner-only folder for what the workers share (their metric files, their limits'
+    buckets), named after this process; those of serve processes no longer running (killed
+    before they could clean up) are removed first."""
     base = Path(tempfile.gettempdir())
-    for old in base.glob(f"{METRICS_PREFIX}*"):
-        pid = old.name[len(METRICS_PREFIX):].partition("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+    for old in base.glob(f"{RUN_PREFIX}*"):
+        pid = old.name[len(RUN_PREFIX):].partition("-")[0]
+        if pid.isdigit() and not running(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
+    return Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-"))
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _status(code: int) -> str:
