@@ -73,9 +73,12 @@ test-fast: install
 	$(BIN)/python -m pytest -q -k "not postgres"
 
 # The SCIM servers make bench runs beside the gateway, pinned, in a venv and an npm prefix of
-# their own under .venv/peers: python-scim's scim2-server (bench/peers/requirements.txt) and
-# BoxyHQ's directory sync (bench/peers/package-lock.json; without npm it is left out).
-# BENCH_PEERS=0 installs and runs neither. docs/performance.md says what is measured.
+# their own under .venv/peers: python-scim's scim2-server (bench/peers/requirements.txt),
+# BoxyHQ's directory sync (in memory and on PostgreSQL: its pg driver comes with it) and
+# SCIMMY with scimmy-routers and express (bench/peers/package-lock.json, with npm ci
+# --ignore-scripts: the scripts build native modules for database engines the bench does not
+# use); without npm the Node peers are left out.
+# BENCH_PEERS=0 installs and runs none. docs/performance.md says what is measured.
 PEERS := $(VENV)/peers
 PEERS_PY := $(PEERS)/py/.installed
 PEERS_NPM := $(PEERS)/npm/.installed
@@ -87,11 +90,12 @@ $(PEERS_PY): bench/peers/requirements.txt
 	touch $@
 
 $(PEERS_NPM): bench/peers/package.json bench/peers/package-lock.json
-	@if ! command -v npm >/dev/null; then echo "npm is missing: make bench leaves BoxyHQ out"; \
+	@if ! command -v npm >/dev/null; then \
+		echo "npm is missing: make bench leaves BoxyHQ and SCIMMY out"; \
 	else mkdir -p $(PEERS)/npm && cp bench/peers/package.json bench/peers/package-lock.json \
 			$(PEERS)/npm/ && \
 		npm ci --prefix $(PEERS)/npm --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null && \
-		touch $@ || echo "BoxyHQ could not be installed: make bench leaves it out"; fi
+		touch $@ || echo "BoxyHQ and SCIMMY could not be installed: make bench leaves them out"; fi
 
 peers: $(PEERS_PY) $(PEERS_NPM)
 

@@ -5,7 +5,7 @@ a table and write bench/results.json.
 
 BENCH_SUITE: `compare` (the default: the side-by-side table alone, a few minutes), `all`
 (both; the default with BENCH_SCALE=large), `own` (the gateway's own scenarios alone).
-BENCH_PEERS=0 leaves scim2-server and BoxyHQ out of the side-by-side run.
+BENCH_PEERS=0 leaves the peers (scim2-server, BoxyHQ, SCIMMY) out of the side-by-side run.
 
 BENCH_SCALE=large runs 100,000 users and a 100,000-member group, then fills the store to
 1,000,000 users to compare lookup latency. BENCH_STORE=postgres (or a postgresql:// URL in

@@ -8,16 +8,20 @@ server spent per request: utime + stime from /proc of the server's process and e
 under it (workers, and the children it reaped), which a busy neighbour moves far less than
 req/s.
 
-Servers: the gateway on durable SQLite (`sqlite_synchronous = "full"`, the default), the
-gateway on PostgreSQL when it is reachable, and the peers installed by `make bench` in
-.venv/peers: python-scim's scim2-server (ASGI under uvicorn, on the gateway's HTTP stack)
-and BoxyHQ's directory sync (`@boxyhq/saml-jackson`, in memory, behind Node's HTTP server).
-BENCH_PEERS=0 leaves the peers out.
+Servers, in issue 30's column order: the gateway on durable SQLite (`sqlite_synchronous =
+"full"`, the default), the gateway on PostgreSQL when it is reachable, and the peers
+installed by `make bench` in .venv/peers: python-scim's scim2-server (ASGI under uvicorn, on
+the gateway's HTTP stack), BoxyHQ's directory sync (`@boxyhq/saml-jackson` behind Node's
+HTTP server) in memory and, when PostgreSQL is reachable, on its `sql` engine, and SCIMMY
+(`scimmy` behind `scimmy-routers`' express middleware, its resources in memory).
+BENCH_PEERS=0 leaves the peers out. A PostgreSQL server's own CPU is not counted: it is not
+under the process that is measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
 import secrets
@@ -104,28 +108,48 @@ def start_scim2(port: int) -> Server | None:
     return Server("scim2-server", proc, port, "/v2", token)
 
 
-def start_boxyhq(port: int, work: Path) -> Server | None:
-    """BoxyHQ's directory sync, if npm installed it. Its output goes to a file, as the
-    gateway's log does (it logs a line per event: no webhook is set); its first lines give
-    the base URL and the token."""
+def start_node(name: str, script: str, args: list[str], work: Path,
+               env: dict[str, str] | None = None) -> Server | None:
+    """A Node peer (bench/peers/SCRIPT) on the modules npm installed, if it did. Its output
+    goes to a file, as the gateway's log does; its first lines give the base URL and the
+    token."""
     modules = PEERS / "npm" / "node_modules"
-    if not (modules / "@boxyhq" / "saml-jackson").exists():
-        print("BoxyHQ: skipped (not installed: make bench installs it when npm is there)",
+    package = {"boxyhq.js": "@boxyhq/saml-jackson", "scimmy.js": "scimmy-routers"}[script]
+    if not (modules / package).exists():
+        print(f"{name}: skipped (not installed: make bench installs it when npm is there)",
               file=sys.stderr)
         return None
-    log = work / "boxyhq.log"
+    port = int(args[0])
+    log = work / f"{name.replace(' ', '-')}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            ["node", str(ROOT / "bench" / "peers" / "boxyhq.js"), str(port)],
+            ["node", str(ROOT / "bench" / "peers" / script), *args],
             stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "NODE_PATH": str(modules), "DO_NOT_TRACK": "1"})
+            env={**os.environ, "NODE_PATH": str(modules), "DO_NOT_TRACK": "1", **(env or {})})
     values = read_values(proc, log, "Bearer token", timeout=180)
     if values is None:
-        print(f"BoxyHQ: skipped (it did not start: {log.read_text()[-500:]})", file=sys.stderr)
+        print(f"{name}: skipped (it did not start: {log.read_text()[-500:]})", file=sys.stderr)
         proc.kill()
+        proc.wait()
         return None
     base = values["SCIM base URL"].split(f":{port}", 1)[1]
-    return Server("BoxyHQ in memory", proc, port, base, values["Bearer token"])
+    return Server(name, proc, port, base, values["Bearer token"])
+
+
+def start_boxyhq(port: int, work: Path, database: str | None = None) -> Server | None:
+    """BoxyHQ's directory sync in memory, or on PostgreSQL given `database` (a URL whose
+    search_path is a schema of its own). It logs a line per event (no webhook is set)."""
+    if database is None:
+        return start_node("BoxyHQ in memory", "boxyhq.js", [str(port)], work)
+    # node-postgres takes the role from $USER, which a service's environment may lack; the
+    # gateway's asyncpg takes the login name
+    return start_node("BoxyHQ on PostgreSQL", "boxyhq.js", [str(port), database], work,
+                      {"PGUSER": os.environ.get("PGUSER") or getpass.getuser()})
+
+
+def start_scimmy(port: int, work: Path) -> Server | None:
+    """SCIMMY behind scimmy-routers' express middleware, its resources in memory."""
+    return start_node("SCIMMY", "scimmy.js", [str(port)], work)
 
 
 def read_values(proc: subprocess.Popen, log: Path, last: str,
@@ -376,7 +400,7 @@ def run_all(servers: list[Server], scale: str, floor_server: Server | None = Non
                 if name in WRITES and server.name in probes:
                     probes[server.name].windows.append((began, time.time()))
                 rounds[name][server.name].append(summary)
-                print(f"  round {round_ + 1} {name:<20} {server.name:<18} "
+                print(f"  round {round_ + 1} {name:<20} {server.name:<20} "
                       f"{summary['rps']:>9} req/s {summary['cpu_us_per_request']:>9} us CPU "
                       f"errors {summary['errors']}", file=sys.stderr)
     table: dict[str, dict[str, dict]] = {}
@@ -445,10 +469,12 @@ def markdown(report: dict) -> str:
 
 
 def compare(work: Path, scale: str, stores: list[str], pg_database: str | None) -> dict:
-    """Start the servers, run the scenarios in turns, stop them."""
-    from bench.__main__ import free_port, start_floor, stop
+    """Start the servers, run the scenarios in turns, stop them. BoxyHQ on PostgreSQL runs
+    where the gateway's PostgreSQL column does, in a schema of its own, dropped after."""
+    from bench.__main__ import PG_URL, free_port, pg_schema, postgres_reachable, start_floor, stop
 
     servers: list[Server] = []
+    schema = ""
     port = free_port()
     floor_server = Server("floor", start_floor(port), port, "", "")
     try:
@@ -456,11 +482,23 @@ def compare(work: Path, scale: str, stores: list[str], pg_database: str | None) 
         if "postgres" in stores and pg_database:
             servers.append(start_gateway("gateway PostgreSQL", pg_database, work))
         if peers_wanted():
-            for peer in (start_scim2(free_port()), start_boxyhq(free_port(), work)):
-                if peer is not None:
-                    servers.append(peer)
+            peers = [start_scim2(free_port()), start_boxyhq(free_port(), work)]
+            if pg_database:
+                schema = f"bench_boxyhq_{os.getpid()}"
+                pg_schema("CREATE", schema)
+                url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-c%20search_path%3D{schema}"
+                peers.append(start_boxyhq(free_port(), work, url))
+            else:
+                why = ("BENCH_STORE leaves PostgreSQL out" if "postgres" not in stores else
+                       "PostgreSQL is not reachable" if not postgres_reachable() else
+                       "the gateway's PostgreSQL store is not installed")
+                print(f"BoxyHQ on PostgreSQL: skipped ({why})", file=sys.stderr)
+            peers.append(start_scimmy(free_port(), work))
+            servers.extend(peer for peer in peers if peer is not None)
         report = run_all(servers, scale, floor_server)
     finally:
         for server in [floor_server, *servers]:
             stop(server.proc)
+        if schema:
+            pg_schema("DROP", schema)
     return report

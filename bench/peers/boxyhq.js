@@ -1,14 +1,17 @@
-// BoxyHQ's directory sync (the @boxyhq/saml-jackson npm package) on its in-memory store,
-// behind Node's own HTTP server: what a SaaS app embedding it serves at its SCIM route.
+// BoxyHQ's directory sync (the @boxyhq/saml-jackson npm package) behind Node's own HTTP
+// server: what a SaaS app embedding it serves at its SCIM route. On its in-memory store, or,
+// given a postgresql:// URL, on its `sql` engine (TypeORM over the `pg` driver, the tables
+// made by TypeORM's synchronize in the URL's database and search_path).
 // Prints "SCIM base URL: ..." and "Bearer token: ..." once listening, like the gateway.
 //
-//   NODE_PATH=.venv/peers/node_modules node bench/peers/boxyhq.js PORT
+//   NODE_PATH=.venv/peers/npm/node_modules node bench/peers/boxyhq.js PORT [POSTGRES_URL]
 'use strict';
 
 const http = require('http');
 const jackson = require('@boxyhq/saml-jackson');
 
 const port = Number(process.argv[2] || 8090);
+const database = process.argv[3];
 const base = `http://127.0.0.1:${port}`;
 const PAGE_LIMIT = 1000;
 
@@ -19,7 +22,8 @@ async function main() {
     scimPath: '/api/scim/v2.0',
     // pageLimit: its store caps every page at 50 unless told otherwise, and a page of 100
     // must hold 100, as on every other server here
-    db: { engine: 'mem', pageLimit: PAGE_LIMIT },
+    db: database ? { engine: 'sql', type: 'postgres', url: database, pageLimit: PAGE_LIMIT }
+      : { engine: 'mem', pageLimit: PAGE_LIMIT },
     noAnalytics: true,
   });
   const { data: directory, error } = await dsync.directories.create({
