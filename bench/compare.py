@@ -165,13 +165,16 @@ def read_values(proc: subprocess.Popen, log: Path, last: str,
     return None
 
 
-def start_gateway(name: str, database: str, work: Path) -> Server:
+def start_gateway(name: str, database: str, work: Path, workers: int | None = None) -> Server:
+    """`identity-gateway serve` with its default worker processes (one per core), or
+    `workers`."""
     from bench.__main__ import first_start, free_port
     from bench.__main__ import start_gateway as start
 
     port = free_port()
     log = work / f"compare-{name.replace(' ', '-')}.log"
-    proc = start(database, port, log, request_log=True)
+    env = {"IDENTITY_GATEWAY_WORKERS": str(workers)} if workers else None
+    proc = start(database, port, log, request_log=True, env=env)
     base, token = first_start(log)
     return Server(name, proc, port, base.split(f":{port}", 1)[1], token)
 
@@ -479,6 +482,9 @@ def compare(work: Path, scale: str, stores: list[str], pg_database: str | None) 
     floor_server = Server("floor", start_floor(port), port, "", "")
     try:
         servers.append(start_gateway("gateway SQLite", str(work / "compare.db"), work))
+        if os.environ.get("BENCH_ONE_WORKER") == "1":  # what the workers add, beside it
+            servers.append(start_gateway("gateway SQLite, 1 worker", str(work / "one.db"),
+                                         work, workers=1))
         if "postgres" in stores and pg_database:
             servers.append(start_gateway("gateway PostgreSQL", pg_database, work))
         if peers_wanted():
