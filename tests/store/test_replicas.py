@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from events.webhook_receiver import LOOPBACK, Receiver
 from postgres_server import PG_URL, pg_run, pg_with
 from serving import LINE, free_port, launch, read_lines, stop, wait_ready
 
@@ -57,7 +59,8 @@ def replicas(request, tmp_path_factory) -> Iterator[Replicas]:
     shape, store = request.param.split("-")
     folder = tmp_path_factory.mktemp("replicas")
     config = folder / "gateway.toml"
-    config.write_text("[gateway]\nscheduler_interval = 0.2\n")
+    config.write_text("[gateway]\nscheduler_interval = 0.2\nwebhook_poll_interval = 0.5\n"
+                      f"webhook_allow_networks = {json.dumps(LOOPBACK)}\n")
     schema = f"t_replicas_{secrets.token_hex(4)}"
     if store == "postgres":
         request.getfixturevalue("postgres_server")
@@ -356,3 +359,34 @@ def test_concurrent_writes_on_both_replicas_count_every_undeclared_attribute(rep
     assert seen[f"{okta}:custom1"]["count"] == 60
     assert seen[f"{okta}:custom2"]["count"] == 60
     assert seen[f"{okta}:custom2"]["suggested"]["type"] == "integer"
+
+
+def test_every_event_reaches_a_webhook_once(replicas):
+    """Every replica (every worker) runs a delivery loop; each delivery is claimed by one."""
+    secret = "s" * 32
+
+    async def go(receiver: Receiver) -> tuple[list[dict], set[str]]:
+        async with client() as http:
+            made = await http.post(f"{replicas.url()}/admin/v1/webhooks",
+                                   headers=replicas.admin_headers,
+                                   json={"url": receiver.url, "secret": secret,
+                                         "events": ["user.created"]})
+            assert made.status_code == 201, made.text
+            answers = await asyncio.gather(*[
+                post_user(http, replicas, replicas.url(), f"hook{i}@example.com")
+                for i in range(60)])
+            assert {a.status_code for a in answers} == {201}
+            got = await receiver.wait_for(60, within=120)
+            await asyncio.sleep(2.0)  # several more passes of every delivery loop
+            removed = await http.delete(f"{replicas.url()}/admin/v1/webhooks/{made.json()['id']}",
+                                        headers=replicas.admin_headers)
+            assert removed.status_code == 204
+            return got, {a.json()["id"] for a in answers}
+
+    with Receiver(secret) as receiver:
+        got, ids = run(go(receiver))
+        with receiver.lock:
+            requests = list(receiver.requests)
+    assert len(requests) == len(got) == 60  # none sent twice
+    assert {e["data"]["user"]["id"] for e in got} == ids
+    assert all(r["valid"] for r in requests)
