@@ -97,16 +97,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return serve_worker(args, settings, fmt)
     workers = settings.process_count
     app = create_app(per_worker(settings, workers))  # with workers, only checked here
-    sock = listen(settings.host, settings.port)
+    socks = listen_each(settings.host, settings.port, workers)
     try:
         warn_unreachable(settings)
         asyncio.run(with_gateway(args, bootstrap, settings=settings))
         logs.configure(fmt, args.log_level)
         if workers > 1:
-            return Supervisor(sock, workers, args.argv, settings.shutdown_timeout).run()
-        run_server(app, sock, settings, args.log_level)
+            return Supervisor(socks, workers, args.argv, settings.shutdown_timeout).run()
+        run_server(app, socks[0], settings, args.log_level)
     finally:
-        sock.close()
+        for sock in socks:
+            sock.close()
     return 0
 
 
@@ -139,7 +140,7 @@ def run_server(app: Any, sock: socket.socket, settings: Settings, log_level: str
         pass
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """The listening socket, bound before anything is printed. Made with IPPROTO_TCP, as
     uvicorn makes its own: asyncio sets TCP_NODELAY only on connections accepted from such a
     socket, and without it Nagle's algorithm and delayed ACKs add ~40 ms to every answer on
@@ -147,12 +148,36 @@ def listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+def listen_each(host: str, port: int, workers: int) -> list[socket.socket]:
+    """The listening sockets of `workers` workers: one, or on Linux one per worker, all on
+    the port with SO_REUSEPORT, so that the kernel spreads new connections evenly over
+    them (a hash of each connection's addresses and ports). On one shared socket the worker
+    that wakes first accepts every connection waiting, and a burst of them lands on one
+    worker. A socket without SO_REUSEPORT is bound first and closed just before: another
+    process on the port (another serve among them) stops this one, as it would without
+    workers, instead of sharing the port."""
+    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        return [listen(host, port)]
+    listen(host, port).close()
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(workers):
+            socks.append(listen(host, port, reuse_port=True))
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 def _family(host: str) -> socket.AddressFamily:

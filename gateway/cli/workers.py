@@ -55,9 +55,9 @@ PR_SET_PDEATHSIG = 1
 class Supervisor:
     """The workers of one serve, by slot."""
 
-    def __init__(self, sock: socket.socket, workers: int, argv: list[str],
+    def __init__(self, socks: list[socket.socket], workers: int, argv: list[str],
                  shutdown_timeout: float) -> None:
-        self.sock = sock
+        self.socks = socks  # one per worker slot, or one for all
         self.count = workers
         self.argv = argv
         self.shutdown_timeout = shutdown_timeout
@@ -70,15 +70,17 @@ class Supervisor:
         os.mkdir(self.metrics_dir, 0o700)
         throttle.make_shared(str(self.run_dir / "limits"))
 
-    def command(self) -> list[str]:
+    def command(self, fd: int) -> list[str]:
         return [sys.executable, "-m", "gateway.cli.main", *self.argv,
-                "--workers", str(self.count), "--worker-socket", str(self.sock.fileno()),
+                "--workers", str(self.count), "--worker-socket", str(fd),
                 "--worker-dir", str(self.run_dir)]
 
     def start(self, slot: int) -> None:
+        """Start the worker of `slot`, on the slot's socket: a replacement takes over the
+        connections the kernel queued there for the worker it replaces."""
         env = {**os.environ, SUPERVISOR: str(os.getpid()), METRICS_DIR: self.metrics_dir}
-        self.procs[slot] = subprocess.Popen(self.command(), env=env,
-                                            pass_fds=(self.sock.fileno(),))
+        fd = self.socks[slot % len(self.socks)].fileno()
+        self.procs[slot] = subprocess.Popen(self.command(fd), env=env, pass_fds=(fd,))
         self.started[slot] = time.monotonic()
 
     def run(self) -> int:

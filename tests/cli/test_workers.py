@@ -151,3 +151,17 @@ def test_serve_leaves_no_worker_behind(tmp_path):
         finally:
             stop(again)
         assert again.returncode == 0
+
+
+def test_a_second_serve_on_the_port_stops_instead_of_sharing_it(tmp_path):
+    """The workers' sockets share the port with each other (SO_REUSEPORT), not with
+    another serve started on it by mistake."""
+    served = Serve(str(tmp_path / "first.db"), tmp_path)
+    try:
+        second = start(str(tmp_path / "second.db"), served.port, os.devnull, "--workers", "2")
+        second.wait(timeout=60)
+        lines = read_lines(second, 20, within=5)
+        assert second.returncode != 0
+        assert any(f"cannot listen on 127.0.0.1:{served.port}" in line for line in lines), lines
+    finally:
+        stop(served.proc)
