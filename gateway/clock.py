@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
@@ -24,19 +25,34 @@ def parse_time(text: str) -> datetime:
 class Clock:
     """The real clock. Tests use FakeClock (same interface)."""
 
+    def __init__(self) -> None:
+        self._second = -1  # the second whose text _prefix holds
+        self._prefix = ""
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     def stamp(self) -> str:
-        return format_time(self.now())
+        """format_time(now()), from the system clock directly: a write takes several stamps,
+        and the text of the second they fall in is made once per second, not per stamp."""
+        moment = time.time()
+        second = int(moment)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}{int((moment - second) * 1_000_000):06d}Z"
 
 
 class FakeClock(Clock):
     def __init__(self, start: datetime | None = None) -> None:
+        super().__init__()
         self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
 
     def now(self) -> datetime:
         return self.current
+
+    def stamp(self) -> str:
+        return format_time(self.current)
 
     def advance(self, **delta: float) -> None:
         self.current += timedelta(**delta)
