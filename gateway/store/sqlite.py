@@ -24,11 +24,12 @@ can lose the last commits.
 
 Several processes (``serve --workers N``) share one file: each keeps its own group commit,
 and a batch takes the write turn across processes first, with an ``flock`` on the file
-``<database>-lock`` waited for on a worker thread (``shared=True``). The kernel wakes the
-process that waits when the turn is given back, so a process with writes queued cannot keep
-the turn from another by polling faster, and SQLite's own lock then never makes a writer
-wait. A process killed while it holds the turn gives it back with its file descriptors;
-its transaction, never committed, is rolled back by SQLite. Other clients of the file (the
+``<database>-lock`` (``shared=True``, see _Turn): taken at once when free, else waited for
+in line on a worker thread. The kernel wakes the process that waits when the turn is given
+back, and the one that gave it back queues behind it, so a process with writes queued
+cannot keep the turn from another, and SQLite's own lock then never makes a writer wait.
+A process killed while it holds the turn gives it back with its file descriptors; its
+transaction, never committed, is rolled back by SQLite. Other clients of the file (the
 CLI's short commands) still take SQLite's lock as before.
 
 Availability: an error that says the database cannot be read or written now (disk full,
@@ -232,13 +233,36 @@ async def _begin(db: sqlite3.Connection) -> None:
 
 class _Turn:
     """The write turn across the processes that share the file: an exclusive flock on
-    ``<database>-lock``, held from a batch's BEGIN to its COMMIT or ROLLBACK."""
+    ``<database>-lock``, held from a batch's BEGIN to its COMMIT or ROLLBACK; and the place
+    in line for it, a POSIX lock on the file's first byte, held by the process waiting for
+    the turn. A process that has just given the turn back finds the line taken and waits
+    behind it, so under contention the turn goes from one process to the next."""
 
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
+    def try_take(self) -> bool:
+        """The turn, now, when no process holds it or waits in line for it (never waits:
+        on the event loop)."""
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
+        except OSError:  # another process waits in line
+            return False
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:  # another process holds the turn
+            return False
+        finally:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, 0)
+
     def take(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        """Wait in line, then for the turn (on a worker thread)."""
+        fcntl.lockf(self.fd, fcntl.LOCK_EX, 1, 0)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        finally:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, 0)
 
     def give_back(self) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
@@ -516,8 +540,9 @@ class SqliteStore:
         the file (shared=True). Shielded: a write cancelled while it waits still takes the
         turn, and gives it back with the batch it opened."""
         if self._turn is not None and not self._holds_turn:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._turn.take)
+            if not self._turn.try_take():
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._turn.take)
             self._holds_turn = True
         try:
             await _begin(db)
