@@ -35,6 +35,7 @@ from pathlib import Path
 import httpx
 
 from bench.compare import compare, compare_table
+from bench.cpu import descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -61,11 +62,16 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
 
 
 def peak_rss_mb(pid: int) -> float:
-    """VmHWM: the process's peak resident set size, kept by the kernel."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    """VmHWM, each process's peak resident set size as the kernel keeps it, added up over
+    the server's process and every process under it (serve's workers)."""
+    total = 0
+    for member in [pid, *descendants(pid)]:
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0)
+    return round(total / 1024, 1)
 
 
 def start_gateway(database: str, port: int, log: Path, request_log: bool = True,

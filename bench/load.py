@@ -61,14 +61,11 @@ def okta_user(i: int, title: str) -> dict:
 
 
 def cpu_seconds(pid: int | None) -> float | None:
-    """User and system CPU time of a process on this machine (Linux /proc), or None."""
-    if pid is None:
+    """User and system CPU time of a server on this machine (Linux /proc): the process and
+    every process under it (serve's workers), or None."""
+    if pid is None or not os.path.exists(f"/proc/{pid}/stat"):
         return None
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return tree_cpu_seconds(pid)
 
 
 WRITES = ("initial_sync", "create_user", "patch_user", "put_user")
