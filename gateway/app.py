@@ -26,7 +26,7 @@ from gateway.core import Gateway
 from gateway.errors import GatewayError
 from gateway.events import retention, webhook_delivery, webhook_secrets
 from gateway.hooks import Hooks, describe, make_plugin_manager
-from gateway.observability import activity
+from gateway.observability import activity, flush_calls
 from gateway.observability.middleware import Observe, request_info
 from gateway.scim.schema import default_registry
 from gateway.settings import Settings
@@ -144,8 +144,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with opened(gw):
             await webhook_secrets.check_at_startup(gw)
+            # What a start says once is said by the first of serve's workers only.
+            first = gw.settings.worker_slot == 0
             async with anyio.create_task_group() as tasks:
-                for plugin in describe(gw.pm):
+                for plugin in describe(gw.pm) if first else []:
                     log.info("plugin %s %s: %s", plugin["name"], plugin["version"] or "-",
                              ", ".join(plugin["hooks"]))
                 if run_scheduler:
@@ -154,7 +156,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                 tasks.start_soon(retention.run, gw)
                 tasks.start_soon(auth_failures.run, gw)
                 tasks.start_soon(activity.run, gw)
-                tasks.start_soon(sso.probe, gw)
+                if gw.flush_calls is not None:  # serve's workers: flush when a reader asks
+                    tasks.start_soon(flush_calls.answer, gw, (activity.flush,
+                                                              auth_failures.flush))
+                tasks.start_soon(sso.probe, gw, first)
                 try:
                     yield
                 finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -26,6 +27,7 @@ from gateway.events import synclog_write as records
 from gateway.hooks import Hooks
 from gateway.ids import new_id
 from gateway.observability.activity import ActivityBuffer
+from gateway.observability.flush_calls import FlushCalls
 from gateway.observability.health import Heartbeats
 from gateway.observability.metrics import Metrics
 from gateway.scim.schema import Registry, ResourceType
@@ -53,6 +55,10 @@ class Gateway:
         self.checked_credentials = CheckedCredentials()  # lookups that let requests in
         self.metrics = Metrics()  # this app's own registry
         self.activity = ActivityBuffer()  # per-provider activity not yet flushed
+        # serve's workers: where a reader asks every worker to flush those buffers
+        self.flush_calls = FlushCalls(str(Path(settings.worker_dir) / "flush-calls"),
+                                      settings.worker_slot, settings.workers or 1) \
+            if settings.worker_dir else None
         self.heartbeats = Heartbeats()  # the background loops' last passes
         # argon2 for console passwords: a bound, and threads of lower priority
         self.password_checks = PasswordChecks(settings.console_password_checks)

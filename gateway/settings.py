@@ -150,6 +150,8 @@ class Settings(msgspec.Struct, kw_only=True):
     config: dict = {}  # the whole parsed file, for plugins' own sections
     config_path: str | None = None  # the file it was read from (None: no config file)
     limits_file: str | None = None  # serve's workers: the buckets they share (set by serve)
+    worker_dir: str | None = None  # serve's workers: the folder of what they share
+    worker_slot: int = 0  # serve's workers: this one's place among them
 
     @property
     def process_count(self) -> int:
@@ -164,7 +166,8 @@ class Settings(msgspec.Struct, kw_only=True):
 # Keys of [gateway]: everything but what comes from elsewhere.
 GATEWAY_KEYS = tuple(f.name for f in msgspec.structs.fields(Settings)
                      if f.name not in ("plugins", "config", "config_path", "secret_keys",
-                                     "console_sso", "limits_file"))
+                                     "console_sso", "limits_file", "worker_dir",
+                                     "worker_slot"))
 # Keys given on the command line, as their flags.
 FLAGS = {"database": "--database", "host": "--host", "port": "--port", "migrate": "--migrate",
          "log_format": "--log-format", "trace_hooks": "--trace-hooks", "workers": "--workers"}
@@ -475,14 +478,16 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def per_worker(settings: Settings, workers: int, limits_file: str | None = None) -> Settings:
-    """The settings one of `workers` processes runs with: each bound in PER_PROCESS divided
+def per_worker(settings: Settings, workers: int, worker_dir: str | None = None,
+               slot: int = 0) -> Settings:
+    """The settings worker `slot` of `workers` runs with: each bound in PER_PROCESS divided
     among them, rounded down but at least 1, so that the host as a whole stays within the
     configured value (a bound set below the number of workers lets each hold one), and the
-    file of the limits they share."""
+    folder of what they share (the limits' buckets, the flush calls)."""
     if workers <= 1:
         return settings
     shares = {key: max(1, value // workers) for key in PER_PROCESS
               if (value := getattr(settings, key)) is not None}
-    return msgspec.structs.replace(settings, workers=workers, limits_file=limits_file,
-                                   **shares)
+    limits = str(Path(worker_dir) / "limits") if worker_dir else None
+    return msgspec.structs.replace(settings, workers=workers, limits_file=limits,
+                                   worker_dir=worker_dir, worker_slot=slot, **shares)

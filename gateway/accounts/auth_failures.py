@@ -29,6 +29,7 @@ import anyio
 from gateway.accounts.credentials import Presented
 from gateway.clock import format_time, parse_duration
 from gateway.observability.activity import reading
+from gateway.observability.flush_calls import gather
 from gateway.settings import ConfigError, Settings
 from gateway.store import auth_failures as queries
 from gateway.store.base import Conn, CredentialRow, ProviderRow, StoreUnavailable
@@ -147,6 +148,7 @@ async def listing(gw: Gateway, provider_id: str | None, since: str = "24h",
                   limit: int = 1000) -> dict:
     """Counts from the last ``since`` (a duration), newest minute first, with totals by
     reason. ``provider_id`` None: every provider's, each row naming its provider."""
+    await gather(gw)
     await flush(gw)
     start = minute_of(format_time(gw.clock.now() - timedelta(seconds=parse_duration(since))))
     async with gw.store.read() as conn:

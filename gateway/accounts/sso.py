@@ -135,21 +135,26 @@ async def log_break_glass(gw: Gateway, found: Config, name: str) -> None:
                         detail="break-glass password sign-in (single sign-on only)")
 
 
-async def probe(gw: Gateway) -> None:
-    """At start: one line when single sign-on is set up but cannot be used, so the operator
-    sees it before an admin does. Password sign-in is not held back."""
+async def probe(gw: Gateway, say: bool = True) -> None:
+    """At start: discover the issuer, so that the sign-in page can tell at once when it
+    cannot be reached; and one line when single sign-on is set up but cannot be used, so
+    the operator sees it before an admin does (``say``: the first of serve's workers says
+    it, the others keep quiet). Password sign-in is not held back."""
     found = await config(gw)
     if found.problem:
-        log.warning("console single sign-on is off until its settings are fixed: %s",
-                    found.problem)
+        if say:
+            log.warning("console single sign-on is off until its settings are fixed: %s",
+                        found.problem)
         return
     if found.sso is None:
         return
     try:
         await issuer_of(gw, found.sso).discover()
     except oidc.Unavailable as exc:
-        log.warning("console single sign-on: %s; sign-in with %s is unavailable until the "
-                    "issuer answers (password sign-in works)", exc.detail, found.sso.label)
+        if say:
+            log.warning("console single sign-on: %s; sign-in with %s is unavailable until "
+                        "the issuer answers (password sign-in works)", exc.detail,
+                        found.sso.label)
 
 
 async def start(gw: Gateway, sso: SsoSettings, browser: str, next_path: str,

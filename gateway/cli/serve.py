@@ -114,7 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def serve_worker(args: argparse.Namespace, settings: Settings, fmt: str) -> int:
     """One of serve's worker processes, on the socket its serve bound and handed down."""
     die_with_supervisor()
-    shared = per_worker(settings, settings.process_count, str(Path(args.worker_dir) / "limits"))
+    shared = per_worker(settings, settings.process_count, args.worker_dir, args.worker_slot)
     app = create_app(shared)
     logs.configure(fmt, args.log_level)
     sock = socket.socket(fileno=args.worker_socket)
@@ -242,6 +242,7 @@ def add_commands(sub: Any) -> None:
                             "IDENTITY_GATEWAY_WORKERS, config workers; default: one per core)")
     serve.add_argument("--worker-socket", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--worker-dir", help=argparse.SUPPRESS)
+    serve.add_argument("--worker-slot", type=int, default=0, help=argparse.SUPPRESS)
     serve.add_argument("--log-level", default="info",
                        help="log level: critical, error, warning, info (a line per request), "
                             "debug")

@@ -40,6 +40,7 @@ from pathlib import Path
 from types import FrameType
 
 from gateway.accounts import throttle
+from gateway.observability.flush_calls import FlushCalls
 
 log = logging.getLogger("identity_gateway.workers")
 
@@ -69,18 +70,19 @@ class Supervisor:
         self.metrics_dir = str(self.run_dir / "metrics")
         os.mkdir(self.metrics_dir, 0o700)
         throttle.make_shared(str(self.run_dir / "limits"))
+        FlushCalls.create(str(self.run_dir / "flush-calls"))
 
-    def command(self, fd: int) -> list[str]:
+    def command(self, fd: int, slot: int) -> list[str]:
         return [sys.executable, "-m", "gateway.cli.main", *self.argv,
                 "--workers", str(self.count), "--worker-socket", str(fd),
-                "--worker-dir", str(self.run_dir)]
+                "--worker-dir", str(self.run_dir), "--worker-slot", str(slot)]
 
     def start(self, slot: int) -> None:
         """Start the worker of `slot`, on the slot's socket: a replacement takes over the
         connections the kernel queued there for the worker it replaces."""
         env = {**os.environ, SUPERVISOR: str(os.getpid()), METRICS_DIR: self.metrics_dir}
         fd = self.socks[slot % len(self.socks)].fileno()
-        self.procs[slot] = subprocess.Popen(self.command(fd), env=env, pass_fds=(fd,))
+        self.procs[slot] = subprocess.Popen(self.command(fd, slot), env=env, pass_fds=(fd,))
         self.started[slot] = time.monotonic()
 
     def run(self) -> int:

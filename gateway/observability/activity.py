@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -23,6 +24,7 @@ from urllib.parse import parse_qsl
 import anyio
 
 from gateway.clock import format_time
+from gateway.observability.flush_calls import gather
 from gateway.store import activity as queries
 from gateway.store.base import Conn, StoreUnavailable
 
@@ -253,10 +255,14 @@ def _local_counts(gw: Gateway, provider_id: str) -> dict[str, list[int]]:
     return found
 
 
-def reading(gw: Gateway, conn: Conn | None) -> AbstractAsyncContextManager[Conn]:
+@asynccontextmanager
+async def reading(gw: Gateway, conn: Conn | None) -> AsyncIterator[Conn]:
     """The caller's connection when it holds one (a reader held while asking for another
-    could wait on itself), else a reader of our own."""
-    return nullcontext(conn) if conn is not None else gw.store.read()
+    could wait on itself), else a reader of our own; once every worker of this serve has
+    flushed what it holds (flush_calls)."""
+    await gather(gw)
+    async with nullcontext(conn) if conn is not None else gw.store.read() as reader:
+        yield reader
 
 
 async def series(gw: Gateway, provider_id: str, minutes: int = MAX_MINUTES,
