@@ -35,8 +35,13 @@ def test_bench_runs_at_smoke_scale(tmp_path):
     cost = report["logging"]  # GET-by-id with the JSON request log on and off
     assert cost["log_on"]["errors"] == 0 and cost["log_off"]["errors"] == 0
     assert cost["ratio_on_to_off"] > 0
-    for name, scenario in report["scenarios"].items():  # the gateway's own CPU, from /proc
-        if name != "initial_sync" or scenario["requests"]:
+    # The gateway's own CPU, from /proc: counted in 10 ms ticks per process, so a scenario
+    # of a few requests spread over serve's workers can read 0; one of hundreds cannot.
+    for name, scenario in report["scenarios"].items():
+        if not scenario["requests"]:
+            continue
+        assert scenario["cpu_us_per_request"] >= 0, name
+        if scenario["requests"] >= 200:
             assert scenario["cpu_us_per_request"] > 0, name
     assert_side_by_side(report["compare"])
     assert "page of 100" in done.stdout and "us CPU" in done.stdout
