@@ -105,3 +105,27 @@ async def test_member_events_are_net_changes(gateway, idp):
     assert kinds["group.members_removed"]["members_removed"] == [u1]
     got = (await gateway.scim(idp, "GET", f"/Groups/{gid}")).json()
     assert [m["value"] for m in got["members"]] == [u2]
+
+
+async def test_removals_one_operation_each_as_idps_send_them(gateway, idp):
+    """Entra and Okta remove members one `members[value eq "..."]` operation at a time:
+    a member named twice, a non-member and an add between removals all count as sent."""
+    users = await make_users(gateway, idp, 6)
+    gid = (await gateway.scim(idp, "POST", "/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Many", "members": [{"value": u} for u in users[:5]]})).json()["id"]
+    last = int((await gateway.client.get("/admin/v1/events",
+                                         headers=gateway.admin)).json()["next_cursor"])
+    gone = lambda u: {"op": "remove", "path": f'members[value eq "{u}"]'}  # noqa: E731
+    r = await gateway.scim(idp, "PATCH", f"/Groups/{gid}", {"schemas": [PATCH], "Operations": [
+        gone(users[0]), gone(users[1]), gone(users[0]), gone(users[5]),
+        {"op": "add", "path": "members", "value": [{"value": users[1]}]},
+        gone(users[2]), gone(users[1])]})
+    assert r.status_code == 204, r.text
+    got = (await gateway.scim(idp, "GET", f"/Groups/{gid}")).json()
+    assert sorted(m["value"] for m in got["members"]) == sorted(users[3:5])
+    feed = (await gateway.client.get(f"/admin/v1/events?after={last}",
+                                     headers=gateway.admin)).json()["items"]
+    kinds = {e["type"]: e["data"] for e in feed}
+    assert sorted(kinds["group.members_removed"]["members_removed"]) == sorted(users[:3])
+    assert "group.members_added" not in kinds

@@ -143,3 +143,29 @@ def test_attr_list_errors(text: str) -> None:
     with pytest.raises(ScimError) as info:
         parse_attr_list(text, rtype)
     assert info.value.scim_type == "invalidPath"
+
+
+# The shape Entra and Okta use for each member they remove takes a shorter way than the
+# grammar; written any other way the grammar parses it. Both must give the same path.
+@pytest.mark.parametrize(("quick", "spelled_out", "rtype"), [
+    (f'members[value eq "{MEMBER}"]', f'members[ value  eq "{MEMBER}" ]', GROUP_TYPE),
+    (f'MEMBERS[VALUE EQ "{MEMBER}"]', f'members[(value eq "{MEMBER}")]', GROUP_TYPE),
+    ('emails[value eq "a@example.com"]', 'emails[ value eq "a@example.com"]', USER_TYPE),
+    ('emails[value eq ""]', 'emails[value eq "" ]', USER_TYPE),
+    ('emails[value eq "a\u00e9b"]', 'emails[value eq "a\\u00e9b"]', USER_TYPE),
+])
+def test_one_value_paths_parse_as_the_grammar_does(quick: str, spelled_out: str,
+                                                   rtype: object) -> None:
+    assert parse_path(quick, rtype) == parse_path(spelled_out, rtype)
+
+
+@pytest.mark.parametrize(("text", "rtype"), [
+    ('members[value eq "x"]', USER_TYPE),  # a User has no members
+    ('name[value eq "x"]', USER_TYPE),  # not multi-valued
+    ('userName[value eq "x"]', USER_TYPE),
+    ('emails[value eq "a\tb"]', USER_TYPE),  # a control character in a JSON string
+])
+def test_one_value_shapes_the_grammar_refuses_stay_refused(text: str, rtype: object) -> None:
+    with pytest.raises(ScimError) as info:
+        parse_path(text, rtype)
+    assert info.value.scim_type == "invalidPath"
