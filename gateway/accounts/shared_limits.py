@@ -2,8 +2,8 @@
 failed authentication and on token requests hold for the host, not once per worker.
 
 `serve --workers N` makes one file (``BucketFile.create``) before it starts the workers;
-each maps it into memory. The file holds a random salt, then a table of SLOTS buckets per
-limiter: a bucket is the salted BLAKE2b digest of its key (so that nobody who does not know
+each maps it into memory. The file holds a random salt, the time each limiter was last
+spent, then a table of SLOTS buckets per limiter: a bucket is the salted BLAKE2b digest of its key (so that nobody who does not know
 the salt can aim keys at one slot), its tokens and the monotonic time it was last
 spent (CLOCK_MONOTONIC, one clock for every process of the host). A key lives in one of
 PROBES slots from where its digest points; when they are all taken, the one spent longest
@@ -11,7 +11,9 @@ ago is forgotten, as the in-memory limiter forgets its least recently used key p
 
 Every decision (read a bucket, take from it) runs under an exclusive ``flock`` of the file,
 so concurrent requests in different workers cannot both spend the last token. The lock is
-held for a few microseconds and never across an await.
+held for a few microseconds and never across an await. One question needs no lock: every
+request asks whether its client must wait, and while a limiter has not been spent for as
+long as a bucket takes to fill (a minute), every bucket of it is full and the answer is no.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ SLOTS = 16384  # buckets per limiter (the in-memory limiter keeps 10,000 keys)
 PROBES = 16  # slots a key may live in
 SALT = 16  # bytes
 SLOT = struct.Struct("=16sdd")  # key digest, tokens, stamp
+STAMP = struct.Struct("=d")  # a limiter's last spending (aligned: written by one store)
 EMPTY = bytes(16)
+
+
+def size(tables: int) -> int:
+    return SALT + tables * STAMP.size + tables * SLOTS * SLOT.size
 
 
 class BucketFile:
@@ -37,9 +44,9 @@ class BucketFile:
 
     def __init__(self, path: str, tables: int) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        size = SALT + tables * SLOTS * SLOT.size
+        self.tables = tables
         try:
-            self.map = mmap.mmap(self.fd, size)
+            self.map = mmap.mmap(self.fd, size(tables))
         except BaseException:
             os.close(self.fd)
             raise
@@ -50,7 +57,7 @@ class BucketFile:
         """A new file (owner-only): a fresh salt and empty tables."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            os.ftruncate(fd, SALT + tables * SLOTS * SLOT.size)
+            os.ftruncate(fd, size(tables))
             os.pwrite(fd, secrets.token_bytes(SALT), 0)
         finally:
             os.close(fd)
@@ -77,9 +84,11 @@ class SharedLimiter:
 
     def __init__(self, file: BucketFile, index: int, per_minute: int) -> None:
         self.file = file
-        self.base = SALT + index * SLOTS * SLOT.size
+        self.stamp = SALT + index * STAMP.size
+        self.base = SALT + file.tables * STAMP.size + index * SLOTS * SLOT.size
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
+        self.refill = self.capacity / self.rate  # seconds from empty to full
 
     def _slot(self, table: mmap.mmap, digest: bytes, claim: bool) -> int | None:
         """The offset of the key's bucket; None when it has none and `claim` is False, else
@@ -112,8 +121,21 @@ class SharedLimiter:
     def _wait(self, level: float) -> float:
         return 0.0 if level >= 1.0 else (1.0 - level) / self.rate
 
+    def quiet(self, now: float) -> bool:
+        """Whether nothing was spent for a whole refill, read without the lock. A stamp
+        being written as it is read reads differently twice; the lock then decides."""
+        table = self.file.map
+        first = STAMP.unpack_from(table, self.stamp)[0]
+        return now - first >= self.refill and first == STAMP.unpack_from(table, self.stamp)[0]
+
+    def _spent(self, table: mmap.mmap, now: float) -> None:
+        if now > STAMP.unpack_from(table, self.stamp)[0]:
+            STAMP.pack_into(table, self.stamp, now)
+
     def wait(self, key: Hashable, now: float) -> float:
         """Seconds until the key may go again; 0 when it may go now."""
+        if self.quiet(now):
+            return 0.0
         digest = self.file.digest(key)
         with self.file.locked() as table:
             offset = self._slot(table, digest, claim=False)
@@ -132,6 +154,7 @@ class SharedLimiter:
             assert offset is not None
             level = self._level(table, offset, digest, now)
             SLOT.pack_into(table, offset, digest, max(0.0, level - 1.0), now)
+            self._spent(table, now)
             return self._wait(level)
 
     def take_if_free(self, key: Hashable, now: float) -> float:
@@ -144,4 +167,5 @@ class SharedLimiter:
             if level < 1.0:
                 return self._wait(level)
             SLOT.pack_into(table, offset, digest, level - 1.0, now)
+            self._spent(table, now)
             return 0.0

@@ -3,7 +3,10 @@ more tokens than the limit gives, and keys keep buckets of their own."""
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
+import os
+import threading
 import time
 
 from gateway.accounts.shared_limits import BucketFile, SharedLimiter
@@ -59,3 +62,27 @@ def test_a_full_table_forgets_the_bucket_spent_longest_ago(tmp_path):
         limiter.spend(f"key{n}", 2.0 + n * 1e-6)
     assert limiter.wait("first", 2.5) == 0.0
     assert limiter.wait("key39999", 2.5) > 0
+
+
+def test_without_recent_failures_no_request_waits_for_the_lock(tmp_path):
+    """Every request asks whether its client must wait; with no failure within a minute,
+    the answer needs no lock, so a worker holding it holds up no other worker's requests.
+    A failure anywhere brings the question back under the lock, and its answer with it."""
+    path = str(tmp_path / "limits")
+    make_shared(path)
+    settings = Settings(auth_failures_per_client=1, limits_file=path)
+    mine, others = Throttle(settings), Throttle(settings)
+    client = Client("192.0.2.1", "192.0.2.0/24")
+    held = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another worker, inside a decision
+        answered: list[float] = []
+        asking = threading.Thread(target=lambda: answered.append(mine.own_wait(client)))
+        asking.start()
+        asking.join(30)
+        assert answered == [0.0]
+        fcntl.flock(held, fcntl.LOCK_UN)
+    finally:
+        os.close(held)
+    assert others.failed("p", client) == 0.0  # spends the client's one token
+    assert mine.own_wait(client) > 0
