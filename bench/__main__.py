@@ -157,6 +157,10 @@ def fill_sqlite(database: str, provider_id: str, start: int, stop_at: int) -> No
                        " display_key, data, version, created, last_modified)"
                        " VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
         db.commit()
+    # What a store of that size looks like to a lookup: its log folded into the database, as
+    # the gateway's own checkpoints keep it (a few MB), not a gigabyte of rows just written.
+    db.execute("PRAGMA busy_timeout=60000")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
 
 
