@@ -5,9 +5,10 @@ failed authentication and on token requests hold for the host, not once per work
 each maps it into memory. The file holds a random salt, the time each limiter was last
 spent, then a table of SLOTS buckets per limiter: a bucket is the salted BLAKE2b digest of
 its key (so that nobody who does not know the salt can aim keys at one slot), its tokens and
-the monotonic time it was last spent (CLOCK_MONOTONIC, one clock for every process of the host). A key lives in one of
-PROBES slots from where its digest points; when they are all taken, the one spent longest
-ago is forgotten, as the in-memory limiter forgets its least recently used key past MAX_KEYS.
+the monotonic time it was last spent (CLOCK_MONOTONIC, one clock for every process of the
+host). A key lives in one of PROBES slots from where its digest points; when they are all
+taken, the one spent longest ago is forgotten, as the in-memory limiter forgets its least
+recently used key past MAX_KEYS.
 
 Every decision (read a bucket, take from it) runs under an exclusive ``flock`` of the file,
 so concurrent requests in different workers cannot both spend the last token. The lock is
