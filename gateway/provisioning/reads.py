@@ -117,11 +117,15 @@ async def multi_values(conn: Conn, rtype: ResourceType, ids: list[str]) -> dict[
 
 async def render_rows(gw: Gateway, conn: Conn, pid: str, rtype: ResourceType,
                       rows: list[ResourceRow], attributes: str | None,
-                      excluded: str | None) -> list[dict]:
+                      excluded: str | None, multi: dict[str, list] | None = None
+                      ) -> list[dict]:
+    """The rows as SCIM resources; ``multi``: each row's members or groups when they were
+    read already (else they are read here, when the projection keeps them)."""
     attrs, excl = projection(rtype, attributes, excluded)
-    multi: dict[str, list] = {}
-    if rows and wants_members(rtype, attrs, excl):
-        multi = await multi_values(conn, rtype, [row.id for row in rows])
+    if multi is None:
+        multi = {}
+        if rows and wants_members(rtype, attrs, excl):
+            multi = await multi_values(conn, rtype, [row.id for row in rows])
     base = gw.base_url(pid)
     return [project(render(row, rtype, base, multi.get(row.id)), rtype, attrs, excl)
             for row in rows]
@@ -131,12 +135,19 @@ async def get_resource(gw: Gateway, pid: str, rtype: ResourceType, rid: str,
                        attributes: str | None = None, excluded: str | None = None) -> dict:
     attrs, excl = projection(rtype, attributes, excluded)  # a bad list answers 400 first
     # A group's member list can be long: read it off the event loop.
-    heavy = rtype.name == "Group" and wants_members(rtype, attrs, excl)
+    wanted = wants_members(rtype, attrs, excl)
+    heavy = rtype.name == "Group" and wanted
     async with (gw.store.read() if heavy else gw.store.lookup()) as conn:
-        row = await resources.get(conn, pid, rtype.name, rid)
+        multi = None
+        if rtype.name == "User" and wanted:  # the user and its groups in one statement
+            found = await resources.get_user(conn, pid, rid)
+            row, multi = (found[0], {rid: found[1]}) if found else (None, None)
+        else:
+            row = await resources.get(conn, pid, rtype.name, rid)
         if row is None:
             raise ScimError(404, f"{rtype.name} {rid} not found")
-        return (await render_rows(gw, conn, pid, rtype, [row], attributes, excluded))[0]
+        return (await render_rows(gw, conn, pid, rtype, [row], attributes, excluded,
+                                  multi))[0]
 
 
 def order_by(gw: Gateway, rtype: ResourceType, query: ListQuery) -> str:
@@ -186,10 +197,18 @@ async def search(gw: Gateway, pid: str, rtype: ResourceType, query: ListQuery) -
     attrs, excl = projection(rtype, query.attributes, query.excluded)
     point = point and not (rtype.name == "Group" and wants_members(rtype, attrs, excl))
     order = order_by(gw, rtype, query)
+    with_groups = rtype.name == "User" and wants_members(rtype, attrs, excl)
+    offset, limit = query.start_index - 1, page_size(gw, query)
     async with (gw.store.lookup() if point else gw.store.read()) as conn:
-        total, rows = await resources.page(conn, pid, rtype.name, where, params, order,
-                                           query.start_index - 1, page_size(gw, query))
-        found = await render_rows(gw, conn, pid, rtype, rows, query.attributes, query.excluded)
+        multi = None
+        if with_groups:  # the users and their groups in one statement
+            total, rows, multi = await resources.page_of_users(conn, pid, where, params,
+                                                               order, offset, limit)
+        else:
+            total, rows = await resources.page(conn, pid, rtype.name, where, params, order,
+                                               offset, limit)
+        found = await render_rows(gw, conn, pid, rtype, rows, query.attributes, query.excluded,
+                                  multi)
     return list_response(total, query.start_index, found)
 
 

@@ -129,3 +129,30 @@ async def test_removals_one_operation_each_as_idps_send_them(gateway, idp):
     kinds = {e["type"]: e["data"] for e in feed}
     assert sorted(kinds["group.members_removed"]["members_removed"]) == sorted(users[:3])
     assert "group.members_added" not in kinds
+
+
+async def test_a_users_groups_read_the_same_way_everywhere(gateway, idp):
+    """A GET, a lookup, a page and a write's answer each list the user's direct groups: the
+    same values, names and order whichever way they were read."""
+    (uid,) = await make_users(gateway, idp, 1)
+    for name in ("Zeta", "Alpha", "Mid"):
+        r = await gateway.scim(idp, "POST", "/Groups", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name, "members": [{"value": uid}]})
+        assert r.status_code == 201, r.text
+    patched = await gateway.scim(idp, "PATCH", f"/Users/{uid}", {
+        "schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Lead"}]})
+    expected = patched.json()["groups"]
+    assert sorted(g["display"] for g in expected) == ["Alpha", "Mid", "Zeta"]
+    assert [g["value"] for g in expected] == sorted(g["value"] for g in expected)
+    assert all(g["type"] == "direct" for g in expected)
+    got = (await gateway.scim(idp, "GET", f"/Users/{uid}")).json()
+    user_name = got["userName"]
+    found = (await gateway.scim(idp, "GET", "/Users", params={
+        "filter": f'userName eq "{user_name}"'})).json()["Resources"]
+    listed = (await gateway.scim(idp, "GET", "/Users", params={"count": "10"})).json()
+    assert got["groups"] == found[0]["groups"] == expected
+    assert [u["groups"] for u in listed["Resources"] if u["id"] == uid] == [expected]
+    alone = (await gateway.scim(idp, "POST", "/Users", user_body("alone@example.com"))).json()
+    again = (await gateway.scim(idp, "GET", f"/Users/{alone['id']}")).json()
+    assert "groups" not in again or again["groups"] == []
