@@ -142,10 +142,8 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
             last_modified=now,
             state=lifecycle.DEACTIVATED if data.get("active") is False else lifecycle.ACTIVE,
         )
-        try:
-            await resources.insert(conn, row)
-        except IntegrityError:
-            raise await _conflict(conn, pid, data) from None
+        if not await resources.insert_new(conn, row):
+            raise await _conflict(conn, pid, data)
         members = []
         if member_ids:
             await check_members(conn, pid, member_ids)

@@ -131,6 +131,19 @@ async def insert(conn: Conn, res: ResourceRow) -> None:
     )
 
 
+async def insert_new(conn: Conn, res: ResourceRow) -> bool:
+    """`insert`, or nothing when the row would break a unique index (its userName or
+    group name taken, as another request may have just done): whether it was inserted.
+    Nothing to roll back either way, so PostgreSQL needs no savepoint around it."""
+    return await conn.execute(
+        f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        (res.provider_id, res.id, res.type, res.external_id, res.name_key, res.display_key,
+         encode(res.data), res.version, res.created, res.last_modified, res.state,
+         res.deactivate_at, int(res.hidden), res.block_reason),
+    ) == 1
+
+
 async def update(conn: Conn, res: ResourceRow, expected_version: int) -> bool:
     """Write res if the stored version is still expected_version (optimistic check)."""
     count = await conn.execute(
