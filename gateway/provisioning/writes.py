@@ -293,11 +293,12 @@ async def _write_update(gw: Gateway, conn: Conn, rtype: ResourceType, row: Resou
                         reason: str | None) -> None:
     """The row with its new data and version, and its lifecycle schedule when it moved."""
     row.data = new_data
+    old_name = row.name_key
     row.external_id, row.name_key, row.display_key = resources.keys_for(rtype.name, new_data)
     row.version += 1
     row.last_modified = gw.clock.stamp()
     try:
-        await resources.update(conn, row, row.version - 1)
+        await resources.update(conn, row, row.version - 1, same_name=row.name_key == old_name)
     except IntegrityError:
         raise await _conflict(conn, pid, new_data) from None
     if (row.state, row.deactivate_at) != scheduled:

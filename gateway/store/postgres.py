@@ -92,9 +92,10 @@ def numbered(sql: str) -> str:
     return "".join(out)
 
 
-# Appends keyed by a sequence: no unique index for them to break, so no savepoint (two
-# round trips) around them.
-APPENDS = ("INSERT INTO SYNC_LOG ",)
+# Statements with no unique index to break, so no savepoint (two round trips) around
+# them: appends keyed by a sequence, and a resource's update that leaves its name key alone
+# (resources.update with same_name).
+UNIQUE_FREE = ("INSERT INTO SYNC_LOG ", "UPDATE RESOURCES SET DATA = ")
 
 
 @lru_cache(maxsize=2048)
@@ -102,7 +103,7 @@ def _writes(sql: str) -> bool:
     """Statements that can break a unique index and that callers may recover from."""
     text = sql.lstrip().upper()
     return text[:6] in ("INSERT", "UPDATE") and "ON CONFLICT" not in text and \
-        not text.startswith(APPENDS)
+        not text.startswith(UNIQUE_FREE)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -144,8 +144,23 @@ async def insert_new(conn: Conn, res: ResourceRow) -> bool:
     ) == 1
 
 
-async def update(conn: Conn, res: ResourceRow, expected_version: int) -> bool:
-    """Write res if the stored version is still expected_version (optimistic check)."""
+async def update(conn: Conn, res: ResourceRow, expected_version: int,
+                 same_name: bool = False) -> bool:
+    """Write res if the stored version is still expected_version (optimistic check).
+
+    ``same_name``: the caller knows the name key did not change. The row then cannot
+    collide with another on the one unique index a write can break (resources_name), and
+    the statement says so by leaving name_key out (PostgreSQL puts no savepoint around
+    it: see UNIQUE_FREE in store/postgres.py)."""
+    if same_name:
+        count = await conn.execute(
+            "UPDATE resources SET data = ?, external_id = ?, display_key = ?, version = ?,"
+            " last_modified = ?, state = ?, deactivate_at = ?, hidden = ?, block_reason = ?"
+            " WHERE id = ? AND version = ?",
+            (encode(res.data), res.external_id, res.display_key, res.version,
+             res.last_modified, res.state, res.deactivate_at, int(res.hidden),
+             res.block_reason, res.id, expected_version))
+        return count == 1
     count = await conn.execute(
         "UPDATE resources SET external_id = ?, name_key = ?, display_key = ?, data = ?,"
         " version = ?, last_modified = ?, state = ?, deactivate_at = ?, hidden = ?,"

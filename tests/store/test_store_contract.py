@@ -310,3 +310,19 @@ async def test_a_failing_migration_leaves_nothing_behind(database):
 def test_rows_cross_the_store_as_plain_values() -> None:
     row = user("u1", "a@example.com")
     assert msgspec.to_builtins(row)["data"] == {"userName": "a@example.com"}
+
+
+async def test_a_taken_name_is_refused_by_insert_new_and_an_update_keeps_its_version_check(store):
+    async with store.write() as conn:
+        assert await resources.insert_new(conn, user("u1", "Taken@example.com"))
+        assert not await resources.insert_new(conn, user("u2", "taken@EXAMPLE.com"))
+        row = await resources.get(conn, "p", "User", "u1")
+        assert row is not None
+        row.data = {**row.data, "title": "Lead"}
+        row.version += 1
+        assert await resources.update(conn, row, row.version - 1, same_name=True)
+        assert not await resources.update(conn, row, row.version - 1, same_name=True)  # stale
+    async with store.read() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM resources") == 1
+        got = await resources.get(conn, "p", "User", "u1")
+    assert got is not None and got.version == 2 and got.data["title"] == "Lead"
