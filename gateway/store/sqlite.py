@@ -71,13 +71,6 @@ CHECKPOINT_EVERY = 2.0  # seconds between WAL checkpoints
 BATCH_WRITES = 64  # a group commit takes at most this many writes
 BATCH_SECONDS = 0.02  # and stays open at most this long
 WAL_LIMIT = 4 * 1024 * 1024  # bytes of WAL that make a checkpoint restart it
-# The database file is read through a memory map: a page outside the connection's cache is
-# then read where the kernel keeps it, without a system call and a copy. At a million users
-# most lookups miss the cache (a `userName eq` cost 43 µs of SQLite against 22 µs at 10,000
-# users; 27 µs mapped). SQLite caps it at its build's maximum (2 GiB in most builds). The
-# pages are the file's page cache, which a read fills all the same: shared between the
-# processes, and counted in their resident size (RssFile) once touched.
-MMAP_BYTES = 1 << 31
 CHECKPOINT_WAIT = 0.2  # seconds that checkpoint (holding the write lock) waits for readers
 # Primary result codes that say the database cannot be used now, not that a statement is
 # wrong: busy, read-only, I/O error, corrupt, full, cannot open, not a database.
@@ -215,7 +208,6 @@ def _inline_connection(path: str, *, read_only: bool, synchronous: str) -> sqlit
     # every savepoint wrote a file of its own, a system call per page, for nothing a crash
     # could use (the WAL holds what is committed).
     db.execute("PRAGMA temp_store=MEMORY")
-    db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     if read_only:
         db.execute("PRAGMA query_only=ON")
     else:
@@ -319,7 +311,6 @@ class SqliteStore:
             await db.execute(f"PRAGMA synchronous={SYNCHRONOUS[self.synchronous]}")
             await db.execute("PRAGMA foreign_keys=ON")
             await db.execute("PRAGMA busy_timeout=10000")
-            await db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         except BaseException:  # its thread would keep the process from exiting
             await db.close()
             raise
