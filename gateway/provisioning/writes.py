@@ -128,9 +128,12 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
     async with gw.store.write() as conn:
         await custom_attributes.tally(gw, conn, pid, rtype.name, undeclared)
         if rtype.name == "User":
-            if await _local_name(conn, pid, data, None):
+            # A local user's name is reserved; a deleted user of the provider comes back.
+            local, deleted = await resources.before_create(
+                conn, pid, data["userName"], data.get("externalId"), reserved=pid != LOCAL)
+            if local:
                 raise await _conflict(conn, pid, data)
-            reclaimed = await reclaim(gw, conn, ctx, pid, data,
+            reclaimed = await reclaim(gw, conn, ctx, pid, data, deleted,
                                       custom_attributes.note(undeclared))
             if reclaimed is not None:
                 return render(reclaimed, rtype, gw.base_url(pid), [])
@@ -162,10 +165,10 @@ async def _create(gw: Gateway, ctx: RequestContext, rtype: ResourceType, body: A
     return render(row, rtype, gw.base_url(pid), members)
 
 
-async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str,
-                  data: dict, detail: str | None = None) -> ResourceRow | None:
-    """A POST for a user this provider deleted: the same user comes back (same id)."""
-    found = await resources.deleted_match(conn, pid, data["userName"], data.get("externalId"))
+async def reclaim(gw: Gateway, conn: Conn, ctx: RequestContext, pid: str, data: dict,
+                  found: str | None, detail: str | None = None) -> ResourceRow | None:
+    """A POST for a user this provider deleted (``found``, from resources.before_create):
+    the same user comes back (same id)."""
     if found is None:
         return None
     row = await resources.get(conn, pid, "User", found, include_hidden=True, lock=True)

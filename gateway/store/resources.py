@@ -364,22 +364,29 @@ async def leave_all_groups(conn: Conn, member_id: str) -> None:
     await conn.execute("DELETE FROM members WHERE member_id = ?", (member_id,))
 
 
-async def deleted_match(conn: Conn, provider_id: str, user_name: str,
-                        external_id: str | None) -> str | None:
-    """The id of the provider's most recently deleted user with this userName or
-    externalId, if any (a POST of it reclaims the same user).
+async def before_create(conn: Conn, provider_id: str, user_name: str,
+                        external_id: str | None, reserved: bool) -> tuple[bool, str | None]:
+    """What a provider's POST of a user must know first, in one statement: whether a local
+    user holds the userName (with ``reserved``; local users' names are theirs), and the id
+    of the provider's most recently deleted user with this userName or externalId, if any
+    (the POST reclaims that user).
 
-    Two indexed lookups: one condition with OR would walk all of the provider's deleted
-    users, on every POST."""
-    found = await conn.fetchone(
-        "SELECT id, last_modified FROM resources WHERE provider_id = ? AND type = 'User'"
-        " AND name_key = ? AND hidden = 1"
-        " UNION ALL SELECT id, last_modified FROM resources WHERE provider_id = ?"
-        " AND type = 'User' AND external_id = ? AND hidden = 1"
-        " ORDER BY last_modified DESC LIMIT 1",
-        (provider_id, user_name.lower(), provider_id, external_id),
-    )
-    return found["id"] if found else None
+    Indexed lookups side by side: one condition with OR would walk all of the provider's
+    deleted users, on every POST."""
+    name = user_name.lower()
+    sql = ("SELECT 1 AS deleted, id, last_modified FROM resources WHERE provider_id = ?"
+           " AND type = 'User' AND name_key = ? AND hidden = 1"
+           " UNION ALL SELECT 1, id, last_modified FROM resources WHERE provider_id = ?"
+           " AND type = 'User' AND external_id = ? AND hidden = 1")
+    params: list[Any] = [provider_id, name, provider_id, external_id]
+    if reserved:
+        sql += (" UNION ALL SELECT 0, id, last_modified FROM resources WHERE provider_id = ?"
+                " AND type = 'User' AND name_key = ?")
+        params += [LOCAL, name]
+    rows = await conn.fetchall(sql, params)
+    deleted = [row for row in rows if row["deleted"]]
+    newest = max(deleted, key=lambda row: row["last_modified"], default=None)
+    return len(deleted) < len(rows), newest["id"] if newest else None
 
 
 Condition = tuple[str, list[Any]]  # SQL over `resources r`, and its parameters
