@@ -83,7 +83,7 @@ def merged(changes: list[MemberChange]) -> list[MemberChange]:
         last = out[-1] if out else None
         if last is not None and change.action == last.action and change.action in ("add",
                                                                                    "remove"):
-            out[-1] = MemberChange(action=change.action, ids=last.ids + tuple(change.ids))
+            out[-1] = MemberChange(action=change.action, ids=last.ids + change.ids)
         else:
             out.append(change)
     return out

@@ -195,9 +195,10 @@ async def search(gw: Gateway, pid: str, rtype: ResourceType, query: ListQuery) -
         where, params = filter_sql(gw, expr, rtype)
         point = is_point(expr, rtype)
     attrs, excl = projection(rtype, query.attributes, query.excluded)
-    point = point and not (rtype.name == "Group" and wants_members(rtype, attrs, excl))
+    wanted = wants_members(rtype, attrs, excl)
+    point = point and not (rtype.name == "Group" and wanted)
     order = order_by(gw, rtype, query)
-    with_groups = rtype.name == "User" and wants_members(rtype, attrs, excl)
+    with_groups = rtype.name == "User" and wanted
     offset, limit = query.start_index - 1, page_size(gw, query)
     async with (gw.store.lookup() if point else gw.store.read()) as conn:
         multi = None

@@ -97,13 +97,16 @@ def _member_of(conn: Conn) -> str:
 def groups_column(value: Any) -> list[dict]:
     """The member_of column as SCIM `groups` values, ordered by group id as groups_of
     orders them."""
-    out = []
-    for item in sorted(json_column(value) or (), key=lambda found: found["value"]):
-        group = {"value": item["value"], "type": "direct"}
-        if item.get("display"):
-            group["display"] = item["display"]
-        out.append(group)
-    return out
+    return [_direct(item["value"], item.get("display"))
+            for item in sorted(json_column(value) or (), key=lambda found: found["value"])]
+
+
+def _direct(group_id: str, display: str | None) -> dict:
+    """A user's `groups` value for a group it is a direct member of."""
+    group = {"value": group_id, "type": "direct"}
+    if display:
+        group["display"] = display
+    return group
 
 
 async def get_any(conn: Conn, rid: str, lock: bool = False) -> ResourceRow | None:
@@ -122,26 +125,24 @@ async def find_by_name(conn: Conn, provider_id: str, user_name: str) -> Resource
     return to_row(row) if row else None
 
 
+_INSERT = f"INSERT INTO resources ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+
+
+def _values(res: ResourceRow) -> tuple:
+    return (res.provider_id, res.id, res.type, res.external_id, res.name_key,
+            res.display_key, encode(res.data), res.version, res.created, res.last_modified,
+            res.state, res.deactivate_at, int(res.hidden), res.block_reason)
+
+
 async def insert(conn: Conn, res: ResourceRow) -> None:
-    await conn.execute(
-        f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (res.provider_id, res.id, res.type, res.external_id, res.name_key, res.display_key,
-         encode(res.data), res.version, res.created, res.last_modified, res.state,
-         res.deactivate_at, int(res.hidden), res.block_reason),
-    )
+    await conn.execute(_INSERT, _values(res))
 
 
 async def insert_new(conn: Conn, res: ResourceRow) -> bool:
     """`insert`, or nothing when the row would break a unique index (its userName or
     group name taken, as another request may have just done): whether it was inserted.
     Nothing to roll back either way, so PostgreSQL needs no savepoint around it."""
-    return await conn.execute(
-        f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        (res.provider_id, res.id, res.type, res.external_id, res.name_key, res.display_key,
-         encode(res.data), res.version, res.created, res.last_modified, res.state,
-         res.deactivate_at, int(res.hidden), res.block_reason),
-    ) == 1
+    return await conn.execute(_INSERT + " ON CONFLICT DO NOTHING", _values(res)) == 1
 
 
 async def update(conn: Conn, res: ResourceRow, expected_version: int,
@@ -150,22 +151,14 @@ async def update(conn: Conn, res: ResourceRow, expected_version: int,
 
     ``same_name``: the caller knows the name key did not change. The row then cannot
     collide with another on the one unique index a write can break (resources_name), and
-    the statement says so by leaving name_key out (PostgreSQL puts no savepoint around
-    it: see UNIQUE_FREE in store/postgres.py)."""
-    if same_name:
-        count = await conn.execute(
-            "UPDATE resources SET data = ?, external_id = ?, display_key = ?, version = ?,"
-            " last_modified = ?, state = ?, deactivate_at = ?, hidden = ?, block_reason = ?"
-            " WHERE id = ? AND version = ?",
-            (encode(res.data), res.external_id, res.display_key, res.version,
-             res.last_modified, res.state, res.deactivate_at, int(res.hidden),
-             res.block_reason, res.id, expected_version))
-        return count == 1
+    the statement says so by leaving name_key out: it starts `UPDATE resources SET data`,
+    which PostgreSQL puts no savepoint around (UNIQUE_FREE in store/postgres.py)."""
+    name_sql, name = ("", ()) if same_name else ("name_key = ?, ", (res.name_key,))
     count = await conn.execute(
-        "UPDATE resources SET external_id = ?, name_key = ?, display_key = ?, data = ?,"
+        f"UPDATE resources SET {name_sql}data = ?, external_id = ?, display_key = ?,"
         " version = ?, last_modified = ?, state = ?, deactivate_at = ?, hidden = ?,"
         " block_reason = ? WHERE id = ? AND version = ?",
-        (res.external_id, res.name_key, res.display_key, encode(res.data), res.version,
+        (*name, encode(res.data), res.external_id, res.display_key, res.version,
          res.last_modified, res.state, res.deactivate_at, int(res.hidden), res.block_reason,
          res.id, expected_version),
     )
@@ -332,11 +325,8 @@ async def groups_of(conn: Conn, member_ids: list[str]) -> dict[str, list[dict]]:
         member_ids,
     )
     for row in rows:
-        data = json_column(row["data"])
-        group = {"value": row["group_id"], "type": "direct"}
-        if data.get("displayName"):
-            group["display"] = data["displayName"]
-        out[row["member_id"]].append(group)
+        display = json_column(row["data"]).get("displayName")
+        out[row["member_id"]].append(_direct(row["group_id"], display))
     return out
 
 
