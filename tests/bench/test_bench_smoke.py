@@ -57,7 +57,12 @@ def assert_side_by_side(compare: dict) -> None:
     for name, cells in compare["scenarios"].items():
         cell = cells["gateway SQLite"]
         assert cell["errors"] == 0 and cell["rps"] > 0, name
-        assert cell["cpu_us_per_request"] > 0, name
+        # As above: 10 ms ticks per process. The group rows send a few PATCHes at this
+        # scale, a few milliseconds of CPU over serve's workers, which can read no tick.
+        if cell["requests"] >= 200:
+            assert cell["cpu_us_per_request"] > 0, name
+        else:
+            assert cell["cpu_us_per_request"] is None or cell["cpu_us_per_request"] > 0, name
     added = compare["scenarios"]["add_100_members"]["gateway SQLite"]
     assert added["group_members"] == added["members_sent"] > 0
     assert compare["floor"]["rps"] > 0 and compare["stack"]["http"] in ("h11", "httptools")
